@@ -1,0 +1,121 @@
+"""Content-addressed cache of trained runs and predictions.
+
+An entry is a folder named by the hash of everything that determines it (model fingerprint,
+data fingerprint, training config, seed, library versions). It is built in a temporary folder
+and renamed into place, so readers never see half an entry; its manifest lists a SHA-256 per
+file, checked on every load: a corrupt or truncated entry is deleted and rebuilt, not trusted.
+Only JSON, safetensors and npz (loaded with allow_pickle=False) are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+
+
+def library_versions() -> dict[str, str]:
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "lmgate-cache": "1"}
+
+
+def content_key(**parts: Any) -> str:
+    """SHA-256 of the canonical JSON of `parts` plus library versions."""
+    payload = json.dumps({**parts, "_versions": library_versions()}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    meta: dict[str, Any]
+
+    def arrays(self, name: str = "arrays.npz") -> dict[str, np.ndarray]:
+        with np.load(self.path / name, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+
+class RunCache:
+    """`get(kind, key)` / `put(kind, key, build)`; disabled caches never read nor write."""
+
+    def __init__(self, root: str | os.PathLike, enabled: bool = True) -> None:
+        self.root = Path(root) / "runs"
+        self.enabled = enabled
+
+    def _dir(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / key
+
+    def get(self, kind: str, key: str) -> Entry | None:
+        if not self.enabled:
+            return None
+        path = self._dir(kind, key)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            for name, digest in manifest["files"].items():
+                if _sha256(path / name) != digest:
+                    raise ValueError(f"{name} does not match its checksum")
+            return Entry(path, manifest["meta"])
+        except FileNotFoundError:
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)  # half-deleted or foreign: rebuild
+            return None
+        except (ValueError, KeyError, OSError):
+            shutil.rmtree(path, ignore_errors=True)      # corrupt: never trust it
+            return None
+
+    def put(self, kind: str, key: str, write: Callable[[Path], None],
+            meta: dict[str, Any]) -> Entry:
+        """Run `write(folder)` into a fresh folder, checksum it, and publish it atomically."""
+        if not self.enabled:
+            tmp = Path(tempfile.mkdtemp(prefix="lmgate-nocache-"))
+            write(tmp)
+            return Entry(tmp, meta)
+        final = self._dir(kind, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-", dir=final.parent))
+        try:
+            write(staging)
+            files = {str(p.relative_to(staging)): _sha256(p)
+                     for p in sorted(staging.rglob("*")) if p.is_file()}
+            (staging / MANIFEST).write_text(json.dumps({"files": files, "meta": meta},
+                                                       indent=1, sort_keys=True, default=str))
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)
+        except OSError:
+            if final.exists():  # a concurrent writer published the same content first
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return Entry(final, meta)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def save_arrays(folder: Path, name: str = "arrays.npz", **arrays: np.ndarray) -> None:
+    np.savez(folder / name, **arrays)

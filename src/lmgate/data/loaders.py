@@ -1,0 +1,117 @@
+"""Sources of labelled data: local files (csv/tsv/jsonl/parquet), LMGATE_DATA_DIR, the hub.
+
+Labels are always mapped by *name* onto the declared label set, never trusted by id: two
+sources may number the same classes differently (tyqiangz/multilingual-sentiments uses
+0=positive, the XLM-T files 0=negative).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from lmgate.data.types import LABEL, TEXT, LabeledData
+from lmgate.errors import DataError, DataUnavailable
+
+DATA_DIR_ENV = "LMGATE_DATA_DIR"
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a csv, tsv, jsonl/json-lines or parquet file into a DataFrame, all text as str."""
+    path = Path(path)
+    if not path.exists():
+        raise DataUnavailable(f"data file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return pd.read_json(path, lines=True, dtype=False)
+    if suffix == ".tsv":
+        # GLUE/Touché TSVs are unquoted: a stray '"' must stay part of the text.
+        return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False,
+                           dtype=str)
+    if suffix == ".csv":
+        return pd.read_csv(path, keep_default_na=False, dtype=str)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise DataError(f"unsupported data file type {suffix!r} ({path}); "
+                    "use .csv, .tsv, .jsonl or .parquet")
+
+
+def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
+            columns: Mapping[str, str] | None = None, label_ids: Mapping[int, str] | None = None,
+            label_name_column: str | None = None) -> LabeledData:
+    """Build validated `LabeledData` from any table.
+
+    columns: lmgate column -> source column, e.g. {"text": "sentence"}.
+    Labels are resolved by name, in this order: `label_name_column` when given (each row's
+    label name), else `label_ids` (the source's id -> name map), else the label column holds
+    names already, else it holds ids that index `labels` directly (only when no map is needed).
+    """
+    labels = tuple(labels)
+    columns = dict(columns or {})
+    missing = [src for src in columns.values() if src not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: column(s) {missing} not found; columns are {list(frame.columns)}")
+    frame = frame.rename(columns={src: dst for dst, src in columns.items()})
+    for col in (TEXT,):
+        if col not in frame.columns:
+            raise DataError(f"{name}: missing column {col!r}; columns are {list(frame.columns)}. "
+                            "Map yours with columns={'text': 'your_column'}.")
+    if label_name_column is not None:
+        if label_name_column not in frame.columns:
+            raise DataError(f"{name}: missing label-name column {label_name_column!r}")
+        names = frame[label_name_column].astype(str)
+    elif LABEL not in frame.columns:
+        raise DataError(f"{name}: missing column {LABEL!r}; columns are {list(frame.columns)}")
+    elif label_ids is not None:
+        ids = pd.to_numeric(frame[LABEL], errors="coerce")
+        unknown = sorted(set(ids.dropna().astype(int)) - set(label_ids)) or (
+            ["non-integer"] if ids.isna().any() else [])
+        if unknown:
+            raise DataError(f"{name}: label id {unknown[0]} has no name in the source's map "
+                            f"{dict(label_ids)}")
+        names = ids.astype(int).map(dict(label_ids))
+    else:
+        names = frame[LABEL].astype(str)
+        if not names.isin(labels).all() and names.str.fullmatch(r"-?\d+").all():
+            # Plain integer ids that index the declared label set.
+            names = names.astype(int).map(dict(enumerate(labels))).fillna(names)
+    index = {n: i for i, n in enumerate(labels)}
+    unknown_names = sorted(set(names) - set(index))
+    if unknown_names:
+        raise DataError(f"{name}: label {unknown_names[0]!r} is not in the declared label set "
+                        f"{list(labels)}")
+    frame = frame.assign(**{LABEL: names.map(index).astype("int64")})
+    return LabeledData(frame.reset_index(drop=True), labels, name)
+
+
+def data_dir(subdir: str = "", env: Mapping[str, str] | None = None) -> Path:
+    """`$LMGATE_DATA_DIR/subdir`, or DataUnavailable saying how to provide it."""
+    env = os.environ if env is None else env
+    root = env.get(DATA_DIR_ENV)
+    if not root:
+        raise DataUnavailable(f"{DATA_DIR_ENV} is not set, so local data {subdir!r} cannot be "
+                              f"found; set {DATA_DIR_ENV} to a folder holding {subdir or 'it'}/ "
+                              "(CI uses ../shared/data)")
+    path = Path(root) / subdir
+    if not path.exists():
+        raise DataUnavailable(f"{path} does not exist; put the data there or point "
+                              f"{DATA_DIR_ENV} at a folder that holds {subdir}/")
+    return path
+
+
+def load_hub(dataset_id: str, config: str | None = None, split: str = "train") -> pd.DataFrame:
+    """A hub dataset split as a DataFrame; DataUnavailable when neither cached nor reachable."""
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(dataset_id, config, split=split)
+    except Exception as exc:  # offline, missing config, auth: all mean "not available here"
+        raise DataUnavailable(
+            f"hub dataset {dataset_id!r} (config {config!r}, split {split!r}) is not available: "
+            f"{type(exc).__name__}: {str(exc)[:200]}. Provide a local copy under "
+            f"${DATA_DIR_ENV}.") from exc
+    return ds.to_pandas()

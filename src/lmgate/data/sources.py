@@ -1,0 +1,110 @@
+"""Named real data sources: where each lives (local copy or hub) and how its labels map.
+
+Each source returns validated `LabeledData`/`DataSplits` with labels mapped by name.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from lmgate.data.loaders import data_dir, labeled, load_hub, read_table
+from lmgate.data.sampling import split_off
+from lmgate.data.types import DataSplits, LabeledData
+from lmgate.errors import DataUnavailable
+
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+#: tyqiangz/multilingual-sentiments numbers its classes in the opposite order to XLM-T.
+SENTIMENT_HUB_ID = "tyqiangz/multilingual-sentiments"
+SENTIMENT_HUB_LABEL_IDS = {0: "positive", 1: "neutral", 2: "negative"}
+SENTIMENT_HUB_CONFIGS = {"en": "english", "fr": "french", "ar": "arabic", "hi": "hindi",
+                         "ja": "japanese", "ms": "malay", "de": "german", "es": "spanish",
+                         "it": "italian", "pt": "portuguese"}
+SPLITS = ("train", "validation", "test")
+
+
+def _local_sentiment(languages: Sequence[str]) -> dict[str, pd.DataFrame]:
+    folder = data_dir("multilingual_sentiment")
+    frames = {}
+    for split in SPLITS:
+        path = folder / f"{split}.jsonl"
+        frame = read_table(path) if path.exists() else pd.DataFrame(columns=["language"])
+        frames[split] = frame[frame["language"].isin(languages)]
+    return frames
+
+
+def _hub_sentiment(languages: Sequence[str]) -> dict[str, pd.DataFrame]:
+    frames: dict[str, list[pd.DataFrame]] = {s: [] for s in SPLITS}
+    for lang in languages:
+        for split in SPLITS:
+            try:
+                frame = load_hub(SENTIMENT_HUB_ID, SENTIMENT_HUB_CONFIGS[lang], split)
+            except DataUnavailable:
+                if split == "validation":
+                    continue  # some configs have none; carved from train below
+                raise
+            frames[split].append(frame.assign(language=lang))
+    return {s: pd.concat(f, ignore_index=True) if f else pd.DataFrame(columns=["language"])
+            for s, f in frames.items()}
+
+
+def sentiment_frame_to_data(frame: pd.DataFrame, source: str, name: str) -> LabeledData:
+    """Map a split of either source onto SENTIMENT_LABELS by *name*."""
+    if source == "local":
+        data = labeled(frame, SENTIMENT_LABELS, name=name, label_name_column="label_name")
+        if "label" in frame.columns:  # the local files carry both; they must agree
+            ids = pd.to_numeric(frame["label"]).to_numpy()
+            mismatch = ids != data.y
+            if mismatch.any():
+                raise DataUnavailable(f"{name}: label id and label_name disagree on "
+                                      f"{int(mismatch.sum())} rows; the local copy is corrupt")
+        return data
+    frame = frame.drop(columns=[c for c in ("label_name",) if c in frame.columns])
+    return labeled(frame, SENTIMENT_LABELS, name=name, label_ids=SENTIMENT_HUB_LABEL_IDS)
+
+
+def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
+                           seed: int = 0) -> DataSplits:
+    """Seed 003's data for `languages`: train/validation/test with labels by name.
+
+    source: "local" ($LMGATE_DATA_DIR/multilingual_sentiment), "hub", or "auto" (local first).
+    Languages without a validation split (ja) get 10% of train carved off, stratified.
+    """
+    unknown = sorted(set(languages) - set(SENTIMENT_HUB_CONFIGS))
+    if unknown:
+        raise DataUnavailable(f"no sentiment data for language(s) {unknown}; known: "
+                              f"{sorted(SENTIMENT_HUB_CONFIGS)}")
+    if source == "auto":
+        try:
+            return multilingual_sentiment(languages, "local", seed)
+        except DataUnavailable as local_error:
+            try:
+                return multilingual_sentiment(languages, "hub", seed)
+            except DataUnavailable as hub_error:
+                raise DataUnavailable(f"multilingual sentiment data not found locally "
+                                      f"({local_error}) nor on the hub ({hub_error})") from None
+    frames = _local_sentiment(languages) if source == "local" else _hub_sentiment(languages)
+    parts = {split: sentiment_frame_to_data(frames[split], source, f"sentiment-{split}")
+             if len(frames[split]) else None for split in SPLITS}
+    if parts["train"] is None or parts["test"] is None:
+        raise DataUnavailable(f"sentiment data ({source}) has no train or test rows for {languages}")
+    train, validation, carved = parts["train"], parts["validation"], []
+    for lang in languages:
+        has_val = validation is not None and (validation.frame["language"] == lang).any()
+        if not has_val:
+            rest, held = split_off(train.where(language=lang), 0.1, seed=seed)
+            carved.append((lang, rest, held))
+    if carved:
+        keep = train.frame[~train.frame["language"].isin([c[0] for c in carved])]
+        pieces = [LabeledData(keep.reset_index(drop=True), SENTIMENT_LABELS, "sentiment-train")] \
+            if len(keep) else []
+        pieces += [c[1] for c in carved]
+        train = pieces[0].concat(pieces[1:], name="sentiment-train")
+        held = [c[2] for c in carved]
+        validation = (validation.concat(held, name="sentiment-validation") if validation is not None
+                      else held[0].concat(held[1:], name="sentiment-validation"))
+    notes = tuple(f"{lang}: no validation split; 10% of train carved off, stratified"
+                  for lang, *_ in carved)
+    return DataSplits(train, validation, parts["test"], name=f"multilingual-sentiment[{source}]",
+                      notes=notes)

@@ -1,0 +1,97 @@
+"""Classification metrics: scikit-learn for point values, vectorised confusion counts for resamples.
+
+Every metric is computed over the *declared* label set (labels=range(k), zero_division=0), so a
+class missing from a sample or a resample still counts in the macro average instead of silently
+shrinking it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+#: Metrics that `bootstrap_ci`/`paired_bootstrap` can resample (all derived from confusion counts).
+RESAMPLABLE = ("accuracy", "macro_precision", "macro_recall", "macro_f1",
+               "weighted_precision", "weighted_recall", "weighted_f1")
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int],
+                           labels: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro/weighted precision, recall and F1, and per-class P/R/F1 (`f1/<label>`)."""
+    y_true, y_pred = _check(y_true, y_pred, len(labels))
+    ids = list(range(len(labels)))
+    out = {"accuracy": float(accuracy_score(y_true, y_pred))}
+    for average in ("macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=average,
+                                                     zero_division=0)
+        out.update({f"{average}_precision": float(p), f"{average}_recall": float(r),
+                    f"{average}_f1": float(f)})
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None,
+                                                 zero_division=0)
+    for i, name in enumerate(labels):
+        out.update({f"precision/{name}": float(p[i]), f"recall/{name}": float(r[i]),
+                    f"f1/{name}": float(f[i])})
+    return out
+
+
+def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> list[list[int]]:
+    """Confusion matrix (rows = true, columns = predicted) over all declared labels."""
+    y_true, y_pred = _check(y_true, y_pred, n_labels)
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_labels))).tolist()
+
+
+def resampled_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
+                         index: np.ndarray) -> np.ndarray:
+    """Confusion matrices of many resamples at once: `index` is (R, n) -> (R, k, k)."""
+    k = n_labels
+    cells = y_true[index] * k + y_pred[index] + (np.arange(index.shape[0])[:, None] * k * k)
+    return np.bincount(cells.ravel(), minlength=index.shape[0] * k * k).reshape(-1, k, k)
+
+
+def metric_from_confusions(cm: np.ndarray, metric: str) -> np.ndarray:
+    """One metric for each confusion matrix of a (R, k, k) stack, matching scikit-learn."""
+    if metric not in RESAMPLABLE:
+        raise ValueError(f"metric {metric!r} cannot be resampled; choose one of {RESAMPLABLE}")
+    cm = cm.astype(np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    true_sum, pred_sum = cm.sum(axis=-1), cm.sum(axis=-2)
+    total = cm.sum(axis=(-2, -1))
+    if metric == "accuracy":
+        return tp.sum(axis=-1) / total
+    per_class = {
+        "precision": _safe_div(tp, pred_sum),
+        "recall": _safe_div(tp, true_sum),
+        "f1": _safe_div(2 * tp, true_sum + pred_sum),
+    }[metric.split("_", 1)[1]]
+    if metric.startswith("macro"):
+        return per_class.mean(axis=-1)
+    return (per_class * true_sum).sum(axis=-1) / total
+
+
+def metric_function(metric: str, n_labels: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A plain `f(y_true, y_pred) -> float` for a resamplable metric name."""
+    def fn(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        index = np.arange(len(y_true))[None, :]
+        cm = resampled_confusions(np.asarray(y_true), np.asarray(y_pred), n_labels, index)
+        return float(metric_from_confusions(cm, metric)[0])
+    return fn
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
+
+
+def _check(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D and equally long, got {y_true.shape} "
+                         f"and {y_pred.shape}")
+    if len(y_true) == 0:
+        raise ValueError("cannot score zero examples")
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.min() < 0 or arr.max() >= n_labels:
+            raise ValueError(f"{name} holds label id {arr.max() if arr.max() >= n_labels else arr.min()}"
+                             f" outside 0..{n_labels - 1}")
+    return y_true, y_pred

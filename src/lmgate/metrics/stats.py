@@ -1,0 +1,123 @@
+"""Bootstrap confidence intervals and paired A-vs-B comparisons on per-example predictions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lmgate.metrics.classification import metric_from_confusions, resampled_confusions
+
+if TYPE_CHECKING:
+    from lmgate.report.records import EvalResult
+
+DEFAULT_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a two-sided bootstrap percentile interval."""
+
+    point: float
+    low: float
+    high: float
+    confidence: float
+
+    def __str__(self) -> str:
+        return f"{self.point:.4f} [{self.low:.4f}, {self.high:.4f}] ({self.confidence:.0%} CI)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Paired bootstrap comparison of A and B on the same examples."""
+
+    metric: str
+    a_name: str
+    b_name: str
+    a: float
+    b: float
+    diff: Interval          # A - B
+    margin: float
+    p_value: float          # share of resamples where A - B <= 0 (one-sided)
+    n: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["diff"] = asdict(self.diff)
+        return d
+
+    def describe(self) -> str:
+        return (f"{self.metric}: {self.a_name} = {self.a:.4f} vs {self.b_name} = {self.b:.4f}; "
+                f"difference {self.diff} on n={self.n}; margin {self.margin:+.4f}; "
+                f"one-sided p = {self.p_value:.4f}")
+
+
+def _index(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
+def _interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return Interval(float(point), float(low), float(high), confidence)
+
+
+def bootstrap_ci(y_true, y_pred, n_labels: int, metric: str = "macro_f1",
+                 n_resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
+                 seed: int = 0) -> Interval:
+    """Percentile bootstrap CI of a classification metric over examples (vectorised)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    full = np.arange(len(y_true))[None, :]
+    point = metric_from_confusions(resampled_confusions(y_true, y_pred, n_labels, full), metric)[0]
+    cms = resampled_confusions(y_true, y_pred, n_labels, _index(len(y_true), n_resamples, seed))
+    return _interval(point, metric_from_confusions(cms, metric), confidence)
+
+
+def paired_bootstrap(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
+                     margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
+                     confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Resample the same example indices for A and B and bootstrap A - B."""
+    if a.labels != b.labels:
+        raise ValueError(f"cannot compare {a.name} and {b.name}: label sets differ "
+                         f"({a.labels} vs {b.labels})")
+    if a.y_true.shape != b.y_true.shape or not np.array_equal(a.y_true, b.y_true):
+        raise ValueError(f"cannot pair {a.name} and {b.name}: they were not scored on the same "
+                         f"examples in the same order (n={len(a.y_true)} vs n={len(b.y_true)})")
+    k, n = len(a.labels), len(a.y_true)
+    index = _index(n, n_resamples, seed)
+    full = np.arange(n)[None, :]
+
+    def scores(res: "EvalResult", idx: np.ndarray) -> np.ndarray:
+        return metric_from_confusions(resampled_confusions(res.y_true, res.y_pred, k, idx), metric)
+
+    point_a, point_b = scores(a, full)[0], scores(b, full)[0]
+    diffs = scores(a, index) - scores(b, index)
+    return Comparison(metric, a.name, b.name, float(point_a), float(point_b),
+                      _interval(point_a - point_b, diffs, confidence), margin,
+                      float(np.mean(diffs <= 0)), n)
+
+
+def assert_better(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
+                  margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Assert A beats B: the difference exceeds `margin` and is significant (p < 1 - confidence).
+
+    The failure message prints both scores, the difference with its CI, the margin and p.
+    """
+    cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
+    alpha = 1 - confidence
+    if not (cmp.diff.point > margin and cmp.p_value < alpha):
+        reason = ("difference not above the margin" if cmp.diff.point <= margin
+                  else f"not significant at {confidence:.0%}")
+        raise AssertionError(f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
+    return cmp
+
+
+def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
+                     margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Assert A is not worse than B beyond noise: fails only if the whole CI of A - B < -margin."""
+    cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
+    if cmp.diff.high < -margin:
+        raise AssertionError(f"{a.name} is worse than {b.name} beyond noise and margin: "
+                             f"{cmp.describe()}")
+    return cmp

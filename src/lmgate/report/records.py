@@ -1,0 +1,110 @@
+"""Typed evaluation results and the recorder that turns them into exportable rows.
+
+Nothing here knows about pytest: a notebook can build `EvalResult`s and call the writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from lmgate.metrics.classification import classification_metrics, confusion
+from lmgate.metrics.stats import bootstrap_ci
+
+
+@dataclass
+class EvalResult:
+    """Per-example predictions of one system on one evaluation set, with its metrics.
+
+    `params` are the experimental factors (model, languages, N...); `info` is provenance
+    (fingerprints, parameter counts, timings, cache hits, training history).
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        self.y_true = np.asarray(self.y_true, dtype=np.int64)
+        self.y_pred = np.asarray(self.y_pred, dtype=np.int64)
+        if not self.metrics:
+            self.metrics = classification_metrics(self.y_true, self.y_pred, self.labels)
+
+    @property
+    def n(self) -> int:
+        return len(self.y_true)
+
+    def __getitem__(self, metric: str) -> float:
+        return self.metrics[metric]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class Recorder:
+    """Collects rows (one per recorded result) and per-example predictions for one test."""
+
+    def __init__(self, nodeid: str, test: str, params: Mapping[str, Any] | None = None,
+                 on_row: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.nodeid, self.test = nodeid, test
+        self._on_row = on_row
+        self.params = {k: _jsonable(v) for k, v in (params or {}).items()}
+        self.rows: list[dict[str, Any]] = []
+        self.predictions: list[dict[str, Any]] = []
+        self._started = time.perf_counter()
+
+    def __call__(self, *results: EvalResult, notes: Sequence[str] = (), **metrics: float) -> None:
+        """Record results (with their predictions) and/or loose scalar metrics."""
+        for result in results:
+            self._add_result(result, notes)
+        if metrics:
+            self._add_row("metrics", {}, {k: float(v) for k, v in metrics.items()}, {}, notes)
+
+    def _add_result(self, result: EvalResult, notes: Sequence[str]) -> None:
+        ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")
+        info = {**result.info, "n": result.n, "labels": list(result.labels),
+                "macro_f1_ci": [ci.low, ci.high],
+                "confusion": confusion(result.y_true, result.y_pred, len(result.labels))}
+        row = self._add_row(result.name, result.params, result.metrics, info, notes)
+        self.predictions.append({"record_id": row["record_id"], "y_true": result.y_true.tolist(),
+                                 "y_pred": result.y_pred.tolist()})
+
+    def _add_row(self, name: str, params: Mapping[str, Any], metrics: Mapping[str, float],
+                 info: Mapping[str, Any], notes: Sequence[str]) -> dict[str, Any]:
+        record_id = hashlib.sha256(f"{self.nodeid}\0{name}\0{len(self.rows)}".encode()).hexdigest()[:16]
+        row = {
+            "record_id": record_id,
+            "nodeid": self.nodeid,
+            "test": self.test,
+            "result": name,
+            "params": {**self.params, **_jsonable(dict(params))},
+            "metrics": _jsonable(dict(metrics)),
+            "info": _jsonable(dict(info)),
+            "notes": list(notes),
+            "elapsed_s": round(time.perf_counter() - self._started, 3),
+        }
+        self.rows.append(row)
+        if self._on_row is not None:
+            self._on_row(row)
+        return row

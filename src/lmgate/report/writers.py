@@ -1,0 +1,86 @@
+"""Write recorded rows as results.jsonl, results.csv, predictions.jsonl and summary.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from lmgate.io import atomic_write_text
+
+#: Metrics shown in the terminal table and the summary, in this order, when present.
+KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
+
+
+def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Flatten rows: params.*, metrics.*, info.* columns (lists kept as JSON strings)."""
+    if not rows:
+        return pd.DataFrame()
+    flat = pd.json_normalize(list(rows), sep=".")
+    for col in flat.columns:
+        if flat[col].map(lambda v: isinstance(v, (list, dict))).any():
+            flat[col] = flat[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    return flat
+
+
+def key_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One line per row: test id, result name, varying params and the key metrics."""
+    table = []
+    for row in rows:
+        line = {"test": row["nodeid"].split("::")[-1], "result": row["result"]}
+        line.update({m: row["metrics"][m] for m in KEY_METRICS if m in row["metrics"]})
+        if not any(m in row["metrics"] for m in KEY_METRICS):
+            line.update(dict(list(row["metrics"].items())[:4]))
+        table.append(line)
+    return pd.DataFrame(table)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_no rows_\n"
+    cols = list(frame.columns)
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).replace("|", "\\|")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in rec) + " |" for rec in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
+                  out_dir: str | Path, plots: Sequence[Path] = (),
+                  extra_sections: Sequence[tuple[str, str]] = ()) -> list[Path]:
+    """Write every export atomically; returns the written paths."""
+    out = Path(out_dir)
+    rows = sorted(rows, key=lambda r: (r["nodeid"], r["result"], r["record_id"]))
+    written = [
+        atomic_write_text(out / "results.jsonl",
+                          "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
+        atomic_write_text(out / "results.csv", to_frame(rows).to_csv(index=False)),
+        atomic_write_text(out / "predictions.jsonl", "".join(
+            json.dumps(p, sort_keys=True) + "\n"
+            for p in sorted(predictions, key=lambda p: p["record_id"]))),
+    ]
+    written.append(atomic_write_text(out / "summary.md", summary_markdown(rows, plots, out,
+                                                                          extra_sections)))
+    return written
+
+
+def summary_markdown(rows: Sequence[dict[str, Any]], plots: Sequence[Path], out: Path,
+                     extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+    parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
+             f"{len({r['nodeid'] for r in rows})} test(s).\n", "## Results\n",
+             _markdown(key_table(rows))]
+    for title, body in extra_sections:
+        parts += [f"\n## {title}\n", body]
+    if plots:
+        parts.append("\n## Plots\n")
+        parts += [f"![{p.stem}]({p.relative_to(out).as_posix()})\n" for p in plots]
+    notes = sorted({n for r in rows for n in r.get("notes", [])})
+    if notes:
+        parts.append("\n## Notes\n")
+        parts += [f"- {n}\n" for n in notes]
+    return "\n".join(parts)

@@ -1,0 +1,150 @@
+"""Profiles (smoke | paper), device choice and the resolved settings of one pytest session.
+
+A profile is plain data: the training hyper-parameters every study starts from plus per-study
+knobs. `smoke` runs the whole suite on 2 CPU cores in minutes; `paper` is the studies' own
+configuration, meant for a GPU. Nothing here imports torch at module import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from lmgate.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one fine-tuning run (the study's defaults live in the profiles)."""
+
+    epochs: int = 3
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    early_stopping_patience: int = 3
+    group_by_length: bool = True
+    pad_to_max_length: bool = False
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {sorted(unknown)}; known: "
+                              f"{[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named bundle of defaults: training config plus per-study knobs."""
+
+    name: str
+    train: TrainConfig
+    studies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def study(self, name: str) -> Mapping[str, Any]:
+        """Knobs of one study in this profile (read-only)."""
+        if name not in self.studies:
+            raise ConfigError(f"profile {self.name!r} has no settings for study {name!r}; "
+                              f"known: {sorted(self.studies)}")
+        return MappingProxyType(dict(self.studies[name]))
+
+
+SMOKE = Profile(
+    name="smoke",
+    # Tiny encoders trained from scratch need a far larger learning rate than pretrained ones.
+    train=TrainConfig(epochs=6, learning_rate=1e-3, batch_size=32, max_length=64,
+                      early_stopping_patience=2),
+    studies={
+        "sentiment": {
+            "model": "tiny-encoder",
+            "languages": ("en", "fr", "ar", "hi", "ja", "ms"),
+            "train_sizes": (30, 100, 300),  # examples per class and language
+            "test_per_class": 100,
+        },
+        "baselines": {"test_per_class": None},
+    },
+)
+
+PAPER = Profile(
+    name="paper",
+    train=TrainConfig(epochs=5, learning_rate=2e-5, batch_size=32, max_length=128,
+                      early_stopping_patience=3),
+    studies={
+        "sentiment": {
+            "model": "mdistilbert",
+            "languages": ("en", "fr", "ar", "hi", "ja", "ms"),
+            # The study's N = 100..2000 per language, split evenly over 3 classes.
+            "train_sizes": (33, 166, 333, 500, 666),
+            "test_per_class": None,
+        },
+        "baselines": {"test_per_class": None},
+    },
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, PAPER)}
+
+
+def get_profile(name: str) -> Profile:
+    """Look up a profile by name, with an error naming the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """Turn 'auto' | 'cpu' | 'cuda' | 'cuda:N' into a concrete torch device string."""
+    requested = requested.strip().lower()
+    if requested == "cpu":
+        return "cpu"
+    if requested != "auto" and not requested.startswith("cuda"):
+        raise ConfigError(f"unknown device {requested!r}; use auto, cpu, cuda or cuda:N")
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device {requested} was asked for but CUDA is not available here")
+    return requested
+
+
+def split_csv(value: str | None) -> tuple[str, ...]:
+    """'en, fr' -> ('en', 'fr'); None or '' -> ()."""
+    if not value:
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def default_cache_dir() -> Path:
+    """LMGATE_CACHE_DIR, else $XDG_CACHE_HOME/lmgate, else ~/.cache/lmgate."""
+    if os.environ.get("LMGATE_CACHE_DIR"):
+        return Path(os.environ["LMGATE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lmgate"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a session decided from options, ini keys and environment."""
+
+    profile: Profile
+    device: str = "auto"
+    results_dir: Path = Path("lmgate-results")
+    seed: int = 0
+    langs: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    use_cache: bool = True
+
+    def torch_device(self) -> str:
+        return resolve_device(self.device)
