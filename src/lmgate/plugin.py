@@ -22,7 +22,7 @@ SETTINGS = pytest.StashKey[Settings]()
 COLLECTED = pytest.StashKey["Collector"]()
 RECORDER = pytest.StashKey[Recorder]()
 
-LANG_PARAMS = ("lang", "language", "train_lang", "source_lang")
+LANG_PARAMS = ("lang", "language", "languages", "train_lang", "source_lang")
 MODEL_PARAMS = ("model", "model_name")
 TASK_PREFIX = "test_"
 
@@ -113,17 +113,23 @@ def _params(item: pytest.Item) -> dict[str, Any]:
     return dict(callspec.params) if callspec else {}
 
 
+def _values(item: pytest.Item, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Values of the item's params named in `keys`; a list/tuple value counts element-wise."""
+    out: list[str] = []
+    for key, value in _params(item).items():
+        if key in keys:
+            out.extend(map(str, value) if isinstance(value, (list, tuple)) else [str(value)])
+    return tuple(out)
+
+
 def derived_markers(item: pytest.Item) -> list[str]:
     """task_<module>, lang_<code> and model_<name> markers from the test's location and params."""
     names = []
     module = Path(str(item.fspath)).stem
     if module.startswith(TASK_PREFIX):
         names.append("task_" + marker_value(module[len(TASK_PREFIX):]))
-    for key, value in _params(item).items():
-        if key in LANG_PARAMS:
-            names.append("lang_" + marker_value(value))
-        elif key in MODEL_PARAMS:
-            names.append("model_" + marker_value(value))
+    names += ["lang_" + marker_value(v) for v in _values(item, LANG_PARAMS)]
+    names += ["model_" + marker_value(v) for v in _values(item, MODEL_PARAMS)]
     return names
 
 
@@ -144,10 +150,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 config.addinivalue_line("markers", f"{name}: derived by lmgate")
                 registered.add(name)
             item.add_marker(name)
-        params = _params(item)
-        langs = tuple(str(v) for k, v in params.items() if k in LANG_PARAMS)
-        models = tuple(str(v) for k, v in params.items() if k in MODEL_PARAMS)
-        if _keeps(langs, settings.langs) and _keeps(models, settings.models):
+        if (_keeps(_values(item, LANG_PARAMS), settings.langs)
+                and _keeps(_values(item, MODEL_PARAMS), settings.models)):
             kept.append(item)
         else:
             deselected.append(item)

@@ -61,17 +61,20 @@ class Profile:
 
 SMOKE = Profile(
     name="smoke",
-    # Tiny encoders trained from scratch need a far larger learning rate than pretrained ones.
-    train=TrainConfig(epochs=6, learning_rate=1e-3, batch_size=32, max_length=64,
+    # A small pretrained encoder needs a larger learning rate than the paper's 2e-5 to move in
+    # so few steps.
+    train=TrainConfig(epochs=3, learning_rate=1e-4, batch_size=16, max_length=64,
                       early_stopping_patience=2),
     studies={
         "sentiment": {
-            "model": "tiny-encoder",
+            # all-MiniLM-L6-v2 from PyPI: the config-built tiny encoder does not learn tweet
+            # sentiment from a few hundred examples (macro F1 stays at 0.17-0.39 here).
+            "model": "minilm",
             "languages": ("en", "fr", "ar", "hi", "ja", "ms"),
-            "train_sizes": (30, 100, 300),  # examples per class and language
+            "train_sizes": (30, 200),  # examples per class and language
+            "val_per_class": 30,
             "test_per_class": 100,
         },
-        "baselines": {"test_per_class": None},
     },
 )
 
@@ -85,9 +88,9 @@ PAPER = Profile(
             "languages": ("en", "fr", "ar", "hi", "ja", "ms"),
             # The study's N = 100..2000 per language, split evenly over 3 classes.
             "train_sizes": (33, 166, 333, 500, 666),
+            "val_per_class": None,  # None: the whole split
             "test_per_class": None,
         },
-        "baselines": {"test_per_class": None},
     },
 )
 

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from lmgate import EvalResult, assert_better, assert_not_worse, bootstrap_ci, classification_metrics
+from lmgate.metrics.classification import RESAMPLABLE, metric_function
+
+LABELS = ("a", "b", "c")
+label_arrays = st.integers(1, 80).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 2), min_size=n, max_size=n),
+    st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+
+
+def sklearn_value(metric, y, p):
+    if metric == "accuracy":
+        return accuracy_score(y, p)
+    average, name = metric.split("_")
+    fn = {"precision": precision_score, "recall": recall_score, "f1": f1_score}[name]
+    return fn(y, p, labels=[0, 1, 2], average=average, zero_division=0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(arrays=label_arrays)
+def test_vectorised_metrics_agree_with_sklearn(arrays):
+    y, p = map(np.array, arrays)
+    point = classification_metrics(y, p, LABELS)
+    for metric in RESAMPLABLE:
+        expected = sklearn_value(metric, y, p)
+        assert point[metric] == pytest.approx(expected, abs=1e-12)
+        assert metric_function(metric, 3)(y, p) == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(arrays=label_arrays, seed=st.integers(0, 10_000))
+def test_metric_invariants(arrays, seed):
+    y, p = map(np.array, arrays)
+    m = classification_metrics(y, p, LABELS)
+    assert all(0.0 <= v <= 1.0 for v in m.values())
+    perm = np.random.default_rng(seed).permutation(len(y))
+    assert classification_metrics(y[perm], p[perm], LABELS) == pytest.approx(m)
+    assert classification_metrics(y, y, LABELS)["accuracy"] == 1.0
+
+
+def test_macro_f1_is_f1_not_recall():
+    """Regression test for the seed-003 notebook, which reported macro recall as 'f1'."""
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 0, 1, 1, 0, 0, 2])
+    m = classification_metrics(y, p, LABELS)
+    # Hand-worked: per-class P = (3/5, 1/2, 1), R = (3/4, 1/2, 1/2), F1 = (2/3, 1/2, 2/3).
+    assert m["macro_recall"] == pytest.approx((3 / 4 + 1 / 2 + 1 / 2) / 3)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    assert m["macro_f1"] != pytest.approx(m["macro_recall"])
+    assert m["f1/a"] == pytest.approx(2 / 3)
+
+
+def test_missing_class_still_counts_in_macro_average():
+    m = classification_metrics([0, 0, 1, 1], [0, 0, 1, 1], LABELS)
+    assert m["macro_f1"] == pytest.approx(2 / 3)  # class c has F1 0 (zero_division=0)
+
+
+def test_bad_predictions_are_rejected():
+    with pytest.raises(ValueError, match="outside 0..2"):
+        classification_metrics([0, 1], [0, 3], LABELS)
+    with pytest.raises(ValueError, match="equally long"):
+        classification_metrics([0, 1], [0], LABELS)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays=label_arrays, seed=st.integers(0, 100))
+def test_bootstrap_ci_brackets_point(arrays, seed):
+    y, p = map(np.array, arrays)
+    ci = bootstrap_ci(y, p, 3, "macro_f1", n_resamples=200, seed=seed)
+    assert ci.low <= ci.high
+    assert ci.point == pytest.approx(sklearn_value("macro_f1", y, p))
+
+
+def _results(n=300, acc_a=0.8, acc_b=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    noisy = lambda acc: np.where(rng.random(n) < acc, y, (y + 1) % 3)
+    return EvalResult("A", LABELS, y, noisy(acc_a)), EvalResult("B", LABELS, y, noisy(acc_b))
+
+
+def test_assert_better_passes_and_fails_readably():
+    a, b = _results()
+    cmp = assert_better(a, b, "macro_f1", margin=0.1)
+    assert cmp.diff.low > 0 and cmp.p_value < 0.05
+    with pytest.raises(AssertionError) as err:
+        assert_better(b, a, "macro_f1", margin=0.0)
+    msg = str(err.value)
+    for part in ("B is not better than A", "macro_f1", "difference", "CI", "margin", "p ="):
+        assert part in msg
+
+
+def test_assert_better_respects_margin():
+    a, b = _results(acc_a=0.6, acc_b=0.55)
+    with pytest.raises(AssertionError, match="not above the margin"):
+        assert_better(a, b, "accuracy", margin=0.2)
+
+
+def test_assert_not_worse():
+    a, b = _results(acc_a=0.7, acc_b=0.72, seed=1)
+    assert_not_worse(a, b, "macro_f1", margin=0.02)
+    worse, better = _results(acc_a=0.4, acc_b=0.8)
+    with pytest.raises(AssertionError, match="A is worse than B"):
+        assert_not_worse(worse, better, "macro_f1")
+
+
+def test_pairing_requires_same_examples():
+    a, _ = _results()
+    other = EvalResult("C", LABELS, a.y_true[::-1], a.y_pred)
+    with pytest.raises(ValueError, match="same examples"):
+        assert_better(a, other)

@@ -1,0 +1,145 @@
+"""Inner pytest sessions (pytester) exercising the plugin as a user would."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+EXPERIMENT = '''
+import numpy as np
+import pytest
+from lmgate import EvalResult
+
+@pytest.mark.parametrize("model", ["tiny-encoder", "big"])
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_sentiment(lang, model, record):
+    rng = np.random.default_rng(len(lang + model))
+    y = rng.integers(0, 2, 40)
+    record(EvalResult(model, ("neg", "pos"), y, np.where(rng.random(40) < 0.8, y, 1 - y)))
+'''
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makepyfile(test_study=EXPERIMENT)
+    return pytester
+
+
+def test_help_shows_lmgate_group(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["lmgate: NLP experiments as tests:", "*--profile*",
+                                 "*--device*", "*--results-dir*", "*--lang*", "*--model*",
+                                 "*--lmgate-seed*", "*--no-cache*"])
+
+
+def test_derived_markers_select_with_m(suite):
+    result = suite.runpytest("-m", "lang_fr and not model_big", "--strict-markers", "-v")
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.fnmatch_lines(["*test_sentiment[[]fr-tiny-encoder[]] PASSED*"])
+    assert suite.runpytest("-m", "task_study", "--strict-markers").ret == 0
+
+
+def test_k_selects_by_name(suite):
+    suite.runpytest("-k", "fr and big").assert_outcomes(passed=1, deselected=3)
+
+
+def test_lang_and_model_options_deselect(suite):
+    result = suite.runpytest("--lang", "fr", "--model", "tiny-encoder,other")
+    result.assert_outcomes(passed=1, deselected=3)
+
+
+def test_markers_are_listed(suite):
+    result = suite.runpytest("--markers")
+    result.stdout.fnmatch_lines(["*slow:*", "*gpu:*"])
+
+
+def test_unknown_profile_is_a_usage_error(suite):
+    result = suite.runpytest("--profile", "fast")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown profile 'fast'; choose one of [[]'paper', 'smoke'[]]*"])
+
+
+def test_bad_device_and_seed_are_usage_errors(suite):
+    assert suite.runpytest("--device", "tpu").ret == pytest.ExitCode.USAGE_ERROR
+    assert suite.runpytest("--lmgate-seed", "x").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_exports_results_files(suite):
+    result = suite.runpytest("--results-dir", "out", "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=4)
+    out = suite.path / "out"
+    records = pd.read_json(out / "results.jsonl", lines=True)
+    assert len(records) == 4 and set(records["result"]) == {"tiny-encoder", "big"}
+    assert {"lang", "model"} <= set(records["params"].iloc[0])
+    csv = pd.read_csv(out / "results.csv")
+    assert {"metrics.macro_f1", "params.lang", "info.n"} <= set(csv.columns)
+    preds = [json.loads(l) for l in (out / "predictions.jsonl").read_text().splitlines()]
+    assert {p["record_id"] for p in preds} == set(records["record_id"])
+    assert "| test | result | accuracy | macro_f1" in (out / "summary.md").read_text()
+    props = ET.parse(suite.path / "junit.xml").getroot().iter("property")
+    assert any(p.get("name") == "big.macro_f1" for p in props)
+    result.stdout.fnmatch_lines(["*lmgate results*", "*test_sentiment[[]en-big[]]*big*"])
+
+
+def test_no_records_writes_nothing(pytester):
+    pytester.makepyfile("def test_plain(): pass")
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert not (pytester.path / "lmgate-results").exists()
+
+
+def test_unavailable_resource_is_a_skip_with_reason(pytester):
+    pytester.makepyfile('''
+        import pytest
+        from lmgate.errors import DataUnavailable
+
+        @pytest.fixture
+        def data():
+            raise DataUnavailable("parliament/ not found; put the TSVs in $LMGATE_DATA_DIR/parliament")
+
+        def test_study(data):
+            pass
+
+        def test_in_body():
+            raise DataUnavailable("no weights")
+
+        def test_real_error():
+            raise ValueError("bug")
+    ''')
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=2, failed=1)
+    result.stdout.fnmatch_lines(["*parliament/ not found; put the TSVs*", "*no weights*"])
+
+
+def test_gpu_marker_skips_without_cuda(pytester):
+    pytester.makepyfile('''
+        import pytest
+
+        @pytest.mark.gpu
+        def test_on_gpu():
+            pass
+    ''')
+    import torch
+    result = pytester.runpytest("-rs", "--strict-markers")
+    if torch.cuda.is_available():
+        result.assert_outcomes(passed=1)
+    else:
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines(["*CUDA is not available*"])
+
+
+def test_xdist_results_match_serial_run(suite):
+    serial = suite.runpytest_subprocess("--results-dir", "serial", "-p", "no:randomly")
+    serial.assert_outcomes(passed=4)
+    parallel = suite.runpytest_subprocess("-n", "2", "--results-dir", "parallel")
+    parallel.assert_outcomes(passed=4)
+
+    def comparable(folder):
+        rows = [json.loads(l) for l in (suite.path / folder / "results.jsonl").read_text().splitlines()]
+        for row in rows:
+            row.pop("elapsed_s")
+        return rows
+
+    assert comparable("serial") == comparable("parallel")
+    assert (suite.path / "serial" / "predictions.jsonl").read_text() == \
+        (suite.path / "parallel" / "predictions.jsonl").read_text()
