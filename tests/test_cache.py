@@ -1,0 +1,55 @@
+import numpy as np
+
+from lmgate.cache import RunCache, content_key, save_arrays
+
+
+def test_roundtrip_and_miss(tmp_path):
+    cache = RunCache(tmp_path)
+    assert cache.get("predictions", "ab" * 32) is None
+    entry = cache.put("predictions", "ab" * 32, lambda d: save_arrays(d, y=np.arange(5)),
+                      meta={"n": 5})
+    again = cache.get("predictions", "ab" * 32)
+    assert again.meta == {"n": 5} and again.arrays()["y"].tolist() == [0, 1, 2, 3, 4]
+    assert entry.path == again.path
+
+
+def test_corrupt_entry_is_detected_and_dropped(tmp_path):
+    cache = RunCache(tmp_path)
+    entry = cache.put("runs", "cd" * 32, lambda d: (d / "w.json").write_text("[1, 2]"), meta={})
+    (entry.path / "w.json").write_text("[1, 3]")
+    assert cache.get("runs", "cd" * 32) is None
+    assert not entry.path.exists()
+
+
+def test_truncated_manifest_is_dropped(tmp_path):
+    cache = RunCache(tmp_path)
+    entry = cache.put("runs", "ef" * 32, lambda d: (d / "w.json").write_text("1"), meta={})
+    (entry.path / "manifest.json").write_text("{")
+    assert cache.get("runs", "ef" * 32) is None
+
+
+def test_disabled_cache_never_reads_or_writes(tmp_path):
+    cache = RunCache(tmp_path, enabled=False)
+    cache.put("runs", "aa" * 32, lambda d: (d / "x").write_text("1"), meta={})
+    assert cache.get("runs", "aa" * 32) is None
+    assert not (tmp_path / "runs").exists()
+
+
+def test_content_key_is_canonical_and_sensitive():
+    assert content_key(a=1, b=[1, 2]) == content_key(b=[1, 2], a=1)
+    assert content_key(a=1) != content_key(a=2)
+
+
+def test_no_partial_entries_left_on_failure(tmp_path):
+    cache = RunCache(tmp_path)
+
+    def boom(folder):
+        (folder / "half").write_text("x")
+        raise RuntimeError("crash while writing")
+
+    try:
+        cache.put("runs", "bb" * 32, boom, meta={})
+    except RuntimeError:
+        pass
+    assert cache.get("runs", "bb" * 32) is None
+    assert not any(p.name == "half" for p in tmp_path.rglob("*"))
