@@ -22,6 +22,15 @@ def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -
     return pd.DataFrame(records)
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig, path: Path) -> Path:
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), "wb")
     return path
@@ -32,10 +41,7 @@ def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     frame = _frame(rows, ("lang", "n_per_class"), metric)
     if frame.empty:
         return []
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     paths = []
     for model, sub in frame.groupby("model"):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -55,10 +61,7 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
     frame = _frame(rows, ("train_lang", "test_lang"), metric)
     if frame.empty:
         return []
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     paths = []
     for model, sub in frame.groupby("model"):
         matrix = sub.pivot_table(index="train_lang", columns="test_lang", values="value")

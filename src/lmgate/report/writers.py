@@ -42,9 +42,11 @@ def _markdown(frame: pd.DataFrame) -> str:
         return "_no rows_\n"
     cols = list(frame.columns)
     def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
         if isinstance(v, float):
             return f"{v:.4f}"
-        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).replace("|", "\\|")
+        return str(v).replace("|", "\\|")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(v) for v in rec) + " |" for rec in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
