@@ -86,7 +86,7 @@ def test_sentiment_sources_cannot_flip_labels():
 
 def test_local_sentiment_id_and_name_must_agree():
     bad = frame(text=["x"], label=[0], label_name=["positive"], language=["en"])
-    with pytest.raises(DataUnavailable, match="disagree"):
+    with pytest.raises(DataError, match="disagree"):
         sentiment_frame_to_data(bad, "local", "bad")
 
 

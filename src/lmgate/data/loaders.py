@@ -56,10 +56,9 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
     if missing:
         raise DataError(f"{name}: column(s) {missing} not found; columns are {list(frame.columns)}")
     frame = frame.rename(columns={src: dst for dst, src in columns.items()})
-    for col in (TEXT,):
-        if col not in frame.columns:
-            raise DataError(f"{name}: missing column {col!r}; columns are {list(frame.columns)}. "
-                            "Map yours with columns={'text': 'your_column'}.")
+    if TEXT not in frame.columns:
+        raise DataError(f"{name}: missing column {TEXT!r}; columns are {list(frame.columns)}. "
+                        "Map yours with columns={'text': 'your_column'}.")
     if label_name_column is not None:
         if label_name_column not in frame.columns:
             raise DataError(f"{name}: missing label-name column {label_name_column!r}")

@@ -12,7 +12,7 @@ import pandas as pd
 from lmgate.data.loaders import data_dir, labeled, load_hub, read_table
 from lmgate.data.sampling import split_off
 from lmgate.data.types import DataSplits, LabeledData
-from lmgate.errors import DataUnavailable
+from lmgate.errors import DataError, DataUnavailable
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 #: tyqiangz/multilingual-sentiments numbers its classes in the opposite order to XLM-T.
@@ -57,7 +57,7 @@ def sentiment_frame_to_data(frame: pd.DataFrame, source: str, name: str) -> Labe
             ids = pd.to_numeric(frame["label"]).to_numpy()
             mismatch = ids != data.y
             if mismatch.any():
-                raise DataUnavailable(f"{name}: label id and label_name disagree on "
+                raise DataError(f"{name}: label id and label_name disagree on "
                                       f"{int(mismatch.sum())} rows; the local copy is corrupt")
         return data
     frame = frame.drop(columns=[c for c in ("label_name",) if c in frame.columns])
