@@ -25,3 +25,58 @@ def toy_data() -> LabeledData:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LMGATE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "lmgate-cache"))
     np.random.seed(0)
+
+
+# A small Touché-format corpus (`id, speaker, sex, text, text_en, label`): short speeches in
+# Turkish and German with English translations, whose label shows in the wording.
+SPEECH_LINES = {
+    ("ideology", 0): [("Asgari ücreti işçiler için artırmalıyız", "Wir müssen den Mindestlohn für Arbeiter erhöhen", "We must raise the minimum wage for workers"),
+                      ("Sendikalar çalışan aileleri savunur", "Die Gewerkschaften verteidigen arbeitende Familien", "The unions defend working families"),
+                      ("Okullar için zenginlerden vergi alın", "Besteuert die Reichen für öffentliche Schulen", "Tax the rich to fund public schools"),
+                      ("Kamu sağlığı herkes için ücretsiz olmalı", "Gesundheit muss für alle kostenlos sein", "Public healthcare must be free for everyone")],
+    ("ideology", 1): [("Küçük işletmeler için vergileri düşürmeliyiz", "Wir müssen die Steuern für kleine Firmen senken", "We must cut taxes for small businesses"),
+                      ("Güçlü sınırlar milletimizi korur", "Starke Grenzen schützen unsere Nation", "Strong borders protect our nation"),
+                      ("Serbest piyasa refah yaratır", "Freie Märkte schaffen Wohlstand", "Free markets create prosperity"),
+                      ("Geleneksel aile değerleri temelimizdir", "Traditionelle Familienwerte sind unser Fundament", "Traditional family values are our foundation")],
+    ("power", 0): [("Hükümetimiz rekor büyüme sağladı", "Unsere Regierung hat Rekordwachstum erreicht", "Our government has delivered record growth"),
+                   ("Bakanlığımızın bütçesi işe yarıyor", "Der Haushalt unseres Ministeriums wirkt", "Our ministry's budget is working"),
+                   ("Halka verdiğimiz sözleri tuttuk", "Wir haben unsere Versprechen gehalten", "We have kept our promises to the people"),
+                   ("Kabinemiz bu yasayı gururla sunar", "Unser Kabinett legt dieses Gesetz stolz vor", "Our cabinet proudly presents this law")],
+    ("power", 1): [("Bu hükümet halkı yüzüstü bıraktı", "Diese Regierung hat das Volk im Stich gelassen", "This government has failed the people"),
+                   ("Bakan derhal istifa etmelidir", "Der Minister muss sofort zurücktreten", "The minister must resign at once"),
+                   ("Önergemiz kabineyi hesap vermeye çağırıyor", "Unser Antrag fordert Rechenschaft vom Kabinett", "Our motion calls the cabinet to account"),
+                   ("İktidar partisi yine yalan söyledi", "Die Regierungspartei hat wieder gelogen", "The ruling party has lied again")],
+}
+
+
+def write_touche(folder, task: str, n_per_label: int = 60, country: str = "tr", seed: int = 0,
+                 **overrides) -> "Path":
+    """Write `<prefix>-<country>-train.tsv`; `overrides` replace whole columns (for bad data)."""
+    from pathlib import Path
+
+    prefix = {"ideology": "orientation", "power": "power"}[task]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in (0, 1):
+        lines = SPEECH_LINES[(task, label)]
+        for i in range(n_per_label):
+            picks = rng.choice(len(lines), size=2, replace=False)
+            lang = i % 2 + 0  # alternate Turkish (0) and German (1) originals
+            rows.append({"id": f"{prefix}-{label}-{i}", "speaker": f"s{i % 7}", "sex": "FM"[i % 2],
+                         "text": ". ".join(lines[p][lang] for p in picks) + ".",
+                         "text_en": ". ".join(lines[p][2] for p in picks) + ".", "label": label})
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=seed)
+    for column, values in overrides.items():
+        frame[column] = values
+    path = Path(folder) / f"{prefix}-{country}-train.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, sep="\t", index=False)
+    return path
+
+
+@pytest.fixture
+def touche_dir(tmp_path):
+    """A data dir whose parliament/ holds both tasks for Turkey."""
+    for task in ("ideology", "power"):
+        write_touche(tmp_path / "parliament", task)
+    return tmp_path

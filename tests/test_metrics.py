@@ -10,6 +10,10 @@ LABELS = ("a", "b", "c")
 label_arrays = st.integers(1, 80).flatmap(lambda n: st.tuples(
     st.lists(st.integers(0, 2), min_size=n, max_size=n),
     st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+# Predictions may be INVALID (-1): an unparseable zero-shot answer.
+with_invalid = st.integers(1, 80).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 2), min_size=n, max_size=n),
+    st.lists(st.integers(-1, 2), min_size=n, max_size=n)))
 
 
 def sklearn_value(metric, y, p):
@@ -21,7 +25,7 @@ def sklearn_value(metric, y, p):
 
 
 @settings(max_examples=150, deadline=None)
-@given(arrays=label_arrays)
+@given(arrays=label_arrays | with_invalid)
 def test_vectorised_metrics_agree_with_sklearn(arrays):
     y, p = map(np.array, arrays)
     point = classification_metrics(y, p, LABELS)
@@ -42,6 +46,14 @@ def test_metric_invariants(arrays, seed):
     assert classification_metrics(y, y, LABELS)["accuracy"] == 1.0
 
 
+def test_invalid_prediction_is_wrong_and_no_class():
+    m = classification_metrics([0, 0, 1, 1], [0, -1, 1, 1], ("a", "b"))
+    assert m["accuracy"] == 0.75
+    assert m["recall/a"] == 0.5 and m["precision/a"] == 1.0   # INVALID is nobody's prediction
+    with pytest.raises(ValueError, match="outside -1..1"):
+        classification_metrics([0, 1], [0, -2], ("a", "b"))
+
+
 def test_macro_f1_is_f1_not_recall():
     """Regression test for the seed-003 notebook, which reported macro recall as 'f1'."""
     y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
@@ -60,8 +72,10 @@ def test_missing_class_still_counts_in_macro_average():
 
 
 def test_bad_predictions_are_rejected():
-    with pytest.raises(ValueError, match="outside 0..2"):
+    with pytest.raises(ValueError, match="outside -1..2"):
         classification_metrics([0, 1], [0, 3], LABELS)
+    with pytest.raises(ValueError, match="y_true holds label id -1 outside 0..2"):
+        classification_metrics([-1, 1], [0, 1], LABELS)
     with pytest.raises(ValueError, match="equally long"):
         classification_metrics([0, 1], [0], LABELS)
 

@@ -7,6 +7,7 @@ teardown report (`report.lmgate`), so the controller alone writes the results, o
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -16,14 +17,15 @@ import pytest
 
 from lmgate.errors import ConfigError, Unavailable
 from lmgate.report.records import Recorder
-from lmgate.settings import Settings, default_cache_dir, get_profile, split_csv
+from lmgate.settings import DATA_DIR_ENV, Settings, default_cache_dir, get_profile, split_csv
 
 SETTINGS = pytest.StashKey[Settings]()
 COLLECTED = pytest.StashKey["Collector"]()
 RECORDER = pytest.StashKey[Recorder]()
 
 LANG_PARAMS = ("lang", "language", "languages", "train_lang", "source_lang")
-MODEL_PARAMS = ("model", "model_name")
+MODEL_PARAMS = ("model", "model_name", "encoder", "llm")
+TASK_PARAMS = ("task",)
 TASK_PREFIX = "test_"
 
 OPTIONS = (
@@ -38,6 +40,8 @@ OPTIONS = (
     ("--lmgate-seed", "lmgate_seed", "0", "base random seed of sampling, splits and training"),
     ("--lmgate-cache-dir", "lmgate_cache_dir", "",
      "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
+    ("--lmgate-data-dir", "lmgate_data_dir", "",
+     "folder of local data sets (sets $LMGATE_DATA_DIR for the session)"),
 )
 
 
@@ -69,6 +73,10 @@ def pytest_configure(config: pytest.Config) -> None:
     device = _option(config, "lmgate_device").strip().lower()
     if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
         raise pytest.UsageError(f"lmgate: unknown --device {device!r}; use auto, cpu, cuda or cuda:N")
+    data_dir = _option(config, "lmgate_data_dir")
+    if data_dir:
+        # Loaders read the environment, so library code outside pytest behaves the same.
+        os.environ[DATA_DIR_ENV] = str(config.invocation_params.dir / data_dir)
     cache_dir = _option(config, "lmgate_cache_dir")
     results_dir = Path(_option(config, "lmgate_results_dir"))
     settings = Settings(
@@ -86,6 +94,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[COLLECTED] = collector = Collector()
         config.pluginmanager.register(collector, "lmgate-collector")
     _register_project_models(config)
+
+
+def study_knobs(config: pytest.Config, study: str):
+    """The active profile's knobs of `study`, e.g. to parametrise tests in pytest_generate_tests."""
+    return config.stash[SETTINGS].profile.study(study)
 
 
 def _register_project_models(config: pytest.Config) -> None:
@@ -123,11 +136,13 @@ def _values(item: pytest.Item, keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def derived_markers(item: pytest.Item) -> list[str]:
-    """task_<module>, lang_<code> and model_<name> markers from the test's location and params."""
+    """task_<module>, task_<task>, lang_<code> and model_<name> markers from the test's
+    location and params."""
     names = []
     module = Path(str(item.fspath)).stem
     if module.startswith(TASK_PREFIX):
         names.append("task_" + marker_value(module[len(TASK_PREFIX):]))
+    names += ["task_" + marker_value(v) for v in _values(item, TASK_PARAMS)]
     names += ["lang_" + marker_value(v) for v in _values(item, LANG_PARAMS)]
     names += ["model_" + marker_value(v) for v in _values(item, MODEL_PARAMS)]
     return names
@@ -178,7 +193,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                            f"Skipped: {call.excinfo.value}")
     if call.when == "teardown" and RECORDER in item.stash:
         recorder = item.stash[RECORDER]
-        report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions}
+        report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
+                         "sections": recorder.sections}
     return report
 
 
@@ -188,6 +204,7 @@ class Collector:
     def __init__(self) -> None:
         self.rows: list[dict] = []
         self.predictions: list[dict] = []
+        self.sections: list[dict] = []
         self.written: list[Path] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -195,6 +212,7 @@ class Collector:
         if payload:
             self.rows.extend(payload["rows"])
             self.predictions.extend(payload["predictions"])
+            self.sections.extend(payload["sections"])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -205,11 +223,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not collected.rows:
         return
     from lmgate.report.plots import all_plots
-    from lmgate.report.writers import write_results
+    from lmgate.report.writers import merge_sections, write_results
 
     out = config.stash[SETTINGS].results_dir
     plots = all_plots(collected.rows, out)
-    collected.written = write_results(collected.rows, collected.predictions, out, plots) + plots
+    collected.written = write_results(collected.rows, collected.predictions, out, plots,
+                                      merge_sections(collected.sections)) + plots
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

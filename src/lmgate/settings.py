@@ -16,6 +16,9 @@ from typing import Any, Mapping
 
 from lmgate.errors import ConfigError
 
+DATA_DIR_ENV = "LMGATE_DATA_DIR"
+CACHE_DIR_ENV = "LMGATE_CACHE_DIR"
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -75,6 +78,21 @@ SMOKE = Profile(
             "val_per_class": 30,
             "test_per_class": 100,
         },
+        "parliament": {
+            "encoders": ("tiny-encoder",),         # the embedded encoder: any language, offline
+            "llms": ("smollm2-135m-instruct",),
+            "country": "tr",
+            # A from-scratch encoder needs a larger step and more epochs than a pretrained one.
+            "train": {"epochs": 8, "learning_rate": 1e-3, "batch_size": 16, "max_length": 128,
+                      "early_stopping_patience": 3},
+            "zero_shot_per_class": 50,              # cap of the balanced 50:50 zero-shot subset
+            "margin": 0.05,                         # fine-tuned must beat zero-shot by this
+            "max_invalid_rate": 0.25,
+        },
+        "sst2": {
+            "llms": ("smollm2-135m-instruct",),
+            "zero_shot_per_class": 100,             # from GLUE validation
+        },
     },
 )
 
@@ -90,6 +108,22 @@ PAPER = Profile(
             "train_sizes": (33, 166, 333, 500, 666),
             "val_per_class": None,  # None: the whole split
             "test_per_class": None,
+        },
+        "parliament": {
+            "encoders": ("xlmr",),
+            "llms": ("llama31-8b-instruct",),
+            "country": "tr",
+            # Seed 000: batch 32, 3 epochs, AdamW 2e-5, 10% warm-up, linear decay, wd 0.01,
+            # early stopping patience 3, max_length 512.
+            "train": {"epochs": 3, "learning_rate": 2e-5, "batch_size": 32, "max_length": 512,
+                      "early_stopping_patience": 3, "warmup_ratio": 0.1, "weight_decay": 0.01},
+            "zero_shot_per_class": None,            # None: all of the balanced test subset
+            "margin": 0.05,
+            "max_invalid_rate": 0.10,
+        },
+        "sst2": {
+            "llms": ("llama32-1b",),
+            "zero_shot_per_class": None,
         },
     },
 )
@@ -130,8 +164,8 @@ def split_csv(value: str | None) -> tuple[str, ...]:
 
 def default_cache_dir() -> Path:
     """LMGATE_CACHE_DIR, else $XDG_CACHE_HOME/lmgate, else ~/.cache/lmgate."""
-    if os.environ.get("LMGATE_CACHE_DIR"):
-        return Path(os.environ["LMGATE_CACHE_DIR"])
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "lmgate"
 

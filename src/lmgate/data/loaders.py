@@ -16,8 +16,7 @@ import pandas as pd
 
 from lmgate.data.types import LABEL, TEXT, LabeledData
 from lmgate.errors import DataError, DataUnavailable
-
-DATA_DIR_ENV = "LMGATE_DATA_DIR"
+from lmgate.settings import DATA_DIR_ENV
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -5,6 +5,7 @@ Each source returns validated `LabeledData`/`DataSplits` with labels mapped by n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -108,3 +109,65 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
                   for lang, *_ in carved)
     return DataSplits(train, validation, parts["test"], name=f"multilingual-sentiment[{source}]",
                       notes=notes)
+
+
+# ---- seed 000: Touché / ParlaMint parliamentary speeches ------------------------------------
+PARLIAMENT_TASKS = {
+    # task -> (file prefix, label names by id as in the Touché files)
+    "ideology": ("orientation", ("left", "right")),
+    "power": ("power", ("governing", "opposition")),
+}
+PARLIAMENT_COLUMNS = ("id", "speaker", "sex", "text", "text_en", "label")
+PARLIAMENT_HOWTO = (
+    "The Touché 2024 'Ideology and Power Identification in Parliamentary Debates' data "
+    "(ParlaMint speeches) is published on Zenodo, not on the Hugging Face hub. Download it, "
+    "and put the files named <task>-<country>-train.tsv (e.g. orientation-tr-train.tsv, "
+    "power-tr-train.tsv) into $LMGATE_DATA_DIR/parliament/ or the folder given with "
+    "--lmgate-data-dir.")
+
+
+def parliament(task: str, country: str = "tr", folder: str | Path | None = None) -> LabeledData:
+    """One task and country of the Touché TSV layout (`id, speaker, sex, text, text_en, label`).
+
+    Labels are the file's 0/1 ids: ideology 0 = left, 1 = right; power 0 = governing,
+    1 = opposition. Empty texts or translations, unknown labels and empty classes are errors.
+    """
+    if task not in PARLIAMENT_TASKS:
+        raise DataError(f"unknown parliament task {task!r}; choose one of {sorted(PARLIAMENT_TASKS)}")
+    prefix, labels = PARLIAMENT_TASKS[task]
+    try:
+        root = Path(folder) if folder else data_dir("parliament")
+    except DataUnavailable as exc:
+        raise DataUnavailable(f"{exc}. {PARLIAMENT_HOWTO}") from None
+    path = root / f"{prefix}-{country}-train.tsv"
+    if not path.exists():
+        raise DataUnavailable(f"{path} not found. {PARLIAMENT_HOWTO}")
+    frame = read_table(path)
+    missing = [c for c in PARLIAMENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing Touché column(s) {missing}; columns are "
+                        f"{list(frame.columns)}")
+    data = labeled(frame, labels, name=f"{task}-{country}")
+    empty = [name for name, count in data.label_counts().items() if count == 0]
+    if empty:
+        raise DataError(f"{path}: class(es) {empty} have no examples; both classes are needed")
+    return data
+
+
+# ---- GLUE SST-2 -------------------------------------------------------------------------------
+SST2_LABELS = ("negative", "positive")
+
+
+def sst2(split: str) -> LabeledData:
+    """GLUE SST-2 (`sentence\\tlabel`, 0 negative, 1 positive): local copy, else the hub."""
+    if split not in ("train", "validation"):
+        raise DataError(f"SST-2 has labelled splits train and validation, not {split!r}")
+    try:
+        frame = read_table(data_dir("sst2") / f"{split}.tsv")
+    except DataUnavailable as local_error:
+        try:
+            frame = load_hub("glue", "sst2", split)
+        except DataUnavailable as hub_error:
+            raise DataUnavailable(f"SST-2 not found locally ({local_error}) nor on the hub "
+                                  f"({hub_error})") from None
+    return labeled(frame, SST2_LABELS, name=f"sst2-{split}", columns={"text": "sentence"})

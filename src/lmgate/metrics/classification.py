@@ -2,7 +2,9 @@
 
 Every metric is computed over the *declared* label set (labels=range(k), zero_division=0), so a
 class missing from a sample or a resample still counts in the macro average instead of silently
-shrinking it.
+shrinking it. A prediction may be INVALID (-1: a zero-shot answer that could not be parsed): it
+counts as wrong (accuracy, and recall of its true class) and as no class's prediction, as
+scikit-learn treats predictions outside `labels`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+#: Predicted label id of an answer that maps to no label.
+INVALID = -1
 
 #: Metrics that `bootstrap_ci`/`paired_bootstrap` can resample (all derived from confusion counts).
 RESAMPLABLE = ("accuracy", "macro_precision", "macro_recall", "macro_f1",
@@ -44,10 +49,14 @@ def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> li
 
 def resampled_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
                          index: np.ndarray) -> np.ndarray:
-    """Confusion matrices of many resamples at once: `index` is (R, n) -> (R, k, k)."""
-    k = n_labels
-    cells = y_true[index] * k + y_pred[index] + (np.arange(index.shape[0])[:, None] * k * k)
-    return np.bincount(cells.ravel(), minlength=index.shape[0] * k * k).reshape(-1, k, k)
+    """Confusion counts of many resamples at once: `index` is (R, n) -> (R, k, k + 1).
+
+    The last column counts INVALID predictions of each true class.
+    """
+    k, cols = n_labels, n_labels + 1
+    pred = np.where(y_pred == INVALID, k, y_pred)
+    cells = y_true[index] * cols + pred[index] + (np.arange(index.shape[0])[:, None] * k * cols)
+    return np.bincount(cells.ravel(), minlength=index.shape[0] * k * cols).reshape(-1, k, cols)
 
 
 def metric_from_confusions(cm: np.ndarray, metric: str) -> np.ndarray:
@@ -55,8 +64,9 @@ def metric_from_confusions(cm: np.ndarray, metric: str) -> np.ndarray:
     if metric not in RESAMPLABLE:
         raise ValueError(f"metric {metric!r} cannot be resampled; choose one of {RESAMPLABLE}")
     cm = cm.astype(np.float64)
-    tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    true_sum, pred_sum = cm.sum(axis=-1), cm.sum(axis=-2)
+    k = cm.shape[-2]
+    tp = np.diagonal(cm[..., :k], axis1=-2, axis2=-1)
+    true_sum, pred_sum = cm.sum(axis=-1), cm[..., :k].sum(axis=-2)
     total = cm.sum(axis=(-2, -1))
     if metric == "accuracy":
         return tp.sum(axis=-1) / total
@@ -90,8 +100,8 @@ def _check(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> tuple
                          f"and {y_pred.shape}")
     if len(y_true) == 0:
         raise ValueError("cannot score zero examples")
-    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
-        if arr.min() < 0 or arr.max() >= n_labels:
+    for name, arr, low in (("y_true", y_true, 0), ("y_pred", y_pred, INVALID)):
+        if arr.min() < low or arr.max() >= n_labels:
             raise ValueError(f"{name} holds label id {arr.max() if arr.max() >= n_labels else arr.min()}"
-                             f" outside 0..{n_labels - 1}")
+                             f" outside {low}..{n_labels - 1}")
     return y_true, y_pred

