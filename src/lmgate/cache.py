@@ -24,12 +24,16 @@ MANIFEST = "manifest.json"
 
 
 def library_versions() -> dict[str, str]:
-    import tokenizers
-    import torch
-    import transformers
+    """Versions that change what a run produces, read from package metadata (no imports)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__, "lmgate-cache": "1"}
+    out = {"lmgate-cache": "1"}
+    for package in ("torch", "transformers", "tokenizers", "peft"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "absent"
+    return out
 
 
 def content_key(**parts: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +21,7 @@ from lmgate.report.records import Recorder
 from lmgate.settings import DATA_DIR_ENV, Settings, default_cache_dir, get_profile, split_csv
 
 SETTINGS = pytest.StashKey[Settings]()
+GATE = pytest.StashKey["GateOptions"]()
 COLLECTED = pytest.StashKey["Collector"]()
 RECORDER = pytest.StashKey[Recorder]()
 
@@ -42,6 +44,14 @@ OPTIONS = (
      "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
     ("--lmgate-data-dir", "lmgate_data_dir", "",
      "folder of local data sets (sets $LMGATE_DATA_DIR for the session)"),
+    ("--lmgate-repeats", "lmgate_repeats", "1",
+     "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
+    ("--baseline", "lmgate_baseline", "",
+     "baseline JSON to compare every recorded metric with; a regression beyond noise fails"),
+    ("--tolerance", "lmgate_tolerance", "",
+     "fixed absolute tolerance for baseline checks (default: derived from each metric's noise)"),
+    ("--gate-alpha", "lmgate_gate_alpha", "0.01",
+     "false-alarm probability of a whole baseline check (Bonferroni over metrics)"),
 )
 
 
@@ -51,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini}; "
                         f"default: {default or 'unset'})")
         parser.addini(ini, help_text, default=default)
+    group.addoption("--update-baseline", dest="lmgate_update_baseline", action="store_true",
+                    help="write (or refresh) the --baseline file from this run instead of checking")
+    group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
+                    help="fail when a baseline metric is missing from this run")
     group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
                     help="neither read nor write lmgate's run cache (pytest's --cache-clear "
                          "also empties it before the run)")
@@ -68,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         seed = int(_option(config, "lmgate_seed"))
         profile = get_profile(_option(config, "lmgate_profile"))
+        config.stash[GATE] = _gate_options(config)
     except (ValueError, ConfigError) as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     device = _option(config, "lmgate_device").strip().lower()
@@ -94,6 +109,35 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[COLLECTED] = collector = Collector()
         config.pluginmanager.register(collector, "lmgate-collector")
     _register_project_models(config)
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    repeats: int = 1
+    baseline: Path | None = None
+    update: bool = False
+    tolerance: float | None = None
+    alpha: float = 0.01
+    strict_missing: bool = False
+
+
+def _gate_options(config: pytest.Config) -> GateOptions:
+    repeats = int(_option(config, "lmgate_repeats"))
+    if repeats < 1:
+        raise ConfigError(f"--lmgate-repeats must be >= 1, got {repeats}")
+    baseline = _option(config, "lmgate_baseline")
+    path = (config.invocation_params.dir / baseline) if baseline else None
+    update = bool(config.getoption("lmgate_update_baseline"))
+    if update and path is None:
+        raise ConfigError("--update-baseline needs --baseline FILE to know where to write")
+    if path is not None and not update and not path.exists():
+        raise ConfigError(f"baseline {path} does not exist; create it with --update-baseline")
+    tolerance = _option(config, "lmgate_tolerance")
+    alpha = float(_option(config, "lmgate_gate_alpha"))
+    if not 0 < alpha < 1:
+        raise ConfigError(f"--gate-alpha must be in (0, 1), got {alpha}")
+    return GateOptions(repeats, path, update, float(tolerance) if tolerance else None, alpha,
+                       bool(config.getoption("lmgate_strict_missing")))
 
 
 def study_knobs(config: pytest.Config, study: str):
@@ -153,6 +197,17 @@ def _keeps(values: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
                                            for v in values)
 
 
+REPEAT_ID = re.compile(r"-seed\d+(?=\])|\[seed\d+\]")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    repeats = metafunc.config.stash[GATE].repeats
+    if repeats > 1 and "lmgate_repeat" in metafunc.fixturenames:
+        base = metafunc.config.stash[SETTINGS].seed
+        metafunc.parametrize("lmgate_repeat", range(repeats),
+                             ids=[f"seed{base + i}" for i in range(repeats)])
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Add derived markers (before -m is evaluated) and apply --lang/--model deselection."""
@@ -206,6 +261,8 @@ class Collector:
         self.predictions: list[dict] = []
         self.sections: list[dict] = []
         self.written: list[Path] = []
+        self.gate = None
+        self.baseline_written: list[Path] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "lmgate", None)
@@ -220,7 +277,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _is_worker(config) or COLLECTED not in config.stash:
         return
     collected = config.stash[COLLECTED]
-    if not collected.rows:
+    gate = config.stash[GATE]
+    sections = []
+    if gate.baseline is not None and not gate.update:
+        collected.gate = _check_baseline(collected, gate)
+        from lmgate.gate import markdown
+
+        sections.append(("Compared with baseline", markdown(collected.gate)))
+        if not collected.gate.passed:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not collected.rows and not sections:
         return
     from lmgate.report.plots import all_plots
     from lmgate.report.writers import merge_sections, write_results
@@ -228,23 +294,61 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     out = config.stash[SETTINGS].results_dir
     plots = all_plots(collected.rows, out)
     collected.written = write_results(collected.rows, collected.predictions, out, plots,
-                                      merge_sections(collected.sections)) + plots
+                                      sections + merge_sections(collected.sections)) + plots
+    if gate.update:
+        from lmgate.gate import write_baseline
+
+        collected.baseline_written = write_baseline(gate.baseline, collected.rows,
+                                                    collected.predictions, _environment(config))
+
+
+def _check_baseline(collected: "Collector", gate: GateOptions):
+    from lmgate.gate import compare, measurements, read_baseline
+
+    old, old_examples = read_baseline(gate.baseline)
+    new, new_examples = measurements(collected.rows, collected.predictions)
+    return compare(old, new, old_examples, new_examples, tolerance=gate.tolerance,
+                   alpha=gate.alpha, strict_missing=gate.strict_missing)
+
+
+def _environment(config: pytest.Config) -> dict[str, Any]:
+    import platform
+
+    from lmgate.cache import library_versions
+
+    settings = config.stash[SETTINGS]
+    return {"profile": settings.profile.name, "seed": settings.seed,
+            "repeats": config.stash[GATE].repeats, "python": platform.python_version(),
+            **library_versions()}
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     collected = config.stash.get(COLLECTED, None)
-    if collected is None or not collected.rows:
+    if collected is None:
         return
-    from lmgate.report.writers import key_table
+    if collected.rows:
+        from lmgate.report.writers import key_table
 
-    table = key_table(collected.rows)
-    terminalreporter.section("lmgate results")
-    limit = 40
-    terminalreporter.write_line(table.head(limit).to_string(index=False, float_format="%.4f"))
-    if len(table) > limit:
-        terminalreporter.write_line(f"... {len(table) - limit} more rows")
-    if collected.written:
-        terminalreporter.write_line(f"written to {Path(collected.written[0]).parent}")
+        table = key_table(collected.rows)
+        terminalreporter.section("lmgate results")
+        limit = 40
+        terminalreporter.write_line(table.head(limit).to_string(index=False, float_format="%.4f"))
+        if len(table) > limit:
+            terminalreporter.write_line(f"... {len(table) - limit} more rows")
+        if collected.written:
+            terminalreporter.write_line(f"written to {Path(collected.written[0]).parent}")
+    if collected.baseline_written:
+        terminalreporter.write_line(f"lmgate: baseline written to {collected.baseline_written[0]}")
+    if collected.gate is not None:
+        from lmgate.gate import failure_message
+
+        terminalreporter.section("lmgate baseline check")
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(collected.gate.counts().items()))
+        terminalreporter.write_line(f"{len(collected.gate.checks)} metric(s) compared: {counts}")
+        if collected.gate.passed:
+            terminalreporter.write_line("no regression beyond noise", green=True)
+        else:
+            terminalreporter.write_line(failure_message(collected.gate), red=True)
 
 
 @pytest.fixture(scope="session")
@@ -254,7 +358,19 @@ def lmgate_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture
-def record(request: pytest.FixtureRequest) -> Recorder:
+def lmgate_repeat() -> int:
+    """Index of this run among --lmgate-repeats K (0 without repeats)."""
+    return 0
+
+
+@pytest.fixture
+def lmgate_seed(lmgate_settings: Settings, lmgate_repeat: int) -> int:
+    """The seed of this test run: --lmgate-seed, plus the repeat index under --lmgate-repeats."""
+    return lmgate_settings.seed + lmgate_repeat
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Recorder:
     """Record `EvalResult`s and scalar metrics of this test for export and JUnit properties."""
     item = request.node
 
@@ -262,7 +378,9 @@ def record(request: pytest.FixtureRequest) -> Recorder:
         item.user_properties.extend((f"{row['result']}.{metric}", value)
                                     for metric, value in row["metrics"].items())
 
-    recorder = Recorder(item.nodeid, getattr(item, "originalname", item.name), _params(item),
-                        on_row=to_junit)
+    params = {k: v for k, v in _params(item).items() if k != "lmgate_repeat"}
+    recorder = Recorder(item.nodeid, getattr(item, "originalname", item.name),
+                        {**params, "seed": lmgate_seed}, on_row=to_junit,
+                        group=REPEAT_ID.sub("", item.nodeid))
     item.stash[RECORDER] = recorder
     return recorder

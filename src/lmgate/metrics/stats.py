@@ -121,3 +121,65 @@ def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
         raise AssertionError(f"{a.name} is worse than {b.name} beyond noise and margin: "
                              f"{cmp.describe()}")
     return cmp
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Exact McNemar test on the discordant pairs of two classifiers scored on the same examples."""
+
+    a_only: int      # examples A gets right and B gets wrong
+    b_only: int
+    p_value: float   # two-sided exact binomial p on the discordant pairs
+
+
+def mcnemar(a: "EvalResult", b: "EvalResult") -> McNemar:
+    """McNemar's exact test of A vs B correctness (the standard paired test for accuracy)."""
+    from scipy.stats import binomtest
+
+    if a.y_true.shape != b.y_true.shape or not np.array_equal(a.y_true, b.y_true):
+        raise ValueError(f"cannot pair {a.name} and {b.name}: different examples")
+    right_a, right_b = a.y_pred == a.y_true, b.y_pred == b.y_true
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = a_only + b_only
+    p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5).pvalue)
+    return McNemar(a_only, b_only, p)
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """Mean, sample standard deviation and t-interval of one metric over seeds."""
+
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    ci: tuple[float, float]
+
+    @property
+    def repeatability_limit(self) -> float:
+        """≈ 2.8 σ: the largest difference expected between two runs at 95% (ISO 5725)."""
+        return 1.96 * np.sqrt(2) * self.std
+
+
+def summarise_seeds(values, confidence: float = 0.95) -> SeedSummary:
+    """Aggregate one metric over repeated runs with different seeds."""
+    from scipy.stats import t
+
+    vals = np.asarray(list(values), dtype=np.float64)
+    if vals.size == 0:
+        raise ValueError("no values to summarise")
+    mean = float(vals.mean())
+    if vals.size == 1:
+        return SeedSummary(tuple(vals.tolist()), mean, 0.0, (mean, mean))
+    std = float(vals.std(ddof=1))
+    half = float(t.ppf(0.5 + confidence / 2, vals.size - 1) * std / np.sqrt(vals.size))
+    return SeedSummary(tuple(vals.tolist()), mean, std, (mean - half, mean + half))
+
+
+def paired_diff_sigma(y_true, old_pred, new_pred, n_labels: int, metric: str,
+                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> float:
+    """Bootstrap standard deviation of metric(new) - metric(old) over the same examples."""
+    y_true = np.asarray(y_true)
+    index = _index(len(y_true), n_resamples, seed)
+    diffs = (metric_from_confusions(resampled_confusions(y_true, np.asarray(new_pred), n_labels, index), metric)
+             - metric_from_confusions(resampled_confusions(y_true, np.asarray(old_pred), n_labels, index), metric))
+    return float(diffs.std(ddof=1))

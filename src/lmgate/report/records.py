@@ -66,8 +66,10 @@ class Recorder:
     """Collects rows (one per recorded result) and per-example predictions for one test."""
 
     def __init__(self, nodeid: str, test: str, params: Mapping[str, Any] | None = None,
-                 on_row: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_row: Callable[[dict[str, Any]], None] | None = None,
+                 group: str | None = None) -> None:
         self.nodeid, self.test = nodeid, test
+        self.group = group or nodeid     # the same for every seed of a repeated experiment
         self._on_row = on_row
         self.params = {k: _jsonable(v) for k, v in (params or {}).items()}
         self.rows: list[dict[str, Any]] = []
@@ -101,6 +103,7 @@ class Recorder:
         row = {
             "record_id": record_id,
             "nodeid": self.nodeid,
+            "group": self.group,
             "test": self.test,
             "result": name,
             "params": {**self.params, **_jsonable(dict(params))},

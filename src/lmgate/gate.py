@@ -1,0 +1,295 @@
+"""Regression gating: a stored baseline of every recorded metric and a noise-aware comparison.
+
+The rule (README, "Gating CI"): for each metric, delta = now - baseline (sign flipped for
+metrics where lower is better). It is a regression when delta < -tolerance, where tolerance is
+`--tolerance` if given, else z * sigma with
+  sigma = the larger of (a) the bootstrap standard deviation of the difference - paired on the
+          same examples when the baseline's predictions are at hand, else combined from both
+          bootstrap CIs - and (b) the seed spread stored in the baseline (sigma_seeds * sqrt(1/k_old
+          + 1/k_new); for one run each this is the 2.8-sigma repeatability limit at z = 1.96),
+  z     = the normal quantile at 1 - alpha / (2 m), m = number of gated metrics (Bonferroni), so
+          the whole session has at most `alpha` chance of a false alarm (default 0.01).
+Metrics with no noise estimate and no `--tolerance` are reported, never failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from lmgate.io import atomic_write_text
+from lmgate.metrics.classification import RESAMPLABLE
+from lmgate.metrics.stats import bootstrap_ci, paired_diff_sigma, summarise_seeds
+
+FORMAT_VERSION = 1
+DEFAULT_ALPHA = 0.01
+_LOWER_IS_BETTER = re.compile(r"(loss|invalid_rate|error|^ter$)")
+_NOT_GATED = re.compile(r"(_s$|seconds|per_s$)")   # timings: machine noise, not model quality
+
+
+def higher_is_better(metric: str) -> bool:
+    return not _LOWER_IS_BETTER.search(metric)
+
+
+def row_group(row: Mapping[str, Any]) -> str:
+    """The test a row belongs to, the same for every seed of a repeated experiment."""
+    return row.get("group") or row["nodeid"]
+
+
+@dataclass
+class Measurement:
+    """One metric of one result of one test: its value(s) over seeds and its noise."""
+
+    key: str
+    value: float
+    values: list[float]
+    seeds: list[Any]
+    ci: list[float] | None = None          # bootstrap CI of the (first seed's) value
+    n: int | None = None
+    higher_is_better: bool = True
+    data_fingerprint: str | None = None
+    model_fingerprint: str | None = None
+
+    @property
+    def ci_sigma(self) -> float | None:
+        if not self.ci:
+            return None
+        return (self.ci[1] - self.ci[0]) / (2 * 1.959964)
+
+
+def measurements(rows: Sequence[Mapping[str, Any]],
+                 predictions: Iterable[Mapping[str, Any]] = ()) -> tuple[dict[str, Measurement],
+                                                                         dict[str, list[dict]]]:
+    """Measurements keyed `group::result::metric`, and per-example predictions keyed
+    `group::result` (one entry per seed), from recorded rows."""
+    preds = {p["record_id"]: p for p in predictions}
+    grouped: dict[str, list[tuple[Any, float, Mapping]]] = defaultdict(list)
+    examples: dict[str, list[dict]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (row_group(r), r["result"], str(r["params"].get("seed")))):
+        base = f"{row_group(row)}::{row['result']}"
+        seed = row["params"].get("seed")
+        pred = preds.get(row["record_id"])
+        if pred is not None:
+            examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
+                                   "y_true": pred["y_true"], "y_pred": pred["y_pred"]})
+        for metric, value in row["metrics"].items():
+            if value is None or _NOT_GATED.search(metric) or isinstance(value, bool):
+                continue
+            grouped[f"{base}::{metric}"].append((seed, float(value), row))
+    out = {}
+    for key, items in grouped.items():
+        metric = key.rsplit("::", 1)[1]
+        seeds, values, first = [s for s, _, _ in items], [v for _, v, _ in items], items[0][2]
+        info = first["info"]
+        ci = None
+        base = key.rsplit("::", 1)[0]
+        if metric in RESAMPLABLE and examples.get(base):
+            ex = examples[base][0]
+            interval = bootstrap_ci(np.asarray(ex["y_true"]), np.asarray(ex["y_pred"]),
+                                    ex["labels"], metric)
+            ci = [interval.low, interval.high]
+        out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, info.get("n"),
+                               higher_is_better(metric), info.get("data_fingerprint"),
+                               info.get("model_fingerprint") or info.get("run_key"))
+    return out, dict(examples)
+
+
+# ---- baseline files -------------------------------------------------------------------------
+def predictions_path(baseline: Path) -> Path:
+    return baseline.with_name(baseline.stem + ".predictions.jsonl")
+
+
+def write_baseline(path: str | Path, rows: Sequence[Mapping], predictions: Iterable[Mapping],
+                   environment: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write the baseline JSON (one entry per test x metric) and its predictions side file."""
+    path = Path(path)
+    found, examples = measurements(rows, predictions)
+    doc = {"lmgate_baseline": FORMAT_VERSION, "environment": dict(environment or {}),
+           "entries": {k: {f: v for f, v in asdict(m).items() if f != "key"}
+                       for k, m in sorted(found.items())}}
+    written = [atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")]
+    lines = [json.dumps({"key": k, **e}, sort_keys=True) for k in sorted(examples)
+             for e in examples[k]]
+    written.append(atomic_write_text(predictions_path(path), "".join(l + "\n" for l in lines)))
+    return written
+
+
+def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"baseline {path} does not exist; create it with "
+                                "--update-baseline") from None
+    if doc.get("lmgate_baseline") != FORMAT_VERSION:
+        raise ValueError(f"{path} is not an lmgate baseline (format {FORMAT_VERSION})")
+    entries = {k: Measurement(key=k, **v) for k, v in doc["entries"].items()}
+    examples: dict[str, list[dict]] = defaultdict(list)
+    side = predictions_path(path)
+    if side.exists():
+        for line in side.read_text().splitlines():
+            item = json.loads(line)
+            examples[item.pop("key")].append(item)
+    return entries, dict(examples)
+
+
+# ---- comparison -----------------------------------------------------------------------------
+@dataclass
+class Check:
+    key: str
+    status: str                     # regression | improvement | within-noise | new | missing | not-gated
+    old: float | None = None
+    new: float | None = None
+    delta: float | None = None
+    tolerance: float | None = None
+    basis: str = ""
+
+    @property
+    def test(self) -> str:
+        return self.key.split("::")[:-2] and "::".join(self.key.split("::")[:-2])
+
+    def describe(self) -> str:
+        head = f"{self.key}: {self.status}"
+        if self.old is None or self.new is None:
+            return head
+        return (f"{head}: {self.old:.4f} -> {self.new:.4f} (delta {self.delta:+.4f}); allowed "
+                f"{self.tolerance:.4f} ({self.basis})")
+
+
+@dataclass
+class GateReport:
+    checks: list[Check] = field(default_factory=list)
+    strict_missing: bool = False
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "regression"
+                or (self.strict_missing and c.status == "missing")]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for c in self.checks:
+            out[c.status] += 1
+        return dict(out)
+
+
+ARROWS = {"regression": "🔻 regression", "improvement": "🔺 improvement",
+          "within-noise": "= within noise", "new": "+ new", "missing": "− missing",
+          "not-gated": "· not gated"}
+
+
+def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
+           new_ex: list[dict] | None) -> tuple[float | None, str]:
+    metric = old.key.rsplit("::", 1)[1]
+    sigmas: list[tuple[float, str]] = []
+    if metric in RESAMPLABLE and old_ex and new_ex and old_ex[0]["y_true"] == new_ex[0]["y_true"]:
+        s = paired_diff_sigma(old_ex[0]["y_true"], old_ex[0]["y_pred"], new_ex[0]["y_pred"],
+                              old_ex[0]["labels"], metric)
+        # Averages over k seeds shrink the noise of the difference.
+        s /= math.sqrt(min(len(old_ex), len(new_ex)))
+        sigmas.append((s, f"paired bootstrap on {len(old_ex[0]['y_true'])} examples"))
+    elif old.ci_sigma is not None and new.ci_sigma is not None:
+        sigmas.append((math.hypot(old.ci_sigma, new.ci_sigma), "bootstrap CIs"))
+    if len(old.values) >= 2:
+        spread = summarise_seeds(old.values).std
+        sigmas.append((spread * math.sqrt(1 / len(old.values) + 1 / len(new.values)),
+                       f"spread of {len(old.values)} seeds"))
+    if not sigmas:
+        return None, ""
+    return max(sigmas)
+
+
+def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measurement],
+            baseline_examples: Mapping[str, list[dict]] | None = None,
+            current_examples: Mapping[str, list[dict]] | None = None, *,
+            tolerance: float | None = None, alpha: float = DEFAULT_ALPHA,
+            strict_missing: bool = False) -> GateReport:
+    """Compare every metric of the current run with the baseline (see the module docstring)."""
+    from scipy.stats import norm
+
+    baseline_examples, current_examples = baseline_examples or {}, current_examples or {}
+    report = GateReport(strict_missing=strict_missing)
+    pending = []
+    for key in sorted(set(baseline) | set(current)):
+        old, new = baseline.get(key), current.get(key)
+        if old is None:
+            report.checks.append(Check(key, "new", None, new.value))
+            continue
+        if new is None:
+            report.checks.append(Check(key, "missing", old.value, None))
+            continue
+        base = key.rsplit("::", 1)[0]
+        signed = (new.value - old.value) * (1 if old.higher_is_better else -1)
+        if tolerance is not None:
+            sigma, basis = None, "fixed --tolerance"
+        else:
+            sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
+        pending.append((key, old, new, signed, sigma, basis))
+    gated = [p for p in pending if tolerance is not None or p[4] is not None]
+    z = float(norm.ppf(1 - alpha / (2 * max(1, len(gated)))))
+    for key, old, new, signed, sigma, basis in pending:
+        check = Check(key, "not-gated", old.value, new.value, new.value - old.value, None, basis)
+        if tolerance is not None or sigma is not None:
+            tol = tolerance if tolerance is not None else z * sigma
+            check.tolerance = tol
+            check.basis = basis if tolerance is not None else f"z={z:.2f} x sigma {sigma:.4f} ({basis})"
+            check.status = ("regression" if signed < -tol else
+                            "improvement" if signed > tol else "within-noise")
+        else:
+            check.basis = "no noise estimate (give --tolerance to gate it)"
+        report.checks.append(check)
+    return report
+
+
+def markdown(report: GateReport, show_unchanged: bool = True) -> str:
+    """The 'Compared with baseline' section: a table that reads well as a CI job summary."""
+    counts = report.counts()
+    verdict = ("**FAILED**: " + ", ".join(c.key for c in report.failures)) if report.failures \
+        else "**passed**: no regression beyond noise"
+    lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())), "",
+             "| test | result | metric | baseline | now | Δ | allowed | status |",
+             "|---|---|---|---|---|---|---|---|"]
+    order = {"regression": 0, "missing": 1, "improvement": 2, "new": 3, "not-gated": 4,
+             "within-noise": 5}
+    fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+    for c in sorted(report.checks, key=lambda c: (order[c.status], c.key)):
+        if not show_unchanged and c.status == "within-noise":
+            continue
+        test, result, metric = c.key.rsplit("::", 2)
+        delta = "" if c.delta is None else f"{c.delta:+.4f}"
+        lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
+                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {ARROWS[c.status]} |")
+    return "\n".join(lines) + "\n"
+
+
+def failure_message(report: GateReport) -> str:
+    lines = [f"lmgate: {len(report.failures)} metric(s) regressed beyond their noise:"]
+    for c in report.failures:
+        lines.append("  " + c.describe() + (
+            "; real: the drop exceeds the tolerance derived from this metric's own noise"
+            if c.status == "regression" else "; missing from this run (--strict-missing)"))
+    return "\n".join(lines)
+
+
+def read_results_dir(folder: str | Path) -> tuple[list[dict], list[dict]]:
+    """Rows and predictions of a results folder written by the plugin."""
+    folder = Path(folder)
+    path = folder / "results.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: not an lmgate results folder")
+    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    pred_path = folder / "predictions.jsonl"
+    preds = ([json.loads(l) for l in pred_path.read_text().splitlines() if l.strip()]
+             if pred_path.exists() else [])
+    return rows, preds

@@ -1,0 +1,174 @@
+"""Regression gating: baselines, noise-derived tolerance, repeats, the compare CLI (pytester)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lmgate import EvalResult
+from lmgate.cli import main as lmgate_cli
+from lmgate.gate import compare, measurements, read_baseline
+from lmgate.metrics.stats import mcnemar, summarise_seeds
+
+# A noisy toy experiment: a fixed test set of 4,000 examples, predictions 80% right with the
+# errors drawn from the run's seed. TOY_DELTA moves accuracy by that share of examples: negative
+# flips right answers to wrong ones (a planted regression), positive fixes wrong ones.
+TOY = '''
+import os
+import numpy as np
+from lmgate import EvalResult
+
+N = 4000
+
+def test_toy(lmgate_seed, record):
+    truth = np.random.default_rng(1234).integers(0, 3, N)
+    rng = np.random.default_rng(lmgate_seed)
+    pred = np.where(rng.random(N) < 0.8, truth, (truth + rng.integers(1, 3, N)) % 3)
+    delta = float(os.environ.get("TOY_DELTA", "0"))
+    k = int(round(abs(delta) * N))
+    pool = np.flatnonzero(pred == truth) if delta < 0 else np.flatnonzero(pred != truth)
+    pick = rng.choice(pool, size=k, replace=False)
+    pred[pick] = (truth[pick] + 1) % 3 if delta < 0 else truth[pick]
+    record(EvalResult("toy", ("a", "b", "c"), truth, pred))
+'''
+
+
+@pytest.fixture
+def toy(pytester, monkeypatch):
+    monkeypatch.delenv("TOY_DELTA", raising=False)
+    pytester.makepyfile(test_toy=TOY)
+    return pytester
+
+
+def run(pytester, *args, delta=None, monkeypatch=None):
+    if delta is not None:
+        monkeypatch.setenv("TOY_DELTA", str(delta))
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+def make_baseline(toy, *extra):
+    result = run(toy, "--baseline", "base.json", "--update-baseline", "--results-dir", "r0", *extra)
+    assert result.ret == 0
+    return toy.path / "base.json"
+
+
+def test_no_false_alarm_over_20_seeded_reruns(toy):
+    make_baseline(toy)
+    outcomes = [run(toy, "--baseline", "base.json", "--lmgate-seed", str(seed),
+                    "--results-dir", f"r{seed}").ret for seed in range(1, 21)]
+    assert outcomes == [0] * 20
+
+
+def test_planted_three_point_drop_fails_with_a_readable_message(toy, monkeypatch):
+    make_baseline(toy)
+    result = run(toy, "--baseline", "base.json", "--lmgate-seed", "7", "--results-dir", "bad",
+                 delta=-0.03, monkeypatch=monkeypatch)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*lmgate baseline check*",
+        "*regressed beyond their noise:*",
+        "*test_toy.py::test_toy::toy::macro_f1: regression: 0.8* -> 0.7* (delta -0.0*); allowed 0.0*"
+        "(z=* x sigma * (paired bootstrap on 4000 examples)); real:*"])
+    summary = (toy.path / "bad" / "summary.md").read_text()
+    assert "## Compared with baseline" in summary and "**FAILED**" in summary
+    assert "| test_toy | toy | macro_f1 |" in summary and "🔻 regression" in summary
+
+
+def test_improvement_passes_and_is_reported(toy, monkeypatch):
+    make_baseline(toy)
+    result = run(toy, "--baseline", "base.json", "--results-dir", "good", delta=0.03,
+                 monkeypatch=monkeypatch)
+    assert result.ret == 0
+    summary = (toy.path / "good" / "summary.md").read_text()
+    assert "🔺 improvement" in summary and "**passed**" in summary
+
+
+def test_update_baseline_round_trips(toy):
+    path = make_baseline(toy)
+    entries, examples = read_baseline(path)
+    rows = [json.loads(l) for l in (toy.path / "r0" / "results.jsonl").read_text().splitlines()]
+    preds = [json.loads(l) for l in (toy.path / "r0" / "predictions.jsonl").read_text().splitlines()]
+    fresh, fresh_examples = measurements(rows, preds)
+    assert entries.keys() == fresh.keys() and "test_toy.py::test_toy::toy::macro_f1" in entries
+    assert all(entries[k].value == pytest.approx(fresh[k].value) for k in entries)
+    entry = json.loads(path.read_text())["entries"]["test_toy.py::test_toy::toy::macro_f1"]
+    assert set(entry) >= {"value", "ci", "n", "seeds", "data_fingerprint", "model_fingerprint"}
+    assert entry["n"] == 4000 and entry["ci"][0] < entry["value"] < entry["ci"][1]
+    first = path.read_text()
+    make_baseline(toy)
+    assert path.read_text() == first
+    assert compare(entries, fresh, examples, fresh_examples).passed
+
+
+def test_repeats_run_k_seeds_and_store_their_spread(toy):
+    path = make_baseline(toy, "--lmgate-repeats", "3")
+    entry = json.loads(path.read_text())["entries"]["test_toy.py::test_toy::toy::macro_f1"]
+    assert entry["seeds"] == [0, 1, 2] and len(entry["values"]) == 3
+    assert entry["value"] == pytest.approx(np.mean(entry["values"]))
+    result = run(toy, "--baseline", "base.json", "--lmgate-repeats", "3", "--lmgate-seed", "10",
+                 "-v", "--results-dir", "again")
+    result.stdout.fnmatch_lines(["*test_toy[[]seed10[]] PASSED*", "*test_toy[[]seed12[]] PASSED*"])
+    assert result.ret == 0
+
+
+def test_new_and_missing_metrics_are_reported_and_strict_missing_fails(toy):
+    make_baseline(toy)
+    toy.makepyfile(test_toy="def test_other(record):\n    record(score=1.0)\n")
+    lenient = run(toy, "--baseline", "base.json", "--results-dir", "x")
+    assert lenient.ret == 0
+    summary = (toy.path / "x" / "summary.md").read_text()
+    assert "+ new" in summary and "− missing" in summary
+    strict = run(toy, "--baseline", "base.json", "--strict-missing", "--results-dir", "y")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_fixed_tolerance_overrides_noise(toy, monkeypatch):
+    make_baseline(toy)
+    result = run(toy, "--baseline", "base.json", "--tolerance", "0.05", "--results-dir", "t",
+                 delta=-0.03, monkeypatch=monkeypatch)
+    assert result.ret == 0
+
+
+def test_baseline_check_under_xdist_matches_serial(toy, monkeypatch):
+    make_baseline(toy)
+    monkeypatch.setenv("TOY_DELTA", "-0.03")
+    serial = run(toy, "--baseline", "base.json", "--results-dir", "s")
+    parallel = run(toy, "--baseline", "base.json", "--results-dir", "p", "-n", "2")
+    assert serial.ret == parallel.ret == pytest.ExitCode.TESTS_FAILED
+    assert (toy.path / "s" / "summary.md").read_text() == (toy.path / "p" / "summary.md").read_text()
+
+
+def test_usage_errors(toy):
+    run(toy, "--update-baseline").stderr.fnmatch_lines(["*--update-baseline needs --baseline*"])
+    run(toy, "--baseline", "nope.json").stderr.fnmatch_lines(
+        ["*baseline *nope.json does not exist; create it with --update-baseline*"])
+
+
+def test_compare_cli(toy, monkeypatch, capsys):
+    run(toy, "--results-dir", "old")
+    run(toy, "--results-dir", "same", "--lmgate-seed", "3")
+    run(toy, "--results-dir", "worse", delta=-0.03, monkeypatch=monkeypatch)
+    old, same, worse = (str(toy.path / d) for d in ("old", "same", "worse"))
+    assert lmgate_cli(["compare", old, same]) == 0
+    assert "**passed**" in capsys.readouterr().out
+    assert lmgate_cli(["compare", old, worse, "--markdown", str(toy.path / "gate.md")]) == 1
+    assert "🔻 regression" in (toy.path / "gate.md").read_text()
+    assert lmgate_cli(["compare", old, str(toy.path / "missing")]) == 2
+
+
+def test_mcnemar_hand_worked():
+    y = np.array([0] * 10)
+    a = EvalResult("a", ("x", "y"), y, [0] * 9 + [1])
+    b = EvalResult("b", ("x", "y"), y, [0] * 4 + [1] * 6)
+    test = mcnemar(a, b)
+    assert (test.a_only, test.b_only) == (5, 0)
+    assert test.p_value == pytest.approx(2 * 0.5 ** 5)     # exact two-sided binomial
+    assert mcnemar(a, a).p_value == 1.0
+
+
+def test_seed_summary():
+    s = summarise_seeds([0.8, 0.82, 0.84])
+    assert s.mean == pytest.approx(0.82) and s.std == pytest.approx(0.02)
+    assert s.ci[0] < 0.82 < s.ci[1]
+    assert s.repeatability_limit == pytest.approx(2.77 * 0.02, rel=1e-2)
+    assert summarise_seeds([0.5]).std == 0.0
