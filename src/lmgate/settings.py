@@ -92,6 +92,10 @@ SMOKE = Profile(
         "sst2": {
             "llms": ("smollm2-135m-instruct",),
             "zero_shot_per_class": 100,             # from GLUE validation
+            "bases": ("smollm2-135m-instruct",),    # frozen base + classification head
+            "train_per_class": 1000,                # sampled from GLUE train, then split 80:20
+            "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16,
+                           "max_length": 64},
         },
     },
 )
@@ -124,6 +128,10 @@ PAPER = Profile(
         "sst2": {
             "llms": ("llama32-1b",),
             "zero_shot_per_class": None,
+            "bases": ("llama32-1b",),
+            "train_per_class": None,                # all of GLUE train, split 80:20
+            "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 32,
+                           "max_length": 128},
         },
     },
 )

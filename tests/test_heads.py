@@ -1,0 +1,55 @@
+"""Heads on a frozen SmolLM2 base: exact parameter accounting, cached features == naive loop."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmgate.cache import RunCache
+from lmgate.data import LabeledData
+from lmgate.models.heads import (last_token_features, load_frozen_base, predict_head,
+                                 train_classification_head)
+from lmgate.settings import TrainConfig
+
+MODEL = "smollm2-135m-instruct"
+SMOLLM2_PARAMETERS = 134_515_008
+SMOLLM2_HIDDEN = 576
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return RunCache(tmp_path_factory.getbasetemp() / "lmgate-cache")
+
+
+def test_classification_head_adds_hidden_times_labels(cache):
+    frozen = load_frozen_base(MODEL, "classification", cache, labels=("neg", "pos"))
+    p = frozen.parameters
+    assert p["added_by_head"] == SMOLLM2_HIDDEN * 2 == frozen.expected_head_parameters() == 1152
+    # As Llama-3.2-1B goes 1,235,814,400 -> 1,235,818,496 (tied embeddings count once).
+    assert (p["base"], p["total"]) == (SMOLLM2_PARAMETERS, SMOLLM2_PARAMETERS + 1152)
+    assert p["trainable"] == 1152 and frozen.head.bias is None
+
+
+def test_qa_head_adds_two_times_hidden_plus_one(cache):
+    frozen = load_frozen_base(MODEL, "qa", cache)
+    assert frozen.parameters["added_by_head"] == 2 * (SMOLLM2_HIDDEN + 1) == 1154
+    assert frozen.parameters["trainable"] == 1154 == frozen.expected_head_parameters()
+    assert frozen.parameters["total"] == SMOLLM2_PARAMETERS + 1154
+
+
+def test_training_on_cached_features_equals_the_naive_loop(cache):
+    texts = ["good fun", "awful, boring and long", "a great film", "bad", "lovely acting",
+             "terrible script", "wonderful", "dull and slow plot", "brilliant", "weak"] * 2
+    data = LabeledData(pd.DataFrame({"text": texts, "label": [1, 0] * 10}), ("neg", "pos"), "t")
+    config = TrainConfig(epochs=2, learning_rate=1e-2, batch_size=4, max_length=32)
+    runs = []
+    for cached in (True, False):
+        frozen = load_frozen_base(MODEL, "classification", cache, labels=data.labels, seed=3)
+        feats = last_token_features(frozen, data.texts, max_length=32, batch_size=3) if cached else None
+        history = train_classification_head(frozen, data, data, config, seed=5,
+                                            train_features=feats, eval_features=feats)
+        runs.append((history, frozen.head.weight.detach().clone(),
+                     predict_head(frozen, data, 32)))
+    (h1, w1, p1), (h2, w2, p2) = runs
+    assert [r["train_loss"] for r in h1] == pytest.approx([r["train_loss"] for r in h2], rel=1e-4)
+    np.testing.assert_allclose(w1.numpy(), w2.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(p1, p2)
