@@ -29,7 +29,7 @@ from lmgate.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
-           "agreement", "draw_shots"]
+           "agreement", "draw_shots", "greedy_generate"]
 from lmgate.report.records import EvalResult
 
 MODES = ("score", "generate")
@@ -317,3 +317,32 @@ def agreement(a: EvalResult, b: EvalResult) -> float:
     if a.y_pred.shape != b.y_pred.shape:
         raise ValueError("agreement needs predictions on the same examples")
     return float(np.mean(a.y_pred == b.y_pred))
+
+
+def greedy_generate(lm: Any, prompts: Sequence[str], *, batch_size: int = 16,
+                    max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
+    """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
+    EOS or, by default, at the first newline."""
+    import torch
+    from tqdm.auto import tqdm
+
+    tok = lm.tokenizer
+    tok.padding_side = "left"
+    order = np.argsort([len(p) for p in prompts], kind="stable")
+    out: list[str] = [""] * len(prompts)
+    stops = [tok.eos_token_id]
+    if stop_at_newline:
+        stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="generate", leave=False,
+                          disable=None):
+            idx = order[start:start + batch_size]
+            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(lm.device)
+            gen = lm.model.generate(**enc, do_sample=False, num_beams=1,
+                                    max_new_tokens=max_new_tokens, eos_token_id=stops,
+                                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
+                                    top_k=None)
+            for j, i in enumerate(idx):
+                out[i] = tok.decode(gen[j, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return out

@@ -97,6 +97,25 @@ SMOKE = Profile(
             "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16,
                            "max_length": 64},
         },
+        "squad": {
+            "bases": ("smollm2-135m-instruct",),
+            "train_questions": 200,                 # from the first articles (split by article)
+            "test_questions": 80,                   # from the last article
+            "max_length": 192, "stride": 64,
+            "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16},
+        },
+        "translation": {
+            "model": "smollm2-135m-instruct",
+            # "student": model B translates new German sentences (self-training, said in the
+            # results); otherwise a registered model name.
+            "teacher": "student",
+            "n_train": 128, "n_validation": 32, "n_test": 64,
+            "synthetic_ratio": 1.0,                 # synthetic pairs per real training pair
+            # CPU minutes: LoRA on a 135M model needs a larger step than the paper's 1e-4.
+            "lora": {"r": 16, "alpha": 64, "dropout": 0.1, "learning_rate": 1e-3, "epochs": 2,
+                     "batch_size": 8, "max_length": 48},
+            "max_new_tokens": 32,                   # the captions are short
+        },
     },
 )
 
@@ -132,6 +151,22 @@ PAPER = Profile(
             "train_per_class": None,                # all of GLUE train, split 80:20
             "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 32,
                            "max_length": 128},
+        },
+        "squad": {
+            "bases": ("llama32-1b",),
+            "train_questions": None, "test_questions": None,
+            "max_length": 384, "stride": 128,
+            "head_train": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 32},
+        },
+        "translation": {
+            "model": "gpt-neo-1.3b",
+            "teacher": "qwen25-32b-instruct",
+            # Seed 002: 1000 OPUS-100 pairs split 80/20; 10% of train held out for validation.
+            "n_train": 720, "n_validation": 80, "n_test": 200,
+            "synthetic_ratio": 2.0,
+            "lora": {"r": 16, "alpha": 64, "dropout": 0.1, "learning_rate": 1e-4, "epochs": 2,
+                     "batch_size": 4, "max_length": 256},
+            "max_new_tokens": 128,
         },
     },
 )

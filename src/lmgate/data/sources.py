@@ -154,6 +154,20 @@ def parliament(task: str, country: str = "tr", folder: str | Path | None = None)
     return data
 
 
+def local_or_hub(relative: str, hub_id: str, config: str | None, split: str,
+                 what: str) -> pd.DataFrame:
+    """`$LMGATE_DATA_DIR/<relative>`, else the hub split; DataUnavailable naming both tries."""
+    try:
+        subdir, _, name = relative.rpartition("/")
+        return read_table(data_dir(subdir) / name)
+    except DataUnavailable as local_error:
+        try:
+            return load_hub(hub_id, config, split)
+        except DataUnavailable as hub_error:
+            raise DataUnavailable(f"{what} not found locally ({local_error}) nor on the hub "
+                                  f"({hub_error})") from None
+
+
 # ---- GLUE SST-2 -------------------------------------------------------------------------------
 SST2_LABELS = ("negative", "positive")
 
@@ -162,12 +176,22 @@ def sst2(split: str) -> LabeledData:
     """GLUE SST-2 (`sentence\\tlabel`, 0 negative, 1 positive): local copy, else the hub."""
     if split not in ("train", "validation"):
         raise DataError(f"SST-2 has labelled splits train and validation, not {split!r}")
-    try:
-        frame = read_table(data_dir("sst2") / f"{split}.tsv")
-    except DataUnavailable as local_error:
-        try:
-            frame = load_hub("glue", "sst2", split)
-        except DataUnavailable as hub_error:
-            raise DataUnavailable(f"SST-2 not found locally ({local_error}) nor on the hub "
-                                  f"({hub_error})") from None
+    frame = local_or_hub(f"sst2/{split}.tsv", "glue", "sst2", split, "SST-2")
     return labeled(frame, SST2_LABELS, name=f"sst2-{split}", columns={"text": "sentence"})
+
+
+# ---- seed 002: German-French pairs (OPUS-100 layout) -----------------------------------------
+def translation_pairs(split: str, source: str = "de", target: str = "fr") -> list[tuple[str, str]]:
+    """`{"translation": {"de": ..., "fr": ...}}` lines: local Multi30K copy, else OPUS-100 de-fr."""
+    frame = local_or_hub(f"translation_de_fr/{split}.jsonl", "Helsinki-NLP/opus-100", "de-fr",
+                         split, "de-fr pairs")
+    if "translation" not in frame.columns:
+        raise DataError(f"translation data ({split}) has no 'translation' column; columns are "
+                        f"{list(frame.columns)}")
+    pairs = []
+    for i, item in enumerate(frame["translation"]):
+        if not isinstance(item, dict) or source not in item or target not in item:
+            raise DataError(f"translation data ({split}) row {i} is not a {source}-{target} pair: "
+                            f"{item!r}")
+        pairs.append((item[source], item[target]))
+    return pairs

@@ -183,3 +183,16 @@ def paired_diff_sigma(y_true, old_pred, new_pred, n_labels: int, metric: str,
     diffs = (metric_from_confusions(resampled_confusions(y_true, np.asarray(new_pred), n_labels, index), metric)
              - metric_from_confusions(resampled_confusions(y_true, np.asarray(old_pred), n_labels, index), metric))
     return float(diffs.std(ddof=1))
+
+
+def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric: str,
+                           margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
+                           seed: int = 0) -> Comparison:
+    """Paired bootstrap of mean(A) - mean(B) for per-example scores (e.g. QA token F1)."""
+    a, b = np.asarray(a_scores, dtype=np.float64), np.asarray(b_scores, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"cannot pair {a_name} and {b_name}: shapes {a.shape} and {b.shape}")
+    diffs = (a - b)[_index(a.size, n_resamples, seed)].mean(axis=1)
+    point = float(a.mean() - b.mean())
+    return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
+                      _interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)

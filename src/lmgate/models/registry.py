@@ -128,5 +128,7 @@ for _spec in (
               description="seed 001's frozen base"),
     ModelSpec("gpt-neo-1.3b", "causal-lm", hub_id="EleutherAI/gpt-neo-1.3B", max_length=256,
               description="seed 002's translation model"),
+    ModelSpec("qwen25-32b-instruct", "causal-lm", hub_id="Qwen/Qwen2.5-32B-Instruct",
+              max_length=512, description="seed 002's synthetic-data teacher"),
 ):
     register_model(_spec)

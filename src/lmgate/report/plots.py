@@ -1,8 +1,8 @@
-"""Plots derived from recorded rows: learning curves and cross-lingual transfer heat-maps.
+"""Plots derived from recorded rows: learning curves, transfer heat-maps, BLEU bars, losses.
 
-A plot is drawn whenever the rows carry the parameters it needs, whatever the study:
-learning curves from rows with `n_per_class` (one line per `lang`), heat-maps from rows with
-`train_lang` and `test_lang`.
+A plot is drawn whenever the rows carry what it needs, whatever the study: learning curves
+from rows with `n_per_class` (one line per `lang`), heat-maps from rows with `train_lang` and
+`test_lang`, bar charts from rows with a `bleu` metric, loss curves from `info.loss_history`.
 """
 
 from __future__ import annotations
@@ -79,6 +79,51 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
     return paths
 
 
+def generation_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
+                    metric: str = "bleu") -> list[Path]:
+    """One bar per system (`params.system`) of each test that recorded `metric`."""
+    frame = pd.DataFrame([{"test": r["test"], "system": r["params"].get("system", r["result"]),
+                           "value": r["metrics"][metric]} for r in rows if metric in r["metrics"]])
+    if frame.empty:
+        return []
+    plt = _pyplot()
+    paths = []
+    for test, sub in frame.groupby("test"):
+        sub = sub.groupby("system", as_index=False, sort=True)["value"].mean()
+        fig, ax = plt.subplots(figsize=(1.5 + 1.1 * len(sub), 3.5))
+        ax.bar(sub["system"], sub["value"], color="tab:blue")
+        for x, v in enumerate(sub["value"]):
+            ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.set(ylabel=metric, title=f"{metric} by system ({test})")
+        paths.append(_save(fig, out_dir / f"{metric}_{test}.png"))
+        plt.close(fig)
+    return paths
+
+
+def loss_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Train/validation loss per epoch of every row whose info carries a `loss_history`."""
+    runs = [(r["test"], r["params"].get("system", r["result"]), r["info"]["loss_history"])
+            for r in rows if r["info"].get("loss_history")]
+    if not runs:
+        return []
+    plt = _pyplot()
+    paths = []
+    for test in sorted({t for t, _, _ in runs}):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for _, system, history in (r for r in runs if r[0] == test):
+            epochs = [h["epoch"] for h in history]
+            for key, style in (("train_loss", "-"), ("eval_loss", "--")):
+                if all(key in h for h in history):
+                    ax.plot(epochs, [h[key] for h in history], style, marker="o",
+                            label=f"{system} {key.split('_')[0]}")
+        ax.set(xlabel="epoch", ylabel="loss", title=f"Training loss ({test})")
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out_dir / f"loss_{test}.png"))
+        plt.close(fig)
+    return paths
+
+
 def all_plots(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
-    return learning_curves(rows, out_dir) + transfer_heatmaps(rows, out_dir)
+    return (learning_curves(rows, out_dir) + transfer_heatmaps(rows, out_dir)
+            + generation_bars(rows, out_dir) + loss_curves(rows, out_dir))

@@ -88,7 +88,13 @@ class Recorder:
         """Add a Markdown block to summary.md under `title` (blocks with one title are merged)."""
         self.sections.append({"title": title, "nodeid": self.nodeid, "markdown": markdown})
 
-    def _add_result(self, result: EvalResult, notes: Sequence[str]) -> None:
+    def _add_result(self, result: Any, notes: Sequence[str]) -> None:
+        if not isinstance(result, EvalResult):
+            # Other result types (e.g. GenerationResult) bring their own predictions payload.
+            row = self._add_row(result.name, result.params, result.metrics,
+                                {**result.info, "n": result.n}, notes)
+            self.predictions.append({"record_id": row["record_id"], **result.predictions()})
+            return
         ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")
         info = {**result.info, "n": result.n, "labels": list(result.labels),
                 "macro_f1_ci": [ci.low, ci.high],

@@ -1,0 +1,177 @@
+"""LoRA fine-tuning of a causal LM for translation, and batched greedy translation.
+
+Training uses peft's LoraConfig on transformers' Trainer; the loss covers the target tokens
+only (prompt positions are labelled -100). The adapter (safetensors + JSON config) is stored in
+the run cache and reloaded onto the base model, so a cached run reproduces its translations.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from lmgate.cache import Entry, RunCache, content_key
+from lmgate.errors import DataError
+from lmgate.models.causal import CausalLM
+from lmgate.prompting import greedy_generate
+from lmgate.models.params import count_parameters
+from lmgate.training import _cuda_flags, _history
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Seed 002's LoRA recipe (paper values as defaults)."""
+
+    r: int = 16
+    alpha: int = 64
+    dropout: float = 0.1
+    learning_rate: float = 1e-4
+    epochs: int = 2
+    batch_size: int = 4
+    max_length: int = 256
+    target_modules: tuple[str, ...] | None = None   # None: peft's default for the architecture
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TranslationPrompt:
+    """A fixed plain-text prompt; the translation ends at the first newline."""
+
+    source_lang: str = "German"
+    target_lang: str = "French"
+
+    def __call__(self, source: str) -> str:
+        return f"Translate {self.source_lang} to {self.target_lang}.\n{self.source_lang}: {source}\n{self.target_lang}:"
+
+    @staticmethod
+    def postprocess(generated: str) -> str:
+        """Keep the first line, stripped (recorded with the results)."""
+        return generated.strip().split("\n", 1)[0].strip()
+
+
+Pair = tuple[str, str]
+
+
+def check_pairs(pairs: Sequence[Any], name: str) -> list[Pair]:
+    """Validate (source, target) pairs: both sides non-empty strings."""
+    out = []
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise DataError(f"{name}: row {i} is not a (source, target) pair: {pair!r}")
+        src, tgt = pair
+        if not isinstance(src, str) or not isinstance(tgt, str) or not src.strip() or not tgt.strip():
+            raise DataError(f"{name}: row {i} has an empty or non-text side: {pair!r}")
+        out.append((src, tgt))
+    if not out:
+        raise DataError(f"{name}: no pairs")
+    return out
+
+
+def _encode(tokenizer, prompt: TranslationPrompt, pairs: Sequence[Pair], max_length: int):
+    from datasets import Dataset
+
+    rows = {"input_ids": [], "attention_mask": [], "labels": []}
+    eos = [tokenizer.eos_token_id]
+    for src, tgt in pairs:
+        context = tokenizer(prompt(src), add_special_tokens=False)["input_ids"]
+        target = tokenizer(" " + tgt + "\n", add_special_tokens=False)["input_ids"] + eos
+        ids = (context + target)[:max_length]
+        labels = ([-100] * len(context) + target)[:max_length]
+        rows["input_ids"].append(ids)
+        rows["attention_mask"].append([1] * len(ids))
+        rows["labels"].append(labels)
+    return Dataset.from_dict(rows)
+
+
+@dataclass
+class LoraRun:
+    key: str
+    entry: Entry
+    cache_hit: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.entry.meta["history"]
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.entry.path
+
+
+def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
+               settings: LoraSettings, *, seed: int, cache: RunCache,
+               prompt: TranslationPrompt = TranslationPrompt()) -> LoraRun:
+    """Train (or fetch from the cache) a LoRA adapter on `lm` for the prompt's translation."""
+    train, validation = check_pairs(train, "train pairs"), check_pairs(validation, "validation pairs")
+    key = content_key(kind="lora", base=lm.fingerprint, train=train, validation=validation,
+                      settings=settings.to_dict(), prompt=asdict(prompt), seed=seed)
+    entry = cache.get("lora", key)
+    if entry is not None:
+        return LoraRun(key, entry, True, dict(entry.meta["info"]))
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+
+    set_seed(seed)
+    tokenizer = lm.tokenizer
+    tokenizer.padding_side = "right"
+    model = get_peft_model(lm.model, LoraConfig(
+        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+        task_type="CAUSAL_LM",
+        target_modules=list(settings.target_modules) if settings.target_modules else None))
+    start = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="lmgate-lora-") as workdir:
+            args = TrainingArguments(
+                output_dir=workdir, num_train_epochs=settings.epochs,
+                learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
+                per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
+                logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
+                seed=seed, data_seed=seed, report_to="none", **_cuda_flags(lm.device))
+            trainer = Trainer(model=model, args=args,
+                              train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
+                              eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
+                              data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
+                                                                   label_pad_token_id=-100))
+            trainer.train()
+        params = count_parameters(model)
+        info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(train),
+                "trainable_parameters": params["trainable"], "total_parameters": params["total"],
+                "trainable_share": params["trainable"] / params["total"]}
+        history = _history(trainer.state.log_history)
+        entry = cache.put("lora", key, lambda folder: model.save_pretrained(folder),
+                          meta={"history": history, "info": info})
+    finally:
+        # Give the base model back without the adapter layers, for the next run.
+        lm.model = model.unload() if hasattr(model, "unload") else lm.model
+        tokenizer.padding_side = "left"
+    return LoraRun(key, entry, False, info)
+
+
+@contextmanager
+def adapter(lm: CausalLM, run: LoraRun) -> Iterator[CausalLM]:
+    """`lm` with the run's cached adapter loaded; the bare base is restored on exit."""
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(lm.model, str(run.adapter_dir)).eval()
+    try:
+        yield CausalLM(lm.spec, model, lm.tokenizer, lm.device, f"{lm.fingerprint}+{run.key[:16]}",
+                       lm.source)
+    finally:
+        lm.model = model.unload()
+
+
+def translate(lm: CausalLM, sources: Sequence[str], *, prompt: TranslationPrompt = TranslationPrompt(),
+              batch_size: int = 16, max_new_tokens: int = 64) -> list[str]:
+    """Batched greedy translation; the first line of each output, stripped."""
+    outputs = greedy_generate(lm, [prompt(s) for s in sources], batch_size=batch_size,
+                              max_new_tokens=max_new_tokens)
+    return [prompt.postprocess(o) for o in outputs]

@@ -1,0 +1,80 @@
+"""SQuAD metrics against hand-worked examples and properties; preprocessing to token spans."""
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lmgate.errors import DataError
+from lmgate.metrics.qa import exact_match, normalize_answer, squad_v2, text_metrics, token_f1
+from lmgate.models.tiny import train_tokenizer
+from lmgate.qa import make_windows, read_squad
+
+answers = st.lists(st.sampled_from("the a Normans France 10th century in and of Rollo".split()),
+                   min_size=0, max_size=6).map(" ".join)
+
+
+def test_hand_worked_squad_v2():
+    preds = {"q1": "France", "q2": "", "q3": "the 10th century", "q4": "Rollo"}
+    golds = {"q1": ["France", "in France"], "q2": [], "q3": ["10th and 11th centuries"], "q4": []}
+    m = squad_v2(preds, golds)
+    # q3: pred tokens {10th, century}, gold {10th, and, 11th, centuries}: P 1/2, R 1/4, F1 1/3.
+    assert token_f1("the 10th century", "10th and 11th centuries") == pytest.approx(1 / 3)
+    assert m["exact"] == pytest.approx(100 * 2 / 4)             # q1, q2
+    assert m["f1"] == pytest.approx(100 * (1 + 1 + 1 / 3 + 0) / 4)
+    assert (m["HasAns_exact"], m["NoAns_exact"]) == (50.0, 50.0)
+    assert m["HasAns_total"] == m["NoAns_total"] == 2
+    # Answering only below na_prob 0.1 (q1) and abstaining elsewhere gives 3/4 exact.
+    best = squad_v2(preds, golds, {"q1": 0.1, "q2": 0.9, "q3": 0.2, "q4": 0.8})
+    assert best["best_exact"] == pytest.approx(75.0) and best["best_exact_thresh"] == 0.1
+    with pytest.raises(ValueError, match="have no prediction"):
+        squad_v2({"q1": "x"}, golds)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pred=answers, gold=answers)
+def test_em_le_f1_and_perfect_is_100(pred, gold):
+    assert exact_match(pred, gold) <= token_f1(pred, gold) + 1e-12
+    assert token_f1(gold, gold) == 1.0 and exact_match(gold, gold) == 1.0
+    assert token_f1(pred, gold) == pytest.approx(token_f1(gold, pred))
+    golds = {"a": [gold] if normalize_answer(gold) else [], "b": ["France"]}
+    perfect = squad_v2({"a": gold if normalize_answer(gold) else "", "b": "France"}, golds)
+    assert perfect["exact"] == perfect["f1"] == 100.0
+
+
+def test_metrics_ignore_question_order():
+    preds = {"q1": "France", "q2": "Rollo", "q3": ""}
+    golds = {"q1": ["France"], "q2": ["Rollo the Viking"], "q3": []}
+    reordered = {k: golds[k] for k in ("q3", "q1", "q2")}
+    assert squad_v2(preds, golds) == squad_v2(preds, reordered)
+    perfect = text_metrics(["in France"], ["in France"])
+    # METEOR keeps its fragmentation penalty: 1 - 0.5 x (1 chunk / 2 matches)^3.
+    assert perfect["rouge1"] == perfect["rougeL"] == 100.0
+    assert perfect["meteor"] == pytest.approx(93.75)
+
+
+def test_answers_map_to_token_spans_with_stride(tmp_path):
+    context = "The Normans were in Normandy. " * 12 + "Their leader was Rollo of Norway."
+    start = context.index("Rollo")
+    doc = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
+        {"id": "a", "question": "Who led them?", "answers": [{"text": "Rollo", "answer_start": start}],
+         "is_impossible": False},
+        {"id": "b", "question": "Who was king?", "answers": [], "is_impossible": True}]}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(doc))
+    questions = read_squad(path)
+    tokenizer = train_tokenizer([context, "Who led them? Who was king?"], cache_dir=tmp_path)
+    windows = make_windows(tokenizer, questions, max_length=32, stride=8)
+    assert len(windows.input_ids) > 2                     # long context -> several windows
+    found = [(w, s, e) for w, (qi, s, e) in enumerate(zip(windows.question_index, windows.start,
+                                                            windows.end)) if qi == 0 and s > 0]
+    assert found, "the answer must fall inside at least one window"
+    w, s, e = found[0]
+    offs = windows.offsets[w]
+    assert context[offs[s][0]:offs[e][1]] == "Rollo"
+    assert all(s == e == 0 for qi, s, e in zip(windows.question_index, windows.start, windows.end)
+               if qi == 1)                                # unanswerable -> (0, 0)
+    doc["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = 3
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="is not at offset 3"):
+        read_squad(path)
