@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +22,9 @@ import numpy as np
 from lmgate.errors import DataError
 from lmgate.models.heads import FrozenBaseModel, _schedule
 from lmgate.settings import TrainConfig
+
+
+_LEADIN = re.compile(r"^(?:the answer is\s*:?\s*)+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def predict_spans(frozen: FrozenBaseModel, questions: Sequence[Question], window
                     continue
                 score = float(s_log[i] + e_log[j])
                 if qi not in best or score > best[qi][0]:
-                    best[qi] = (score, questions[qi].context[offs[i][0]:offs[j][1]])
+                    best[qi] = (score, questions[qi].context[offs[i][0]:offs[j][1]].strip())
     answers, na_probs = {}, {}
     for qi, q in enumerate(questions):
         score, text = best.get(qi, (-math.inf, ""))
@@ -191,7 +195,8 @@ def zero_shot_answers(lm: Any, questions: Sequence[Question], *, max_new_tokens:
                 f"does not answer it, reply unanswerable.\nContext: {q.context}\n"
                 f"Question: {q.question}\nAnswer:") for q in questions]
     outputs = greedy_generate(lm, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens)
-    answers = [o.strip().rstrip(".") for o in outputs]
+    # Small chat models preface answers ("The answer is: Melbourne"): keep the answer itself.
+    answers = [_LEADIN.sub("", o.strip()).strip().rstrip(".") for o in outputs]
     return {q.id: "" if "unanswerable" in a.lower() else a for q, a in zip(questions, answers)}
 
 

@@ -109,7 +109,7 @@ SMOKE = Profile(
             # "student": model B translates new German sentences (self-training, said in the
             # results); otherwise a registered model name.
             "teacher": "student",
-            "n_train": 128, "n_validation": 32, "n_test": 64,
+            "n_train": 128, "n_validation": 32, "n_test": 48,
             "synthetic_ratio": 1.0,                 # synthetic pairs per real training pair
             # CPU minutes: LoRA on a 135M model needs a larger step than the paper's 1e-4.
             "lora": {"r": 16, "alpha": 64, "dropout": 0.1, "learning_rate": 1e-3, "epochs": 2,
