@@ -172,3 +172,21 @@ def test_seed_summary():
     assert s.ci[0] < 0.82 < s.ci[1]
     assert s.repeatability_limit == pytest.approx(2.77 * 0.02, rel=1e-2)
     assert summarise_seeds([0.5]).std == 0.0
+
+
+def test_a_crashing_worker_leaves_the_other_results_written(pytester):
+    pytester.makepyfile(test_mixed='''
+import os
+from lmgate import EvalResult
+
+def test_ok(record):
+    record(EvalResult("ok", ("a", "b"), [0, 1, 1], [0, 1, 0]))
+
+def test_crash(record):
+    record(score=1.0)
+    os._exit(3)   # the worker process dies mid-test
+''')
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--results-dir", "out")
+    assert result.ret != 0
+    rows = [json.loads(l) for l in (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [r["result"] for r in rows] == ["ok"]

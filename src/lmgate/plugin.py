@@ -332,7 +332,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         table = key_table(collected.rows)
         terminalreporter.section("lmgate results")
         limit = 40
-        terminalreporter.write_line(table.head(limit).to_string(index=False, float_format="%.4f"))
+        terminalreporter.write_line(table.head(limit).to_string(index=False, float_format="%.4f",
+                                                            na_rep=""))
         if len(table) > limit:
             terminalreporter.write_line(f"... {len(table) - limit} more rows")
         if collected.written:

@@ -10,8 +10,9 @@ import pandas as pd
 
 from lmgate.io import atomic_write_text
 
-#: Metrics shown in the terminal table and the summary, in this order, when present.
-KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
+#: Metrics shown as columns of the terminal table and the summary, in this order, when present.
+KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "invalid_rate",
+               "bleu", "chrf", "exact", "f1")
 
 
 def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -26,15 +27,20 @@ def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def key_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One line per row: test id, result name, varying params and the key metrics."""
+    """One line per row: test id, result name, the key metrics as columns, and any other
+    scalar metrics (of rows without key metrics) in one compact `other` column."""
     table = []
     for row in rows:
         line = {"test": row["nodeid"].split("::")[-1], "result": row["result"]}
-        line.update({m: row["metrics"][m] for m in KEY_METRICS if m in row["metrics"]})
-        if not any(m in row["metrics"] for m in KEY_METRICS):
-            line.update(dict(list(row["metrics"].items())[:4]))
+        metrics = row["metrics"]
+        line.update({m: metrics[m] for m in KEY_METRICS if m in metrics})
+        if not any(m in metrics for m in KEY_METRICS):
+            line["other"] = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in metrics.items())
         table.append(line)
-    return pd.DataFrame(table)
+    frame = pd.DataFrame(table)
+    keep = [c for c in ("test", "result", *KEY_METRICS, "other") if c in frame.columns]
+    return frame[keep] if not frame.empty else frame
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
