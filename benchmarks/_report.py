@@ -23,7 +23,10 @@ def report(name: str, rows: list[dict], ratio: dict) -> None:
         print(" | ".join(f"{row[c]:>14.4g}" if isinstance(row[c], float) else f"{str(row[c]):>14}"
                          for c in cols))
     for key, value in ratio.items():
-        print(f"{key}: {value:.2f}x" if isinstance(value, float) else f"{key}: {value}")
+        if key.startswith("speedup"):
+            print(f"{key}: {value:.2f}x")
+        else:
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     out = Path(__file__).parent / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"rows": rows, **ratio, "machine": machine()}, indent=1) + "\n")

@@ -171,7 +171,7 @@ def train_classification_head(frozen: FrozenBaseModel, train: LabeledData, evalu
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         pred = predict_head(frozen, evaluation, config.max_length, device, eval_features)
         scores = classification_metrics(evaluation.y, pred, evaluation.labels)
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
