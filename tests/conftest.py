@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+# Imported before any in-process pytester run: pytester forgets modules first imported inside
+# an inner session, and torch's C extension cannot be imported a second time in one process.
+import torch  # noqa: F401
 
 from lmgate.data import LabeledData
 
@@ -50,10 +55,8 @@ SPEECH_LINES = {
 
 
 def write_touche(folder, task: str, n_per_label: int = 60, country: str = "tr", seed: int = 0,
-                 **overrides) -> "Path":
+                 **overrides) -> Path:
     """Write `<prefix>-<country>-train.tsv`; `overrides` replace whole columns (for bad data)."""
-    from pathlib import Path
-
     prefix = {"ideology": "orientation", "power": "power"}[task]
     rng = np.random.default_rng(seed)
     rows = []
@@ -61,7 +64,7 @@ def write_touche(folder, task: str, n_per_label: int = 60, country: str = "tr", 
         lines = SPEECH_LINES[(task, label)]
         for i in range(n_per_label):
             picks = rng.choice(len(lines), size=2, replace=False)
-            lang = i % 2 + 0  # alternate Turkish (0) and German (1) originals
+            lang = i % 2  # alternate Turkish (0) and German (1) originals
             rows.append({"id": f"{prefix}-{label}-{i}", "speaker": f"s{i % 7}", "sex": "FM"[i % 2],
                          "text": ". ".join(lines[p][lang] for p in picks) + ".",
                          "text_en": ". ".join(lines[p][2] for p in picks) + ".", "label": label})

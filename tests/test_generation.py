@@ -1,6 +1,5 @@
 """BLEU/chrF via sacrebleu, the paired bootstrap on sufficient statistics, synthetic-data filters."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

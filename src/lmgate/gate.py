@@ -151,10 +151,6 @@ class Check:
     tolerance: float | None = None
     basis: str = ""
 
-    @property
-    def test(self) -> str:
-        return self.key.split("::")[:-2] and "::".join(self.key.split("::")[:-2])
-
     def describe(self) -> str:
         head = f"{self.key}: {self.status}"
         if self.old is None or self.new is None:

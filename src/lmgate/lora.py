@@ -14,14 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 
 from lmgate.cache import Entry, RunCache, content_key
 from lmgate.errors import DataError
 from lmgate.models.causal import CausalLM
-from lmgate.prompting import greedy_generate
 from lmgate.models.params import count_parameters
-from lmgate.training import _cuda_flags, _history
+from lmgate.prompting import greedy_generate
+from lmgate.training import cuda_flags, epoch_history
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
                 learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
                 per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
                 logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
-                seed=seed, data_seed=seed, report_to="none", **_cuda_flags(lm.device))
+                seed=seed, data_seed=seed, report_to="none", **cuda_flags(lm.device))
             trainer = Trainer(model=model, args=args,
                               train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
                               eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
@@ -146,7 +145,7 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
         info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(train),
                 "trainable_parameters": params["trainable"], "total_parameters": params["total"],
                 "trainable_share": params["trainable"] / params["total"]}
-        history = _history(trainer.state.log_history)
+        history = epoch_history(trainer.state.log_history)
         entry = cache.put("lora", key, lambda folder: model.save_pretrained(folder),
                           meta={"history": history, "info": info})
     finally:

@@ -39,7 +39,7 @@ def _encode(tokenizer, data: LabeledData, config: TrainConfig):
     return Dataset.from_dict(columns)
 
 
-def _cuda_flags(device: str) -> dict[str, Any]:
+def cuda_flags(device: str) -> dict[str, Any]:
     if not device.startswith("cuda"):
         return {"use_cpu": True}
     import torch
@@ -75,7 +75,7 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
             load_best_model_at_end=True, metric_for_best_model="eval_loss",
             greater_is_better=False, save_total_limit=1, save_only_model=True,
             train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-            seed=seed, data_seed=seed, report_to="none", **_cuda_flags(device))
+            seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
         cuda = device.startswith("cuda")
         trainer = Trainer(
             model=model, args=args, processing_class=tokenizer,
@@ -85,10 +85,10 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
             compute_metrics=compute_metrics,
             callbacks=[EarlyStoppingCallback(config.early_stopping_patience)])
         trainer.train()
-        return _history(trainer.state.log_history)
+        return epoch_history(trainer.state.log_history)
 
 
-def _history(log: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+def epoch_history(log: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
     by_epoch: dict[float, dict[str, float]] = {}
     for entry in log:
         if "epoch" not in entry:

@@ -121,7 +121,7 @@ def cached_features(frozen: FrozenBaseModel, data: LabeledData, cache: RunCache,
     return entry.arrays()["x"]
 
 
-def _schedule(optimizer, total: int, warmup_ratio: float):
+def linear_schedule(optimizer, total: int, warmup_ratio: float):
     import torch
 
     warmup = int(math.ceil(total * warmup_ratio))
@@ -153,7 +153,7 @@ def train_classification_head(frozen: FrozenBaseModel, train: LabeledData, evalu
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     steps = config.epochs * math.ceil(len(train) / config.batch_size)
-    scheduler = _schedule(optimizer, steps, config.warmup_ratio)
+    scheduler = linear_schedule(optimizer, steps, config.warmup_ratio)
     y = torch.as_tensor(train.y)
     texts = train.texts
     history = []
