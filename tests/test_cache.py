@@ -35,6 +35,17 @@ def test_disabled_cache_never_reads_or_writes(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_disabled_cache_removes_its_scratch_entries_when_dropped(tmp_path):
+    import gc
+
+    cache = RunCache(tmp_path, enabled=False)
+    entry = cache.put("runs", "aa" * 32, lambda d: (d / "x").write_text("1"), meta={})
+    assert (entry.path / "x").read_text() == "1"      # usable while the cache lives
+    del cache
+    gc.collect()
+    assert not entry.path.exists()
+
+
 def test_content_key_is_canonical_and_sensitive():
     assert content_key(a=1, b=[1, 2]) == content_key(b=[1, 2], a=1)
     assert content_key(a=1) != content_key(a=2)

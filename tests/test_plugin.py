@@ -88,6 +88,18 @@ def test_no_records_writes_nothing(pytester):
     assert not (pytester.path / "lmgate-results").exists()
 
 
+def test_plugin_costs_plain_pytest_runs_no_heavy_imports(pytester):
+    # pytest loads the plugin in every run once lmgate is installed, lmgate tests or not.
+    pytester.makepyfile("""
+        import sys
+
+        def test_nothing_heavy_loaded():
+            heavy = {"numpy", "sklearn", "torch", "pandas", "transformers"} & set(sys.modules)
+            assert not heavy
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_unavailable_resource_is_a_skip_with_reason(pytester):
     pytester.makepyfile('''
         import pytest

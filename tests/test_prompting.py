@@ -6,12 +6,15 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lmgate.cache import RunCache
 from lmgate.data import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.models.causal import load_causal_lm
-from lmgate.prompting import INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots
+from lmgate.prompting import (INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots,
+                              shared_prefix_length)
 
 LABELS = ("negative", "positive")
 WORDS = PromptTemplate("Is this review positive or negative? Answer with one word.",
@@ -39,9 +42,22 @@ def naive_loglik(lm, prompt_text, answer_ids):
     return sum(float(logp[len(ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
 
 
+@given(st.lists(st.lists(st.integers(0, 3), max_size=8), max_size=6))
+def test_shared_prefix_is_the_longest_common_prefix_leaving_a_token_per_row(rows):
+    n = shared_prefix_length(rows)
+    if len(rows) < 2:
+        assert n == 0
+        return
+    assert 0 <= n <= max(min(map(len, rows)) - 1, 0)
+    assert all(row[:n] == rows[0][:n] for row in rows)
+    if n < min(map(len, rows)) - 1:   # the next token differs somewhere
+        assert len({row[n] for row in rows}) > 1
+
+
 def test_batched_scores_equal_one_at_a_time_log_likelihoods(lm):
     clf = ZeroShotClassifier(lm, PHRASES, LABELS, batch_size=3)
     assert all(len(c) > 1 for c in clf._candidate_ids)   # exercises the multi-token path
+    assert shared_prefix_length(clf._encode_prompts(TEXTS)) > 10   # and the shared KV prefix
     out = clf.predict(TEXTS, "score")
     expected = np.array([[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids]
                          for t in TEXTS])
@@ -55,6 +71,8 @@ def test_single_token_fast_path_equals_general_path(lm):
     fast = clf.predict(TEXTS, "score")
     slow = [[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids] for t in TEXTS]
     np.testing.assert_allclose(fast.scores, slow, atol=2e-3)
+    unshared = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2, share_prefix=False)
+    np.testing.assert_allclose(unshared.predict(TEXTS, "score").scores, fast.scores, atol=2e-3)
 
 
 def test_generate_parses_answers_and_counts_invalid(lm):

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -66,6 +67,14 @@ class RunCache:
     def __init__(self, root: str | os.PathLike, enabled: bool = True) -> None:
         self.root = Path(root) / "runs"
         self.enabled = enabled
+        self._scratch: Path | None = None   # where a disabled cache builds its entries
+
+    def _scratch_dir(self) -> Path:
+        """One temporary folder per disabled cache, removed with it (or at interpreter exit)."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="lmgate-nocache-"))
+            weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
+        return self._scratch
 
     def _dir(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / key
@@ -92,7 +101,7 @@ class RunCache:
             meta: dict[str, Any]) -> Entry:
         """Run `write(folder)` into a fresh folder, checksum it, and publish it atomically."""
         if not self.enabled:
-            tmp = Path(tempfile.mkdtemp(prefix="lmgate-nocache-"))
+            tmp = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self._scratch_dir()))
             write(tmp)
             return Entry(tmp, meta)
         final = self._dir(kind, key)

@@ -12,18 +12,20 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
 from lmgate.errors import ConfigError, Unavailable
-from lmgate.report.records import Recorder
 from lmgate.settings import DATA_DIR_ENV, Settings, default_cache_dir, get_profile, split_csv
 
 SETTINGS = pytest.StashKey[Settings]()
 GATE = pytest.StashKey["GateOptions"]()
 COLLECTED = pytest.StashKey["Collector"]()
-RECORDER = pytest.StashKey[Recorder]()
+if TYPE_CHECKING:  # records pull in numpy and scikit-learn: loaded when a test records
+    from lmgate.report.records import Recorder
+
+RECORDER = pytest.StashKey["Recorder"]()
 
 LANG_PARAMS = ("lang", "language", "languages", "train_lang", "source_lang")
 MODEL_PARAMS = ("model", "model_name", "encoder", "llm")
@@ -373,6 +375,8 @@ def lmgate_seed(lmgate_settings: Settings, lmgate_repeat: int) -> int:
 @pytest.fixture
 def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Recorder:
     """Record `EvalResult`s and scalar metrics of this test for export and JUnit properties."""
+    from lmgate.report.records import Recorder
+
     item = request.node
 
     def to_junit(row: dict) -> None:

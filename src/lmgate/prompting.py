@@ -11,11 +11,15 @@ Two decoding modes, chosen per call:
   is reported as `invalid_rate`.
 
 Prompts use the tokenizer's chat template when it has one and a plain "Answer:" template when
-not. Batches are length-sorted and left-padded, under `torch.inference_mode`.
+not. Batches are length-sorted and left-padded, under `torch.inference_mode`. In `score` mode the
+token prefix all prompts share (chat header, system prompt, instruction, shots) runs once and its
+KV cache is reused by every batch.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,12 +31,18 @@ from lmgate.cache import RunCache, content_key, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-
-__all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
-           "agreement", "draw_shots", "greedy_generate"]
 from lmgate.report.records import EvalResult
 
+__all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
+           "agreement", "draw_shots", "greedy_generate", "shared_prefix_length"]
+
 MODES = ("score", "generate")
+
+
+def _kv_cache_name(model: Any) -> str:
+    """What a KV cache is called in forward()'s arguments and outputs: `cache` in recent
+    transformers 5.x, `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,9 @@ class ZeroShotClassifier:
     batch_size: int = 16
     max_length: int = 512
     cache: RunCache | None = None                # caches predictions by content
+    #: Score mode: run the token prefix that every prompt shares (chat header, system prompt,
+    #: instruction, shots) once and reuse its KV cache for every batch.
+    share_prefix: bool = True
     _candidate_ids: list[list[int]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -178,15 +191,31 @@ class ZeroShotClassifier:
             mask[i, width - len(r):] = 1
         return ids.to(self.lm.device), mask.to(self.lm.device)
 
-    def _forward_logprobs(self, rows: Sequence[list[int]], keep: int):
-        """Log-probabilities at the last `keep` positions only (the vocabulary is large)."""
+    def _prefix_cache(self, prefix: list[int]):
+        import torch
+
+        ids = torch.tensor([prefix], device=self.lm.device)
+        out = self.lm.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return getattr(out, _kv_cache_name(self.lm.model))
+
+    def _forward_logprobs(self, rows: Sequence[list[int]], keep: int, prefix=None,
+                          prefix_len: int = 0):
+        """Log-probabilities at the last `keep` positions only (the vocabulary is large).
+        With `prefix` (a KV cache of `prefix_len` tokens), `rows` continue that prefix."""
         import torch
 
         ids, mask = self._pad_left(rows)
         # Left padding: positions must count from each row's first real token.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
+        extra: dict[str, Any] = {"use_cache": prefix is not None}
+        if prefix is not None:
+            # Padding now sits between the prefix and each row's suffix; the mask hides it.
+            past = copy.deepcopy(prefix)
+            past.batch_repeat_interleave(len(rows))
+            mask = torch.cat([mask.new_ones(len(rows), prefix_len), mask], dim=1)
+            extra[_kv_cache_name(self.lm.model)] = past
         logits = self.lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                               logits_to_keep=keep).logits
+                               logits_to_keep=keep, **extra).logits
         return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
 
     def _score(self, texts: Sequence[str]) -> PromptPredictions:
@@ -197,14 +226,18 @@ class ZeroShotClassifier:
         scores = np.empty((len(texts), k), dtype=np.float64)
         single = all(len(c) == 1 for c in self._candidate_ids)
         first = [c[0] for c in self._candidate_ids]
+        n = shared_prefix_length(prompts) if self.share_prefix else 0
         with torch.inference_mode():
+            shared = {"prefix": self._prefix_cache(prompts[0][:n]), "prefix_len": n} if n else {}
             for idx in self._batches(prompts, "score"):
                 if single:  # one forward scores every label: the next-token distribution
-                    logp = self._forward_logprobs([prompts[i] for i in idx], keep=1)[:, -1, :]
+                    logp = self._forward_logprobs([prompts[i][n:] for i in idx], keep=1,
+                                                  **shared)[:, -1, :]
                     scores[idx] = logp[:, first].cpu().numpy()
                     continue
-                rows = [prompts[i] + c for i in idx for c in self._candidate_ids]
-                logp = self._forward_logprobs(rows, keep=1 + max(map(len, self._candidate_ids)))
+                rows = [prompts[i][n:] + c for i in idx for c in self._candidate_ids]
+                logp = self._forward_logprobs(rows, keep=1 + max(map(len, self._candidate_ids)),
+                                              **shared)
                 for r, row in enumerate(rows):
                     cand = self._candidate_ids[r % k]
                     # logits at position t predict token t+1; the candidate ends the row.
@@ -294,6 +327,17 @@ class ZeroShotClassifier:
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
                           info={**info, "notes": list(data.notes)}, metrics=metrics)
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all rows share, leaving every row at least one token of its own
+    (0 for fewer than two rows)."""
+    if len(rows) < 2:
+        return 0
+    first, n = rows[0], min(map(len, rows)) - 1
+    for row in rows[1:]:
+        n = next((i for i in range(n) if row[i] != first[i]), n)
+    return max(n, 0)
 
 
 def draw_shots(train: LabeledData, k: int, seed: int) -> list[tuple[str, int]]:
