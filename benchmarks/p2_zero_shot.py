@@ -38,6 +38,7 @@ def main() -> None:
     ways = {"per-example generate": ("generate", dict(batch_size=1)),
             "batched score, no shared prefix": ("score", dict(share_prefix=False)),
             "batched score": ("score", {})}
+    ZeroShotClassifier(lm, PROMPT, data.labels).predict(data.texts[:4], "generate")  # warm-up
     rows, preds = [], {}
     for way, (mode, options) in ways.items():
         clf = ZeroShotClassifier(lm, PROMPT, data.labels, **options)
