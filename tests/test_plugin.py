@@ -77,6 +77,8 @@ def test_exports_results_files(suite):
     preds = [json.loads(l) for l in (out / "predictions.jsonl").read_text().splitlines()]
     assert {p["record_id"] for p in preds} == set(records["record_id"])
     assert "| test | result | accuracy | macro_f1" in (out / "summary.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "<table>" in page and "<th>macro_f1</th>" in page and "test_sentiment[en-big]" in page
     props = ET.parse(suite.path / "junit.xml").getroot().iter("property")
     assert any(p.get("name") == "big.macro_f1" for p in props)
     result.stdout.fnmatch_lines(["*lmgate results*", "*test_sentiment[[]en-big[]]*big*"])

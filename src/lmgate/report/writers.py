@@ -1,4 +1,5 @@
-"""Write recorded rows as results.jsonl, results.csv, predictions.jsonl and summary.md."""
+"""Write recorded rows as results.jsonl, results.csv, predictions.jsonl, summary.md and
+report.html."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from lmgate.io import atomic_write_text
+from lmgate.report.html import html_report
 
 #: Metrics shown as columns of the terminal table and the summary, in this order, when present.
 KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "invalid_rate",
@@ -93,8 +95,9 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
             json.dumps(p, sort_keys=True) + "\n"
             for p in sorted(predictions, key=lambda p: p["record_id"]))),
     ]
-    written.append(atomic_write_text(out / "summary.md", summary_markdown(rows, plots, out,
-                                                                          extra_sections)))
+    summary = summary_markdown(rows, plots, out, extra_sections)
+    written.append(atomic_write_text(out / "summary.md", summary))
+    written.append(atomic_write_text(out / "report.html", html_report(summary, out)))
     return written
 
 

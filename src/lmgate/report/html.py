@@ -1,0 +1,41 @@
+"""report.html: summary.md as one self-contained page (tables rendered, plots inlined)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
+       color: #1f2328; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 13px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; }
+th { background: #f6f8fa; }
+tr:nth-child(even) td { background: #fbfbfc; }
+img { max-width: 100%; border: 1px solid #d0d7de; margin: 0.5rem 0; }
+code { background: #f6f8fa; padding: 0 3px; }
+"""
+
+_IMG_SRC = re.compile(r'src="([^":]+\.png)"')
+
+
+def html_report(summary_md: str, out_dir: Path) -> str:
+    """Render `summary_md` (whose image links are relative to `out_dir`) to a standalone page;
+    every linked PNG is embedded as a data URI so the file can be mailed or attached alone."""
+    import markdown
+
+    body = markdown.markdown(summary_md, extensions=["tables"], output_format="html")
+
+    def inline(match: re.Match) -> str:
+        path = out_dir / html.unescape(match.group(1))
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'src="data:image/png;base64,{data}"'
+
+    body = _IMG_SRC.sub(inline, body)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>lmgate results</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n"
+            "</body>\n</html>\n")
