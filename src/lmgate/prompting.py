@@ -334,10 +334,11 @@ def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     (0 for fewer than two rows)."""
     if len(rows) < 2:
         return 0
-    first, n = rows[0], min(map(len, rows)) - 1
+    first, n = rows[0], max(min(map(len, rows)) - 1, 0)
     for row in rows[1:]:
-        n = next((i for i in range(n) if row[i] != first[i]), n)
-    return max(n, 0)
+        if row[:n] != first[:n]:   # the common case (equal prefixes) stays one C-level compare
+            n = next(i for i in range(n) if row[i] != first[i])
+    return n
 
 
 def draw_shots(train: LabeledData, k: int, seed: int) -> list[tuple[str, int]]:

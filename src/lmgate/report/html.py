@@ -26,7 +26,11 @@ def html_report(summary_md: str, out_dir: Path) -> str:
     every linked PNG is embedded as a data URI so the file can be mailed or attached alone."""
     import markdown
 
-    body = markdown.markdown(summary_md, extensions=["tables"], output_format="html")
+    renderer = markdown.Markdown(extensions=["tables"], output_format="html")
+    # Names and answers in the summary come from data and models: never pass raw HTML through.
+    renderer.preprocessors.deregister("html_block")
+    renderer.inlinePatterns.deregister("html")
+    body = renderer.convert(summary_md)
 
     def inline(match: re.Match) -> str:
         path = out_dir / html.unescape(match.group(1))
