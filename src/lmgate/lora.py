@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-
 from lmgate.cache import Entry, RunCache, content_key
 from lmgate.errors import DataError
 from lmgate.models.causal import CausalLM

@@ -135,7 +135,8 @@ def train_span_head(frozen: FrozenBaseModel, windows: Windows, features: np.ndar
     opt = torch.optim.AdamW(head.parameters(), lr=config.learning_rate,
                             weight_decay=config.weight_decay)
     n = len(features)
-    sched = linear_schedule(opt, config.epochs * math.ceil(n / config.batch_size), config.warmup_ratio)
+    sched = linear_schedule(opt, config.epochs * math.ceil(n / config.batch_size),
+                            config.warmup_ratio)
     lengths = torch.tensor([len(x) for x in windows.input_ids])
     start, end = torch.as_tensor(windows.start), torch.as_tensor(windows.end)
     history = []
