@@ -1,6 +1,5 @@
 import warnings
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

@@ -25,7 +25,7 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below loads them
     from lmgate.data import (DataSplits, LabeledData, balanced, labeled, read_table,
                              train_val_test)
     from lmgate.errors import (ConfigError, DataError, DataUnavailable, ModelUnavailable,
