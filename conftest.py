@@ -1,3 +1,5 @@
-"""Root conftest: load lmgate's shared experiment fixtures (the plugin itself is an entry point)."""
+"""Root conftest: this repository's study-specific fixtures (lmgate's own arrive through its
+pytest11 entry point)."""
 
-pytest_plugins = ["fixtures.data", "fixtures.models", "fixtures.prompting"]
+pytest_plugins = ["fixtures.metrics", "fixtures.sentiment", "fixtures.parliament",
+                  "fixtures.sst2", "fixtures.squad", "fixtures.translation"]

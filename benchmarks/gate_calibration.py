@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from lmgate.gate import compare, measurements
-from lmgate.report.records import EvalResult, Recorder
+from lmgate.report.records import Recorder
+from lmgate.results import EvalResult
 
 
 def run(seed: int, n: int, delta: float):

@@ -48,7 +48,7 @@ def main() -> None:
             config = TrainConfig(epochs=1, batch_size=16, max_length=max_length,
                                  pad_to_max_length=pad, group_by_length=not pad, learning_rate=1e-4)
             loaded = load_classifier(resolved, splits.labels, seed=0, max_length=max_length,
-                                     cache_dir=cache.root.parent)
+                                     cache=cache)
             lengths = np.array([len(x) for x in loaded.tokenizer(
                 train.texts, truncation=True, max_length=max_length)["input_ids"]])
             start = time.perf_counter()

@@ -4,7 +4,7 @@ Data: the multilingual-sentiments sources (negative / neutral / positive, mapped
 languages. Every training set holds exactly N examples per (language, class); short cells
 (Malay neutral) are resampled with replacement and the warning is recorded.
 Model: distilbert-base-multilingual-cased fine-tuned in the paper profile (5 epochs, lr 2e-5,
-batch 32, max_length 128); a tiny encoder with a tokenizer trained on these texts in smoke.
+batch 32, max_length 128); all-MiniLM-L6-v2 in smoke.
 Claims: (1) more data helps: the largest N beats the smallest on most languages; (2) training in the test
 language beats transferring from another; (3) one joint model is not worse than six.
 Macro F1 is the real F1 (the study's notebook reported macro recall under that name).
@@ -14,24 +14,19 @@ import statistics
 
 import pytest
 
-from lmgate import assert_better, assert_not_worse, bootstrap_ci
-from lmgate.report import EvalResult
+from lmgate import EvalResult, assert_better, assert_not_worse, bootstrap_ci
 
 LANGUAGES = ("en", "fr", "ar", "hi", "ja", "ms")
+pytestmark = [pytest.mark.study("sentiment"), pytest.mark.knob_params(model="model")]
+all_languages = pytest.mark.parametrize("languages", [LANGUAGES], ids=["all"])
 
 
-def fit(finetune, sentiment, langs, n):
-    return finetune(sentiment.model, sentiment.train(langs, n),
-                    tokenizer_texts=sentiment.vocabulary_texts)
-
-
-@pytest.mark.parametrize("languages", [LANGUAGES], ids=["all"])
-def test_learning_curves_rise_on_most_languages(languages, sentiment, finetune, record):
+@all_languages
+def test_learning_curves_rise_on_most_languages(model, languages, sentiment, fit, record):
     gains = {}
     for lang in sentiment.languages:
         test = sentiment.test(lang)
-        curve = [fit(finetune, sentiment, lang, n).predict(test, name=f"{lang}@n={n}", lang=lang,
-                                                           n_per_class=n)
+        curve = [fit(model, lang, n).predict(test, name=f"{lang}@n={n}", lang=lang, n_per_class=n)
                  for n in sentiment.sizes]
         record(*curve)
         try:
@@ -45,8 +40,8 @@ def test_learning_curves_rise_on_most_languages(languages, sentiment, finetune, 
 
 
 @pytest.mark.parametrize("train_lang", LANGUAGES)
-def test_in_language_beats_transfer(train_lang, sentiment, finetune, record):
-    run = fit(finetune, sentiment, train_lang, sentiment.sizes[-1])
+def test_in_language_beats_transfer(model, train_lang, sentiment, fit, record):
+    run = fit(model, train_lang, sentiment.sizes[-1])
     row = {test_lang: run.predict(sentiment.test(test_lang), name=f"{train_lang}->{test_lang}",
                                   train_lang=train_lang, test_lang=test_lang)
            for test_lang in sentiment.languages}
@@ -58,18 +53,19 @@ def test_in_language_beats_transfer(train_lang, sentiment, finetune, record):
                                f"macro F1 {transfer:.4f} from {train_lang}")
 
 
-def test_joint_model_not_worse_than_per_language(sentiment, finetune, record):
+@all_languages
+def test_joint_model_not_worse_than_per_language(model, languages, sentiment, fit, record):
     n = sentiment.sizes[-1]
-    joint = fit(finetune, sentiment, sentiment.languages, n)
+    joint = fit(model, sentiment.languages, n)
     joint_parts, single_parts = [], []
     for lang in sentiment.languages:
         test = sentiment.test(lang)
         joint_parts.append(joint.predict(test, name=f"joint@{lang}", lang=lang, regime="joint"))
-        single_parts.append(fit(finetune, sentiment, lang, n).predict(
-            test, name=f"single@{lang}", lang=lang, regime="per-language"))
+        single_parts.append(fit(model, lang, n).predict(test, name=f"single@{lang}", lang=lang,
+                                                        regime="per-language"))
     pooled = [EvalResult(name, parts[0].labels,
                          [y for p in parts for y in p.y_true], [y for p in parts for y in p.y_pred],
-                         params={"regime": name, "model": sentiment.model})
+                         params={"regime": name, "model": model})
               for name, parts in (("joint", joint_parts), ("per-language", single_parts))]
     record(*joint_parts, *single_parts, *pooled)
     assert_not_worse(pooled[0], pooled[1], metric="macro_f1", margin=0.02)

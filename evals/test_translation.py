@@ -8,75 +8,45 @@ is then self-training). Greedy translation with a fixed prompt, first line kept.
 Claim: B beats A on BLEU (paired bootstrap). C and D are recorded against B, not asserted.
 """
 
-import random
-
 import pandas as pd
 import pytest
 
-from lmgate.data.sources import translation_pairs
+from lmgate import LoraSettings, TranslationPrompt, adapter, assert_better_bleu, translate
 from lmgate.data.synthetic import synthesize_by_translation
-from lmgate.lora import LoraSettings, TranslationPrompt, adapter, train_lora, translate
-from lmgate.metrics.generation import GenerationResult, assert_better_bleu, paired_bootstrap_bleu
+from lmgate.lora import evaluate_translation
+from lmgate.metrics.generation import paired_bootstrap_bleu
 from lmgate.report.writers import markdown_table
 
 PROMPT = TranslationPrompt("German", "French")
+pytestmark = pytest.mark.study("translation")
 
 
-@pytest.fixture(scope="module")
-def pairs(lmgate_settings):
-    knobs = lmgate_settings.profile.study("translation")
-    pool = translation_pairs("train")
-    random.Random(lmgate_settings.seed).shuffle(pool)
-    n_train, n_val = knobs["n_train"], knobs["n_validation"]
-    test = translation_pairs("test")[:knobs["n_test"]]
-    # German sentences for the teacher: training rows the real set does not use.
-    spare = [src for src, _ in pool[n_train + n_val:n_train + n_val + 4 * n_train]]
-    return pool[:n_train], pool[n_train:n_train + n_val], test, spare
+def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_lm, lora, record):
+    train, validation, test, spare = translation_data
+    settings, max_new = LoraSettings(**knobs.lora), knobs.max_new_tokens
+    lm = causal_lm(knobs.model)
 
+    def tuned(pairs, system):
+        run = lora(lm, pairs, validation, settings, prompt=PROMPT)
+        with adapter(lm, run) as model:
+            return run, evaluate_translation(model, test, system, prompt=PROMPT,
+                                             max_new_tokens=max_new, run=run)
 
-def test_lora_on_real_data_beats_the_base_model(pairs, causal_lm, run_cache, lmgate_settings,
-                                                lmgate_seed, record):
-    knobs = lmgate_settings.profile.study("translation")
-    train, validation, test, spare = pairs
-    settings = LoraSettings(**knobs["lora"])
-    lm = causal_lm(knobs["model"])
-    sources, references = [s for s, _ in test], [t for _, t in test]
+    def synthesize(teacher, name):
+        return synthesize_by_translation(
+            lambda texts: translate(teacher, texts, prompt=PROMPT, max_new_tokens=max_new),
+            spare[:int(round(knobs.synthetic_ratio * len(train)))], test_pairs=test,
+            teacher_name=name)
 
-    def evaluate(model, system, run=None):
-        hyps = translate(model, sources, prompt=PROMPT, max_new_tokens=knobs["max_new_tokens"])
-        info = {"postprocessing": "first line of the greedy output, stripped"}
-        if run is not None:
-            info.update(run.info, loss_history=run.history, cache_hit=run.cache_hit)
-        return GenerationResult(f"{system}", sources, hyps, references,
-                                params={"model": knobs["model"], "system": system}, info=info)
-
-    def lora(train_pairs):
-        return train_lora(lm, train_pairs, validation, settings, seed=lmgate_seed, cache=run_cache,
-                          prompt=PROMPT)
-
-    def translator(model):
-        return lambda texts: translate(model, texts, prompt=PROMPT,
-                                       max_new_tokens=knobs["max_new_tokens"])
-
-    a = evaluate(lm, "A base")
-    run_b = lora(train)
-    wanted = int(round(knobs["synthetic_ratio"] * len(train)))
-    with adapter(lm, run_b) as student:
-        b = evaluate(student, "B real", run_b)
-        if knobs["teacher"] == "student":
-            synthetic = synthesize_by_translation(translator(student), spare[:wanted],
-                                                  test_pairs=test,
-                                                  teacher_name="model B (self-training)")
-    if knobs["teacher"] != "student":
-        synthetic = synthesize_by_translation(translator(causal_lm(knobs["teacher"])),
-                                              spare[:wanted], test_pairs=test,
-                                              teacher_name=knobs["teacher"])
-    run_c = lora(synthetic.pairs)
-    with adapter(lm, run_c) as model_c:
-        c = evaluate(model_c, "C synthetic", run_c)
-    run_d = lora(train + synthetic.pairs)
-    with adapter(lm, run_d) as model_d:
-        d = evaluate(model_d, "D real+synthetic", run_d)
+    a = evaluate_translation(lm, test, "A base", prompt=PROMPT, max_new_tokens=max_new)
+    run_b, b = tuned(train, "B real")
+    if knobs.teacher == "student":   # self-training: model B translates the spare sentences
+        with adapter(lm, run_b) as student:
+            synthetic = synthesize(student, "model B (self-training)")
+    else:
+        synthetic = synthesize(causal_lm(knobs.teacher), knobs.teacher)
+    _, c = tuned(synthetic.pairs, "C synthetic")
+    _, d = tuned(train + synthetic.pairs, "D real+synthetic")
     for result in (c, d):
         result.info["synthetic_data"] = synthetic.report()
     versus_b = {f"{r.name.split()[0]}_minus_B_bleu": paired_bootstrap_bleu(r, b).diff.point

@@ -48,8 +48,11 @@ def test_k_and_model_select_cases(pytester, touche_dir):
     assert len(ids) == 3 and all("ideology" in i for i in ids)
     power = run_suite(pytester, "--collect-only", "-q", "-m", "task_power and model_tiny_encoder")
     assert len([line for line in power.stdout.lines if "::" in line]) == 3
+    # A model no collected case uses is a usage error that lists the known ones.
     none = run_suite(pytester, "--collect-only", "-q", "--model", "xlmr")
-    none.stdout.fnmatch_lines(["*6 deselected*"])
+    assert none.ret == pytest.ExitCode.USAGE_ERROR
+    none.stderr.fnmatch_lines(["*--model xlmr matches no collected case*smollm2_135m_instruct, "
+                               "tiny_encoder*"])
 
 
 def test_loader_rejects_bad_files(tmp_path):

@@ -45,8 +45,16 @@ def test_k_selects_by_name(suite):
 
 
 def test_lang_and_model_options_deselect(suite):
-    result = suite.runpytest("--lang", "fr", "--model", "tiny-encoder,other")
+    result = suite.runpytest("--lang", "fr", "--model", "tiny-encoder")
     result.assert_outcomes(passed=1, deselected=3)
+
+
+@pytest.mark.parametrize("option, value, known", [("--lang", "xx", "en, fr"),
+                                                  ("--model", "tiny-encoder,nope", "big, tiny_encoder")])
+def test_unknown_lang_or_model_is_a_usage_error(suite, option, value, known):
+    result = suite.runpytest(option, value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} * matches no collected case*{known}*"])
 
 
 def test_markers_are_listed(suite):

@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from lmgate.cache import RunCache
 from lmgate.errors import DataError
 from lmgate.metrics.qa import exact_match, normalize_answer, squad_v2, text_metrics, token_f1
 from lmgate.models.tiny import train_tokenizer
@@ -63,7 +64,7 @@ def test_answers_map_to_token_spans_with_stride(tmp_path):
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(doc))
     questions = read_squad(path)
-    tokenizer = train_tokenizer([context, "Who led them? Who was king?"], cache_dir=tmp_path)
+    tokenizer = train_tokenizer([context, "Who led them? Who was king?"], cache=RunCache(tmp_path))
     windows = make_windows(tokenizer, questions, max_length=32, stride=8)
     assert len(windows.input_ids) > 2                     # long context -> several windows
     found = [(w, s, e) for w, (qi, s, e) in enumerate(zip(windows.question_index, windows.start,

@@ -17,11 +17,12 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
 MANIFEST = "manifest.json"
+T = TypeVar("T")
 
 
 def library_versions() -> dict[str, str]:
@@ -51,6 +52,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _manifest_digest(files: Mapping[str, str], meta: Mapping[str, Any]) -> str:
+    """Covers the metadata a hit returns (history, n_train...), not only the files."""
+    return hashlib.sha256(json.dumps({"files": files, "meta": meta}, sort_keys=True)
+                          .encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Entry:
     path: Path
@@ -61,8 +68,23 @@ class Entry:
             return {k: data[k] for k in data.files}
 
 
+@dataclass(frozen=True)
+class Memo:
+    """What `RunCache.memo` returns: the loaded value, its entry, and whether it was a hit."""
+
+    value: Any
+    entry: Entry
+    hit: bool
+    key: str
+
+
 class RunCache:
-    """`get(kind, key)` / `put(kind, key, build)`; disabled caches never read nor write."""
+    """One cache for every computation: `memo(kind, key_parts, compute, save, load)`.
+
+    Entries are content-addressed (`content_key(**key_parts)` plus library versions),
+    checksummed (files and metadata) and published atomically. A disabled cache (--no-cache)
+    neither reads nor writes; it computes into a scratch folder removed with it.
+    """
 
     def __init__(self, root: str | os.PathLike, enabled: bool = True) -> None:
         self.root = Path(root) / "runs"
@@ -85,6 +107,8 @@ class RunCache:
         path = self._dir(kind, key)
         try:
             manifest = json.loads((path / MANIFEST).read_text())
+            if manifest.get("digest") != _manifest_digest(manifest["files"], manifest["meta"]):
+                raise ValueError("the manifest does not match its checksum")
             for name, digest in manifest["files"].items():
                 if _sha256(path / name) != digest:
                     raise ValueError(f"{name} does not match its checksum")
@@ -111,8 +135,10 @@ class RunCache:
             write(staging)
             files = {str(p.relative_to(staging)): _sha256(p)
                      for p in sorted(staging.rglob("*")) if p.is_file()}
-            (staging / MANIFEST).write_text(json.dumps({"files": files, "meta": meta},
-                                                       indent=1, sort_keys=True, default=str))
+            meta = json.loads(json.dumps(meta, default=str))  # as a later read will see it
+            (staging / MANIFEST).write_text(json.dumps(
+                {"files": files, "meta": meta, "digest": _manifest_digest(files, meta)},
+                indent=1, sort_keys=True))
             if final.exists():
                 shutil.rmtree(final, ignore_errors=True)
             os.replace(staging, final)
@@ -126,9 +152,40 @@ class RunCache:
             raise
         return Entry(final, meta)
 
+    def memo(self, kind: str, key_parts: Mapping[str, Any], compute: Callable[[], T],
+             save: Callable[[T, Path], dict[str, Any] | None],
+             load: Callable[[Entry], T]) -> Memo:
+        """`load(entry)` of the cached entry for `key_parts`, or compute, save and load it.
+
+        `save(value, folder)` writes the value's files into a fresh folder and may return
+        metadata (JSON) to keep beside them; `load(entry)` rebuilds the value from the entry
+        (`entry.path`, `entry.meta`, `entry.arrays()`). Both run on every miss, so a value is
+        always read back the way a later hit reads it.
+        """
+        key = content_key(kind=kind, **key_parts)
+        entry = self.get(kind, key)
+        if entry is not None:
+            return Memo(load(entry), entry, True, key)
+        value = compute()
+        meta: dict[str, Any] = {}
+
+        def write(folder: Path) -> None:
+            meta.update(save(value, folder) or {})
+
+        entry = self.put(kind, key, write, meta)
+        return Memo(load(entry), entry, False, key)
+
     def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Empty the whole cache (runs, tokenizers, dequantised weights, fetched packages)."""
+        shutil.rmtree(self.root.parent, ignore_errors=True)
 
 
 def save_arrays(folder: Path, name: str = "arrays.npz", **arrays: np.ndarray) -> None:
     np.savez(folder / name, **arrays)
+
+
+def cache_arrays(cache: RunCache, kind: str, key_parts: Mapping[str, Any],
+                 compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """One array (e.g. a frozen base's features) through `cache.memo`."""
+    return cache.memo(kind, key_parts, compute, lambda x, folder: save_arrays(folder, x=x),
+                      lambda entry: entry.arrays()["x"]).value

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,17 +24,25 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from lmgate.io import atomic_write_text
+from lmgate.errors import ConfigError
 from lmgate.metrics.classification import RESAMPLABLE
+from lmgate.metrics.registry import metric_info, undeclared_message
 from lmgate.metrics.stats import bootstrap_ci, paired_diff_sigma, summarise_seeds
 
 FORMAT_VERSION = 1
 DEFAULT_ALPHA = 0.01
-_LOWER_IS_BETTER = re.compile(r"(loss|invalid_rate|error|^ter$)")
-_NOT_GATED = re.compile(r"(_s$|seconds|per_s$)")   # timings: machine noise, not model quality
 
 
-def higher_is_better(metric: str) -> bool:
-    return not _LOWER_IS_BETTER.search(metric)
+def higher_is_better(metric: str) -> bool | None:
+    """The declared direction (lmgate.metrics.registry); None when nobody declared it."""
+    info = metric_info(metric)
+    return None if info is None else info.higher_is_better
+
+
+def _recorded_only(metric: str) -> bool:
+    """Declared as not a quality metric (timings, counts): stored nowhere in baselines."""
+    info = metric_info(metric)
+    return info is not None and not info.gated
 
 
 def row_group(row: Mapping[str, Any]) -> str:
@@ -53,7 +60,7 @@ class Measurement:
     seeds: list[Any]
     ci: list[float] | None = None          # bootstrap CI of the (first seed's) value
     n: int | None = None
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
     data_fingerprint: str | None = None
     model_fingerprint: str | None = None
 
@@ -80,7 +87,7 @@ def measurements(rows: Sequence[Mapping[str, Any]],
             examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
                                    "y_true": pred["y_true"], "y_pred": pred["y_pred"]})
         for metric, value in row["metrics"].items():
-            if value is None or _NOT_GATED.search(metric) or isinstance(value, bool):
+            if value is None or _recorded_only(metric) or isinstance(value, bool):
                 continue
             grouped[f"{base}::{metric}"].append((seed, float(value), row))
     out = {}
@@ -122,21 +129,43 @@ def write_baseline(path: str | Path, rows: Sequence[Mapping], predictions: Itera
 
 
 def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
+    """Read and validate a baseline and its predictions side file; ConfigError names the
+    file (and line) of anything malformed."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"baseline {path} does not exist; create it with "
-                                "--update-baseline") from None
-    if doc.get("lmgate_baseline") != FORMAT_VERSION:
-        raise ValueError(f"{path} is not an lmgate baseline (format {FORMAT_VERSION})")
-    entries = {k: Measurement(key=k, **v) for k, v in doc["entries"].items()}
+        raise ConfigError(f"baseline {path} does not exist; create it with "
+                          "--update-baseline") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"baseline {path} is not valid JSON ({exc}); rewrite it with "
+                          "--update-baseline") from None
+    if not isinstance(doc, dict) or doc.get("lmgate_baseline") != FORMAT_VERSION:
+        raise ConfigError(f"{path} is not an lmgate baseline (an object with "
+                          f"lmgate_baseline: {FORMAT_VERSION})")
+    if not isinstance(doc.get("entries"), dict):
+        raise ConfigError(f"baseline {path}: 'entries' must be an object of measurements")
+    entries = {}
+    for key, value in doc["entries"].items():
+        try:
+            entries[key] = Measurement(key=key, **value)
+            if not isinstance(entries[key].value, (int, float)) or isinstance(entries[key].value, bool):
+                raise TypeError(f"value {entries[key].value!r} is not a number")
+        except TypeError as exc:
+            raise ConfigError(f"baseline {path}: entry {key!r} is malformed ({exc})") from None
     examples: dict[str, list[dict]] = defaultdict(list)
     side = predictions_path(path)
     if side.exists():
-        for line in side.read_text().splitlines():
-            item = json.loads(line)
-            examples[item.pop("key")].append(item)
+        for number, line in enumerate(side.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                item = json.loads(line)
+                examples[item.pop("key")].append(item)
+                if not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
+                    raise TypeError("y_true/y_pred must be lists")
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise ConfigError(f"baseline predictions {side}, line {number}: malformed "
+                                  f"({type(exc).__name__}: {exc}); rewrite the baseline with "
+                                  "--update-baseline") from None
     return entries, dict(examples)
 
 
@@ -225,8 +254,13 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
         if new is None:
             report.checks.append(Check(key, "missing", old.value, None))
             continue
-        base = key.rsplit("::", 1)[0]
-        signed = (new.value - old.value) * (1 if old.higher_is_better else -1)
+        base, metric = key.rsplit("::", 1)
+        direction = higher_is_better(metric)
+        if direction is None:
+            report.checks.append(Check(key, "not-gated", old.value, new.value,
+                                       new.value - old.value, None, undeclared_message(metric)))
+            continue
+        signed = (new.value - old.value) * (1 if direction else -1)
         if tolerance is not None:
             sigma, basis = None, "fixed --tolerance"
         else:

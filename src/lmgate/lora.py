@@ -12,14 +12,17 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from lmgate.cache import Entry, RunCache, content_key
+from lmgate.cache import Entry, RunCache
 from lmgate.errors import DataError
 from lmgate.models.causal import CausalLM
 from lmgate.models.params import count_parameters
 from lmgate.prompting import greedy_generate
 from lmgate.training import cuda_flags, epoch_history
+
+if TYPE_CHECKING:
+    from lmgate.metrics.generation import GenerationResult
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,24 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
                prompt: TranslationPrompt = TranslationPrompt()) -> LoraRun:
     """Train (or fetch from the cache) a LoRA adapter on `lm` for the prompt's translation."""
     train, validation = check_pairs(train, "train pairs"), check_pairs(validation, "validation pairs")
-    key = content_key(kind="lora", base=lm.fingerprint, train=train, validation=validation,
-                      settings=settings.to_dict(), prompt=asdict(prompt), seed=seed)
-    entry = cache.get("lora", key)
-    if entry is not None:
-        return LoraRun(key, entry, True, dict(entry.meta["info"]))
+    key_parts = dict(base=lm.fingerprint, train=train, validation=validation,
+                     settings=settings.to_dict(), prompt=asdict(prompt), seed=seed)
+    memo = cache.memo("lora", key_parts, lambda: _fit_lora(lm, train, validation, settings,
+                                                             seed=seed, prompt=prompt),
+                      _save_adapter, lambda entry: entry)
+    return LoraRun(memo.key, memo.entry, memo.hit, dict(memo.entry.meta["info"]))
+
+
+def _save_adapter(fitted: tuple[Any, dict[str, Any]], folder: Path) -> dict[str, Any]:
+    adapter_weights, meta = fitted
+    for name, content in adapter_weights.items():
+        (folder / name).write_bytes(content)
+    return meta
+
+
+def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings: LoraSettings,
+              *, seed: int, prompt: TranslationPrompt) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Train an adapter; returns its saved files (name -> bytes) and the run's metadata."""
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
@@ -145,13 +161,14 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
                 "trainable_parameters": params["trainable"], "total_parameters": params["total"],
                 "trainable_share": params["trainable"] / params["total"]}
         history = epoch_history(trainer.state.log_history)
-        entry = cache.put("lora", key, lambda folder: model.save_pretrained(folder),
-                          meta={"history": history, "info": info})
+        with tempfile.TemporaryDirectory(prefix="lmgate-adapter-") as folder:
+            model.save_pretrained(folder)
+            files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
     finally:
         # Give the base model back without the adapter layers, for the next run.
         lm.model = model.unload() if hasattr(model, "unload") else lm.model
         tokenizer.padding_side = "left"
-    return LoraRun(key, entry, False, info)
+    return files, {"history": history, "info": info}
 
 
 @contextmanager
@@ -173,3 +190,19 @@ def translate(lm: CausalLM, sources: Sequence[str], *, prompt: TranslationPrompt
     outputs = greedy_generate(lm, [prompt(s) for s in sources], batch_size=batch_size,
                               max_new_tokens=max_new_tokens)
     return [prompt.postprocess(o) for o in outputs]
+
+
+def evaluate_translation(lm: CausalLM, pairs: Sequence[Pair], system: str, *,
+                         prompt: TranslationPrompt = TranslationPrompt(), max_new_tokens: int = 64,
+                         run: LoraRun | None = None) -> "GenerationResult":
+    """Translate the sources of `pairs` greedily and score them against the targets (BLEU/chrF);
+    a LoRA run's training info and loss history go into the result's info."""
+    from lmgate.metrics.generation import GenerationResult
+
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    hypotheses = translate(lm, sources, prompt=prompt, max_new_tokens=max_new_tokens)
+    info: dict[str, Any] = {"postprocessing": "first line of the greedy output, stripped"}
+    if run is not None:
+        info.update(run.info, loss_history=run.history, cache_hit=run.cache_hit)
+    return GenerationResult(system, sources, hypotheses, references,
+                            params={"model": lm.name, "system": system}, info=info)

@@ -23,15 +23,16 @@ import inspect
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lmgate.cache import RunCache, content_key, save_arrays
+from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.report.records import EvalResult
+from lmgate.results import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
            "agreement", "draw_shots", "greedy_generate", "shared_prefix_length"]
@@ -291,20 +292,23 @@ class ZeroShotClassifier:
                         max_new_tokens: int) -> tuple[PromptPredictions, bool]:
         if self.cache is None:
             return self.predict(data.texts, mode, max_new_tokens), False
-        key = content_key(kind="zero-shot", model=self.lm.fingerprint, template=repr(self.template),
-                          labels=self.labels, shots=list(self.shots), data=data.fingerprint(),
-                          mode=mode, max_new_tokens=max_new_tokens if mode == "generate" else 0,
-                          max_length=self.max_length)
-        entry = self.cache.get("zero-shot", key)
-        if entry is not None:
+        def save(out: PromptPredictions, folder: Path) -> dict[str, Any]:
+            save_arrays(folder, y_pred=out.y_pred,
+                        **({"scores": out.scores} if out.scores is not None else {}))
+            return {"answers": out.answers, "seconds": out.seconds}
+
+        def load(entry: Entry) -> PromptPredictions:
             arrays = entry.arrays()
             return PromptPredictions(arrays["y_pred"], entry.meta["answers"], arrays.get("scores"),
-                                     entry.meta["seconds"]), True
-        out = self.predict(data.texts, mode, max_new_tokens)
-        arrays = {"y_pred": out.y_pred, **({"scores": out.scores} if out.scores is not None else {})}
-        self.cache.put("zero-shot", key, lambda folder: save_arrays(folder, **arrays),
-                       meta={"answers": out.answers, "seconds": out.seconds})
-        return out, False
+                                     entry.meta["seconds"])
+
+        memo = self.cache.memo(
+            "zero-shot", dict(model=self.lm.fingerprint, template=repr(self.template),
+                              labels=self.labels, shots=list(self.shots), data=data.fingerprint(),
+                              mode=mode, max_new_tokens=max_new_tokens if mode == "generate" else 0,
+                              max_length=self.max_length),
+            lambda: self.predict(data.texts, mode, max_new_tokens), save, load)
+        return memo.value, memo.hit
 
 
     def evaluate(self, data: LabeledData, mode: str = "score", name: str | None = None,

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lmgate.cache import RunCache, cache_arrays
 from lmgate.errors import DataError
 from lmgate.models.heads import FrozenBaseModel, linear_schedule
 from lmgate.settings import TrainConfig
@@ -239,3 +240,43 @@ class QAResult:
         return {"ids": [q.id for q in self.questions],
                 "answers": [self.answers[q.id] for q in self.questions],
                 "golds": [list(q.answers) for q in self.questions]}
+
+
+def cached_token_features(frozen: FrozenBaseModel, windows: Windows,
+                          questions: Sequence[Question], cache: RunCache, *,
+                          device: str = "cpu") -> np.ndarray:
+    """`token_features` of the windows, computed once per (base, questions, windowing)."""
+    return cache_arrays(cache, "features", dict(
+        qa_features=frozen.fingerprint, ids=[q.id for q in questions],
+        windows=[len(x) for x in windows.input_ids]),
+        lambda: token_features(frozen, windows, device=device))
+
+
+@dataclass
+class SpanHeadRun:
+    """A span head trained on a frozen base, and its answers to the test questions."""
+
+    frozen: FrozenBaseModel
+    history: list[dict[str, float]]
+    result: QAResult
+
+
+def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[Question],
+                           config: TrainConfig, *, max_length: int, stride: int,
+                           cache: RunCache, device: str = "cpu", seed: int = 0) -> SpanHeadRun:
+    """Load `base` with a seeded span head, freeze the base, train the head on the base's
+    cached token features of the train windows, and answer the test questions."""
+    from lmgate.models.heads import load_frozen_base
+
+    frozen = load_frozen_base(base, "qa", cache, seed=seed)
+    windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
+               for name, qs in (("train", train), ("test", test))}
+    feats = {name: cached_token_features(frozen, windows[name], qs, cache, device=device)
+             for name, qs in (("train", train), ("test", test))}
+    history = train_span_head(frozen, windows["train"], feats["train"], config, seed=seed)
+    answers, na_probs = predict_spans(frozen, test, windows["test"], feats["test"])
+    result = QAResult(f"{base} frozen + span head", test, answers, na_probs,
+                      params={"model": base, "system": "frozen-base span head"},
+                      info={"parameters": frozen.parameters, "history": history,
+                            "windows": len(windows["train"].input_ids)})
+    return SpanHeadRun(frozen, history, result)

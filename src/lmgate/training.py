@@ -16,14 +16,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lmgate.cache import Entry, RunCache, content_key, save_arrays
+from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.loading import classifier_fingerprint, load_classifier
+from lmgate.models.loading import LoadedModel, classifier_fingerprint, load_classifier
 from lmgate.models.params import count_parameters
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import resolve_model
-from lmgate.report.records import EvalResult
+from lmgate.results import EvalResult
 from lmgate.settings import TrainConfig
 
 
@@ -138,10 +138,8 @@ class TrainedRun:
     model: Any = None
     tokenizer: Any = None
     info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def history(self) -> list[dict[str, float]]:
-        return self.entry.meta["history"]
+    history: list[dict[str, float]] = field(default_factory=list)
+    data_notes: tuple[str, ...] = ()   # warnings of the training data, carried into results
 
     def _ensure_model(self) -> None:
         if self.model is None:
@@ -155,25 +153,25 @@ class TrainedRun:
         if data.labels != self.labels:
             raise ValueError(f"{data.name} has labels {data.labels}; the model was trained on "
                              f"{self.labels}")
-        key = content_key(kind="predict", run=self.key, data=data.fingerprint(),
-                          max_length=self.config.max_length)
-        entry = self.cache.get("predictions", key)
-        hit = entry is not None
         start = time.perf_counter()
-        if entry is None:
+
+        def compute() -> np.ndarray:
             self._ensure_model()
-            y_pred = predict_labels(self.model, self.tokenizer, data.texts,
-                                    batch_size=self.config.eval_batch_size,
-                                    max_length=self.config.max_length, device=self.device)
-            entry = self.cache.put("predictions", key,
-                                   lambda folder: save_arrays(folder, y_pred=y_pred), meta={})
-        y_pred = entry.arrays()["y_pred"]
+            return predict_labels(self.model, self.tokenizer, data.texts,
+                                  batch_size=self.config.eval_batch_size,
+                                  max_length=self.config.max_length, device=self.device)
+
+        memo = self.cache.memo("predictions", dict(run=self.key, data=data.fingerprint(),
+                                                   max_length=self.config.max_length),
+                               compute, lambda y, folder: save_arrays(folder, y_pred=y),
+                               lambda entry: entry.arrays()["y_pred"])
+        y_pred, hit = memo.value, memo.hit
         info = {**self.info, "run_key": self.key[:16], "data_fingerprint": data.fingerprint(),
                 "cache_hit": self.cache_hit and hit, "predict_s": round(time.perf_counter() - start, 3),
                 "history": self.history}
         return EvalResult(name or self.spec.name, self.labels, data.y, y_pred,
                           params={"model": self.spec.name, **params},
-                          info={**info, "notes": list(data.notes)})
+                          info={**info, "notes": [*self.data_notes, *data.notes]})
 
 
 def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, seed: int,
@@ -186,24 +184,32 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     spec = get_model_spec(model) if isinstance(model, str) else model
     resolved = resolve_model(spec, cache.root.parent)
     config = config if spec.max_length >= config.max_length else config.replace(max_length=spec.max_length)
-    key = content_key(kind="finetune", regime="full", model=classifier_fingerprint(resolved, tokenizer_texts),
-                      data=data.fingerprint(), labels=data.labels, config=config.to_dict(), seed=seed)
-    entry = cache.get("finetune", key)
-    if entry is not None:
-        return TrainedRun(key, spec, data.labels, config, device, cache, entry, True,
-                          info=dict(entry.meta["info"]))
-    loaded = load_classifier(resolved, data.labels, seed=seed, max_length=config.max_length,
-                             cache_dir=cache.root.parent, tokenizer_texts=tokenizer_texts)
+    loaded: list[LoadedModel] = []   # set on a miss: the trained model stays in memory
+
+    def compute() -> list[dict[str, float]]:
+        model = load_classifier(resolved, data.labels, seed=seed, max_length=config.max_length,
+                                cache=cache, tokenizer_texts=tokenizer_texts)
+        loaded.append(model)
+        return train_classifier(model.model, model.tokenizer, data, config, seed=seed,
+                                device=device)
+
+    def save(history: list[dict[str, float]], folder: Path) -> dict[str, Any]:
+        model = loaded[0]
+        model.model.save_pretrained(folder, safe_serialization=True)
+        model.tokenizer.save_pretrained(folder)
+        info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(data.train),
+                "parameters": count_parameters(model.model), "source": resolved.source,
+                "epochs_run": len(history)}
+        return {"history": history, "info": info}
+
     start = time.perf_counter()
-    history = train_classifier(loaded.model, loaded.tokenizer, data, config, seed=seed, device=device)
-    info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(data.train),
-            "parameters": count_parameters(loaded.model), "source": resolved.source,
-            "epochs_run": len(history)}
-
-    def write(folder: Path) -> None:
-        loaded.model.save_pretrained(folder, safe_serialization=True)
-        loaded.tokenizer.save_pretrained(folder)
-
-    entry = cache.put("finetune", key, write, meta={"history": history, "info": info})
-    return TrainedRun(key, spec, data.labels, config, device, cache, entry, False,
-                      loaded.model, loaded.tokenizer, info)
+    memo = cache.memo("finetune", dict(
+        regime="full", model=classifier_fingerprint(resolved, tokenizer_texts),
+        data=data.fingerprint(), labels=data.labels, config=config.to_dict(), seed=seed),
+        compute, save, lambda entry: entry)
+    entry = memo.value
+    model, tokenizer = (loaded[0].model, loaded[0].tokenizer) if loaded else (None, None)
+    notes = tuple(dict.fromkeys([*data.notes, *data.train.notes, *data.validation.notes]))
+    return TrainedRun(memo.key, spec, data.labels, config, device, cache, entry,
+                      memo.hit, model, tokenizer, dict(entry.meta["info"]),
+                      entry.meta["history"], notes)

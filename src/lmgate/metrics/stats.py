@@ -10,7 +10,7 @@ import numpy as np
 from lmgate.metrics.classification import metric_from_confusions, resampled_confusions
 
 if TYPE_CHECKING:
-    from lmgate.report.records import EvalResult
+    from lmgate.results import EvalResult
 
 DEFAULT_RESAMPLES = 1000
 

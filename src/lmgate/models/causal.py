@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmgate.cache import RunCache, content_key
+from lmgate.cache import RunCache
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import ResolvedModel, resolve_model
 
@@ -26,9 +26,7 @@ def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
     if not gguf:
         return resolved
     stat = (Path(resolved.location) / gguf).stat()
-    key = content_key(kind="dequantised", spec=resolved.spec.name, gguf=gguf, size=stat.st_size)
-    entry = cache.get("weights", key)
-    if entry is None:
+    def dequantise():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(resolved.location, gguf_file=gguf)
@@ -38,14 +36,18 @@ def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
+        return model, tokenizer
 
-        def write(folder: Path) -> None:
-            model.save_pretrained(folder, safe_serialization=True)
-            tokenizer.save_pretrained(folder)
+    def save(loaded, folder: Path) -> dict[str, str]:
+        model, tokenizer = loaded
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        return {"from": f"{resolved.location}/{gguf}"}
 
-        entry = cache.put("weights", key, write, meta={"from": f"{resolved.location}/{gguf}"})
+    memo = cache.memo("weights", dict(dequantised=resolved.spec.name, gguf=gguf,
+                                      size=stat.st_size), dequantise, save, lambda entry: entry)
     return dataclasses.replace(resolved, source=f"{resolved.source}-dequantised",
-                               location=str(entry.path))
+                               location=str(memo.entry.path))
 
 
 def weights_fingerprint(resolved: ResolvedModel) -> str:

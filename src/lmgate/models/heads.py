@@ -16,12 +16,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lmgate.cache import RunCache, content_key, save_arrays
+from lmgate.cache import RunCache, cache_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import classification_metrics
 from lmgate.models.causal import prepare_tokenizer, resolve_plain, weights_fingerprint
 from lmgate.models.params import count_parameters
+from lmgate.results import EvalResult
 from lmgate.settings import TrainConfig
 
 TASKS = ("classification", "qa")
@@ -112,13 +113,11 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
 
 def cached_features(frozen: FrozenBaseModel, data: LabeledData, cache: RunCache, *,
                     max_length: int, device: str) -> np.ndarray:
-    key = content_key(kind="features", base=frozen.fingerprint, data=data.fingerprint(),
-                      max_length=max_length)
-    entry = cache.get("features", key)
-    if entry is None:
-        feats = last_token_features(frozen, data.texts, max_length=max_length, device=device)
-        entry = cache.put("features", key, lambda folder: save_arrays(folder, x=feats), meta={})
-    return entry.arrays()["x"]
+    """The base's last-token features of `data`, computed once per (base, data, max_length)."""
+    return cache_arrays(cache, "features", dict(base=frozen.fingerprint, data=data.fingerprint(),
+                                                max_length=max_length),
+                        lambda: last_token_features(frozen, data.texts, max_length=max_length,
+                                                    device=device))
 
 
 def linear_schedule(optimizer, total: int, warmup_ratio: float):
@@ -200,3 +199,33 @@ def predict_head(frozen: FrozenBaseModel, data: LabeledData, max_length: int, de
                                          device)
             preds.append(logits.argmax(-1).cpu().numpy())
     return np.concatenate(preds)
+
+
+@dataclass
+class HeadRun:
+    """A classification head trained on a frozen base: the model, its history and its result."""
+
+    frozen: FrozenBaseModel
+    config: TrainConfig
+    history: list[dict[str, float]]
+    result: EvalResult
+
+
+def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
+                      config: TrainConfig, *, cache: RunCache, device: str = "cpu",
+                      seed: int = 0) -> HeadRun:
+    """Load `base` with a seeded classification head, freeze the base, train the head on the
+    base's cached features of `train`, and evaluate it on `evaluation`."""
+    frozen = load_frozen_base(base, "classification", cache, labels=train.labels, seed=seed)
+    features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,
+                                            device=device) for split in (train, evaluation)}
+    history = train_classification_head(frozen, train, evaluation, config, seed=seed,
+                                        device=device, train_features=features[train.name],
+                                        eval_features=features[evaluation.name])
+    predictions = predict_head(frozen, evaluation, config.max_length, device,
+                               features[evaluation.name])
+    result = EvalResult(f"{base} frozen + head", train.labels, evaluation.y, predictions,
+                        params={"model": base, "system": "frozen-base head"},
+                        info={"parameters": frozen.parameters, "history": history,
+                              "notes": [*train.notes, *evaluation.notes]})
+    return HeadRun(frozen, config, history, result)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from lmgate.cache import RunCache
 from lmgate.errors import ConfigError
 from lmgate.models.resolve import ResolvedModel
 from lmgate.models.tiny import texts_fingerprint, tiny_encoder_classifier, train_tokenizer
@@ -38,7 +39,7 @@ def classifier_fingerprint(resolved: ResolvedModel, tokenizer_texts: Sequence[st
 
 
 def load_classifier(resolved: ResolvedModel, labels: Sequence[str], *, seed: int,
-                    max_length: int, cache_dir: Path,
+                    max_length: int, cache: RunCache,
                     tokenizer_texts: Sequence[str] | None = None) -> LoadedModel:
     """A sequence classifier with `len(labels)` outputs, its tokenizer and fingerprint."""
     spec = resolved.spec
@@ -48,7 +49,7 @@ def load_classifier(resolved: ResolvedModel, labels: Sequence[str], *, seed: int
         if not tokenizer_texts:
             raise ConfigError(f"model {spec.name!r} trains its tokenizer on the data: "
                               "pass tokenizer_texts")
-        tokenizer = train_tokenizer(tokenizer_texts, cache_dir=cache_dir)
+        tokenizer = train_tokenizer(tokenizer_texts, cache=cache)
         model = tiny_encoder_classifier(tokenizer, len(labels), max_length, seed, labels)
     else:
         import torch

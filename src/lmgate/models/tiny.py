@@ -8,10 +8,12 @@ the experiment's own texts, SentencePiece-style (Metaspace + BPE), like XLM-R's.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lmgate.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from lmgate.cache import RunCache
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -28,22 +30,20 @@ def texts_fingerprint(texts: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache_dir: Path | None = None):
-    """A fast tokenizer trained on `texts`; cached as tokenizer.json by a hash of the texts."""
+def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache: "RunCache | None" = None):
+    """A fast tokenizer trained on `texts`; cached (checksummed) by a hash of the texts."""
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    cached = None
-    if cache_dir is not None:
-        key = hashlib.sha256(f"{texts_fingerprint(texts)}:{vocab_size}:bpe-v1".encode()).hexdigest()[:16]
-        cached = Path(cache_dir) / "tokenizers" / key / "tokenizer.json"
-    if cached is not None and cached.exists():
-        backend_json = cached.read_text(encoding="utf-8")
+    compute = lambda: _train_backend(texts, vocab_size).to_str()  # noqa: E731
+    if cache is None:
+        backend_json = compute()
     else:
-        backend_json = _train_backend(texts, vocab_size).to_str()
-        if cached is not None:
-            atomic_write_text(cached, backend_json)
-    from tokenizers import Tokenizer
-
+        backend_json = cache.memo(
+            "tokenizers", dict(texts=texts_fingerprint(texts), vocab_size=vocab_size,
+                               algorithm="bpe-v1"), compute,
+            lambda text, folder: atomic_write_text(folder / "tokenizer.json", text) and None,
+            lambda entry: (entry.path / "tokenizer.json").read_text(encoding="utf-8")).value
     return PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(backend_json), pad_token="[PAD]",
         unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")

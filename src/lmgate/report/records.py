@@ -1,4 +1,4 @@
-"""Typed evaluation results and the recorder that turns them into exportable rows.
+"""The recorder that turns results (lmgate.results) into exportable rows.
 
 Nothing here knows about pytest: a notebook can build `EvalResult`s and call the writers.
 """
@@ -15,37 +15,7 @@ import numpy as np
 
 from lmgate.metrics.classification import classification_metrics, confusion
 from lmgate.metrics.stats import bootstrap_ci
-
-
-@dataclass
-class EvalResult:
-    """Per-example predictions of one system on one evaluation set, with its metrics.
-
-    `params` are the experimental factors (model, languages, N...); `info` is provenance
-    (fingerprints, parameter counts, timings, cache hits, training history).
-    """
-
-    name: str
-    labels: tuple[str, ...]
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    params: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.labels = tuple(self.labels)
-        self.y_true = np.asarray(self.y_true, dtype=np.int64)
-        self.y_pred = np.asarray(self.y_pred, dtype=np.int64)
-        if not self.metrics:
-            self.metrics = classification_metrics(self.y_true, self.y_pred, self.labels)
-
-    @property
-    def n(self) -> int:
-        return len(self.y_true)
-
-    def __getitem__(self, metric: str) -> float:
-        return self.metrics[metric]
+from lmgate.results import EvalResult, Result
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,202 @@
+"""Fixtures every experiment uses, shipped to any project that installs lmgate.
+
+`pytest --fixtures` lists them with these docstrings; each shows the call a test writes.
+They bind the library (which knows nothing of pytest) to the session: profile defaults, seed,
+device and the run cache.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pytest
+
+from lmgate.plugin.options import SETTINGS
+from lmgate.plugin.selection import study_of
+from lmgate.profiles import Knobs
+from lmgate.settings import Settings
+
+if TYPE_CHECKING:  # the fixtures import torch-side modules only when a test uses them
+    from lmgate.cache import RunCache
+    from lmgate.data import DataSplits, LabeledData
+    from lmgate.lora import LoraRun, LoraSettings, TranslationPrompt
+    from lmgate.models.causal import CausalLM
+    from lmgate.models.heads import HeadRun
+    from lmgate.prompting import PromptTemplate, ZeroShotClassifier
+    from lmgate.qa import Question, SpanHeadRun
+    from lmgate.training import TrainedRun
+
+
+@pytest.fixture(scope="session")
+def lmgate_settings(pytestconfig: pytest.Config) -> Settings:
+    """The session's resolved settings: `lmgate_settings.profile`, `.device`, `.seed`, ..."""
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture
+def lmgate_repeat() -> int:
+    """Index of this run among --lmgate-repeats K (0 without repeats)."""
+    return 0
+
+
+@pytest.fixture
+def lmgate_seed(lmgate_settings: Settings, lmgate_repeat: int) -> int:
+    """The seed of this test run: --lmgate-seed, plus the repeat index under --lmgate-repeats."""
+    return lmgate_settings.seed + lmgate_repeat
+
+
+@pytest.fixture
+def knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> Knobs:
+    """The active profile's knobs of this test's study (`@pytest.mark.study("name")`).
+
+    Example::
+
+        pytestmark = pytest.mark.study("reviews")
+
+        def test_curve(knobs, finetune):
+            for n in knobs.train_sizes: ...            # [tool.lmgate.profiles.smoke.studies.reviews]
+            config = knobs.train_config("train")       # profile training defaults + overrides
+    """
+    study = study_of(request.node)
+    if study is None:
+        raise pytest.UsageError(f"lmgate: {request.node.nodeid} uses the knobs fixture without "
+                                "@pytest.mark.study(name) on the test or module")
+    return lmgate_settings.profile.study(study)
+
+
+@pytest.fixture(scope="session")
+def run_cache(lmgate_settings: Settings) -> "RunCache":
+    """lmgate's content-addressed cache of this session (disabled by --no-cache)."""
+    from lmgate.cache import RunCache
+
+    return RunCache(lmgate_settings.cache_dir, enabled=lmgate_settings.use_cache)
+
+
+@pytest.fixture(scope="session")
+def device(lmgate_settings: Settings) -> str:
+    """The torch device of this session: --device resolved ('cpu', 'cuda', 'cuda:1')."""
+    return lmgate_settings.torch_device()
+
+
+@pytest.fixture
+def finetune(lmgate_settings: Settings, run_cache: "RunCache", device: str, lmgate_seed: int
+             ) -> Callable[..., "TrainedRun"]:
+    """Fine-tune a sequence classifier with the profile's training defaults, cached by content.
+
+    Example::
+
+        run = finetune("minilm", splits, epochs=2)           # DataSplits: train/validation/test
+        result = run.predict(splits.test, name="minilm fine-tuned")   # an EvalResult
+
+    `tokenizer_texts=` is needed by embedded models that train their tokenizer on the data; a
+    `config=TrainConfig(...)` replaces the profile defaults. Seeded with this run's seed.
+    """
+    from lmgate.training import finetune as run_finetune
+
+    def run(model: str, data: "DataSplits", tokenizer_texts: Sequence[str] | None = None,
+            config=None, **overrides: Any) -> "TrainedRun":
+        config = (config or lmgate_settings.profile.train).replace(**overrides)
+        return run_finetune(model, data, config=config, seed=lmgate_seed, device=device,
+                            cache=run_cache, tokenizer_texts=tokenizer_texts)
+    return run
+
+
+@pytest.fixture(scope="session")
+def causal_lm(run_cache: "RunCache", device: str) -> Callable[[str], "CausalLM"]:
+    """`causal_lm(name)`: a causal LM loaded on the session's device, once per session.
+
+    Example::
+
+        lm = causal_lm("smollm2-135m-instruct")
+        lm.model, lm.tokenizer          # transformers objects, tokenizer padding on the left
+    """
+    from lmgate.models.causal import load_causal_lm
+
+    loaded: dict[str, CausalLM] = {}
+
+    def get(name: str) -> "CausalLM":
+        if name not in loaded:
+            loaded[name] = load_causal_lm(name, run_cache, device)
+        return loaded[name]
+    return get
+
+
+@pytest.fixture(scope="session")
+def zero_shot(causal_lm, run_cache: "RunCache") -> Callable[..., "ZeroShotClassifier"]:
+    """A zero-/few-shot classifier prompting a causal LM; its predictions are cached.
+
+    Example::
+
+        prompt = PromptTemplate("Is this review positive or negative? Answer with one word.",
+                                {"negative": "negative", "positive": "positive"})
+        classifier = zero_shot("smollm2-135m-instruct", prompt, labels=test.labels)
+        result = classifier.evaluate(test, mode="score")      # or mode="generate"
+    """
+    from lmgate.prompting import ZeroShotClassifier
+
+    def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
+             shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
+        return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,
+                                  cache=run_cache, **options)
+    return make
+
+
+@pytest.fixture
+def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int) -> Callable[..., "HeadRun"]:
+    """Train a classification head on a frozen base model (base features computed once, cached).
+
+    Example::
+
+        run = frozen_head("smollm2-135m-instruct", train, evaluation, config)
+        run.result                      # EvalResult on `evaluation`
+        run.frozen.parameters           # {"total", "trainable", "added_by_head", ...}
+    """
+    from lmgate.models.heads import train_frozen_head
+
+    def run(base: str, train: "LabeledData", evaluation: "LabeledData", config) -> "HeadRun":
+        return train_frozen_head(base, train, evaluation, config, cache=run_cache,
+                                 device=device, seed=lmgate_seed)
+    return run
+
+
+@pytest.fixture
+def frozen_span_head(run_cache: "RunCache", device: str, lmgate_seed: int
+                     ) -> Callable[..., "SpanHeadRun"]:
+    """Train an extractive-QA span head on a frozen base (token features cached).
+
+    Example::
+
+        train, test = read_squad(path)[:200], read_squad(path)[200:]     # lmgate.qa.Question
+        run = frozen_span_head("smollm2-135m-instruct", train, test, config,
+                               max_length=192, stride=64)
+        run.result["f1"], run.result["HasAns_f1"]        # SQuAD v2 metrics (QAResult)
+    """
+    from lmgate.qa import train_frozen_span_head
+
+    def run(base: str, train: Sequence["Question"], test: Sequence["Question"], config, *,
+            max_length: int = 384, stride: int = 128) -> "SpanHeadRun":
+        return train_frozen_span_head(base, train, test, config, max_length=max_length,
+                                      stride=stride, cache=run_cache, device=device,
+                                      seed=lmgate_seed)
+    return run
+
+
+@pytest.fixture
+def lora(run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
+    """Train (or fetch from the cache) a LoRA adapter for translation on a loaded causal LM.
+
+    Example::
+
+        lm = causal_lm("smollm2-135m-instruct")
+        run = lora(lm, train_pairs, validation_pairs, LoraSettings(r=16, alpha=64))
+        with adapter(lm, run) as tuned:
+            hypotheses = translate(tuned, sources)
+    """
+    from lmgate.lora import TranslationPrompt, train_lora
+
+    def run(lm: "CausalLM", train: Sequence[tuple[str, str]],
+            validation: Sequence[tuple[str, str]], settings: "LoraSettings",
+            prompt: "TranslationPrompt | None" = None) -> "LoraRun":
+        return train_lora(lm, train, validation, settings, seed=lmgate_seed, cache=run_cache,
+                          prompt=prompt or TranslationPrompt())
+    return run

@@ -1,0 +1,195 @@
+"""Options and ini keys of the lmgate group, parsed once into `Settings` and `GateOptions`.
+
+Every bad value is a usage error naming the option, raised in `pytest_configure`, before any
+test runs. Environment variables the session sets are restored at unconfigure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lmgate.errors import ConfigError
+from lmgate.profiles import Profile, get_profile, load_profiles
+from lmgate.settings import DATA_DIR_ENV, Settings, default_cache_dir, split_csv
+
+SETTINGS = pytest.StashKey[Settings]()
+GATE = pytest.StashKey["GateOptions"]()
+PROFILES = pytest.StashKey[dict]()
+SAVED_ENV = pytest.StashKey[dict]()
+
+OPTIONS = (
+    # (flag, ini key, default, help)
+    ("--profile", "lmgate_profile", "smoke", "experiment profile: smoke (CPU, minutes), paper "
+     "(GPU) or one your pyproject.toml declares under [tool.lmgate.profiles]"),
+    ("--device", "lmgate_device", "auto", "auto | cpu | cuda | cuda:N"),
+    ("--results-dir", "lmgate_results_dir", "lmgate-results",
+     "where results.jsonl, results.csv, summary.md and plots are written"),
+    ("--lang", "lmgate_lang", "", "comma list of languages: deselect cases of other languages"),
+    ("--model", "lmgate_model", "", "comma list of model names: deselect cases of other models"),
+    ("--lmgate-seed", "lmgate_seed", "0", "base random seed of sampling, splits and training"),
+    ("--lmgate-cache-dir", "lmgate_cache_dir", "",
+     "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
+    ("--lmgate-data-dir", "lmgate_data_dir", "",
+     "folder of local data sets (sets $LMGATE_DATA_DIR for the session)"),
+    ("--lmgate-repeats", "lmgate_repeats", "1",
+     "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
+    ("--baseline", "lmgate_baseline", "",
+     "baseline JSON to compare every recorded metric with; a regression beyond noise fails"),
+    ("--tolerance", "lmgate_tolerance", "",
+     "fixed absolute tolerance for baseline checks (default: derived from each metric's noise)"),
+    ("--gate-alpha", "lmgate_gate_alpha", "0.01",
+     "false-alarm probability of a whole baseline check (Bonferroni over metrics)"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lmgate", "lmgate: NLP experiments as tests")
+    for flag, ini, default, help_text in OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini}; "
+                        f"default: {default or 'unset'})")
+        parser.addini(ini, help_text, default=default)
+    group.addoption("--update-baseline", dest="lmgate_update_baseline", action="store_true",
+                    help="write (or refresh) the --baseline file from this run instead of checking")
+    group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
+                    help="fail when a baseline metric is missing from this run")
+    group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
+                    help="neither read nor write lmgate's run cache (pytest's --cache-clear "
+                         "also empties it before the run)")
+
+
+def option(config: pytest.Config, ini: str) -> str:
+    value = config.getoption(ini)
+    return str(value if value is not None else config.getini(ini))
+
+
+def _number(config: pytest.Config, ini: str, flag: str, kind: type = float):
+    text = option(config, ini).strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{flag} must be {'an integer' if kind is int else 'a number'}, "
+                          f"got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{flag} must be a finite number, got {text!r}")
+    return value
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    repeats: int = 1
+    baseline: Path | None = None
+    update: bool = False
+    tolerance: float | None = None
+    alpha: float = 0.01
+    strict_missing: bool = False
+
+
+def gate_options(config: pytest.Config) -> GateOptions:
+    repeats = _number(config, "lmgate_repeats", "--lmgate-repeats", int)
+    if repeats < 1:
+        raise ConfigError(f"--lmgate-repeats must be >= 1, got {repeats}")
+    baseline = option(config, "lmgate_baseline")
+    path = (config.invocation_params.dir / baseline) if baseline else None
+    update = bool(config.getoption("lmgate_update_baseline"))
+    if update and path is None:
+        raise ConfigError("--update-baseline needs --baseline FILE to know where to write")
+    if path is not None and not update and not path.exists():
+        raise ConfigError(f"baseline {path} does not exist; create it with --update-baseline")
+    tolerance = None
+    if option(config, "lmgate_tolerance").strip():
+        tolerance = _number(config, "lmgate_tolerance", "--tolerance")
+        if tolerance < 0:
+            raise ConfigError(f"--tolerance must be >= 0, got {tolerance}")
+    alpha = _number(config, "lmgate_gate_alpha", "--gate-alpha")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"--gate-alpha must be in (0, 1), got {alpha}")
+    return GateOptions(repeats, path, update, tolerance, alpha,
+                       bool(config.getoption("lmgate_strict_missing")))
+
+
+def _results_dir(config: pytest.Config) -> Path:
+    """The results folder, checked now: a run must not train for minutes and fail to write."""
+    path = Path(option(config, "lmgate_results_dir"))
+    path = path if path.is_absolute() else config.invocation_params.dir / path
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"--results-dir {path}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--results-dir {path}: {existing} is not writable")
+    return path
+
+
+def _device(config: pytest.Config) -> str:
+    device = option(config, "lmgate_device").strip().lower()
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"unknown --device {device!r}; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _set_env(config: pytest.Config, name: str, value: str) -> None:
+    """Set an environment variable for this session; pytest_unconfigure restores it."""
+    config.stash[SAVED_ENV].setdefault(name, os.environ.get(name))
+    os.environ[name] = value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (("slow", "long-running experiment; deselect with -m 'not slow'"),
+                       ("gpu", "needs CUDA; skipped with a reason when none is present"),
+                       ("study(name)", "the study whose profile knobs the `knobs` fixture reads"),
+                       ("knob_params(argname=knob, ...)", "parametrise each argname over the "
+                        "values of its study knob in the active profile")):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    config.stash[SAVED_ENV] = {}
+    try:
+        profiles = load_profiles(config.rootpath / "pyproject.toml")
+        settings = Settings(
+            profile=get_profile(option(config, "lmgate_profile"), profiles),
+            device=_device(config),
+            seed=_number(config, "lmgate_seed", "--lmgate-seed", int),
+            results_dir=_results_dir(config),
+            langs=split_csv(option(config, "lmgate_lang")),
+            models=split_csv(option(config, "lmgate_model")),
+            cache_dir=(Path(option(config, "lmgate_cache_dir")) if option(config, "lmgate_cache_dir")
+                       else default_cache_dir()),
+            use_cache=not config.getoption("lmgate_no_cache"))
+        config.stash[GATE] = gate_options(config)
+        _register_project_models(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"lmgate: {exc}") from None
+    config.stash[PROFILES] = profiles
+    config.stash[SETTINGS] = settings
+    data_dir = option(config, "lmgate_data_dir")
+    if data_dir:
+        # Loaders read the environment, so library code outside pytest behaves the same.
+        _set_env(config, DATA_DIR_ENV, str(config.invocation_params.dir / data_dir))
+    if config.getoption("cacheclear", False) and not is_worker(config):
+        from lmgate.cache import RunCache
+
+        RunCache(settings.cache_dir).clear()
+
+
+def _register_project_models(config: pytest.Config) -> None:
+    pyproject = config.rootpath / "pyproject.toml"
+    if pyproject.exists():
+        from lmgate.models.registry import register_from_pyproject
+
+        register_from_pyproject(pyproject)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in config.stash.get(SAVED_ENV, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -1,0 +1,195 @@
+"""Recording and export: the `record` fixture and the controller-side `Collector`.
+
+Records travel from xdist workers to the controller on the teardown report (`report.lmgate`);
+the `Collector`, registered on the controller only, gathers them, writes the results once at
+session finish (before any baseline work that could fail) and runs the gate. It owns its hooks
+and is unregistered at unconfigure, like pytest's own junitxml plugin.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from lmgate.plugin.options import GATE, SETTINGS, GateOptions, is_worker
+from lmgate.plugin.selection import item_params
+
+if TYPE_CHECKING:  # records pull in numpy and scikit-learn: loaded when a test records
+    from lmgate.report.records import Recorder
+
+RECORDER = pytest.StashKey["Recorder"]()
+COLLECTOR = pytest.StashKey["Collector"]()
+REPEAT_ID = re.compile(r"-seed\d+(?=\])|\[seed\d+\]")
+#: Files lmgate writes into --results-dir; removed at session start so results are this run's.
+RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "summary.md", "report.html")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    report = yield
+    if call.when == "teardown" and RECORDER in item.stash:
+        recorder = item.stash[RECORDER]
+        report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
+                         "sections": recorder.sections}
+    return report
+
+
+@pytest.hookimpl(trylast=True)  # after options.pytest_configure has parsed the settings
+def pytest_configure(config: pytest.Config) -> None:
+    if is_worker(config):
+        return
+    gate = config.stash[GATE]
+    baseline = None
+    if gate.baseline is not None and not gate.update:
+        from lmgate.errors import ConfigError
+        from lmgate.gate import read_baseline
+
+        try:  # a corrupt baseline must stop the run now, not after an hour of training
+            baseline = read_baseline(gate.baseline)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"lmgate: {exc}") from None
+    config.stash[COLLECTOR] = collector = Collector(config, gate, baseline)
+    config.pluginmanager.register(collector, "lmgate-collector")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    collector = config.stash.get(COLLECTOR, None)
+    if collector is not None:
+        del config.stash[COLLECTOR]
+        config.pluginmanager.unregister(collector)
+
+
+class Collector:
+    """Gathers rows and predictions (from this process or xdist workers), writes, gates."""
+
+    def __init__(self, config: pytest.Config, gate: GateOptions, baseline=None) -> None:
+        self.config = config
+        self.gate_options = gate
+        self.baseline = baseline
+        self.out: Path = config.stash[SETTINGS].results_dir
+        self.rows: list[dict] = []
+        self.predictions: list[dict] = []
+        self.sections: list[dict] = []
+        self.written: list[Path] = []
+        self.gate = None
+        self.baseline_written: list[Path] = []
+        self.baseline_refused: str | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        for name in RESULT_FILES:  # a run where everything skips must not show the last run's
+            (self.out / name).unlink(missing_ok=True)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "lmgate", None)
+        if payload:
+            self.rows.extend(payload["rows"])
+            self.predictions.extend(payload["predictions"])
+            self.sections.extend(payload["sections"])
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.rows:
+            self._write([])
+        if self.baseline is not None:
+            self._check(session)
+        elif self.gate_options.update and self.rows:
+            self._update(session)
+
+    def _write(self, sections: list[tuple[str, str]]) -> None:
+        from lmgate.report.plots import all_plots
+        from lmgate.report.writers import merge_sections, write_results
+
+        plots = all_plots(self.rows, self.out)
+        self.written = write_results(self.rows, self.predictions, self.out, plots,
+                                     sections + merge_sections(self.sections)) + plots
+
+    def _check(self, session: pytest.Session) -> None:
+        from lmgate.gate import compare, markdown, measurements
+
+        old, old_examples = self.baseline
+        new, new_examples = measurements(self.rows, self.predictions)
+        options = self.gate_options
+        self.gate = compare(old, new, old_examples, new_examples, tolerance=options.tolerance,
+                            alpha=options.alpha, strict_missing=options.strict_missing)
+        self._write([("Compared with baseline", markdown(self.gate))])
+        if not self.gate.passed:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _update(self, session: pytest.Session) -> None:
+        from lmgate.gate import write_baseline
+
+        if session.testsfailed:
+            self.baseline_refused = (f"{session.testsfailed} test(s) failed: the baseline "
+                                     f"{self.gate_options.baseline} was not updated")
+            return
+        self.baseline_written = write_baseline(self.gate_options.baseline, self.rows,
+                                               self.predictions, environment(self.config))
+
+    def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
+        if self.rows:
+            from lmgate.report.writers import key_table
+
+            table = key_table(self.rows)
+            terminalreporter.section("lmgate results")
+            limit = 40
+            terminalreporter.write_line(table.head(limit).to_string(
+                index=False, float_format="%.4f", na_rep=""))
+            if len(table) > limit:
+                terminalreporter.write_line(f"... {len(table) - limit} more rows")
+            if self.written:
+                terminalreporter.write_line(f"written to {Path(self.written[0]).parent}")
+        if self.baseline_written:
+            terminalreporter.write_line(f"lmgate: baseline written to {self.baseline_written[0]}")
+        if self.baseline_refused:
+            terminalreporter.write_line(f"lmgate: {self.baseline_refused}", red=True)
+        if self.gate is not None:
+            from lmgate.gate import failure_message
+
+            terminalreporter.section("lmgate baseline check")
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(self.gate.counts().items()))
+            terminalreporter.write_line(f"{len(self.gate.checks)} metric(s) compared: {counts}")
+            if self.gate.passed:
+                terminalreporter.write_line("no regression beyond noise", green=True)
+            else:
+                terminalreporter.write_line(failure_message(self.gate), red=True)
+
+
+def environment(config: pytest.Config) -> dict[str, Any]:
+    """What a baseline stores about the run that produced it."""
+    import platform
+
+    from lmgate.cache import library_versions
+
+    settings = config.stash[SETTINGS]
+    return {"profile": settings.profile.name, "seed": settings.seed,
+            "repeats": config.stash[GATE].repeats, "python": platform.python_version(),
+            **library_versions()}
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest, lmgate_seed: int) -> "Recorder":
+    """Record results and scalar metrics of this test: exported to --results-dir, JUnit, gate.
+
+    Example::
+
+        def test_finetuned_beats_zero_shot(finetune, zero_shot, record):
+            ...
+            record(finetuned, prompted, mode_agreement=0.93)   # results and loose scalars
+            record.section("My table", markdown_text)          # a block in summary.md
+    """
+    from lmgate.report.records import Recorder
+
+    item = request.node
+
+    def to_junit(row: dict) -> None:
+        item.user_properties.extend((f"{row['result']}.{metric}", value)
+                                    for metric, value in row["metrics"].items())
+
+    params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
+    recorder = Recorder(item.nodeid, getattr(item, "originalname", item.name),
+                        {**params, "seed": lmgate_seed}, on_row=to_junit,
+                        group=REPEAT_ID.sub("", item.nodeid))
+    item.stash[RECORDER] = recorder
+    return recorder

@@ -1,0 +1,193 @@
+"""Profiles: named bundles of training defaults plus each study's free-form knobs.
+
+lmgate ships two generic profiles and knows no study:
+
+- `smoke`: CPU, minutes (short sequences, a larger learning rate for few steps);
+- `paper`: the usual fine-tuning defaults for a GPU run.
+
+A project declares its own in pyproject.toml; a table named like a built-in extends it, any
+other names what it `extends` (a built-in or another project profile):
+
+    [tool.lmgate.profiles.smoke.train]       # overrides of the built-in smoke training defaults
+    epochs = 2
+    [tool.lmgate.profiles.smoke.studies.reviews]
+    model = "tiny-encoder"
+    train_sizes = [30, 200]
+
+    [tool.lmgate.profiles.nightly]
+    extends = "paper"
+
+A test reads its study's knobs through the `knobs` fixture (see lmgate.plugin.fixtures).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+from lmgate.errors import ConfigError
+from lmgate.settings import TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class Knobs(Mapping[str, Any]):
+    """One study's knobs in one profile: read-only, by key or attribute, with a clear error.
+
+    >>> knobs = Knobs("reviews", "smoke", {"train_sizes": [30, 200]}, TrainConfig())
+    >>> knobs.train_sizes
+    (30, 200)
+    """
+
+    def __init__(self, study: str, profile: str, values: Mapping[str, Any],
+                 train_defaults: TrainConfig) -> None:
+        self._study, self._profile = study, profile
+        self._values = MappingProxyType({k: _frozen(v) for k, v in values.items()})
+        self._train = train_defaults
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise ConfigError(f"profile {self._profile!r} has no knob {key!r} for study "
+                              f"{self._study!r}; its knobs: {sorted(self._values)}") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The knob's value, or `default` when this profile leaves it out."""
+        return self._values.get(key, default)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Knobs({self._study!r}, profile={self._profile!r}, {dict(self._values)})"
+
+    def train_config(self, key: str | None = None) -> TrainConfig:
+        """The profile's training defaults, with the overrides of knob `key` (a table) applied."""
+        overrides = {} if key is None else dict(self[key])
+        try:
+            return self._train.replace(**overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"profile {self._profile!r}, study {self._study!r}, knob "
+                              f"{key!r}: {exc}") from None
+
+
+def _frozen(value: Any) -> Any:
+    """TOML arrays become tuples (hashable, usable as parametrize values); tables stay mappings."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    return value
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named bundle of defaults: a training config plus per-study knobs."""
+
+    name: str
+    train: TrainConfig
+    studies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = "built-in"
+
+    def study(self, name: str) -> Knobs:
+        """Knobs of one study in this profile (read-only)."""
+        if name not in self.studies:
+            raise ConfigError(f"profile {self.name!r} ({self.source}) has no settings for study "
+                              f"{name!r}; it has: {sorted(self.studies) or 'none'}. Declare them "
+                              f"under [tool.lmgate.profiles.{self.name}.studies.{name}]")
+        return Knobs(name, self.name, self.studies[name], self.train)
+
+
+BUILTIN: dict[str, Profile] = {
+    # A small pretrained encoder needs a larger learning rate than 2e-5 to move in few steps.
+    "smoke": Profile("smoke", TrainConfig(epochs=3, learning_rate=1e-4, batch_size=16,
+                                          max_length=64, early_stopping_patience=2)),
+    "paper": Profile("paper", TrainConfig(epochs=5, learning_rate=2e-5, batch_size=32,
+                                          max_length=128, early_stopping_patience=3)),
+}
+PROFILE_KEYS = ("extends", "description", "train", "studies")
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-study knobs of `over` replace those of `base` key by key."""
+    merged = {study: dict(knobs) for study, knobs in base.items()}
+    for study, knobs in over.items():
+        if not isinstance(knobs, Mapping):
+            raise ConfigError(f"studies.{study} must be a table of knobs, not {knobs!r}")
+        merged.setdefault(study, {}).update(knobs)
+    return merged
+
+
+def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Profile]:
+    """Built-in profiles extended/added by `[tool.lmgate.profiles.*]` tables."""
+    profiles = dict(BUILTIN)
+    pending = dict(tables)
+    while pending:
+        progressed = False
+        for name, table in list(pending.items()):
+            where = f"[tool.lmgate.profiles.{name}] in {source}"
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where} must be a table")
+            unknown = sorted(set(table) - set(PROFILE_KEYS))
+            if unknown:
+                raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(PROFILE_KEYS)}"
+                                  " (study knobs go under .studies.<study>)")
+            parent = table.get("extends", name if name in BUILTIN else None)
+            if parent is not None and not isinstance(parent, str):
+                raise ConfigError(f"{where}: extends must be a profile name, not {parent!r}")
+            if parent is not None and parent not in profiles:
+                if parent not in pending or parent == name:
+                    raise ConfigError(f"{where}: extends unknown profile {parent!r}; known: "
+                                      f"{sorted(set(profiles) | set(pending))}")
+                continue  # its parent is defined later in the file
+            base = profiles[parent] if parent else Profile(name, TrainConfig())
+            train = table.get("train", {})
+            if not isinstance(train, Mapping):
+                raise ConfigError(f"{where}: train must be a table of training settings")
+            try:
+                train_config = base.train.replace(**train)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.train: {exc}") from None
+            profiles[name] = Profile(name, train_config, _merge(base.studies,
+                                                                table.get("studies", {})), source)
+            del pending[name]
+            progressed = True
+        if not progressed:
+            raise ConfigError(f"profiles in {source} extend each other in a cycle: {sorted(pending)}")
+    return profiles
+
+
+def load_profiles(pyproject: str | Path | None) -> dict[str, Profile]:
+    """The built-in profiles plus those a project's pyproject.toml declares."""
+    if pyproject is None or not Path(pyproject).exists():
+        return dict(BUILTIN)
+    with open(pyproject, "rb") as f:
+        try:
+            tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("profiles", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject} is not valid TOML: {exc}") from None
+    return profiles_from_tables(tables, str(pyproject))
+
+
+def get_profile(name: str, profiles: Mapping[str, Profile] | None = None) -> Profile:
+    """Look up a profile by name, with an error naming the known ones."""
+    profiles = BUILTIN if profiles is None else profiles
+    try:
+        return profiles[name]
+    except KeyError:
+        raise ConfigError(f"unknown profile {name!r}; choose one of {sorted(profiles)}") from None
