@@ -14,8 +14,8 @@ LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "ms", "pt")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_tfidf_beats_majority_class(lang, sentiment_data, record, lmgate_settings):
-    data = sentiment_data.map(lambda split: split.where(language=lang))
+def test_tfidf_beats_majority_class(lang, sentiment_language, record, lmgate_settings):
+    data = sentiment_language(lang)
     tfidf = tfidf_logreg(data.train, data.test, seed=lmgate_settings.seed)
     majority = majority_class(data.train, data.test)
     record(tfidf, majority)

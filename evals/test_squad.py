@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.study("squad"), pytest.mark.knob_params(base="bases")]
 
 def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_span_head,
                                               causal_lm, record):
-    train, test = squad_split
+    train, test, notes = squad_split
     run = frozen_span_head(base, train, test, knobs.train_config("head_train"),
                            max_length=knobs.max_length, stride=knobs.stride)
     head, params = run.result, run.frozen.parameters
@@ -31,7 +31,7 @@ def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_s
                          params={"model": base, "system": "zero-shot generation"})
     cmp = paired_bootstrap_means(head.per_question_f1, zero_shot.per_question_f1, head.name,
                                  zero_shot.name, "token_f1")
-    record(head, zero_shot, head_parameters=params["added_by_head"],
+    record(head, zero_shot, notes=notes, head_parameters=params["added_by_head"],
            token_f1_difference=cmp.diff.point)
     record.section("SQuAD: frozen base + span head vs zero-shot", markdown_table(pd.DataFrame(
         {"metric": KEY_METRICS, "zero-shot": [zero_shot.metrics.get(k) for k in KEY_METRICS],

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.study("translation")
 
 
 def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_lm, lora, record):
-    train, validation, test, spare = translation_data
+    train, validation, test, spare, notes = translation_data
     settings, max_new = LoraSettings(**knobs.lora), knobs.max_new_tokens
     lm = causal_lm(knobs.model)
 
@@ -51,7 +51,7 @@ def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_
         result.info["synthetic_data"] = synthetic.report()
     versus_b = {f"{r.name.split()[0]}_minus_B_bleu": paired_bootstrap_bleu(r, b).diff.point
                 for r in (c, d)}
-    record(a, b, c, d, synthetic_kept=len(synthetic.pairs), synthetic_requested=synthetic.requested,
+    record(a, b, c, d, notes=notes, synthetic_kept=len(synthetic.pairs), synthetic_requested=synthetic.requested,
            **versus_b)
     record.section("Translation de->fr: BLEU and chrF of A-D", markdown_table(pd.DataFrame([
         {"system": r.name, "bleu": r["bleu"], "chrf": r["chrf"],

@@ -15,8 +15,13 @@ def _fit_predict(name: str, estimator, train: LabeledData, test: LabeledData) ->
     if train.labels != test.labels:
         raise ValueError(f"train labels {train.labels} differ from test labels {test.labels}")
     estimator.fit(train.texts, train.y)
+    notes = list(dict.fromkeys([*train.notes, *test.notes]))
+    empty = [label for label, count in train.label_counts().items() if count == 0]
+    if empty:
+        notes.append(f"class(es) {empty} have no training rows: the model never predicts "
+                     "them, so their F1 is 0 by construction")
     return EvalResult(name, test.labels, test.y, estimator.predict(test.texts),
-                      params={"model": name}, info={"n_train": len(train),
+                      params={"model": name}, info={"n_train": len(train), "notes": notes,
                                                     "data_fingerprint": test.fingerprint()})
 
 

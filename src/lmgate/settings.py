@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from lmgate.errors import ConfigError
 
 DATA_DIR_ENV = "LMGATE_DATA_DIR"
+#: Small samples a project ships (its pyproject's `lmgate_embedded_data_dir` ini key sets it):
+#: the last resort after $LMGATE_DATA_DIR and the hub.
+EMBEDDED_DATA_ENV = "LMGATE_EMBEDDED_DATA_DIR"
 CACHE_DIR_ENV = "LMGATE_CACHE_DIR"
 
 

@@ -8,7 +8,9 @@ sources may number the same classes differently (tyqiangz/multilingual-sentiment
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import socket
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,7 +18,7 @@ import pandas as pd
 
 from lmgate.data.types import LABEL, TEXT, LabeledData
 from lmgate.errors import DataError, DataUnavailable
-from lmgate.settings import DATA_DIR_ENV
+from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -101,8 +103,37 @@ def data_dir(subdir: str = "", env: Mapping[str, str] | None = None) -> Path:
     return path
 
 
+def embedded_dir(subdir: str, env: Mapping[str, str] | None = None) -> Path:
+    """`$LMGATE_EMBEDDED_DATA_DIR/subdir` (a project's shipped samples), or DataUnavailable."""
+    env = os.environ if env is None else env
+    root = env.get(EMBEDDED_DATA_ENV)
+    path = Path(root) / subdir if root else None
+    if path is None or not path.exists():
+        raise DataUnavailable(f"no embedded sample {subdir!r} ({EMBEDDED_DATA_ENV}="
+                              f"{root or 'unset'})")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable() -> bool:
+    """Whether to ask the hub at all: yes with HF_HUB_OFFLINE set (datasets then reads its
+    local cache without the network), else only when huggingface.co answers within 3 s. An
+    offline machine skips the hub at once instead of retrying for half a minute per file."""
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes")
+           for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return True
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
 def load_hub(dataset_id: str, config: str | None = None, split: str = "train") -> pd.DataFrame:
     """A hub dataset split as a DataFrame; DataUnavailable when neither cached nor reachable."""
+    if not hub_reachable():
+        raise DataUnavailable(f"hub dataset {dataset_id!r} (config {config!r}): the hub is not "
+                              f"reachable from this machine (offline)")
     try:
         import datasets
 

@@ -10,10 +10,11 @@ from typing import Sequence
 
 import pandas as pd
 
-from lmgate.data.loaders import data_dir, labeled, load_hub, read_table
+from lmgate.data.loaders import data_dir, embedded_dir, labeled, load_hub, read_table
 from lmgate.data.sampling import split_off
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.errors import DataError, DataUnavailable
+from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 #: tyqiangz/multilingual-sentiments numbers its classes in the opposite order to XLM-T.
@@ -25,8 +26,20 @@ SENTIMENT_HUB_CONFIGS = {"en": "english", "fr": "french", "ar": "arabic", "hi": 
 SPLITS = ("train", "validation", "test")
 
 
-def _local_sentiment(languages: Sequence[str]) -> dict[str, pd.DataFrame]:
-    folder = data_dir("multilingual_sentiment")
+#: Where each source reads from: "local" ($LMGATE_DATA_DIR), "hub", "embedded" (the
+#: project's shipped samples, $LMGATE_EMBEDDED_DATA_DIR).
+SOURCES = ("local", "hub", "embedded")
+
+
+def source_note(source: str, what: str) -> str:
+    """The provenance line every result of this data carries in its notes."""
+    where = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
+             "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
+    return f"data source of {what}: {where[source]}"
+
+
+def _local_sentiment(languages: Sequence[str], embedded: bool = False) -> dict[str, pd.DataFrame]:
+    folder = (embedded_dir if embedded else data_dir)("multilingual_sentiment")
     frames = {}
     for split in SPLITS:
         path = folder / f"{split}.jsonl"
@@ -52,7 +65,7 @@ def _hub_sentiment(languages: Sequence[str]) -> dict[str, pd.DataFrame]:
 
 def sentiment_frame_to_data(frame: pd.DataFrame, source: str, name: str) -> LabeledData:
     """Map a split of either source onto SENTIMENT_LABELS by *name*."""
-    if source == "local":
+    if source in ("local", "embedded"):
         data = labeled(frame, SENTIMENT_LABELS, name=name, label_name_column="label_name")
         if "label" in frame.columns:  # the local files carry both; they must agree
             ids = pd.to_numeric(frame["label"]).to_numpy()
@@ -77,15 +90,22 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
         raise DataUnavailable(f"no sentiment data for language(s) {unknown}; known: "
                               f"{sorted(SENTIMENT_HUB_CONFIGS)}")
     if source == "auto":
-        try:
-            return multilingual_sentiment(languages, "local", seed)
-        except DataUnavailable as local_error:
+        errors = []
+        for candidate in SOURCES:
             try:
-                return multilingual_sentiment(languages, "hub", seed)
-            except DataUnavailable as hub_error:
-                raise DataUnavailable(f"multilingual sentiment data not found locally "
-                                      f"({local_error}) nor on the hub ({hub_error})") from None
-    frames = _local_sentiment(languages) if source == "local" else _hub_sentiment(languages)
+                return multilingual_sentiment(languages, candidate, seed)
+            except DataUnavailable as exc:
+                errors.append(f"{candidate}: {exc}")
+        raise DataUnavailable("multilingual sentiment data not found: " + "; ".join(errors))
+    if source not in SOURCES:
+        raise DataError(f"unknown source {source!r}; use auto or one of {SOURCES}")
+    frames = (_hub_sentiment(languages) if source == "hub"
+              else _local_sentiment(languages, embedded=source == "embedded"))
+    present = set(frames["train"]["language"]) & set(frames["test"]["language"])
+    absent = [lang for lang in languages if lang not in present]
+    languages = [lang for lang in languages if lang in present]
+    for split in SPLITS:
+        frames[split] = frames[split][frames[split]["language"].isin(languages)]
     parts = {split: sentiment_frame_to_data(frames[split], source, f"sentiment-{split}")
              if len(frames[split]) else None for split in SPLITS}
     if parts["train"] is None or parts["test"] is None:
@@ -105,10 +125,15 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
         held = [c[2] for c in carved]
         validation = (validation.concat(held, name="sentiment-validation") if validation is not None
                       else held[0].concat(held[1:], name="sentiment-validation"))
-    notes = tuple(f"{lang}: no validation split; 10% of train carved off, stratified"
-                  for lang, *_ in carved)
-    return DataSplits(train, validation, parts["test"], name=f"multilingual-sentiment[{source}]",
-                      notes=notes)
+    notes = (source_note(source, "multilingual sentiment"),
+             *(f"{lang}: not in this source ({source}); its cases skip"
+               + (" (research-only terms: not redistributed in the embedded sample)"
+                  if source == "embedded" and lang == "ja" else "") for lang in absent),
+             *(f"{lang}: no validation split; 10% of train carved off, stratified"
+               for lang, *_ in carved))
+    return DataSplits(*(split_data.with_notes(notes) for split_data in
+                        (train, validation, parts["test"])),
+                      name=f"multilingual-sentiment[{source}]", notes=notes)
 
 
 # ---- seed 000: Touché / ParlaMint parliamentary speeches ------------------------------------
@@ -154,18 +179,23 @@ def parliament(task: str, country: str = "tr", folder: str | Path | None = None)
     return data
 
 
-def local_or_hub(relative: str, hub_id: str, config: str | None, split: str,
-                 what: str) -> pd.DataFrame:
-    """`$LMGATE_DATA_DIR/<relative>`, else the hub split; DataUnavailable naming both tries."""
-    try:
-        subdir, _, name = relative.rpartition("/")
-        return read_table(data_dir(subdir) / name)
-    except DataUnavailable as local_error:
+def local_hub_or_embedded(relative: str, hub_id: str | None, config: str | None, split: str,
+                          what: str) -> tuple[pd.DataFrame, str]:
+    """`$LMGATE_DATA_DIR/<relative>`, else the hub split, else the project's embedded sample;
+    the table and the source it came from. DataUnavailable names every try."""
+    subdir, _, name = relative.rpartition("/")
+    errors = []
+    for source in SOURCES:
         try:
-            return load_hub(hub_id, config, split)
-        except DataUnavailable as hub_error:
-            raise DataUnavailable(f"{what} not found locally ({local_error}) nor on the hub "
-                                  f"({hub_error})") from None
+            if source == "hub":
+                if hub_id is None:
+                    continue
+                return load_hub(hub_id, config, split), source
+            folder = (data_dir if source == "local" else embedded_dir)(subdir)
+            return read_table(folder / name), source
+        except DataUnavailable as exc:
+            errors.append(f"{source}: {exc}")
+    raise DataUnavailable(f"{what} not found: " + "; ".join(errors))
 
 
 # ---- GLUE SST-2 -------------------------------------------------------------------------------
@@ -176,15 +206,18 @@ def sst2(split: str) -> LabeledData:
     """GLUE SST-2 (`sentence\\tlabel`, 0 negative, 1 positive): local copy, else the hub."""
     if split not in ("train", "validation"):
         raise DataError(f"SST-2 has labelled splits train and validation, not {split!r}")
-    frame = local_or_hub(f"sst2/{split}.tsv", "glue", "sst2", split, "SST-2")
-    return labeled(frame, SST2_LABELS, name=f"sst2-{split}", columns={"text": "sentence"})
+    frame, source = local_hub_or_embedded(f"sst2/{split}.tsv", "glue", "sst2", split, "SST-2")
+    return labeled(frame, SST2_LABELS, name=f"sst2-{split}", columns={"text": "sentence"}
+                   ).with_notes([source_note(source, f"SST-2 {split}")])
 
 
 # ---- seed 002: German-French pairs (OPUS-100 layout) -----------------------------------------
-def translation_pairs(split: str, source: str = "de", target: str = "fr") -> list[tuple[str, str]]:
-    """`{"translation": {"de": ..., "fr": ...}}` lines: local Multi30K copy, else OPUS-100 de-fr."""
-    frame = local_or_hub(f"translation_de_fr/{split}.jsonl", "Helsinki-NLP/opus-100", "de-fr",
-                         split, "de-fr pairs")
+def translation_pairs(split: str, source: str = "de", target: str = "fr", *,
+                      with_source: bool = False):
+    """`{"translation": {"de": ..., "fr": ...}}` lines: local Multi30K copy, else OPUS-100 de-fr,
+    else the embedded sample; with `with_source`, also which of them ("local", "hub", ...)."""
+    frame, origin = local_hub_or_embedded(f"translation_de_fr/{split}.jsonl", "Helsinki-NLP/opus-100",
+                                     "de-fr", split, "de-fr pairs")
     if "translation" not in frame.columns:
         raise DataError(f"translation data ({split}) has no 'translation' column; columns are "
                         f"{list(frame.columns)}")
@@ -194,4 +227,19 @@ def translation_pairs(split: str, source: str = "de", target: str = "fr") -> lis
             raise DataError(f"translation data ({split}) row {i} is not a {source}-{target} pair: "
                             f"{item!r}")
         pairs.append((item[source], item[target]))
-    return pairs
+    return (pairs, origin) if with_source else pairs
+
+
+# ---- SQuAD v2.0 (the 5-article dev file of the studies) ---------------------------------------
+def squad_file(name: str = "dev-v2.0-5articles.json") -> tuple[Path, str]:
+    """The SQuAD JSON file: local copy, else the project's embedded copy; and its source."""
+    errors = []
+    for source, locate in (("local", data_dir), ("embedded", embedded_dir)):
+        try:
+            path = locate("squad") / name
+            if path.exists():
+                return path, source
+            errors.append(f"{source}: {path} not found")
+        except DataUnavailable as exc:
+            errors.append(f"{source}: {exc}")
+    raise DataUnavailable("SQuAD data not found: " + "; ".join(errors))

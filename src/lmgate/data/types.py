@@ -58,6 +58,11 @@ class LabeledData:
         frame = self.frame.assign(**{TEXT: values})
         return LabeledData(frame, self.labels, f"{self.name}[{field_name}]", self.notes)
 
+    def with_notes(self, notes: Iterable[str]) -> "LabeledData":
+        """The same data with `notes` added (provenance, warnings), each once."""
+        return LabeledData(self.frame, self.labels, self.name,
+                           tuple(dict.fromkeys([*self.notes, *notes])))
+
     def where(self, **equals: object) -> "LabeledData":
         """Rows whose columns equal the given values, e.g. `where(language="fr")`."""
         mask = np.ones(len(self.frame), dtype=bool)
@@ -97,7 +102,7 @@ class LabeledData:
                 raise DataError(f"cannot concatenate {p.name} (labels {p.labels}) with "
                                 f"{self.name} (labels {self.labels})")
         frame = pd.concat([p.frame for p in parts], ignore_index=True)
-        notes = tuple(n for p in parts for n in p.notes)
+        notes = tuple(dict.fromkeys(n for p in parts for n in p.notes))
         return LabeledData(frame, self.labels, name or "+".join(p.name for p in parts), notes)
 
 

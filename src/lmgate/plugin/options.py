@@ -16,7 +16,7 @@ import pytest
 
 from lmgate.errors import ConfigError
 from lmgate.profiles import Profile, get_profile, load_profiles
-from lmgate.settings import DATA_DIR_ENV, Settings, default_cache_dir, split_csv
+from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV, Settings, default_cache_dir, split_csv
 
 SETTINGS = pytest.StashKey[Settings]()
 GATE = pytest.StashKey["GateOptions"]()
@@ -37,6 +37,9 @@ OPTIONS = (
      "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
     ("--lmgate-data-dir", "lmgate_data_dir", "",
      "folder of local data sets (sets $LMGATE_DATA_DIR for the session)"),
+    ("--lmgate-embedded-data-dir", "lmgate_embedded_data_dir", "",
+     "folder of the project's small data samples, used when neither --lmgate-data-dir nor the "
+     "hub has the data (relative to the rootdir)"),
     ("--lmgate-repeats", "lmgate_repeats", "1",
      "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
     ("--baseline", "lmgate_baseline", "",
@@ -172,6 +175,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if data_dir:
         # Loaders read the environment, so library code outside pytest behaves the same.
         _set_env(config, DATA_DIR_ENV, str(config.invocation_params.dir / data_dir))
+    embedded = option(config, "lmgate_embedded_data_dir")
+    if embedded:
+        _set_env(config, EMBEDDED_DATA_ENV, str(config.rootpath / embedded))
     if config.getoption("cacheclear", False) and not is_worker(config):
         from lmgate.cache import RunCache
 

@@ -59,6 +59,12 @@ class Recorder:
         self.sections.append({"title": title, "nodeid": self.nodeid, "markdown": markdown})
 
     def _add_result(self, result: Any, notes: Sequence[str]) -> None:
+        if not isinstance(result, Result):
+            raise TypeError(f"record() takes results (lmgate.Result: EvalResult, "
+                            f"GenerationResult, QAResult) and name=value scalars, not "
+                            f"{type(result).__name__}")
+        # The notes of every dataset that fed the result (warnings, provenance) go in the row.
+        notes = list(dict.fromkeys([*notes, *result.info.get("notes", [])]))
         if not isinstance(result, EvalResult):
             # Other result types (e.g. GenerationResult) bring their own predictions payload.
             row = self._add_row(result.name, result.params, result.metrics,
