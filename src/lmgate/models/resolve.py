@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from lmgate.errors import ModelUnavailable
+from lmgate.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import ModelSpec, PyPIWeights
 
 MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
@@ -38,8 +38,36 @@ class ResolvedModel:
         return kwargs
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_weights_format(resolved: ResolvedModel) -> ResolvedModel:
+    """Refuse a weights folder that holds only pickled weights (they can run code when
+    loaded) unless its spec opts in with allow_pickle; safetensors and GGUF are fine."""
+    folder = Path(resolved.location) if resolved.location else None
+    if folder is None or not folder.is_dir() or resolved.spec.allow_pickle:
+        return resolved
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    safe = [p for p in files if p.suffix in (".safetensors", ".gguf")]
+    pickled = [p.name for p in files if p.suffix in PICKLE_SUFFIXES and "tokenizer" not in p.name
+               and p.name != "training_args.bin"]
+    if pickled and not safe:
+        raise ConfigError(
+            f"model {resolved.spec.name!r}: {folder} holds only pickled weights ({', '.join(sorted(pickled)[:3])}), "
+            "which can run arbitrary code when loaded. Convert them to safetensors, or opt in "
+            f"for this model with allow_pickle = true in [tool.lmgate.models.{resolved.spec.name}]")
+    return resolved
+
+
 def resolve_model(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None = None,
                   allow_fetch: bool = True) -> ResolvedModel:
+    """Where `spec`'s weights are, offline first (see the module docstring); pickle-only
+    folders are refused unless the spec allows them."""
+    return check_weights_format(_resolve(spec, cache_dir, env, allow_fetch))
+
+
+def _resolve(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None,
+             allow_fetch: bool) -> ResolvedModel:
     env = os.environ if env is None else env
     tried: list[str] = []
     if spec.path:

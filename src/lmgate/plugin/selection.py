@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from lmgate.errors import Unavailable
+from lmgate.errors import ConfigError, DataError, Unavailable
 from lmgate.plugin.options import GATE, SETTINGS
 
 LANG_PARAMS = ("lang", "language", "languages", "train_lang", "test_lang", "source_lang")
@@ -136,4 +136,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0,
                            f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and call.excinfo.errisinstance((ConfigError, DataError)):
+        # Bad input: the message says what and how to fix it; the stack of library frames
+        # below the test would only bury it. --tb=long still shows everything.
+        if item.config.getoption("tbstyle", "auto") == "auto":
+            entry = call.excinfo.traceback.cut(path=item.path)
+            where = f"{item.path}:{entry[0].lineno + 1}" if entry else str(item.path)
+            report.longrepr = (f"{where}: {call.excinfo.typename}: {call.excinfo.value}\n"
+                               "(lmgate input error; --tb=long shows the full traceback)")
     return report
