@@ -255,10 +255,12 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             report.checks.append(Check(key, "missing", old.value, None))
             continue
         base, metric = key.rsplit("::", 1)
-        direction = higher_is_better(metric)
-        if direction is None:
+        direction, info = higher_is_better(metric), metric_info(metric)
+        if direction is None or not info.gated:
+            reason = undeclared_message(metric) if direction is None else \
+                "declared as recorded, not gated (timings, counts)"
             report.checks.append(Check(key, "not-gated", old.value, new.value,
-                                       new.value - old.value, None, undeclared_message(metric)))
+                                       new.value - old.value, None, reason))
             continue
         signed = (new.value - old.value) * (1 if direction else -1)
         if tolerance is not None:
