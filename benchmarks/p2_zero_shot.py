@@ -23,7 +23,7 @@ from test_sst2 import PROMPT  # noqa: E402
 
 from lmgate.cache import RunCache  # noqa: E402
 from lmgate.data.sources import sst2  # noqa: E402
-from lmgate.models.causal import load_causal_lm  # noqa: E402
+from lmgate.models.causal import cpu_has_native_bf16, load_causal_lm  # noqa: E402
 from lmgate.prompting import ZeroShotClassifier  # noqa: E402
 from lmgate.settings import default_cache_dir  # noqa: E402
 
@@ -39,9 +39,14 @@ def main() -> None:
             "batched score, no shared prefix": ("score", dict(share_prefix=False)),
             "batched score": ("score", {})}
     ZeroShotClassifier(lm, PROMPT, data.labels).predict(data.texts[:4], "generate")  # warm-up
+    lms = {"fp32": lm, "bf16": load_causal_lm(args.model, RunCache(default_cache_dir()), "cpu",
+                                              dtype="bfloat16")}
+    ways["batched score, bf16"] = ("score", {})
+    ZeroShotClassifier(lms["bf16"], PROMPT, data.labels).predict(data.texts[:4], "score")
     rows, preds = [], {}
     for way, (mode, options) in ways.items():
-        clf = ZeroShotClassifier(lm, PROMPT, data.labels, **options)
+        model = lms["bf16" if way.endswith("bf16") else "fp32"]
+        clf = ZeroShotClassifier(model, PROMPT, data.labels, **options)
         start = time.perf_counter()
         preds[way] = clf.predict(data.texts, mode, max_new_tokens=1).y_pred
         rows.append({"way": way, "examples_per_s": args.n / (time.perf_counter() - start)})
@@ -51,6 +56,12 @@ def main() -> None:
         "speedup_from_shared_prefix": speed["batched score"] /
         speed["batched score, no shared prefix"],
         "agreement": float(np.mean(preds["per-example generate"] == preds["batched score"])),
+        "bf16_speedup_over_fp32_score": speed["batched score, bf16"] / speed["batched score"],
+        "bf16_speedup_over_generate": speed["batched score, bf16"] /
+        speed["per-example generate"],
+        "bf16_agreement_with_fp32": float(np.mean(preds["batched score, bf16"] ==
+                                                  preds["batched score"])),
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "n": args.n, "model": args.model})
 
 

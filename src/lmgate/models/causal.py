@@ -90,15 +90,35 @@ def prepare_tokenizer(tokenizer, padding_side: str = "left"):
     return tokenizer
 
 
-def load_causal_lm(model: str | ModelSpec, cache: RunCache, device: str) -> CausalLM:
-    """Resolve, (de-quantise once,) load in eval mode on `device`; bf16 on CUDA, fp32 on CPU."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def inference_dtype(device: str, requested: str = "auto") -> str:
+    """"bfloat16" on CUDA; on CPU "float32" unless asked for (see benchmarks/README.md: bf16
+    on this CPU class changes too many zero-shot predictions to be the default)."""
+    if requested != "auto":
+        if requested not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be auto, float32 or bfloat16, not {requested!r}")
+        return requested
+    return "bfloat16" if device.startswith("cuda") else "float32"
+
+
+def load_causal_lm(model: str | ModelSpec, cache: RunCache, device: str,
+                   dtype: str = "auto") -> CausalLM:
+    """Resolve, (de-quantise once,) load in eval mode on `device` (dtype: `inference_dtype`)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     resolved = resolve_plain(model, cache)
     kwargs = resolved.load_kwargs
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location, **kwargs))
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = getattr(torch, inference_dtype(device, dtype))
     lm = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=dtype, **kwargs)
     lm.config.pad_token_id = tokenizer.pad_token_id
     lm.generation_config.pad_token_id = tokenizer.pad_token_id
