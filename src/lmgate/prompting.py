@@ -32,6 +32,7 @@ from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
+from lmgate.models.causal import LanguageModel
 from lmgate.results import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
@@ -103,7 +104,7 @@ class PromptPredictions:
 class ZeroShotClassifier:
     """Prompt a causal LM (a `lmgate.models.causal.CausalLM`) to classify texts."""
 
-    lm: Any
+    lm: LanguageModel
     template: PromptTemplate
     labels: tuple[str, ...]
     shots: Sequence[tuple[str, int]] = ()        # (text, label id) in-context examples
@@ -368,7 +369,7 @@ def agreement(a: EvalResult, b: EvalResult) -> float:
     return float(np.mean(a.y_pred == b.y_pred))
 
 
-def greedy_generate(lm: Any, prompts: Sequence[str], *, batch_size: int = 16,
+def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: int = 16,
                     max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
     """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
     EOS or, by default, at the first newline."""

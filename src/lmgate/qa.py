@@ -21,6 +21,7 @@ import numpy as np
 
 from lmgate.cache import RunCache, cache_arrays
 from lmgate.errors import DataError
+from lmgate.models.causal import LanguageModel
 from lmgate.models.heads import FrozenBaseModel, linear_schedule
 from lmgate.settings import TrainConfig
 
@@ -188,7 +189,7 @@ def predict_spans(frozen: FrozenBaseModel, questions: Sequence[Question], window
     return answers, na_probs
 
 
-def zero_shot_answers(lm: Any, questions: Sequence[Question], *, max_new_tokens: int = 16,
+def zero_shot_answers(lm: "LanguageModel", questions: Sequence[Question], *, max_new_tokens: int = 16,
                       batch_size: int = 8) -> dict[str, str]:
     """Greedy generative QA with a prompt; 'unanswerable' maps to ''."""
     from lmgate.prompting import greedy_generate

@@ -19,7 +19,8 @@ import numpy as np
 from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.loading import LoadedModel, classifier_fingerprint, load_classifier
+from lmgate.models.fingerprint import model_fingerprint
+from lmgate.models.loading import LoadedModel, load_classifier
 from lmgate.models.params import count_parameters
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import resolve_model
@@ -204,7 +205,7 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
 
     start = time.perf_counter()
     memo = cache.memo("finetune", dict(
-        regime="full", model=classifier_fingerprint(resolved, tokenizer_texts),
+        regime="full", model=model_fingerprint(resolved, tokenizer_texts),
         data=data.fingerprint(), labels=data.labels, config=config.to_dict(), seed=seed),
         compute, save, lambda entry: entry)
     entry = memo.value

@@ -9,13 +9,12 @@ load, whatever the head, reads that folder in a few seconds.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from lmgate.cache import RunCache
+from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import ResolvedModel, resolve_model
 
@@ -50,14 +49,21 @@ def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
                                location=str(memo.entry.path))
 
 
-def weights_fingerprint(resolved: ResolvedModel) -> str:
-    """Identity of a weights folder, computable without loading it."""
-    folder = Path(resolved.location)
-    config = folder / "config.json"
-    ident = {"spec": repr(resolved.spec), "location": resolved.location,
-             "config": config.read_text() if config.exists() else "",
-             "gguf": resolved.load_kwargs.get("gguf_file")}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What prompting, generation and LoRA need of a causal LM: a transformers model, its
+    tokenizer (left padding for batched prompting), the device and an identity for caching.
+
+    `CausalLM` is lmgate's implementation; a model wrapped with an adapter is another.
+    """
+
+    model: Any
+    tokenizer: Any
+    device: str
+    fingerprint: str
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass
@@ -123,5 +129,5 @@ def load_causal_lm(model: str | ModelSpec, cache: RunCache, device: str,
     lm.config.pad_token_id = tokenizer.pad_token_id
     lm.generation_config.pad_token_id = tokenizer.pad_token_id
     lm.to(device).eval()
-    return CausalLM(resolved.spec, lm, tokenizer, device, weights_fingerprint(resolved),
+    return CausalLM(resolved.spec, lm, tokenizer, device, model_fingerprint(resolved),
                     resolved.source)

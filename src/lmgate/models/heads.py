@@ -20,7 +20,8 @@ from lmgate.cache import RunCache, cache_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.causal import prepare_tokenizer, resolve_plain, weights_fingerprint
+from lmgate.models.causal import prepare_tokenizer, resolve_plain
+from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.params import count_parameters
 from lmgate.results import EvalResult
 from lmgate.settings import TrainConfig
@@ -82,7 +83,7 @@ def load_frozen_base(model: str, task: str, cache: RunCache, *, labels: Sequence
     for p in net.base_model.parameters():
         p.requires_grad_(False)
     frozen = FrozenBaseModel(resolved.spec.name, task, net.eval(), tokenizer,
-                             weights_fingerprint(resolved))
+                             model_fingerprint(resolved))
     frozen.parameters = count_parameters(net)
     return frozen
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 from lmgate.cache import RunCache
 from lmgate.errors import ConfigError
 from lmgate.models.resolve import ResolvedModel
-from lmgate.models.tiny import texts_fingerprint, tiny_encoder_classifier, train_tokenizer
+from lmgate.models.fingerprint import model_fingerprint
+from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
 
 
 @dataclass
@@ -19,23 +17,6 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     fingerprint: str      # identifies the weights + tokenizer this run starts from
-
-
-def _tokenizer_fingerprint(tokenizer) -> str:
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
-
-
-def classifier_fingerprint(resolved: ResolvedModel, tokenizer_texts: Sequence[str] | None) -> str:
-    """A cheap identity of the starting point, computable without loading any weights."""
-    if resolved.source == "embedded":
-        ident = {"builder": resolved.spec.builder, "texts": texts_fingerprint(tokenizer_texts or [])}
-    else:
-        config = Path(resolved.location) / "config.json"
-        ident = {"location": resolved.location,
-                 "config": config.read_text() if config.exists() else "",
-                 "gguf": resolved.load_kwargs.get("gguf_file")}
-    ident["spec"] = repr(resolved.spec)
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_classifier(resolved: ResolvedModel, labels: Sequence[str], *, seed: int,
@@ -64,4 +45,4 @@ def load_classifier(resolved: ResolvedModel, labels: Sequence[str], *, seed: int
         if tokenizer.pad_token is None:  # decoder-only LMs: pad with EOS, as transformers advises
             tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
-    return LoadedModel(model, tokenizer, classifier_fingerprint(resolved, tokenizer_texts))
+    return LoadedModel(model, tokenizer, model_fingerprint(resolved, tokenizer_texts))
