@@ -190,3 +190,13 @@ def test_crash(record):
     assert result.ret != 0
     rows = [json.loads(l) for l in (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
     assert [r["result"] for r in rows] == ["ok"]
+
+
+def test_generation_results_take_part_in_the_gate_without_classification_predictions():
+    from lmgate.metrics.generation import GenerationResult
+    from lmgate.report.records import Recorder
+
+    recorder = Recorder("t::x", "x")
+    recorder(GenerationResult("B", ["a b"], ["le chat"], ["le chat"]))
+    found, examples = measurements(recorder.rows, recorder.predictions)
+    assert "t::x::B::bleu" in found and examples == {}

@@ -83,7 +83,7 @@ def measurements(rows: Sequence[Mapping[str, Any]],
         base = f"{row_group(row)}::{row['result']}"
         seed = row["params"].get("seed")
         pred = preds.get(row["record_id"])
-        if pred is not None:
+        if pred is not None and "y_true" in pred:  # classification; generation/QA keep their own
             examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
                                    "y_true": pred["y_true"], "y_pred": pred["y_pred"]})
         for metric, value in row["metrics"].items():
