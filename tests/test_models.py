@@ -64,3 +64,17 @@ def test_parameter_accounting_of_a_head():
     # BERT's head: pooler (hidden x hidden + hidden) is part of the base; classifier adds W + b.
     assert counts["added_by_head"] == hidden * 3 + 3
     assert counts["total"] == counts["trainable"] == counts["base"] + counts["added_by_head"]
+
+
+def test_load_model_dispatches_on_kind_and_refuses_a_mismatch(tmp_path):
+    from lmgate.cache import RunCache
+    from lmgate.errors import ConfigError
+    from lmgate.models.load import load_model
+
+    cache = RunCache(tmp_path)
+    with pytest.raises(ConfigError, match="model 'tiny-encoder' is a encoder-classifier; the "
+                                          "prompting regime needs one of"):
+        load_model("tiny-encoder", "prompting", cache)
+    loaded = load_model("tiny-encoder", "classifier", cache, labels=("a", "b"), max_length=32,
+                        tokenizer_texts=["a b c d", "e f g h"] * 20)
+    assert loaded.model.config.num_labels == 2 and len(loaded.fingerprint) == 16

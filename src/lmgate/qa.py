@@ -267,9 +267,9 @@ def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[
                            cache: RunCache, device: str = "cpu", seed: int = 0) -> SpanHeadRun:
     """Load `base` with a seeded span head, freeze the base, train the head on the base's
     cached token features of the train windows, and answer the test questions."""
-    from lmgate.models.heads import load_frozen_base
+    from lmgate.models.load import load_model
 
-    frozen = load_frozen_base(base, "qa", cache, seed=seed)
+    frozen = load_model(base, "frozen-head", cache, task="qa", seed=seed)
     windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
                for name, qs in (("train", train), ("test", test))}
     feats = {name: cached_token_features(frozen, windows[name], qs, cache, device=device)

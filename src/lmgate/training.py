@@ -20,7 +20,8 @@ from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.metrics.classification import classification_metrics
 from lmgate.models.fingerprint import model_fingerprint
-from lmgate.models.loading import LoadedModel, load_classifier
+from lmgate.models.load import load_model
+from lmgate.models.loading import LoadedModel
 from lmgate.models.params import count_parameters
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import resolve_model
@@ -188,8 +189,8 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     loaded: list[LoadedModel] = []   # set on a miss: the trained model stays in memory
 
     def compute() -> list[dict[str, float]]:
-        model = load_classifier(resolved, data.labels, seed=seed, max_length=config.max_length,
-                                cache=cache, tokenizer_texts=tokenizer_texts)
+        model = load_model(spec, "classifier", cache, labels=data.labels, seed=seed,
+                           max_length=config.max_length, tokenizer_texts=tokenizer_texts)
         loaded.append(model)
         return train_classifier(model.model, model.tokenizer, data, config, seed=seed,
                                 device=device)

@@ -217,7 +217,9 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                       seed: int = 0) -> HeadRun:
     """Load `base` with a seeded classification head, freeze the base, train the head on the
     base's cached features of `train`, and evaluate it on `evaluation`."""
-    frozen = load_frozen_base(base, "classification", cache, labels=train.labels, seed=seed)
+    from lmgate.models.load import load_model
+
+    frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,
                                             device=device) for split in (train, evaluation)}
     history = train_classification_head(frozen, train, evaluation, config, seed=seed,

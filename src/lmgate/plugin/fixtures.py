@@ -110,13 +110,13 @@ def causal_lm(run_cache: "RunCache", device: str) -> Callable[[str], "CausalLM"]
         lm = causal_lm("smollm2-135m-instruct")
         lm.model, lm.tokenizer          # transformers objects, tokenizer padding on the left
     """
-    from lmgate.models.causal import load_causal_lm
+    from lmgate.models.load import load_model
 
     loaded: dict[str, CausalLM] = {}
 
     def get(name: str) -> "CausalLM":
         if name not in loaded:
-            loaded[name] = load_causal_lm(name, run_cache, device)
+            loaded[name] = load_model(name, "prompting", run_cache, device=device)
         return loaded[name]
     return get
 
