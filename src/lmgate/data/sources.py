@@ -136,7 +136,7 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
                       name=f"multilingual-sentiment[{source}]", notes=notes)
 
 
-# ---- seed 000: Touché / ParlaMint parliamentary speeches ------------------------------------
+# ---- Touché 2024 / ParlaMint parliamentary speeches ------------------------------------------
 PARLIAMENT_TASKS = {
     # task -> (file prefix, label names by id as in the Touché files)
     "ideology": ("orientation", ("left", "right")),
@@ -211,7 +211,7 @@ def sst2(split: str) -> LabeledData:
                    ).with_notes([source_note(source, f"SST-2 {split}")])
 
 
-# ---- seed 002: German-French pairs (OPUS-100 layout) -----------------------------------------
+# ---- German-French pairs (OPUS-100 layout) --------------------------------------------------
 def translation_pairs(split: str, source: str = "de", target: str = "fr", *,
                       with_source: bool = False):
     """`{"translation": {"de": ..., "fr": ...}}` lines: local Multi30K copy, else OPUS-100 de-fr,

