@@ -226,3 +226,33 @@ def test_a_class_without_training_rows_is_noted():
     result = majority_class(train, test)
     assert any("['neutral'] have no training rows" in note for note in result.info["notes"])
     assert np.isfinite(result["macro_f1"])
+
+
+def test_leakage_between_splits_is_noted_or_an_error():
+    from lmgate.data import DataSplits, LabeledData, train_val_test
+
+    rows = [{"text": f"text {i % 12}", "label": i % 2} for i in range(120)]  # every text 10x
+    data = LabeledData(pd.DataFrame(rows), ("neg", "pos"), "dupes")
+    splits = train_val_test(data, seed=0)
+    [note] = [n for n in splits.notes if n.startswith("leakage: ")]
+    assert f"of {len(splits.test)} test texts also in train" in note
+    with pytest.raises(DataError, match="leakage: .* test texts also in train"):
+        train_val_test(data, seed=0, leakage="error")
+    clean = LabeledData(pd.DataFrame([{"text": f"unique {i}", "label": i % 2} for i in range(40)]),
+                        ("neg", "pos"))
+    assert not any(n.startswith("leakage") for n in train_val_test(clean).notes)
+    assert DataSplits(clean, clean, clean).leaked() == {"train": 40, "validation": 40}
+
+
+def test_leakage_reaches_the_results_of_a_finetuned_run(tmp_path):
+    from lmgate.data import LabeledData, train_val_test
+    from lmgate.settings import TrainConfig
+    from lmgate.training import finetune
+
+    rows = [{"text": f"word{i % 30} thing", "label": i % 2} for i in range(120)]
+    splits = train_val_test(LabeledData(pd.DataFrame(rows), ("neg", "pos")), seed=0)
+    run = finetune("tiny-encoder", splits, config=TrainConfig(epochs=1, max_length=16),
+                   seed=0, device="cpu", cache=RunCache(tmp_path),
+                   tokenizer_texts=splits.train.texts)
+    result = run.predict(splits.test)
+    assert any(n.startswith("leakage: ") for n in result.info["notes"])

@@ -106,10 +106,11 @@ def _largest_remainder(n: int, fractions: Sequence[float]) -> list[int]:
 
 
 def train_val_test(data: LabeledData, seed: int = 0,
-                   fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> DataSplits:
-    """Stratified, seeded 80/10/10 (default) train/validation/test split."""
+                   fractions: Sequence[float] = (0.8, 0.1, 0.1), leakage: str = "warn") -> DataSplits:
+    """Stratified, seeded 80/10/10 (default) train/validation/test split. Test texts that also
+    occur in train or validation (duplicated rows) are noted, or an error with leakage="error"."""
     train, val, test = stratified_split(data, fractions, seed=seed)
-    return DataSplits(train, val, test, name=data.name, notes=data.notes)
+    return DataSplits(train, val, test, name=data.name, notes=data.notes, leakage=leakage)
 
 
 def split_off(data: LabeledData, fraction: float, seed: int = 0) -> tuple[LabeledData, LabeledData]:

@@ -115,12 +115,32 @@ class DataSplits:
     test: LabeledData
     name: str = "data"
     notes: tuple[str, ...] = field(default=())
+    leakage: str = "warn"    # texts of train/validation found in test: warn (a note) | error
 
     def __post_init__(self) -> None:
         for split in (self.validation, self.test):
             if split.labels != self.train.labels:
                 raise DataError(f"{self.name}: split {split.name} has labels {split.labels}, "
                                 f"train has {self.train.labels}")
+        if self.leakage not in ("warn", "error"):
+            raise DataError(f"leakage must be 'warn' or 'error', not {self.leakage!r}")
+        found = self.leaked()
+        if found:
+            message = (f"leakage: {'; '.join(f'{n} of {len(self.test)} test texts also in {s}' for s, n in found.items())}"
+                       " (exact match after lower-casing and collapsing whitespace)")
+            if self.leakage == "error":
+                raise DataError(f"{self.name}: {message}")
+            object.__setattr__(self, "notes", tuple(dict.fromkeys([*self.notes, message])))
+
+    def leaked(self) -> dict[str, int]:
+        """How many test texts also occur (normalised) in train and in validation."""
+        test = {_normalised(t) for t in self.test.texts}
+        out = {}
+        for name, split in (("train", self.train), ("validation", self.validation)):
+            n = len(test & {_normalised(t) for t in split.texts})
+            if n:
+                out[name] = n
+        return out
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -128,11 +148,17 @@ class DataSplits:
 
     def map(self, fn) -> "DataSplits":
         """Apply `fn` to every split (e.g. `lambda s: s.where(language='fr')`)."""
-        return DataSplits(fn(self.train), fn(self.validation), fn(self.test), self.name, self.notes)
+        return DataSplits(fn(self.train), fn(self.validation), fn(self.test), self.name,
+                          tuple(n for n in self.notes if not n.startswith("leakage: ")),
+                          self.leakage)
 
     def fingerprint(self) -> str:
         return hashlib.sha256("|".join(
             s.fingerprint() for s in (self.train, self.validation, self.test)).encode()).hexdigest()[:16]
+
+
+def _normalised(text: str) -> str:
+    return " ".join(str(text).lower().split())
 
 
 def validate_frame(frame: pd.DataFrame, labels: Sequence[str], name: str) -> None:
