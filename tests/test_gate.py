@@ -112,14 +112,34 @@ def test_repeats_run_k_seeds_and_store_their_spread(toy):
 
 
 def test_new_and_missing_metrics_are_reported_and_strict_missing_fails(toy):
+    toy.makepyfile(test_toy=TOY + "\ndef test_gone(record):\n    record(exact=1.0)\n")
     make_baseline(toy)
-    toy.makepyfile(test_toy="def test_other(record):\n    record(score=1.0)\n")
+    toy.makepyfile(test_toy=TOY + "\ndef test_other(record):\n    record(exact=1.0)\n")
     lenient = run(toy, "--baseline", "base.json", "--results-dir", "x")
     assert lenient.ret == 0
     summary = (toy.path / "x" / "summary.md").read_text()
     assert "+ new" in summary and "− missing" in summary
     strict = run(toy, "--baseline", "base.json", "--strict-missing", "--results-dir", "y")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    strict.stdout.fnmatch_lines(["*lmgate: 1 metric(s) missing (--strict-missing):*"])
+    assert "regressed" not in strict.stdout.str()
+
+
+def test_a_run_that_compares_nothing_fails(toy):
+    make_baseline(toy)
+    toy.makepyfile(test_toy="import pytest\ndef test_toy():\n    pytest.skip('no data')\n")
+    result = run(toy, "--baseline", "base.json", "--results-dir", "x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*nothing could be compared with the baseline*"])
+
+
+def test_a_different_profile_is_named(toy):
+    make_baseline(toy)
+    toy.makefile(".toml", pyproject="[tool.lmgate.profiles.other]\nextends = 'smoke'\n")
+    result = run(toy, "--baseline", "base.json", "--profile", "other", "--results-dir", "x")
+    result.stdout.fnmatch_lines(["*environment differs from the baseline's: profile: "
+                                 "baseline 'smoke', now 'other'*"])
+    assert "Environment differs" in (toy.path / "x" / "summary.md").read_text()
 
 
 def test_fixed_tolerance_overrides_noise(toy, monkeypatch):

@@ -169,6 +169,12 @@ def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, l
     return entries, dict(examples)
 
 
+def baseline_environment(path: str | Path) -> dict[str, Any]:
+    """The environment stored with a (validated) baseline."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return dict(doc.get("environment") or {})
+
+
 # ---- comparison -----------------------------------------------------------------------------
 @dataclass
 class Check:
@@ -192,6 +198,7 @@ class Check:
 class GateReport:
     checks: list[Check] = field(default_factory=list)
     strict_missing: bool = False
+    environment_changes: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Check]:
@@ -199,8 +206,19 @@ class GateReport:
                 or (self.strict_missing and c.status == "missing")]
 
     @property
+    def compared(self) -> int:
+        """Metrics actually compared with a tolerance (not new, missing or not gated)."""
+        return sum(c.status in ("regression", "improvement", "within-noise") for c in self.checks)
+
+    @property
+    def nothing_compared(self) -> bool:
+        """A baseline with entries, and not one of them could be compared: not a pass."""
+        return bool(self.checks) and self.compared == 0 and \
+            any(c.status == "missing" for c in self.checks)
+
+    @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.nothing_compared
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -288,7 +306,11 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     """The 'Compared with baseline' section: a table that reads well as a CI job summary."""
     counts = report.counts()
     verdict = ("**FAILED**: " + ", ".join(c.key for c in report.failures)) if report.failures \
+        else "**FAILED**: nothing could be compared" if report.nothing_compared \
         else "**passed**: no regression beyond noise"
+    if report.environment_changes:
+        verdict += ("\n\n**Environment differs from the baseline's** (differences may come from "
+                    "it): " + "; ".join(report.environment_changes))
     lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())), "",
              "| test | result | metric | baseline | now | Δ | allowed | status |",
              "|---|---|---|---|---|---|---|---|"]
@@ -305,8 +327,24 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def environment_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What differs between the run that wrote the baseline and this one, by name."""
+    keys = ("profile", "seed", "repeats", "device", "torch", "transformers", "tokenizers", "peft",
+            "lmgate")
+    return [f"{k}: baseline {old.get(k)!r}, now {new.get(k)!r}" for k in keys
+            if k in old and old.get(k) != new.get(k)]
+
+
 def failure_message(report: GateReport) -> str:
-    lines = [f"lmgate: {len(report.failures)} metric(s) regressed beyond their noise:"]
+    if report.nothing_compared:
+        return (f"lmgate: nothing could be compared with the baseline: all "
+                f"{sum(c.status == 'missing' for c in report.checks)} of its metrics are missing "
+                "from this run (different tests selected, or every test skipped)")
+    regressed = sum(c.status == "regression" for c in report.failures)
+    missing = len(report.failures) - regressed
+    parts = ([f"{regressed} metric(s) regressed beyond their noise"] if regressed else []) + \
+        ([f"{missing} metric(s) missing (--strict-missing)"] if missing else [])
+    lines = [f"lmgate: {', '.join(parts)}:"]
     for c in report.failures:
         lines.append("  " + c.describe() + (
             "; real: the drop exceeds the tolerance derived from this metric's own noise"

@@ -113,6 +113,10 @@ class Collector:
         options = self.gate_options
         self.gate = compare(old, new, old_examples, new_examples, tolerance=options.tolerance,
                             alpha=options.alpha, strict_missing=options.strict_missing)
+        from lmgate.gate import baseline_environment, environment_changes
+
+        self.gate.environment_changes = environment_changes(
+            baseline_environment(options.baseline), environment(self.config))
         self._write([("Compared with baseline", markdown(self.gate))])
         if not self.gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -150,6 +154,9 @@ class Collector:
             terminalreporter.section("lmgate baseline check")
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.gate.counts().items()))
             terminalreporter.write_line(f"{len(self.gate.checks)} metric(s) compared: {counts}")
+            for change in self.gate.environment_changes:
+                terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
+                                            f"{change}", yellow=True)
             if self.gate.passed:
                 terminalreporter.write_line("no regression beyond noise", green=True)
             else:
@@ -163,7 +170,7 @@ def environment(config: pytest.Config) -> dict[str, Any]:
     from lmgate.cache import library_versions
 
     settings = config.stash[SETTINGS]
-    return {"profile": settings.profile.name, "seed": settings.seed,
+    return {"profile": settings.profile.name, "seed": settings.seed, "device": settings.device,
             "repeats": config.stash[GATE].repeats, "python": platform.python_version(),
             **library_versions()}
 
