@@ -140,8 +140,11 @@ class TrainedRun:
     model: Any = None
     tokenizer: Any = None
     info: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
     data_notes: tuple[str, ...] = ()   # warnings of the training data, carried into results
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.entry.meta["history"]
 
     def _ensure_model(self) -> None:
         if self.model is None:
@@ -213,5 +216,4 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     model, tokenizer = (loaded[0].model, loaded[0].tokenizer) if loaded else (None, None)
     notes = tuple(dict.fromkeys([*data.notes, *data.train.notes, *data.validation.notes]))
     return TrainedRun(memo.key, spec, data.labels, config, device, cache, entry,
-                      memo.hit, model, tokenizer, dict(entry.meta["info"]),
-                      entry.meta["history"], notes)
+                      memo.hit, model, tokenizer, dict(entry.meta["info"]), notes)

@@ -38,8 +38,13 @@ def source_note(source: str, what: str) -> str:
     return f"data source of {what}: {where[source]}"
 
 
+def _source_dir(source: str, subdir: str) -> Path:
+    """The folder of `subdir` in a file source ("local" or "embedded"), or DataUnavailable."""
+    return (data_dir if source == "local" else embedded_dir)(subdir)
+
+
 def _local_sentiment(languages: Sequence[str], embedded: bool = False) -> dict[str, pd.DataFrame]:
-    folder = (embedded_dir if embedded else data_dir)("multilingual_sentiment")
+    folder = _source_dir("embedded" if embedded else "local", "multilingual_sentiment")
     frames = {}
     for split in SPLITS:
         path = folder / f"{split}.jsonl"
@@ -191,8 +196,7 @@ def local_hub_or_embedded(relative: str, hub_id: str | None, config: str | None,
                 if hub_id is None:
                     continue
                 return load_hub(hub_id, config, split), source
-            folder = (data_dir if source == "local" else embedded_dir)(subdir)
-            return read_table(folder / name), source
+            return read_table(_source_dir(source, subdir) / name), source
         except DataUnavailable as exc:
             errors.append(f"{source}: {exc}")
     raise DataUnavailable(f"{what} not found: " + "; ".join(errors))
@@ -234,9 +238,9 @@ def translation_pairs(split: str, source: str = "de", target: str = "fr", *,
 def squad_file(name: str = "dev-v2.0-5articles.json") -> tuple[Path, str]:
     """The SQuAD JSON file: local copy, else the project's embedded copy; and its source."""
     errors = []
-    for source, locate in (("local", data_dir), ("embedded", embedded_dir)):
+    for source in ("local", "embedded"):
         try:
-            path = locate("squad") / name
+            path = _source_dir(source, "squad") / name
             if path.exists():
                 return path, source
             errors.append(f"{source}: {path} not found")

@@ -230,5 +230,5 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
     result = EvalResult(f"{base} frozen + head", train.labels, evaluation.y, predictions,
                         params={"model": base, "system": "frozen-base head"},
                         info={"parameters": frozen.parameters, "history": history,
-                              "notes": [*train.notes, *evaluation.notes]})
+                              "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))})
     return HeadRun(frozen, config, history, result)

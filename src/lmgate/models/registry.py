@@ -9,7 +9,6 @@ Add one from a conftest.py with `register_model(ModelSpec(...))`, or in pyprojec
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path

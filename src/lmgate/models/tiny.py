@@ -35,14 +35,18 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache: "RunCac
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    compute = lambda: _train_backend(texts, vocab_size).to_str()  # noqa: E731
+    def compute() -> str:
+        return _train_backend(texts, vocab_size).to_str()
+
+    def save(backend: str, folder) -> None:
+        atomic_write_text(folder / "tokenizer.json", backend)
+
     if cache is None:
         backend_json = compute()
     else:
         backend_json = cache.memo(
             "tokenizers", dict(texts=texts_fingerprint(texts), vocab_size=vocab_size,
-                               algorithm="bpe-v1"), compute,
-            lambda text, folder: atomic_write_text(folder / "tokenizer.json", text) and None,
+                               algorithm="bpe-v1"), compute, save,
             lambda entry: (entry.path / "tokenizer.json").read_text(encoding="utf-8")).value
     return PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(backend_json), pad_token="[PAD]",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmgate.errors import ConfigError
-from lmgate.profiles import Profile, get_profile, load_profiles
+from lmgate.profiles import get_profile, load_profiles
 from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV, Settings, default_cache_dir, split_csv
 
 SETTINGS = pytest.StashKey[Settings]()

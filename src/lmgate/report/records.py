@@ -8,12 +8,11 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from lmgate.metrics.classification import classification_metrics, confusion
+from lmgate.metrics.classification import confusion
 from lmgate.metrics.stats import bootstrap_ci
 from lmgate.results import EvalResult, Result
 
@@ -65,19 +64,13 @@ class Recorder:
                             f"{type(result).__name__}")
         # The notes of every dataset that fed the result (warnings, provenance) go in the row.
         notes = list(dict.fromkeys([*notes, *result.info.get("notes", [])]))
-        if not isinstance(result, EvalResult):
-            # Other result types (e.g. GenerationResult) bring their own predictions payload.
-            row = self._add_row(result.name, result.params, result.metrics,
-                                {**result.info, "n": result.n}, notes)
-            self.predictions.append({"record_id": row["record_id"], **result.predictions()})
-            return
-        ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")
-        info = {**result.info, "n": result.n, "labels": list(result.labels),
-                "macro_f1_ci": [ci.low, ci.high],
-                "confusion": confusion(result.y_true, result.y_pred, len(result.labels))}
+        info = {**result.info, "n": result.n}
+        if isinstance(result, EvalResult):  # classification: its CI and confusion matrix
+            ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")
+            info.update(labels=list(result.labels), macro_f1_ci=[ci.low, ci.high],
+                        confusion=confusion(result.y_true, result.y_pred, len(result.labels)))
         row = self._add_row(result.name, result.params, result.metrics, info, notes)
-        self.predictions.append({"record_id": row["record_id"], "y_true": result.y_true.tolist(),
-                                 "y_pred": result.y_pred.tolist()})
+        self.predictions.append({"record_id": row["record_id"], **result.predictions()})
 
     def _add_row(self, name: str, params: Mapping[str, Any], metrics: Mapping[str, float],
                  info: Mapping[str, Any], notes: Sequence[str]) -> dict[str, Any]:
