@@ -163,6 +163,28 @@ def test_update_baseline_refuses_a_failing_run(pytester):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*1 test(s) failed: the baseline*was not updated*"])
     assert not (pytester.path / "b.json").exists()
+    forced = pytester.runpytest("--baseline", "b.json", "--update-baseline", "--force")
+    assert forced.ret == pytest.ExitCode.TESTS_FAILED
+    assert (pytester.path / "b.json").exists()
+    alone = pytester.runpytest("--force")
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--force only applies to --update-baseline" in alone.stderr.str()
+
+
+def test_changed_test_data_is_named_in_the_gate(pytester):
+    assert run_with(pytester, "--baseline", "b.json", "--update-baseline").ret == 0
+    changed = EXPERIMENT.replace('record(EvalResult("model", ("neg", "pos"), y, y))',
+                                 'record(EvalResult("model", ("neg", "pos"), y, y, '
+                                 'info={"data_fingerprint": "other"}))')
+    baseline = json.loads((pytester.path / "b.json").read_text())
+    for entry in baseline["entries"].values():
+        entry["data_fingerprint"] = "before"
+    (pytester.path / "b.json").write_text(json.dumps(baseline))
+    pytester.makepyfile(test_study=changed)
+    result = pytester.runpytest("--baseline", "b.json")
+    result.stdout.fnmatch_lines(["*lmgate: test data changed: test_study.py::test_one*"])
+    summary = (pytester.path / "lmgate-results" / "summary.md").read_text()
+    assert "Test data differ from the baseline's" in summary and "(data changed)" in summary
 
 
 @pytest.mark.parametrize("name, content, words", [
@@ -256,3 +278,33 @@ def test_leakage_reaches_the_results_of_a_finetuned_run(tmp_path):
                    tokenizer_texts=splits.train.texts)
     result = run.predict(splits.test)
     assert any(n.startswith("leakage: ") for n in result.info["notes"])
+
+
+def test_trainer_scratch_lives_in_the_cache_and_dead_writers_scratch_is_removed(tmp_path):
+    cache = RunCache(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / "scratch" / f".train-{dead}-x1"
+    stale.mkdir(parents=True)
+    with cache.scratch("train") as workdir:
+        assert workdir.parent == tmp_path / "scratch" and workdir.is_dir()
+        (workdir / "checkpoint-1").mkdir()
+    assert not workdir.exists() and not stale.exists()
+
+
+def test_language_codes_in_another_case_or_unknown_are_said_not_dropped(tmp_path, monkeypatch):
+    from lmgate.data.sources import multilingual_sentiment
+
+    folder = tmp_path / "multilingual_sentiment"
+    folder.mkdir()
+    names = ("negative", "neutral", "positive")
+    for split in ("train", "validation", "test"):
+        rows = [{"text": f"{split} {i}", "label": i % 3, "label_name": names[i % 3],
+                 "language": ("EN" if i < 6 else "xx" if i < 9 else "en")} for i in range(30)]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("LMGATE_DATA_DIR", str(tmp_path))
+    data = multilingual_sentiment(["en"], source="local")
+    assert len(data.train) == 27 and len(data.test) == 27   # the EN rows kept as en
+    notes = " ".join(data.test.notes)
+    assert "6 row(s) with language codes spelled ['EN'] read as ['en']" in notes
+    assert "3 row(s) with unknown language code(s) ['xx'] left out" in notes

@@ -15,9 +15,10 @@ import os
 import shutil
 import tempfile
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -194,6 +195,21 @@ class RunCache:
 
         entry = self.put(kind, key, write, meta)
         return Memo(load(entry), entry, False, key)
+
+    @contextmanager
+    def scratch(self, purpose: str) -> Iterator[Path]:
+        """A private working folder (trainer checkpoints) inside the cache, removed on exit;
+        ones left by a killed process are removed by the next run."""
+        if "-" in purpose:
+            raise ValueError(f"scratch purpose {purpose!r} must not contain '-'")
+        parent = self.root.parent / "scratch" if self.enabled else self._scratch_dir()
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_staging(parent)
+        folder = Path(tempfile.mkdtemp(prefix=f".{purpose}-{os.getpid()}-", dir=parent))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def clear(self) -> None:
         """Empty the whole cache (runs, tokenizers, dequantised weights, fetched packages)."""

@@ -185,13 +185,15 @@ class Check:
     delta: float | None = None
     tolerance: float | None = None
     basis: str = ""
+    data_changed: bool = False      # the test data's fingerprint differs from the baseline's
 
     def describe(self) -> str:
         head = f"{self.key}: {self.status}"
         if self.old is None or self.new is None:
             return head
+        data = "; the test data changed since the baseline" if self.data_changed else ""
         return (f"{head}: {self.old:.4f} -> {self.new:.4f} (delta {self.delta:+.4f}); allowed "
-                f"{self.tolerance:.4f} ({self.basis})")
+                f"{self.tolerance:.4f} ({self.basis}){data}")
 
 
 @dataclass
@@ -253,6 +255,17 @@ def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
     return max(sigmas)
 
 
+def _data_changed(old: Measurement, new: Measurement) -> bool:
+    return bool(old.data_fingerprint and new.data_fingerprint
+                and old.data_fingerprint != new.data_fingerprint)
+
+
+def data_changes(report: "GateReport") -> list[str]:
+    """Tests whose test data differ from the baseline's (by fingerprint), one line each."""
+    tests = sorted({c.key.rsplit("::", 2)[0] for c in report.checks if c.data_changed})
+    return [f"test data changed: {t}" for t in tests]
+
+
 def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measurement],
             baseline_examples: Mapping[str, list[dict]] | None = None,
             current_examples: Mapping[str, list[dict]] | None = None, *,
@@ -281,15 +294,17 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
                                        new.value - old.value, None, reason))
             continue
         signed = (new.value - old.value) * (1 if direction else -1)
+        changed = _data_changed(old, new)
         if tolerance is not None:
             sigma, basis = None, "fixed --tolerance"
         else:
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
-        pending.append((key, old, new, signed, sigma, basis))
+        pending.append((key, old, new, signed, sigma, basis, changed))
     gated = [p for p in pending if tolerance is not None or p[4] is not None]
     z = float(norm.ppf(1 - alpha / (2 * max(1, len(gated)))))
-    for key, old, new, signed, sigma, basis in pending:
-        check = Check(key, "not-gated", old.value, new.value, new.value - old.value, None, basis)
+    for key, old, new, signed, sigma, basis, changed in pending:
+        check = Check(key, "not-gated", old.value, new.value, new.value - old.value, None, basis,
+                      changed)
         if tolerance is not None or sigma is not None:
             tol = tolerance if tolerance is not None else z * sigma
             check.tolerance = tol
@@ -311,6 +326,10 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     if report.environment_changes:
         verdict += ("\n\n**Environment differs from the baseline's** (differences may come from "
                     "it): " + "; ".join(report.environment_changes))
+    if data_changes(report):
+        verdict += ("\n\n**Test data differ from the baseline's** (rows marked \"data changed\"; "
+                    "a difference there is not a like-for-like comparison): "
+                    + "; ".join(data_changes(report)))
     lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())), "",
              "| test | result | metric | baseline | now | Δ | allowed | status |",
              "|---|---|---|---|---|---|---|---|"]
@@ -322,8 +341,9 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
             continue
         test, result, metric = c.key.rsplit("::", 2)
         delta = "" if c.delta is None else f"{c.delta:+.4f}"
+        status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
         lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
-                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {ARROWS[c.status]} |")
+                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {status} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,6 @@ the run cache and reloaded onto the base model, so a cached run reproduces its t
 
 from __future__ import annotations
 
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -116,7 +115,8 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
     key_parts = dict(base=lm.fingerprint, train=train, validation=validation,
                      settings=settings.to_dict(), prompt=asdict(prompt), seed=seed)
     memo = cache.memo("lora", key_parts, lambda: _fit_lora(lm, train, validation, settings,
-                                                             seed=seed, prompt=prompt),
+                                                             seed=seed, prompt=prompt,
+                                                             cache=cache),
                       _save_adapter, lambda entry: entry)
     return LoraRun(memo.key, memo.entry, memo.hit, dict(memo.entry.meta["info"]))
 
@@ -129,7 +129,8 @@ def _save_adapter(fitted: tuple[Any, dict[str, Any]], folder: Path) -> dict[str,
 
 
 def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings: LoraSettings,
-              *, seed: int, prompt: TranslationPrompt) -> tuple[dict[str, bytes], dict[str, Any]]:
+              *, seed: int, prompt: TranslationPrompt,
+              cache: RunCache) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Train an adapter; returns its saved files (name -> bytes) and the run's metadata."""
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
@@ -143,9 +144,9 @@ def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings:
         target_modules=list(settings.target_modules) if settings.target_modules else None))
     start = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="lmgate-lora-") as workdir:
+        with cache.scratch("lora") as workdir:
             args = TrainingArguments(
-                output_dir=workdir, num_train_epochs=settings.epochs,
+                output_dir=str(workdir), num_train_epochs=settings.epochs,
                 learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
                 per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
                 logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
@@ -161,7 +162,7 @@ def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings:
                 "trainable_parameters": params["trainable"], "total_parameters": params["total"],
                 "trainable_share": params["trainable"] / params["total"]}
         history = epoch_history(trainer.state.log_history)
-        with tempfile.TemporaryDirectory(prefix="lmgate-adapter-") as folder:
+        with cache.scratch("adapter") as folder:
             model.save_pretrained(folder)
             files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
     finally:

@@ -8,7 +8,6 @@ dynamic padding, caching and the history we keep for plots.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +53,9 @@ def cuda_flags(device: str) -> dict[str, Any]:
 
 
 def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *, seed: int,
-                     device: str) -> list[dict[str, float]]:
-    """Fine-tune in place; returns the per-epoch history (train loss, eval loss, eval macro F1)."""
+                     device: str, workdir: str | Path) -> list[dict[str, float]]:
+    """Fine-tune in place, checkpoints in `workdir`; returns the per-epoch history (train loss,
+    eval loss, eval macro F1)."""
     from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
                               TrainingArguments)
 
@@ -66,28 +66,27 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
         scores = classification_metrics(pred.label_ids, logits.argmax(-1), labels)
         return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
-    with tempfile.TemporaryDirectory(prefix="lmgate-train-") as workdir:
-        args = TrainingArguments(
-            output_dir=workdir, num_train_epochs=config.epochs,
-            learning_rate=config.learning_rate, weight_decay=config.weight_decay,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.eval_batch_size,
-            lr_scheduler_type="linear", warmup_steps=config.warmup_ratio,
-            eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
-            load_best_model_at_end=True, metric_for_best_model="eval_loss",
-            greater_is_better=False, save_total_limit=1, save_only_model=True,
-            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-            seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
-        cuda = device.startswith("cuda")
-        trainer = Trainer(
-            model=model, args=args, processing_class=tokenizer,
-            train_dataset=_encode(tokenizer, data.train, config),
-            eval_dataset=_encode(tokenizer, data.validation, config),
-            data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
-            compute_metrics=compute_metrics,
-            callbacks=[EarlyStoppingCallback(config.early_stopping_patience)])
-        trainer.train()
-        return epoch_history(trainer.state.log_history)
+    args = TrainingArguments(
+        output_dir=str(workdir), num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        lr_scheduler_type="linear", warmup_steps=config.warmup_ratio,
+        eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
+        load_best_model_at_end=True, metric_for_best_model="eval_loss",
+        greater_is_better=False, save_total_limit=1, save_only_model=True,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
+    cuda = device.startswith("cuda")
+    trainer = Trainer(
+        model=model, args=args, processing_class=tokenizer,
+        train_dataset=_encode(tokenizer, data.train, config),
+        eval_dataset=_encode(tokenizer, data.validation, config),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
+        compute_metrics=compute_metrics,
+        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)])
+    trainer.train()
+    return epoch_history(trainer.state.log_history)
 
 
 def epoch_history(log: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
@@ -195,8 +194,9 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
         model = load_model(spec, "classifier", cache, labels=data.labels, seed=seed,
                            max_length=config.max_length, tokenizer_texts=tokenizer_texts)
         loaded.append(model)
-        return train_classifier(model.model, model.tokenizer, data, config, seed=seed,
-                                device=device)
+        with cache.scratch("train") as workdir:
+            return train_classifier(model.model, model.tokenizer, data, config, seed=seed,
+                                    device=device, workdir=workdir)
 
     def save(history: list[dict[str, float]], folder: Path) -> dict[str, Any]:
         model = loaded[0]

@@ -43,14 +43,37 @@ def _source_dir(source: str, subdir: str) -> Path:
     return (data_dir if source == "local" else embedded_dir)(subdir)
 
 
-def _local_sentiment(languages: Sequence[str], embedded: bool = False) -> dict[str, pd.DataFrame]:
+def _known_languages(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Language codes in the study's spelling ('EN ' -> 'en'); rows with an unknown code are
+    left out. Both are said in the returned notes, never done silently."""
+    if "language" not in frame.columns:
+        raise DataError(f"{path}: no 'language' column; columns: {list(frame.columns)}")
+    raw = frame["language"].astype(str)
+    codes = raw.str.strip().str.lower()
+    notes = []
+    respelled = raw != codes
+    if respelled.any():
+        notes.append(f"{path.name}: {int(respelled.sum())} row(s) with language codes spelled "
+                     f"{sorted(set(raw[respelled]))} read as {sorted(set(codes[respelled]))}")
+    unknown = ~codes.isin(SENTIMENT_HUB_CONFIGS)
+    if unknown.any():
+        notes.append(f"{path.name}: {int(unknown.sum())} row(s) with unknown language code(s) "
+                     f"{sorted(set(raw[unknown]))} left out; known: {sorted(SENTIMENT_HUB_CONFIGS)}")
+    return frame.assign(language=codes)[~unknown], notes
+
+
+def _local_sentiment(languages: Sequence[str],
+                     embedded: bool = False) -> tuple[dict[str, pd.DataFrame], list[str]]:
     folder = _source_dir("embedded" if embedded else "local", "multilingual_sentiment")
-    frames = {}
+    frames, notes = {}, []
     for split in SPLITS:
         path = folder / f"{split}.jsonl"
         frame = read_table(path) if path.exists() else pd.DataFrame(columns=["language"])
+        if path.exists():
+            frame, said = _known_languages(frame, path)
+            notes += said
         frames[split] = frame[frame["language"].isin(languages)]
-    return frames
+    return frames, notes
 
 
 def _hub_sentiment(languages: Sequence[str]) -> dict[str, pd.DataFrame]:
@@ -104,8 +127,8 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
         raise DataUnavailable("multilingual sentiment data not found: " + "; ".join(errors))
     if source not in SOURCES:
         raise DataError(f"unknown source {source!r}; use auto or one of {SOURCES}")
-    frames = (_hub_sentiment(languages) if source == "hub"
-              else _local_sentiment(languages, embedded=source == "embedded"))
+    frames, read_notes = ((_hub_sentiment(languages), []) if source == "hub"
+                          else _local_sentiment(languages, embedded=source == "embedded"))
     present = set(frames["train"]["language"]) & set(frames["test"]["language"])
     absent = [lang for lang in languages if lang not in present]
     languages = [lang for lang in languages if lang in present]
@@ -130,7 +153,7 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
         held = [c[2] for c in carved]
         validation = (validation.concat(held, name="sentiment-validation") if validation is not None
                       else held[0].concat(held[1:], name="sentiment-validation"))
-    notes = (source_note(source, "multilingual sentiment"),
+    notes = (source_note(source, "multilingual sentiment"), *read_notes,
              *(f"{lang}: not in this source ({source}); its cases skip"
                + (" (research-only terms: not redistributed in the embedded sample)"
                   if source == "embedded" and lang == "ja" else "") for lang in absent),

@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(ini, help_text, default=default)
     group.addoption("--update-baseline", dest="lmgate_update_baseline", action="store_true",
                     help="write (or refresh) the --baseline file from this run instead of checking")
+    group.addoption("--force", dest="lmgate_force", action="store_true",
+                    help="with --update-baseline: write the baseline even from a run whose tests "
+                         "failed")
     group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
                     help="fail when a baseline metric is missing from this run")
     group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
@@ -95,6 +98,7 @@ class GateOptions:
     tolerance: float | None = None
     alpha: float = 0.01
     strict_missing: bool = False
+    force: bool = False
 
 
 def gate_options(config: pytest.Config) -> GateOptions:
@@ -116,8 +120,11 @@ def gate_options(config: pytest.Config) -> GateOptions:
     alpha = _number(config, "lmgate_gate_alpha", "--gate-alpha")
     if not 0 < alpha < 1:
         raise ConfigError(f"--gate-alpha must be in (0, 1), got {alpha}")
+    force = bool(config.getoption("lmgate_force"))
+    if force and not update:
+        raise ConfigError("--force only applies to --update-baseline")
     return GateOptions(repeats, path, update, tolerance, alpha,
-                       bool(config.getoption("lmgate_strict_missing")))
+                       bool(config.getoption("lmgate_strict_missing")), force)
 
 
 def _results_dir(config: pytest.Config) -> Path:

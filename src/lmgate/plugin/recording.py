@@ -124,9 +124,10 @@ class Collector:
     def _update(self, session: pytest.Session) -> None:
         from lmgate.gate import write_baseline
 
-        if session.testsfailed:
+        if session.testsfailed and not self.gate_options.force:
             self.baseline_refused = (f"{session.testsfailed} test(s) failed: the baseline "
-                                     f"{self.gate_options.baseline} was not updated")
+                                     f"{self.gate_options.baseline} was not updated (add "
+                                     "--force to write it anyway)")
             return
         self.baseline_written = write_baseline(self.gate_options.baseline, self.rows,
                                                self.predictions, environment(self.config))
@@ -149,11 +150,13 @@ class Collector:
         if self.baseline_refused:
             terminalreporter.write_line(f"lmgate: {self.baseline_refused}", red=True)
         if self.gate is not None:
-            from lmgate.gate import failure_message
+            from lmgate.gate import data_changes, failure_message
 
             terminalreporter.section("lmgate baseline check")
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.gate.counts().items()))
             terminalreporter.write_line(f"{len(self.gate.checks)} metric(s) compared: {counts}")
+            for change in data_changes(self.gate):
+                terminalreporter.write_line(f"lmgate: {change}", yellow=True)
             for change in self.gate.environment_changes:
                 terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
                                             f"{change}", yellow=True)
