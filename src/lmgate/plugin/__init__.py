@@ -5,7 +5,8 @@ One module per concern, each a plugin of its own:
 - `options`: the lmgate option group and ini keys, parsed into the session's settings;
 - `selection`: derived markers, --lang/--model selection, profile-driven parametrisation;
 - `recording`: the `record` fixture and the controller-side collector (exports, gate);
-- `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...).
+- `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
+- `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail).
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -16,4 +17,5 @@ pytest_plugins = [
     "lmgate.plugin.selection",
     "lmgate.plugin.recording",
     "lmgate.plugin.fixtures",
+    "lmgate.plugin.claims",
 ]
