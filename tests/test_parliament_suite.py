@@ -36,6 +36,22 @@ def test_suite_runs_asserts_and_exports_on_touche_files(pytester, touche_dir, tm
     assert "| power | finetuned | tiny-encoder |" in summary
 
 
+@pytest.mark.slow
+def test_paper_dryrun_runs_xlmr_and_llama31_standins_on_touche_files(pytester, touche_dir,
+                                                                     tmp_path):
+    """The paper's parliament models (XLM-R at max_length 512, Llama 3.1 Instruct's chat
+    template) as stand-ins: code errors fail, claims on random weights are xfailed."""
+    out = tmp_path / "results"
+    result = run_suite(pytester, "--profile", "paper-dryrun", "--lmgate-data-dir",
+                       str(touche_dir), "--results-dir", str(out))
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) + outcomes.get("xfailed", 0) == 6
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["params"].get("model") for r in rows} >= {"xlmr-standin",
+                                                        "llama31-8b-instruct-standin"}
+
+
 def test_suite_skips_with_where_to_get_the_data(pytester, tmp_path):
     result = run_suite(pytester, "--lmgate-data-dir", str(tmp_path), "-rs")
     result.assert_outcomes(skipped=6)

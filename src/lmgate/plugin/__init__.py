@@ -6,7 +6,8 @@ One module per concern, each a plugin of its own:
 - `selection`: derived markers, --lang/--model selection, profile-driven parametrisation;
 - `recording`: the `record` fixture and the controller-side collector (exports, gate);
 - `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
-- `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail).
+- `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail);
+- `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run.
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -18,4 +19,5 @@ pytest_plugins = [
     "lmgate.plugin.recording",
     "lmgate.plugin.fixtures",
     "lmgate.plugin.claims",
+    "lmgate.plugin.plan",
 ]

@@ -1,0 +1,37 @@
+"""`--lmgate-plan`: print the pre-flight plan of the selected cases (lmgate.plan), run nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmgate.plugin.options import SETTINGS
+from lmgate.plugin.selection import item_params, study_of
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("lmgate").addoption(
+        "--lmgate-plan", dest="lmgate_plan", action="store_true",
+        help="list the models the selected cases need (source, size, GPU memory estimate) and "
+             "run nothing")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    config = session.config
+    if not config.getoption("lmgate_plan", False):
+        return None
+    from lmgate.plan import needs_from_cases, plan_rows, plan_text
+
+    settings = config.stash[SETTINGS]
+    cases = []
+    for item in session.items:
+        study = study_of(item)
+        knobs = dict(settings.profile.study(study)) if study in settings.profile.studies else {}
+        cases.append((item_params(item), getattr(item, "fixturenames", ()), knobs))
+    device = settings.device if settings.device != "auto" else "cuda"
+    text = plan_text(plan_rows(needs_from_cases(cases), settings.cache_dir, device), device,
+                     len(session.items))
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    reporter.section(f"lmgate plan: profile {settings.profile.name}")
+    reporter.write_line(text)
+    return True
