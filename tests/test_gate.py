@@ -1,13 +1,14 @@
 """Regression gating: baselines, noise-derived tolerance, repeats, the compare CLI (pytester)."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 
 from lmgate import EvalResult
 from lmgate.cli import main as lmgate_cli
-from lmgate.gate import compare, measurements, read_baseline
+from lmgate.gate import Measurement, compare, measurements, read_baseline
 from lmgate.metrics.stats import mcnemar, summarise_seeds
 
 # A noisy toy experiment: a fixed test set of 4,000 examples, predictions 80% right with the
@@ -66,9 +67,10 @@ def test_planted_three_point_drop_fails_with_a_readable_message(toy, monkeypatch
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
         "*lmgate baseline check*",
+        "*lmgate: power: with 80% probability this gate catches a drop of 0.03*",
         "*regressed beyond their noise:*",
         "*test_toy.py::test_toy::toy::macro_f1: regression: 0.8* -> 0.7* (delta -0.0*); allowed 0.0*"
-        "(z=* x sigma * (paired bootstrap on 4000 examples)); real:*"])
+        "(Holm step */7: z=* x sigma * (paired bootstrap on 4000 examples)); real:*"])
     summary = (toy.path / "bad" / "summary.md").read_text()
     assert "## Compared with baseline" in summary and "**FAILED**" in summary
     assert "| test_toy | toy | macro_f1 |" in summary and "🔻 regression" in summary
@@ -220,3 +222,50 @@ def test_generation_results_take_part_in_the_gate_without_classification_predict
     recorder(GenerationResult("B", ["a b"], ["le chat"], ["le chat"]))
     found, examples = measurements(recorder.rows, recorder.predictions)
     assert "t::x::B::bleu" in found and examples == {}
+
+
+def _measured(key, value, sigma):
+    half = 1.959964 * sigma
+    return Measurement(key, value, [value], [0], [value - half, value + half], 1000)
+
+
+def test_holm_catches_what_bonferroni_misses_and_keeps_the_false_alarm_rate():
+    from scipy.stats import norm
+
+    sigma_each = 0.01 / math.sqrt(2)     # combined sigma of the difference: 0.01
+    keys = [f"t::r{i}::accuracy" for i in range(5)]
+    old = {k: _measured(k, 0.80, sigma_each) for k in keys}
+    # Two real drops, 3.15 and 3.05 sigma. Bonferroni over 5 metrics (z = 3.09) catches only
+    # the first; Holm tests the second at alpha/4 (z = 3.02) and catches it too.
+    drops = [0.0315, 0.0305, 0.0, 0.0, 0.0]
+    new = {k: _measured(k, 0.80 - d, sigma_each) for k, d in zip(keys, drops)}
+    report = compare(old, new, alpha=0.01)
+    bonferroni_z = norm.isf(0.01 / 10)
+    assert drops[0] / 0.01 > bonferroni_z > drops[1] / 0.01
+    statuses = [c.status for c in sorted(report.checks, key=lambda c: c.key)]
+    assert statuses == ["regression", "regression"] + ["within-noise"] * 3
+    # Under no change, Holm flags nothing either (both control the family-wise rate).
+    assert not compare(old, old, alpha=0.01).failures
+
+
+def test_minimum_detectable_drop_and_strict_power(toy):
+    from lmgate.gate import minimum_detectable_drop
+
+    mde = minimum_detectable_drop(0.01, alpha=0.01, m=1)
+    assert mde == pytest.approx((2.5758 + 0.8416) * 0.01, abs=1e-4)
+    make_baseline(toy)
+    loose = run(toy, "--baseline", "base.json", "--results-dir", "p1", "--gate-mde", "0.01")
+    assert loose.ret == 0
+    loose.stdout.fnmatch_lines(["*too blind: test_toy.py::test_toy::toy::accuracy: detects drops "
+                                "of 0.03* or more with 80% power, not 0.0100; it needs ~1*x the "
+                                "test examples (or seeds)*"])
+    strict = run(toy, "--baseline", "base.json", "--results-dir", "p2", "--gate-mde", "0.01",
+                 "--strict-power")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    strict.stdout.fnmatch_lines(["*the gate cannot detect the --gate-mde drop (--strict-power)*"])
+    fine = run(toy, "--baseline", "base.json", "--results-dir", "p3", "--gate-mde", "0.2",
+               "--strict-power")
+    assert fine.ret == 0
+    assert "detectable (80%)" in (toy.path / "p3" / "summary.md").read_text()
+    usage = run(toy, "--baseline", "base.json", "--strict-power")
+    assert usage.ret == pytest.ExitCode.USAGE_ERROR

@@ -7,8 +7,11 @@ metrics where lower is better). It is a regression when delta < -tolerance, wher
           same examples when the baseline's predictions are at hand, else combined from both
           bootstrap CIs - and (b) the seed spread stored in the baseline (sigma_seeds * sqrt(1/k_old
           + 1/k_new); for one run each this is the 2.8-sigma repeatability limit at z = 1.96),
-  z     = the normal quantile at 1 - alpha / (2 m), m = number of gated metrics (Bonferroni), so
-          the whole session has at most `alpha` chance of a false alarm (default 0.01).
+  z     = Holm's step-down over the m gated metrics: sorted by two-sided p-value, the k-th
+          (from 0) is tested at alpha / (m - k) until the first that passes, so the whole session
+          has at most `alpha` chance of a false alarm (default 0.01) and never fewer detections
+          than Bonferroni (z at 1 - alpha / (2 m) for all).
+Each gated metric also reports its minimum detectable drop with 80% power (`mde`).
 Metrics with no noise estimate and no `--tolerance` are reported, never failed.
 """
 
@@ -186,6 +189,8 @@ class Check:
     tolerance: float | None = None
     basis: str = ""
     data_changed: bool = False      # the test data's fingerprint differs from the baseline's
+    p: float | None = None          # two-sided p-value of the difference (noise-gated metrics)
+    mde: float | None = None        # minimum drop detectable with 80% power at the gate's alpha
 
     def describe(self) -> str:
         head = f"{self.key}: {self.status}"
@@ -201,11 +206,18 @@ class GateReport:
     checks: list[Check] = field(default_factory=list)
     strict_missing: bool = False
     environment_changes: list[str] = field(default_factory=list)
+    power_warnings: list[str] = field(default_factory=list)
+    strict_power: bool = False
 
     @property
     def failures(self) -> list[Check]:
         return [c for c in self.checks if c.status == "regression"
                 or (self.strict_missing and c.status == "missing")]
+
+    @property
+    def underpowered(self) -> bool:
+        """--strict-power with metrics that cannot detect the --gate-mde drop."""
+        return self.strict_power and bool(self.power_warnings)
 
     @property
     def compared(self) -> int:
@@ -220,7 +232,7 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return not self.failures and not self.nothing_compared
+        return not self.failures and not self.nothing_compared and not self.underpowered
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -272,8 +284,6 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             tolerance: float | None = None, alpha: float = DEFAULT_ALPHA,
             strict_missing: bool = False) -> GateReport:
     """Compare every metric of the current run with the baseline (see the module docstring)."""
-    from scipy.stats import norm
-
     baseline_examples, current_examples = baseline_examples or {}, current_examples or {}
     report = GateReport(strict_missing=strict_missing)
     pending = []
@@ -299,22 +309,90 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             sigma, basis = None, "fixed --tolerance"
         else:
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
-        pending.append((key, old, new, signed, sigma, basis, changed))
-    gated = [p for p in pending if tolerance is not None or p[4] is not None]
-    z = float(norm.ppf(1 - alpha / (2 * max(1, len(gated)))))
-    for key, old, new, signed, sigma, basis, changed in pending:
+        pending.append((key, old, new, signed, sigma, basis, changed,
+                        _power_sigma(old, new, sigma)))
+    report.checks.extend(_decide(pending, tolerance, alpha))
+    return report
+
+
+Z_POWER_80 = 0.8416212335729143   # the normal quantile at 0.80
+
+
+def _power_sigma(old: Measurement, new: Measurement, sigma: float | None) -> float | None:
+    """The noise a *changed* model would face. A paired s.d. is ~0 when the predictions did
+    not change (a rerun), which says nothing of power; both bootstrap CIs combined (as if
+    unpaired) bound it from above, so the larger is a conservative basis."""
+    unpaired = (math.hypot(old.ci_sigma, new.ci_sigma)
+                if old.ci_sigma is not None and new.ci_sigma is not None else None)
+    candidates = [s for s in (sigma, unpaired) if s is not None]
+    return max(candidates) if candidates else None
+
+
+def minimum_detectable_drop(sigma: float, alpha: float, m: int) -> float:
+    """The smallest true drop the gate catches with 80% power: (z_(1-alpha/2m) + z_0.8) x sigma,
+    at the strictest (Bonferroni) level of the Holm procedure, so it is a guarantee."""
+    from scipy.stats import norm
+
+    return (float(norm.isf(alpha / (2 * max(1, m)))) + Z_POWER_80) * sigma
+
+
+def _decide(pending: list, tolerance: float | None, alpha: float) -> list[Check]:
+    """Holm step-down over the gated metrics' two-sided p-values (same family-wise false-alarm
+    rate as Bonferroni, never fewer detections); a fixed `tolerance` is a plain threshold."""
+    from scipy.stats import norm
+
+    checks: dict[str, Check] = {}
+    noisy = []
+    for key, old, new, signed, sigma, basis, changed, power_sigma in pending:
         check = Check(key, "not-gated", old.value, new.value, new.value - old.value, None, basis,
                       changed)
-        if tolerance is not None or sigma is not None:
-            tol = tolerance if tolerance is not None else z * sigma
-            check.tolerance = tol
-            check.basis = basis if tolerance is not None else f"z={z:.2f} x sigma {sigma:.4f} ({basis})"
-            check.status = ("regression" if signed < -tol else
-                            "improvement" if signed > tol else "within-noise")
+        checks[key] = check
+        if tolerance is not None:
+            check.tolerance = tolerance
+            check.status = ("regression" if signed < -tolerance else
+                            "improvement" if signed > tolerance else "within-noise")
+        elif sigma is not None:
+            p = (float(2 * norm.sf(abs(signed) / sigma)) if sigma > 0
+                 else 0.0 if signed != 0 else 1.0)
+            noisy.append((p, key, signed, sigma, basis, power_sigma))
         else:
             check.basis = "no noise estimate (give --tolerance to gate it)"
-        report.checks.append(check)
-    return report
+    m = len(noisy)
+    rejecting = True
+    for rank, (p, key, signed, sigma, basis, power_sigma) in enumerate(sorted(noisy)):
+        level = alpha / (m - rank)
+        z = float(norm.isf(level / 2))
+        check = checks[key]
+        check.p, check.mde = p, minimum_detectable_drop(power_sigma, alpha, m)
+        check.tolerance = z * sigma
+        check.basis = f"Holm step {rank + 1}/{m}: z={z:.2f} x sigma {sigma:.4f} ({basis})"
+        rejecting = rejecting and p <= level
+        check.status = ("within-noise" if not rejecting else
+                        "regression" if signed < 0 else "improvement")
+    return [checks[item[0]] for item in pending]
+
+
+def power_warnings(report: "GateReport", mde: float) -> list[str]:
+    """Gated metrics whose minimum detectable drop exceeds `mde`, with the examples (or seeds)
+    they would need: the noise falls as 1/sqrt(n)."""
+    out = []
+    for c in report.checks:
+        if c.mde is not None and c.mde > mde:
+            factor = (c.mde / mde) ** 2
+            out.append(f"{c.key}: detects drops of {c.mde:.4f} or more with 80% power, not "
+                       f"{mde:.4f}; it needs ~{factor:.1f}x the test examples (or seeds)")
+    return out
+
+
+def power_summary(report: "GateReport") -> str | None:
+    """One line: the range of minimum detectable drops over the gated metrics."""
+    mdes = sorted(c.mde for c in report.checks if c.mde is not None)
+    if not mdes:
+        return None
+    worst = max((c for c in report.checks if c.mde is not None), key=lambda c: c.mde)
+    return (f"power: with 80% probability this gate catches a drop of {mdes[len(mdes) // 2]:.4f} "
+            f"(median over {len(mdes)} gated metrics; smallest {mdes[0]:.4f}, largest "
+            f"{worst.mde:.4f} for {worst.key})")
 
 
 def markdown(report: GateReport, show_unchanged: bool = True) -> str:
@@ -330,9 +408,12 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
         verdict += ("\n\n**Test data differ from the baseline's** (rows marked \"data changed\"; "
                     "a difference there is not a like-for-like comparison): "
                     + "; ".join(data_changes(report)))
-    lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())), "",
-             "| test | result | metric | baseline | now | Δ | allowed | status |",
-             "|---|---|---|---|---|---|---|---|"]
+    power = power_summary(report)
+    warnings = [line for w in report.power_warnings for line in ("", f"**Power**: {w}")]
+    lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())),
+             *(["", power] if power else []), *warnings, "",
+             "| test | result | metric | baseline | now | Δ | allowed | detectable (80%) | status |",
+             "|---|---|---|---|---|---|---|---|---|"]
     order = {"regression": 0, "missing": 1, "improvement": 2, "new": 3, "not-gated": 4,
              "within-noise": 5}
     fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
@@ -343,7 +424,7 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
         delta = "" if c.delta is None else f"{c.delta:+.4f}"
         status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
         lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
-                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {status} |")
+                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
     return "\n".join(lines) + "\n"
 
 
@@ -356,6 +437,9 @@ def environment_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
 
 
 def failure_message(report: GateReport) -> str:
+    if report.underpowered and not report.failures:
+        return ("lmgate: the gate cannot detect the --gate-mde drop (--strict-power):\n"
+                + "\n".join("  " + w for w in report.power_warnings))
     if report.nothing_compared:
         return (f"lmgate: nothing could be compared with the baseline: all "
                 f"{sum(c.status == 'missing' for c in report.checks)} of its metrics are missing "

@@ -154,7 +154,7 @@ def train_classification_head(frozen: FrozenBaseModel, train: LabeledData, evalu
                                   weight_decay=config.weight_decay)
     steps = config.epochs * math.ceil(len(train) / config.batch_size)
     scheduler = linear_schedule(optimizer, steps, config.warmup_ratio)
-    y = torch.as_tensor(train.y)
+    y = torch.tensor(train.y)   # a copy: the labels array may be read-only (cached)
     texts = train.texts
     history = []
     for epoch in range(config.epochs):

@@ -47,7 +47,10 @@ OPTIONS = (
     ("--tolerance", "lmgate_tolerance", "",
      "fixed absolute tolerance for baseline checks (default: derived from each metric's noise)"),
     ("--gate-alpha", "lmgate_gate_alpha", "0.01",
-     "false-alarm probability of a whole baseline check (Bonferroni over metrics)"),
+     "false-alarm probability of a whole baseline check (Holm over metrics)"),
+    ("--gate-mde", "lmgate_gate_mde", "",
+     "warn when a gated metric cannot detect a drop of this size with 80 percent power (names the "
+     "metrics and how many more examples they need)"),
 )
 
 
@@ -62,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--force", dest="lmgate_force", action="store_true",
                     help="with --update-baseline: write the baseline even from a run whose tests "
                          "failed")
+    group.addoption("--strict-power", dest="lmgate_strict_power", action="store_true",
+                    help="with --gate-mde: fail (not warn) when the gate is too blind")
     group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
                     help="fail when a baseline metric is missing from this run")
     group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
@@ -99,6 +104,8 @@ class GateOptions:
     alpha: float = 0.01
     strict_missing: bool = False
     force: bool = False
+    mde: float | None = None
+    strict_power: bool = False
 
 
 def gate_options(config: pytest.Config) -> GateOptions:
@@ -120,11 +127,20 @@ def gate_options(config: pytest.Config) -> GateOptions:
     alpha = _number(config, "lmgate_gate_alpha", "--gate-alpha")
     if not 0 < alpha < 1:
         raise ConfigError(f"--gate-alpha must be in (0, 1), got {alpha}")
+    mde = None
+    if option(config, "lmgate_gate_mde").strip():
+        mde = _number(config, "lmgate_gate_mde", "--gate-mde")
+        if mde <= 0:
+            raise ConfigError(f"--gate-mde must be > 0, got {mde}")
+    strict_power = bool(config.getoption("lmgate_strict_power"))
+    if strict_power and mde is None:
+        raise ConfigError("--strict-power needs --gate-mde X (the drop the gate must detect)")
     force = bool(config.getoption("lmgate_force"))
     if force and not update:
         raise ConfigError("--force only applies to --update-baseline")
     return GateOptions(repeats, path, update, tolerance, alpha,
-                       bool(config.getoption("lmgate_strict_missing")), force)
+                       bool(config.getoption("lmgate_strict_missing")), force, mde,
+                       strict_power)
 
 
 def _results_dir(config: pytest.Config) -> Path:

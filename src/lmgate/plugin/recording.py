@@ -117,6 +117,11 @@ class Collector:
 
         self.gate.environment_changes = environment_changes(
             baseline_environment(options.baseline), environment(self.config))
+        if options.mde is not None:
+            from lmgate.gate import power_warnings
+
+            self.gate.power_warnings = power_warnings(self.gate, options.mde)
+            self.gate.strict_power = options.strict_power
         self._write([("Compared with baseline", markdown(self.gate))])
         if not self.gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -150,7 +155,7 @@ class Collector:
         if self.baseline_refused:
             terminalreporter.write_line(f"lmgate: {self.baseline_refused}", red=True)
         if self.gate is not None:
-            from lmgate.gate import data_changes, failure_message
+            from lmgate.gate import data_changes, failure_message, power_summary
 
             terminalreporter.section("lmgate baseline check")
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.gate.counts().items()))
@@ -160,6 +165,13 @@ class Collector:
             for change in self.gate.environment_changes:
                 terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
                                             f"{change}", yellow=True)
+            power = power_summary(self.gate)
+            if power:
+                terminalreporter.write_line(f"lmgate: {power}")
+            for warning in self.gate.power_warnings:
+                terminalreporter.write_line(f"lmgate: too blind: {warning}",
+                                            red=self.gate.strict_power,
+                                            yellow=not self.gate.strict_power)
             if self.gate.passed:
                 terminalreporter.write_line("no regression beyond noise", green=True)
             else:
