@@ -4,12 +4,16 @@ Data: SQuAD v2.0 JSON (here the first 5 dev articles), split by article so no co
 between train and test. The base (Llama-3.2-1B in the paper, SmolLM2 in smoke) is frozen; a
 span head (start/end logits, 2 x (hidden + 1) parameters) trains on its cached token features.
 Metrics: SQuAD v2 (exact, f1, HasAns/NoAns, best thresholds), BLEU, ROUGE-1/2/L, METEOR.
-Claim: the trained head beats the same model answering zero-shot on token F1.
+Claim: the trained head beats the same model answering zero-shot on token F1, resampling
+whole paragraphs (questions about one context are not independent). A head that "wins" by
+answering nothing (most test questions are unanswerable, which zero-shot generation never says)
+has not done the task: that is reported as an expected failure with its numbers, not a pass.
 """
 
 import pandas as pd
 import pytest
 
+from lmgate import degenerate_reason
 from lmgate.metrics.stats import paired_bootstrap_means
 from lmgate.qa import QAResult, zero_shot_answers
 from lmgate.report.writers import markdown_table
@@ -30,11 +34,16 @@ def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_s
     zero_shot = QAResult(f"{base} zero-shot", test, zero_shot_answers(causal_lm(base), test),
                          params={"model": base, "system": "zero-shot generation"})
     cmp = paired_bootstrap_means(head.per_question_f1, zero_shot.per_question_f1, head.name,
-                                 zero_shot.name, "token_f1")
+                                 zero_shot.name, "token_f1", clusters=[q.context for q in test])
     record(head, zero_shot, notes=notes, head_parameters=params["added_by_head"],
-           token_f1_difference=cmp.diff.point)
+           token_f1_difference=cmp.diff.point, head_abstain_rate=head.abstain_rate)
     record.section("SQuAD: frozen base + span head vs zero-shot", markdown_table(pd.DataFrame(
         {"metric": KEY_METRICS, "zero-shot": [zero_shot.metrics.get(k) for k in KEY_METRICS],
          "span head": [head.metrics.get(k) for k in KEY_METRICS]})))
+    degenerate = degenerate_reason(head)
+    if degenerate:
+        pytest.xfail(f"degenerate win: {degenerate}; HasAns F1 {head['HasAns_f1']:.2f} vs "
+                     f"zero-shot {zero_shot['HasAns_f1']:.2f}, NoAns F1 "
+                     f"{head.metrics.get('NoAns_f1', float('nan')):.2f}; {cmp.describe()}")
     assert cmp.diff.point > 0 and cmp.p_value < 0.05, \
         f"the span head does not beat zero-shot on token F1: {cmp.describe()}"

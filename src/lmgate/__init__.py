@@ -28,7 +28,7 @@ _EXPORTS = {
     "lmgate.models.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
     "lmgate.models.causal": ("CausalLM", "load_causal_lm"),
     # results, metrics and statistics
-    "lmgate.results": ("EvalResult", "Result"),
+    "lmgate.results": ("EvalResult", "Result", "degenerate_reason"),
     "lmgate.metrics.generation": ("GenerationResult", "assert_better_bleu"),
     "lmgate.metrics.registry": ("register_metric",),
     "lmgate.metrics": ("assert_better", "assert_not_worse", "bootstrap_ci",
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.profiles import Knobs, Profile, get_profile, load_profiles
     from lmgate.prompting import PromptTemplate, ZeroShotClassifier, agreement
     from lmgate.report import Recorder
-    from lmgate.results import EvalResult, Result
+    from lmgate.results import EvalResult, Result, degenerate_reason
     from lmgate.settings import TrainConfig
     from lmgate.training import TrainedRun, finetune
 

@@ -88,7 +88,9 @@ def measurements(rows: Sequence[Mapping[str, Any]],
         pred = preds.get(row["record_id"])
         if pred is not None and "y_true" in pred:  # classification; generation/QA keep their own
             examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
-                                   "y_true": pred["y_true"], "y_pred": pred["y_pred"]})
+                                   "y_true": pred["y_true"], "y_pred": pred["y_pred"],
+                                   **({"clusters": pred["clusters"]} if pred.get("clusters")
+                                      else {})})
         for metric, value in row["metrics"].items():
             if value is None or _recorded_only(metric) or isinstance(value, bool):
                 continue
@@ -103,7 +105,7 @@ def measurements(rows: Sequence[Mapping[str, Any]],
         if metric in RESAMPLABLE and examples.get(base):
             ex = examples[base][0]
             interval = bootstrap_ci(np.asarray(ex["y_true"]), np.asarray(ex["y_pred"]),
-                                    ex["labels"], metric)
+                                    ex["labels"], metric, clusters=ex.get("clusters"))
             ci = [interval.low, interval.high]
         out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, info.get("n"),
                                higher_is_better(metric), info.get("data_fingerprint"),
@@ -251,11 +253,16 @@ def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
     metric = old.key.rsplit("::", 1)[1]
     sigmas: list[tuple[float, str]] = []
     if metric in RESAMPLABLE and old_ex and new_ex and old_ex[0]["y_true"] == new_ex[0]["y_true"]:
+        clusters = new_ex[0].get("clusters")
+        clusters = clusters if clusters is not None and clusters == old_ex[0].get("clusters") \
+            else None
         s = paired_diff_sigma(old_ex[0]["y_true"], old_ex[0]["y_pred"], new_ex[0]["y_pred"],
-                              old_ex[0]["labels"], metric)
+                              old_ex[0]["labels"], metric, clusters=clusters)
         # Averages over k seeds shrink the noise of the difference.
         s /= math.sqrt(min(len(old_ex), len(new_ex)))
-        sigmas.append((s, f"paired bootstrap on {len(old_ex[0]['y_true'])} examples"))
+        unit = (f"{len(set(clusters))} clusters of {len(clusters)} examples" if clusters
+                else f"{len(old_ex[0]['y_true'])} examples")
+        sigmas.append((s, f"paired bootstrap on {unit}"))
     elif old.ci_sigma is not None and new.ci_sigma is not None:
         sigmas.append((math.hypot(old.ci_sigma, new.ci_sigma), "bootstrap CIs"))
     if len(old.values) >= 2:

@@ -234,6 +234,11 @@ class QAResult:
     def n(self) -> int:
         return len(self.questions)
 
+    @property
+    def abstain_rate(self) -> float:
+        """Share of questions answered with nothing (predicted unanswerable)."""
+        return sum(not self.answers[q.id].strip() for q in self.questions) / max(1, self.n)
+
     def __getitem__(self, metric: str) -> float:
         return self.metrics[metric]
 

@@ -56,11 +56,19 @@ class EvalResult:
     params: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    #: One cluster id per example (article, speaker, language...): bootstrap CIs, paired
+    #: tests and the gate then resample whole clusters. None: examples are independent.
+    clusters: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
         self.y_true = np.asarray(self.y_true, dtype=np.int64)
         self.y_pred = np.asarray(self.y_pred, dtype=np.int64)
+        if self.clusters is not None:
+            self.clusters = np.asarray([str(c) for c in self.clusters])
+            if self.clusters.shape != self.y_true.shape:
+                raise ValueError(f"{self.name}: {len(self.clusters)} cluster ids for "
+                                 f"{len(self.y_true)} examples")
         if not self.metrics:
             self.metrics = classification_metrics(self.y_true, self.y_pred, self.labels)
 
@@ -72,4 +80,30 @@ class EvalResult:
         return self.metrics[metric]
 
     def predictions(self) -> dict[str, Any]:
-        return {"y_true": self.y_true.tolist(), "y_pred": self.y_pred.tolist()}
+        out = {"y_true": self.y_true.tolist(), "y_pred": self.y_pred.tolist()}
+        if self.clusters is not None:
+            out["clusters"] = self.clusters.tolist()
+        return out
+
+
+def degenerate_reason(result: Any, max_class_share: float = 0.95,
+                      max_abstain: float = 0.9) -> str | None:
+    """Why a result is degenerate (it "wins" without doing the task), or None.
+
+    A classifier that gives one label to `max_class_share` of the examples, or a QA system
+    that abstains on `max_abstain` of the questions (`abstain_rate`), can beat a baseline on
+    a metric while having learned nothing: such a win is reported as such, not passed.
+    """
+    abstain = getattr(result, "abstain_rate", None)
+    if abstain is not None and abstain >= max_abstain:
+        return f"{result.name} abstains (answers nothing) on {abstain:.0%} of the questions"
+    y_pred = getattr(result, "y_pred", None)
+    if y_pred is not None and len(y_pred):
+        values, counts = np.unique(np.asarray(y_pred), return_counts=True)
+        share = counts.max() / counts.sum()
+        if share >= max_class_share:
+            label = values[counts.argmax()]
+            labels = getattr(result, "labels", ())
+            name = labels[label] if 0 <= label < len(labels) else "an invalid answer"
+            return f"{result.name} predicts {name!r} for {share:.0%} of the examples"
+    return None

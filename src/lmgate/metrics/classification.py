@@ -59,6 +59,17 @@ def resampled_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
     return np.bincount(cells.ravel(), minlength=index.shape[0] * k * cols).reshape(-1, k, cols)
 
 
+def weighted_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
+                        weights: np.ndarray) -> np.ndarray:
+    """Confusion counts of R weighted resamples: `weights` is (R, n) -> (R, k, k + 1)."""
+    k, cols = n_labels, n_labels + 1
+    pred = np.where(y_pred == INVALID, k, y_pred)
+    cells = np.asarray(y_true) * cols + pred
+    onehot = np.zeros((len(cells), k * cols))
+    onehot[np.arange(len(cells)), cells] = 1.0
+    return (weights @ onehot).reshape(-1, k, cols)
+
+
 def metric_from_confusions(cm: np.ndarray, metric: str) -> np.ndarray:
     """One metric for each confusion matrix of a (R, k, k) stack, matching scikit-learn."""
     if metric not in RESAMPLABLE:

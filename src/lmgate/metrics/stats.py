@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmgate.metrics.classification import metric_from_confusions, resampled_confusions
+from lmgate.metrics.classification import (metric_from_confusions, resampled_confusions,
+                                           weighted_confusions)
 
 if TYPE_CHECKING:
     from lmgate.results import EvalResult
@@ -57,6 +58,40 @@ def _index(n: int, n_resamples: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
 
 
+def cluster_weights(clusters, n_resamples: int, seed: int) -> np.ndarray:
+    """(R, n) example weights of a cluster bootstrap: each resample draws as many clusters as
+    there are, with replacement, and every example counts as often as its cluster was drawn
+    (examples of one article, speaker or language rise and fall together)."""
+    _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+    n_clusters = int(inverse.max()) + 1
+    if n_clusters < 2:
+        raise ValueError("a cluster bootstrap needs at least 2 clusters")
+    counts = np.random.default_rng(seed).multinomial(
+        n_clusters, np.full(n_clusters, 1 / n_clusters), size=n_resamples)
+    return counts[:, inverse]
+
+
+def _check_clusters(clusters, n: int):
+    if clusters is None:
+        return None
+    clusters = np.asarray(clusters)
+    if clusters.shape != (n,):
+        raise ValueError(f"clusters must give one id per example: {clusters.shape} for n={n}")
+    return clusters
+
+
+def _resampled_metric(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, metric: str,
+                      n_resamples: int, seed: int, clusters=None) -> np.ndarray:
+    """The metric on R resamples: examples (the same draws as `_index`), or whole clusters."""
+    if clusters is None:
+        cms = resampled_confusions(y_true, y_pred, n_labels, _index(len(y_true), n_resamples,
+                                                                    seed))
+    else:
+        cms = weighted_confusions(y_true, y_pred, n_labels,
+                                  cluster_weights(clusters, n_resamples, seed))
+    return metric_from_confusions(cms, metric)
+
+
 def _interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
     alpha = (1 - confidence) / 2
     low, high = np.quantile(samples, [alpha, 1 - alpha])
@@ -65,19 +100,30 @@ def _interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
 
 def bootstrap_ci(y_true, y_pred, n_labels: int, metric: str = "macro_f1",
                  n_resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
-                 seed: int = 0) -> Interval:
-    """Percentile bootstrap CI of a classification metric over examples (vectorised)."""
+                 seed: int = 0, clusters=None) -> Interval:
+    """Percentile bootstrap CI of a classification metric over examples (vectorised), or
+    over whole clusters when `clusters` gives each example's cluster id."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    clusters = _check_clusters(clusters, len(y_true))
     full = np.arange(len(y_true))[None, :]
     point = metric_from_confusions(resampled_confusions(y_true, y_pred, n_labels, full), metric)[0]
-    cms = resampled_confusions(y_true, y_pred, n_labels, _index(len(y_true), n_resamples, seed))
-    return _interval(point, metric_from_confusions(cms, metric), confidence)
+    samples = _resampled_metric(y_true, y_pred, n_labels, metric, n_resamples, seed, clusters)
+    return _interval(point, samples, confidence)
+
+
+def shared_clusters(a, b):
+    """The cluster ids two paired results share (None when neither has any)."""
+    ca, cb = getattr(a, "clusters", None), getattr(b, "clusters", None)
+    if ca is not None and cb is not None and not np.array_equal(ca, cb):
+        raise ValueError(f"cannot pair {a.name} and {b.name}: their cluster ids differ")
+    return ca if ca is not None else cb
 
 
 def paired_bootstrap(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
                      margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
                      confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Resample the same example indices for A and B and bootstrap A - B."""
+    """Resample the same example indices (or clusters, when the results carry cluster ids)
+    for A and B and bootstrap A - B."""
     if a.labels != b.labels:
         raise ValueError(f"cannot compare {a.name} and {b.name}: label sets differ "
                          f"({a.labels} vs {b.labels})")
@@ -85,14 +131,16 @@ def paired_bootstrap(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
         raise ValueError(f"cannot pair {a.name} and {b.name}: they were not scored on the same "
                          f"examples in the same order (n={len(a.y_true)} vs n={len(b.y_true)})")
     k, n = len(a.labels), len(a.y_true)
-    index = _index(n, n_resamples, seed)
+    clusters = _check_clusters(shared_clusters(a, b), n)
     full = np.arange(n)[None, :]
 
-    def scores(res: "EvalResult", idx: np.ndarray) -> np.ndarray:
-        return metric_from_confusions(resampled_confusions(res.y_true, res.y_pred, k, idx), metric)
+    def point(res: "EvalResult") -> float:
+        return metric_from_confusions(resampled_confusions(res.y_true, res.y_pred, k, full),
+                                      metric)[0]
 
-    point_a, point_b = scores(a, full)[0], scores(b, full)[0]
-    diffs = scores(a, index) - scores(b, index)
+    point_a, point_b = point(a), point(b)
+    diffs = (_resampled_metric(a.y_true, a.y_pred, k, metric, n_resamples, seed, clusters)
+             - _resampled_metric(b.y_true, b.y_pred, k, metric, n_resamples, seed, clusters))
     return Comparison(metric, a.name, b.name, float(point_a), float(point_b),
                       _interval(point_a - point_b, diffs, confidence), margin,
                       float(np.mean(diffs <= 0)), n)
@@ -176,23 +224,33 @@ def summarise_seeds(values, confidence: float = 0.95) -> SeedSummary:
 
 
 def paired_diff_sigma(y_true, old_pred, new_pred, n_labels: int, metric: str,
-                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> float:
-    """Bootstrap standard deviation of metric(new) - metric(old) over the same examples."""
+                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                      clusters=None) -> float:
+    """Bootstrap standard deviation of metric(new) - metric(old) over the same examples
+    (or clusters)."""
     y_true = np.asarray(y_true)
-    index = _index(len(y_true), n_resamples, seed)
-    diffs = (metric_from_confusions(resampled_confusions(y_true, np.asarray(new_pred), n_labels, index), metric)
-             - metric_from_confusions(resampled_confusions(y_true, np.asarray(old_pred), n_labels, index), metric))
+    clusters = _check_clusters(clusters, len(y_true))
+    diffs = (_resampled_metric(y_true, np.asarray(new_pred), n_labels, metric, n_resamples,
+                               seed, clusters)
+             - _resampled_metric(y_true, np.asarray(old_pred), n_labels, metric, n_resamples,
+                                 seed, clusters))
     return float(diffs.std(ddof=1))
 
 
 def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric: str,
                            margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
-                           seed: int = 0) -> Comparison:
-    """Paired bootstrap of mean(A) - mean(B) for per-example scores (e.g. QA token F1)."""
+                           seed: int = 0, clusters=None) -> Comparison:
+    """Paired bootstrap of mean(A) - mean(B) for per-example scores (e.g. QA token F1),
+    resampling whole clusters (e.g. SQuAD paragraphs) when `clusters` is given."""
     a, b = np.asarray(a_scores, dtype=np.float64), np.asarray(b_scores, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
         raise ValueError(f"cannot pair {a_name} and {b_name}: shapes {a.shape} and {b.shape}")
-    diffs = (a - b)[_index(a.size, n_resamples, seed)].mean(axis=1)
+    clusters = _check_clusters(clusters, a.size)
+    if clusters is None:
+        diffs = (a - b)[_index(a.size, n_resamples, seed)].mean(axis=1)
+    else:
+        weights = cluster_weights(clusters, n_resamples, seed)
+        diffs = (weights @ (a - b)) / np.maximum(weights.sum(axis=1), 1)
     point = float(a.mean() - b.mean())
     return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
                       _interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)
