@@ -269,3 +269,15 @@ def test_minimum_detectable_drop_and_strict_power(toy):
     assert "detectable (80%)" in (toy.path / "p3" / "summary.md").read_text()
     usage = run(toy, "--baseline", "base.json", "--strict-power")
     assert usage.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_flip_report_names_changed_examples_with_mcnemar(toy, monkeypatch):
+    make_baseline(toy)
+    result = run(toy, "--baseline", "base.json", "--results-dir", "f1", delta=-0.03,
+                 monkeypatch=monkeypatch)
+    # A 3-point drop on the baseline's own seed flips exactly 120 right answers to wrong.
+    result.stdout.fnmatch_lines(["*lmgate: flips: test_toy.py::test_toy::toy: 120 right->wrong, "
+                                 "0 wrong->right of 4000 (McNemar exact p = *)*"])
+    summary = (toy.path / "f1" / "summary.md").read_text()
+    assert "### Flipped examples" in summary
+    assert "| test_toy | toy | 120 | 0 | 4000 |" in summary

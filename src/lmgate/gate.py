@@ -88,6 +88,7 @@ def measurements(rows: Sequence[Mapping[str, Any]],
         pred = preds.get(row["record_id"])
         if pred is not None and "y_true" in pred:  # classification; generation/QA keep their own
             examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
+                                   "label_names": list(row["info"].get("labels", [])),
                                    "y_true": pred["y_true"], "y_pred": pred["y_pred"],
                                    **({"clusters": pred["clusters"]} if pred.get("clusters")
                                       else {})})
@@ -204,12 +205,55 @@ class Check:
 
 
 @dataclass
+class Flips:
+    """How one classification result's predictions changed against the baseline's."""
+
+    key: str                        # group::result
+    right_to_wrong: int
+    wrong_to_right: int
+    p_value: float                  # McNemar's exact test on the flipped examples
+    n: int
+    examples: list[dict[str, Any]]  # the first flipped examples: index, gold, old, new
+
+    def describe(self) -> str:
+        return (f"{self.key}: {self.right_to_wrong} right->wrong, {self.wrong_to_right} "
+                f"wrong->right of {self.n} (McNemar exact p = {self.p_value:.3g})")
+
+
+FLIP_EXAMPLES = 5
+
+
+def flips(baseline_examples: Mapping[str, list[dict]],
+          current_examples: Mapping[str, list[dict]]) -> list[Flips]:
+    """Per classification result scored on the same examples as the baseline (first seed):
+    the examples that went right->wrong and wrong->right, with McNemar's exact p."""
+    from lmgate.metrics.stats import mcnemar_arrays
+
+    out = []
+    for key in sorted(set(baseline_examples) & set(current_examples)):
+        old, new = baseline_examples[key][0], current_examples[key][0]
+        if old["y_true"] != new["y_true"]:
+            continue
+        truth, before, after = (np.asarray(old["y_true"]), np.asarray(old["y_pred"]),
+                                np.asarray(new["y_pred"]))
+        test = mcnemar_arrays(truth, after, before)
+        names = new.get("label_names") or old.get("label_names") or []
+        name = lambda i: names[i] if 0 <= i < len(names) else "invalid"  # noqa: E731
+        changed = np.flatnonzero((before == truth) != (after == truth))
+        shown = [{"index": int(i), "gold": name(int(truth[i])), "baseline": name(int(before[i])),
+                  "now": name(int(after[i]))} for i in changed[:FLIP_EXAMPLES]]
+        out.append(Flips(key, test.b_only, test.a_only, test.p_value, len(truth), shown))
+    return out
+
+
+@dataclass
 class GateReport:
     checks: list[Check] = field(default_factory=list)
     strict_missing: bool = False
     environment_changes: list[str] = field(default_factory=list)
     power_warnings: list[str] = field(default_factory=list)
     strict_power: bool = False
+    flips: list[Flips] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Check]:
@@ -319,6 +363,7 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
         pending.append((key, old, new, signed, sigma, basis, changed,
                         _power_sigma(old, new, sigma)))
     report.checks.extend(_decide(pending, tolerance, alpha))
+    report.flips = flips(baseline_examples, current_examples)
     return report
 
 
@@ -432,7 +477,25 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
         status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
         lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
                      f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + flips_markdown(report.flips)) + "\n"
+
+
+def flips_markdown(found: Sequence[Flips]) -> list[str]:
+    """A 'Flipped examples' block: results whose predictions changed, worst first."""
+    changed = sorted((f for f in found if f.right_to_wrong or f.wrong_to_right),
+                     key=lambda f: (f.p_value, -f.right_to_wrong))
+    if not changed:
+        return []
+    lines = ["", "### Flipped examples (against the baseline's predictions)", "",
+             "| test | result | right→wrong | wrong→right | n | McNemar p | first flips "
+             "(index: gold, baseline → now) |", "|---|---|---|---|---|---|---|"]
+    for f in changed:
+        test, result = f.key.rsplit("::", 1)
+        shown = "; ".join(f"{e['index']}: {e['gold']}, {e['baseline']} → {e['now']}"
+                          for e in f.examples)
+        lines.append(f"| {test.split('::')[-1]} | {result} | {f.right_to_wrong} | "
+                     f"{f.wrong_to_right} | {f.n} | {f.p_value:.3g} | {shown} |")
+    return lines
 
 
 def environment_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -182,11 +182,17 @@ class McNemar:
 
 def mcnemar(a: "EvalResult", b: "EvalResult") -> McNemar:
     """McNemar's exact test of A vs B correctness (the standard paired test for accuracy)."""
-    from scipy.stats import binomtest
-
     if a.y_true.shape != b.y_true.shape or not np.array_equal(a.y_true, b.y_true):
         raise ValueError(f"cannot pair {a.name} and {b.name}: different examples")
-    right_a, right_b = a.y_pred == a.y_true, b.y_pred == b.y_true
+    return mcnemar_arrays(a.y_true, a.y_pred, b.y_pred)
+
+
+def mcnemar_arrays(y_true, pred_a, pred_b) -> McNemar:
+    """McNemar's exact test on plain arrays (A and B predictions for the same `y_true`)."""
+    from scipy.stats import binomtest
+
+    y_true = np.asarray(y_true)
+    right_a, right_b = np.asarray(pred_a) == y_true, np.asarray(pred_b) == y_true
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     n = a_only + b_only
     p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5).pvalue)

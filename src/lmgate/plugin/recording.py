@@ -165,6 +165,12 @@ class Collector:
             for change in self.gate.environment_changes:
                 terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
                                             f"{change}", yellow=True)
+            moved = [f for f in self.gate.flips if f.right_to_wrong or f.wrong_to_right]
+            for flip in sorted(moved, key=lambda f: f.p_value)[:10]:
+                terminalreporter.write_line(f"lmgate: flips: {flip.describe()}")
+            if len(moved) > 10:
+                terminalreporter.write_line(f"lmgate: flips in {len(moved) - 10} more result(s) "
+                                            "(summary.md lists them)")
             power = power_summary(self.gate)
             if power:
                 terminalreporter.write_line(f"lmgate: {power}")
