@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 
 from lmgate.cache import RunCache, content_key, save_arrays
@@ -64,3 +66,58 @@ def test_no_partial_entries_left_on_failure(tmp_path):
         pass
     assert cache.get("runs", "bb" * 32) is None
     assert not any(p.name == "half" for p in tmp_path.rglob("*"))
+
+
+CONCURRENT = '''
+import sys, time
+from pathlib import Path
+from lmgate.cache import RunCache
+
+root, log = sys.argv[1], Path(sys.argv[2])
+
+def compute():
+    with log.open("a") as f:
+        f.write("computed\\n")
+    time.sleep(float(sys.argv[3]))
+    return "value"
+
+memo = RunCache(root).memo("slow", {"x": 1}, compute,
+                           lambda v, folder: (folder / "v.txt").write_text(v) and None,
+                           lambda entry: (entry.path / "v.txt").read_text())
+print("hit" if memo.hit else "miss", memo.value)
+'''
+
+
+def test_two_processes_reaching_one_entry_compute_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    script, log = tmp_path / "worker.py", tmp_path / "log.txt"
+    script.write_text(CONCURRENT)
+    args = [sys.executable, str(script), str(tmp_path / "cache"), str(log), "2"]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    time.sleep(0.8)   # the first holds the entry's lock and is computing
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    outputs = sorted([first.communicate(timeout=60)[0].strip(),
+                      second.communicate(timeout=60)[0].strip()])
+    assert outputs == ["hit value", "miss value"]
+    assert log.read_text().count("computed") == 1
+
+
+def test_a_lock_held_by_a_killed_process_does_not_block(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script, log = tmp_path / "worker.py", tmp_path / "log.txt"
+    script.write_text(CONCURRENT)
+    holder = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), str(log),
+                               "60"], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while not (log.exists() and "computed" in log.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "cache"), str(log), "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "miss value"

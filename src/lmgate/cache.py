@@ -187,6 +187,16 @@ class RunCache:
         entry = self.get(kind, key)
         if entry is not None:
             return Memo(load(entry), entry, True, key)
+        with self._lock(kind, key):
+            # Another worker, session or machine may have built it while we waited.
+            entry = self.get(kind, key)
+            if entry is not None:
+                return Memo(load(entry), entry, True, key)
+            return self._compute(kind, key, compute, save, load)
+
+    def _compute(self, kind: str, key: str, compute: Callable[[], T],
+                 save: Callable[[T, Path], dict[str, Any] | None],
+                 load: Callable[[Entry], T]) -> Memo:
         value = compute()
         meta: dict[str, Any] = {}
 
@@ -195,6 +205,20 @@ class RunCache:
 
         entry = self.put(kind, key, write, meta)
         return Memo(load(entry), entry, False, key)
+
+    @contextmanager
+    def _lock(self, kind: str, key: str) -> Iterator[None]:
+        """One writer per entry across processes and machines sharing the folder (an OS file
+        lock: released when its holder exits, even by kill -9, so it never goes stale)."""
+        if not self.enabled:
+            yield
+            return
+        from filelock import FileLock
+
+        folder = self._dir(kind, key).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / f".{key}.lock")):
+            yield
 
     @contextmanager
     def scratch(self, purpose: str) -> Iterator[Path]:
