@@ -1,4 +1,9 @@
-"""`lmgate compare OLD NEW`: the baseline check between two results folders, offline."""
+"""lmgate's command line, offline.
+
+`lmgate compare OLD NEW`: the baseline check between two results folders.
+`lmgate merge DIR... --out DIR [--baseline FILE]`: the results folders of several shards
+(`--lmgate-shard I/N`) as one: results, predictions, summary, report, plots, one gate verdict.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,50 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from lmgate.gate import read_baseline
+    from lmgate.report.plots import all_plots
+    from lmgate.report.writers import read_results, write_results
+
+    rows, predictions, sections, seen = [], [], [], {}
+    for folder in args.folders:
+        try:
+            more_rows, more_preds, more_sections = read_results(folder)
+        except FileNotFoundError as exc:
+            print(f"lmgate merge: {exc}", file=sys.stderr)
+            return 2
+        for row in more_rows:
+            if row["record_id"] in seen:
+                print(f"lmgate merge: {row['nodeid']} ({row['result']}) is in both "
+                      f"{seen[row['record_id']]} and {folder}: shards must not overlap",
+                      file=sys.stderr)
+                return 2
+            seen[row["record_id"]] = folder
+        rows += more_rows
+        predictions += more_preds
+        sections += more_sections
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gate_sections, status = [], 0
+    if args.baseline:
+        from lmgate.errors import ConfigError
+
+        try:
+            old, old_ex = read_baseline(args.baseline)
+        except ConfigError as exc:
+            print(f"lmgate merge: {exc}", file=sys.stderr)
+            return 2
+        new, new_ex = measurements(rows, predictions)
+        report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha)
+        gate_sections = [("Compared with baseline", markdown(report))]
+        if not report.passed:
+            print(failure_message(report), file=sys.stderr)
+            status = 1
+    write_results(rows, predictions, out, all_plots(rows, out), gate_sections, sections)
+    print(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lmgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,8 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="fail when a metric of OLD is missing from NEW")
     cmp.add_argument("--changes-only", action="store_true", help="hide rows within noise")
     cmp.add_argument("--markdown", help="also write the table to this file")
+    merge = sub.add_parser("merge", help="merge the results folders of several shards")
+    merge.add_argument("folders", nargs="+", help="results folders (one per shard)")
+    merge.add_argument("--out", required=True, help="folder for the merged results")
+    merge.add_argument("--baseline", help="baseline JSON: one gate verdict for all shards")
+    merge.add_argument("--tolerance", type=float, default=None)
+    merge.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     args = parser.parse_args(argv)
-    return _compare(args)
+    return _compare(args) if args.command == "compare" else _merge(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -528,12 +528,7 @@ def failure_message(report: GateReport) -> str:
 
 def read_results_dir(folder: str | Path) -> tuple[list[dict], list[dict]]:
     """Rows and predictions of a results folder written by the plugin."""
-    folder = Path(folder)
-    path = folder / "results.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: not an lmgate results folder")
-    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-    pred_path = folder / "predictions.jsonl"
-    preds = ([json.loads(l) for l in pred_path.read_text().splitlines() if l.strip()]
-             if pred_path.exists() else [])
-    return rows, preds
+    from lmgate.report.writers import read_results
+
+    rows, predictions, _ = read_results(folder)
+    return rows, predictions

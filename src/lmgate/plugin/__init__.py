@@ -7,7 +7,8 @@ One module per concern, each a plugin of its own:
 - `recording`: the `record` fixture and the controller-side collector (exports, gate);
 - `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
 - `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail);
-- `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run.
+- `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
+- `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards.
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -20,4 +21,5 @@ pytest_plugins = [
     "lmgate.plugin.fixtures",
     "lmgate.plugin.claims",
     "lmgate.plugin.plan",
+    "lmgate.plugin.scaleout",
 ]

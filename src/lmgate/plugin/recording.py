@@ -24,7 +24,8 @@ RECORDER = pytest.StashKey["Recorder"]()
 COLLECTOR = pytest.StashKey["Collector"]()
 REPEAT_ID = re.compile(r"-seed\d+(?=\])|\[seed\d+\]")
 #: Files lmgate writes into --results-dir; removed at session start so results are this run's.
-RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "summary.md", "report.html")
+RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.jsonl",
+                "summary.md", "report.html")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -99,11 +100,11 @@ class Collector:
 
     def _write(self, sections: list[tuple[str, str]]) -> None:
         from lmgate.report.plots import all_plots
-        from lmgate.report.writers import merge_sections, write_results
+        from lmgate.report.writers import write_results
 
         plots = all_plots(self.rows, self.out)
-        self.written = write_results(self.rows, self.predictions, self.out, plots,
-                                     sections + merge_sections(self.sections)) + plots
+        self.written = write_results(self.rows, self.predictions, self.out, plots, sections,
+                                     self.sections) + plots
 
     def _check(self, session: pytest.Session) -> None:
         from lmgate.gate import compare, markdown, measurements
@@ -215,9 +216,12 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> "Recorder":
         item.user_properties.extend((f"{row['result']}.{metric}", value)
                                     for metric, value in row["metrics"].items())
 
+    from lmgate.plugin.scaleout import plain_nodeid
+
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
-    recorder = Recorder(item.nodeid, getattr(item, "originalname", item.name),
+    nodeid = plain_nodeid(item)
+    recorder = Recorder(nodeid, getattr(item, "originalname", item.name),
                         {**params, "seed": lmgate_seed}, on_row=to_junit,
-                        group=REPEAT_ID.sub("", item.nodeid))
+                        group=REPEAT_ID.sub("", nodeid))
     item.stash[RECORDER] = recorder
     return recorder

@@ -81,12 +81,32 @@ def _join_blocks(blocks: list[str]) -> str:
     return "\n".join(out)
 
 
+def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]]:
+    """Rows, predictions and recorded sections of a results folder written by lmgate."""
+    folder = Path(folder)
+    if not (folder / "results.jsonl").exists():
+        raise FileNotFoundError(f"{folder / 'results.jsonl'} does not exist: not an lmgate "
+                                "results folder")
+
+    def lines(name: str) -> list[dict]:
+        path = folder / name
+        return ([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()] if path.exists() else [])
+
+    return lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl")
+
+
 def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
                   out_dir: str | Path, plots: Sequence[Path] = (),
-                  extra_sections: Sequence[tuple[str, str]] = ()) -> list[Path]:
-    """Write every export atomically; returns the written paths."""
+                  extra_sections: Sequence[tuple[str, str]] = (),
+                  recorded_sections: Sequence[dict[str, str]] = ()) -> list[Path]:
+    """Write every export atomically; returns the written paths. `recorded_sections` (the
+    tests' `record.section` blocks) are kept in sections.jsonl so that results folders can be
+    merged (`lmgate merge`) into the same summary."""
     out = Path(out_dir)
     rows = sorted(rows, key=lambda r: (r["nodeid"], r["result"], r["record_id"]))
+    recorded = sorted(recorded_sections, key=lambda s: (s["title"], s["nodeid"], s["markdown"]))
+    extra_sections = [*extra_sections, *merge_sections(recorded)]
     written = [
         atomic_write_text(out / "results.jsonl",
                           "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
@@ -94,6 +114,8 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
         atomic_write_text(out / "predictions.jsonl", "".join(
             json.dumps(p, sort_keys=True) + "\n"
             for p in sorted(predictions, key=lambda p: p["record_id"]))),
+        atomic_write_text(out / "sections.jsonl", "".join(
+            json.dumps(s, sort_keys=True) + "\n" for s in recorded)),
     ]
     summary = summary_markdown(rows, plots, out, extra_sections)
     written.append(atomic_write_text(out / "summary.md", summary))

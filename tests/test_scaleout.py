@@ -1,0 +1,119 @@
+"""Scale-out: shards that merge into the unsharded run, xdist groups and worker pinning."""
+
+import json
+import os
+
+import pytest
+
+from lmgate.cli import main as lmgate_cli
+from lmgate.plugin.scaleout import deal
+
+SUITE = '''
+import numpy as np
+import pytest
+from lmgate import EvalResult
+
+@pytest.mark.parametrize("model", ["m1", "m2", "m3", "m4"])
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_case(model, lang, record):
+    y = np.array([0, 1] * 30)
+    pred = np.where(np.arange(60) % (3 + int(model[1])) == 0, 1 - y, y)
+    record(EvalResult(f"{model}-{lang}", ("neg", "pos"), y, pred))
+    record.section("Cases", f"| model | lang |\\n|---|---|\\n| {model} | {lang} |\\n")
+
+def test_plain(record):
+    record(accuracy_of_nothing=1.0)
+'''
+
+
+def _files(folder):
+    """The exported files, wall-clock timings of the rows left out (they differ run to run)."""
+    files = {name: (folder / name).read_text() for name in
+             ("predictions.jsonl", "sections.jsonl", "summary.md")}
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    files["results.jsonl"] = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+    return files
+
+
+def test_deal_keeps_groups_whole_and_balances():
+    groups = {"a": [1] * 5, "b": [1] * 3, "c": [1] * 3, "d": [1]}
+    assert deal(groups, 2) == [["a", "d"], ["b", "c"]]
+    assert deal(groups, 1) == [["a", "b", "c", "d"]]
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3])
+def test_merged_shards_equal_one_unsharded_run(pytester, shards):
+    pytester.makepyfile(test_suite=SUITE)
+    assert pytester.runpytest("--results-dir", "whole").ret == 0
+    folders = []
+    for i in range(1, shards + 1):
+        result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--results-dir",
+                                    f"shard{i}")
+        assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED)
+        if (pytester.path / f"shard{i}" / "results.jsonl").exists():
+            folders.append(str(pytester.path / f"shard{i}"))
+    nodeids = [{json.loads(l)["nodeid"] for l in open(f"{f}/results.jsonl")} for f in folders]
+    assert sum(map(len, nodeids)) == len(set().union(*nodeids)) == 9   # disjoint, complete
+    assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "merged")]) == 0
+    assert _files(pytester.path / "merged") == _files(pytester.path / "whole")
+
+
+def test_merge_gives_one_gate_verdict_and_refuses_overlaps(pytester):
+    pytester.makepyfile(test_suite=SUITE)
+    assert pytester.runpytest("--baseline", "b.json", "--update-baseline").ret == 0
+    for i in (1, 2):
+        pytester.runpytest("--lmgate-shard", f"{i}/2", "--results-dir", f"s{i}")
+    folders = [str(pytester.path / "s1"), str(pytester.path / "s2")]
+    assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "m"), "--baseline",
+                       str(pytester.path / "b.json")]) == 0
+    assert "**passed**" in (pytester.path / "m" / "summary.md").read_text()
+    assert lmgate_cli(["merge", folders[0], folders[0], "--out", str(pytester.path / "x")]) == 2
+
+
+def test_bad_shard_is_a_usage_error(pytester):
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("--lmgate-shard", "3/2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--lmgate-shard must be I/N with 1 <= I <= N" in result.stderr.str()
+
+
+def test_loadgroup_keeps_models_together_and_node_ids_plain(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("-n", "2", "--dist", "loadgroup", "--results-dir", "x")
+    assert result.ret == 0
+    rows = [json.loads(l) for l in (pytester.path / "x" / "results.jsonl").read_text().splitlines()]
+    assert all("@" not in r["nodeid"] for r in rows)
+    serial = pytester.runpytest("-p", "no:xdist", "--results-dir", "s")
+    assert serial.ret == 0
+    assert _files(pytester.path / "x")["results.jsonl"] == _files(pytester.path / "s")["results.jsonl"]
+
+
+def test_workers_get_their_gpu_or_a_share_of_the_cores(pytester, monkeypatch):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_pin='''
+import os
+
+def test_a(worker_id):
+    open(f"pin-{worker_id}-a.txt", "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+
+def test_b(worker_id):
+    open(f"pin-{worker_id}-b.txt", "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+''')
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,7")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    pins = {p.name.split("-")[1]: p.read_text() for p in pytester.path.glob("pin-*.txt")}
+    assert pins == {"gw0": "4", "gw1": "7"}
+    pytester.makepyfile(test_threads='''
+import os
+import torch
+
+def test_threads(worker_id):
+    open(f"threads-{worker_id}.txt", "w").write(str(torch.get_num_threads()))
+''')
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")      # no GPU: the workers split the cores
+    assert pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider",
+                                         "test_threads.py").ret == 0
+    threads = {p.read_text() for p in pytester.path.glob("threads-*.txt")}
+    assert threads == {str(max(1, (os.cpu_count() or 1) // 2))}
