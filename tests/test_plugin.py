@@ -89,7 +89,14 @@ def test_exports_results_files(suite):
     assert "<table>" in page and "<th>macro_f1</th>" in page and "test_sentiment[en-big]" in page
     props = ET.parse(suite.path / "junit.xml").getroot().iter("property")
     assert any(p.get("name") == "big.macro_f1" for p in props)
-    result.stdout.fnmatch_lines(["*lmgate results*", "*test_sentiment[[]en-big[]]*big*"])
+    # One line per claim (verdict), then the report; the metric dump only with -v.
+    result.stdout.fnmatch_lines(["*lmgate results*", "✅ passed test_sentiment[[]en-big[]]",
+                                 "report: *out/report.html*"])
+    assert "macro_f1" not in result.stdout.str().split("lmgate results")[1]
+    verbose = suite.runpytest("--results-dir", "out", "-v")
+    verbose.stdout.fnmatch_lines(["*lmgate results*", "*test_sentiment[[]en-big[]]*big*"])
+    rows = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["verdict"] for r in rows} == {"passed"}
 
 
 def test_no_records_writes_nothing(pytester):

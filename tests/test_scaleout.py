@@ -29,7 +29,10 @@ def test_plain(record):
 def _files(folder):
     """The exported files, wall-clock timings of the rows left out (they differ run to run)."""
     files = {name: (folder / name).read_text() for name in
-             ("predictions.jsonl", "sections.jsonl", "summary.md")}
+             ("predictions.jsonl", "sections.jsonl", "claims.jsonl")}
+    # The run-facts line (wall time, cache hits) belongs to one session, not to the results.
+    files["summary.md"] = [line for line in (folder / "summary.md").read_text().splitlines()
+                           if line.strip() and not line.startswith("**profile**")]
     rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
     files["results.jsonl"] = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
     return files

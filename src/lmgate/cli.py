@@ -42,10 +42,10 @@ def _merge(args: argparse.Namespace) -> int:
     from lmgate.report.plots import all_plots
     from lmgate.report.writers import read_results, write_results
 
-    rows, predictions, sections, seen = [], [], [], {}
+    rows, predictions, sections, claims, seen = [], [], [], [], {}
     for folder in args.folders:
         try:
-            more_rows, more_preds, more_sections = read_results(folder)
+            more_rows, more_preds, more_sections, more_claims = read_results(folder)
         except FileNotFoundError as exc:
             print(f"lmgate merge: {exc}", file=sys.stderr)
             return 2
@@ -59,6 +59,7 @@ def _merge(args: argparse.Namespace) -> int:
         rows += more_rows
         predictions += more_preds
         sections += more_sections
+        claims += more_claims
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gate_sections, status = [], 0
@@ -76,7 +77,7 @@ def _merge(args: argparse.Namespace) -> int:
         if not report.passed:
             print(failure_message(report), file=sys.stderr)
             status = 1
-    write_results(rows, predictions, out, all_plots(rows, out), gate_sections, sections)
+    write_results(rows, predictions, out, all_plots(rows, out), gate_sections, sections, claims)
     print(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
     return status
 

@@ -530,5 +530,5 @@ def read_results_dir(folder: str | Path) -> tuple[list[dict], list[dict]]:
     """Rows and predictions of a results folder written by the plugin."""
     from lmgate.report.writers import read_results
 
-    rows, predictions, _ = read_results(folder)
+    rows, predictions, _, _ = read_results(folder)
     return rows, predictions

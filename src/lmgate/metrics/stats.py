@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -14,6 +15,26 @@ if TYPE_CHECKING:
     from lmgate.results import EvalResult
 
 DEFAULT_RESAMPLES = 1000
+
+#: Callbacks told of every claim comparison (`assert_better`, `assert_not_worse`, ...): the
+#: pytest plugin listens during a test so results know which comparison judged them.
+_LISTENERS: list[Callable[[dict], None]] = []
+
+
+@contextmanager
+def comparisons_to(callback: Callable[[dict], None]) -> Iterator[None]:
+    """Send each claim comparison made inside the block to `callback` (as a dict)."""
+    _LISTENERS.append(callback)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(callback)
+
+
+def report_comparison(claim: str, cmp: "Comparison", held: bool) -> None:
+    """Tell the listeners that `claim` ("better" | "not worse") was checked with `cmp`."""
+    for callback in list(_LISTENERS):
+        callback({"claim": claim, "held": held, **cmp.to_dict()})
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,15 @@ class Comparison:
         return (f"{self.metric}: {self.a_name} = {self.a:.4f} vs {self.b_name} = {self.b:.4f}; "
                 f"difference {self.diff} on n={self.n}; margin {self.margin:+.4f}; "
                 f"one-sided p = {self.p_value:.4f}")
+
+
+def comparison_in_words(c: dict) -> str:
+    """'A 0.77 vs B 0.68 macro_f1, +0.09 [0.05, 0.13], p = 0.001' from a reported comparison."""
+    diff = c["diff"]
+    margin = f", margin {c['margin']:+.2f}" if c.get("margin") else ""
+    return (f"{c['a_name']} {c['a']:.3f} vs {c['b_name']} {c['b']:.3f} {c['metric']}, "
+            f"{diff['point']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}], "
+            f"p = {c['p_value']:.3g}{margin} (n = {c['n']})")
 
 
 def _index(n: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -154,7 +184,9 @@ def assert_better(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
     """
     cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
     alpha = 1 - confidence
-    if not (cmp.diff.point > margin and cmp.p_value < alpha):
+    held = cmp.diff.point > margin and cmp.p_value < alpha
+    report_comparison("better", cmp, held)
+    if not held:
         reason = ("difference not above the margin" if cmp.diff.point <= margin
                   else f"not significant at {confidence:.0%}")
         raise AssertionError(f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
@@ -165,6 +197,7 @@ def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
                      margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Assert A is not worse than B beyond noise: fails only if the whole CI of A - B < -margin."""
     cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
+    report_comparison("not worse", cmp, not cmp.diff.high < -margin)
     if cmp.diff.high < -margin:
         raise AssertionError(f"{a.name} is worse than {b.name} beyond noise and margin: "
                              f"{cmp.describe()}")

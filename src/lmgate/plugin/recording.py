@@ -9,6 +9,7 @@ and is unregistered at unconfigure, like pytest's own junitxml plugin.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -25,7 +26,7 @@ COLLECTOR = pytest.StashKey["Collector"]()
 REPEAT_ID = re.compile(r"-seed\d+(?=\])|\[seed\d+\]")
 #: Files lmgate writes into --results-dir; removed at session start so results are this run's.
 RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.jsonl",
-                "summary.md", "report.html")
+                "claims.jsonl", "summary.md", "report.html")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -34,7 +35,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if call.when == "teardown" and RECORDER in item.stash:
         recorder = item.stash[RECORDER]
         report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
-                         "sections": recorder.sections}
+                         "sections": recorder.sections, "comparisons": recorder.comparisons,
+                         "study": recorder.study}
     return report
 
 
@@ -74,6 +76,9 @@ class Collector:
         self.rows: list[dict] = []
         self.predictions: list[dict] = []
         self.sections: list[dict] = []
+        self.verdicts: dict[str, str] = {}
+        self.claims: list[dict] = []
+        self.started = time.time()
         self.written: list[Path] = []
         self.gate = None
         self.baseline_written: list[Path] = []
@@ -84,11 +89,24 @@ class Collector:
             (self.out / name).unlink(missing_ok=True)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from lmgate.plugin.scaleout import strip_group
+
+        nodeid = strip_group(report.nodeid)
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.verdicts[nodeid] = verdict_of(report)
         payload = getattr(report, "lmgate", None)
         if payload:
-            self.rows.extend(payload["rows"])
+            verdict = self.verdicts.get(nodeid, "error")
+            from lmgate.report.claims import attach
+
+            rows = attach(payload["rows"], payload["comparisons"], verdict)
+            self.rows.extend(rows)
             self.predictions.extend(payload["predictions"])
             self.sections.extend(payload["sections"])
+            if rows:
+                self.claims.append({"nodeid": rows[0]["nodeid"], "test": rows[0]["test"],
+                                    "verdict": verdict, "comparisons": payload["comparisons"],
+                                    **payload["study"]})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.rows:
@@ -104,7 +122,19 @@ class Collector:
 
         plots = all_plots(self.rows, self.out)
         self.written = write_results(self.rows, self.predictions, self.out, plots, sections,
-                                     self.sections) + plots
+                                     self.sections, self.claims, self._header()) + plots
+
+    def _header(self) -> dict[str, Any]:
+        """Run facts for the top of summary.md (not in results files: they would differ per
+        run and per shard)."""
+        env = environment(self.config)
+        hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
+        return {"profile": env["profile"], "device": env["device"], "seed": env["seed"],
+                "repeats": env["repeats"],
+                "versions": ", ".join(f"{k} {env[k]}" for k in ("lmgate", "torch",
+                                                                 "transformers") if env.get(k)),
+                "wall time": f"{time.time() - self.started:.0f} s",
+                "cache hits": f"{hits} of {len(self.rows)} results"}
 
     def _check(self, session: pytest.Session) -> None:
         from lmgate.gate import compare, markdown, measurements
@@ -140,17 +170,24 @@ class Collector:
 
     def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
         if self.rows:
+            from lmgate.report.claims import claim_line
             from lmgate.report.writers import key_table
 
-            table = key_table(self.rows)
             terminalreporter.section("lmgate results")
-            limit = 40
-            terminalreporter.write_line(table.head(limit).to_string(
-                index=False, float_format="%.4f", na_rep=""))
-            if len(table) > limit:
-                terminalreporter.write_line(f"... {len(table) - limit} more rows")
+            if config.option.verbose > 0:   # the metric dump only with -v
+                table = key_table(self.rows)
+                limit = 40
+                terminalreporter.write_line(table.head(limit).to_string(
+                    index=False, float_format="%.4f", na_rep=""))
+                if len(table) > limit:
+                    terminalreporter.write_line(f"... {len(table) - limit} more rows")
+            for claim in sorted(self.claims, key=lambda c: c["nodeid"]):
+                terminalreporter.write_line(claim_line(claim),
+                                            red=claim["verdict"] in ("failed", "error"),
+                                            green=claim["verdict"] == "passed")
             if self.written:
-                terminalreporter.write_line(f"written to {Path(self.written[0]).parent}")
+                report = Path(self.written[0]).parent / "report.html"
+                terminalreporter.write_line(f"report: {report} (metrics: -v, or results.csv)")
         if self.baseline_written:
             terminalreporter.write_line(f"lmgate: baseline written to {self.baseline_written[0]}")
         if self.baseline_refused:
@@ -185,6 +222,15 @@ class Collector:
                 terminalreporter.write_line(failure_message(self.gate), red=True)
 
 
+def verdict_of(report: pytest.TestReport) -> str:
+    """passed | failed | skipped | xfailed | xpassed | error, as pytest's summary says it."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.when != "call" and report.failed:
+        return "error"
+    return report.outcome
+
+
 def environment(config: pytest.Config) -> dict[str, Any]:
     """What a baseline stores about the run that produced it."""
     import platform
@@ -198,7 +244,7 @@ def environment(config: pytest.Config) -> dict[str, Any]:
 
 
 @pytest.fixture
-def record(request: pytest.FixtureRequest, lmgate_seed: int) -> "Recorder":
+def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Recorder"]:
     """Record results and scalar metrics of this test: exported to --results-dir, JUnit, gate.
 
     Example::
@@ -207,7 +253,12 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> "Recorder":
             ...
             record(finetuned, prompted, mode_agreement=0.93)   # results and loose scalars
             record.section("My table", markdown_text)          # a block in summary.md
+
+    Comparisons made by `assert_better` / `assert_not_worse` during the test are kept with
+    the results they compared, and the test's verdict with every row.
     """
+    from lmgate.metrics.stats import comparisons_to
+    from lmgate.plugin.scaleout import plain_nodeid
     from lmgate.report.records import Recorder
 
     item = request.node
@@ -216,12 +267,13 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> "Recorder":
         item.user_properties.extend((f"{row['result']}.{metric}", value)
                                     for metric, value in row["metrics"].items())
 
-    from lmgate.plugin.scaleout import plain_nodeid
-
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
     nodeid = plain_nodeid(item)
     recorder = Recorder(nodeid, getattr(item, "originalname", item.name),
                         {**params, "seed": lmgate_seed}, on_row=to_junit,
                         group=REPEAT_ID.sub("", nodeid))
+    module = getattr(request, "module", None)
+    recorder.study = {"module": item.path.name, "doc": (getattr(module, "__doc__", "") or "")}
     item.stash[RECORDER] = recorder
-    return recorder
+    with comparisons_to(recorder.comparisons.append):
+        yield recorder

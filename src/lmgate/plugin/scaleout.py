@@ -123,3 +123,9 @@ def plain_nodeid(item: pytest.Item) -> str:
     name = marker.kwargs.get("name") if marker else None
     suffix = f"@{name}" if name else None
     return item.nodeid[:-len(suffix)] if suffix and item.nodeid.endswith(suffix) else item.nodeid
+
+
+def strip_group(nodeid: str) -> str:
+    """A report's node id without the `@group` suffix of --dist loadgroup."""
+    head, _, group = nodeid.rpartition("@")
+    return head if head and group.startswith(("model-", "module-")) else nodeid

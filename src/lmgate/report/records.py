@@ -44,6 +44,8 @@ class Recorder:
         self.rows: list[dict[str, Any]] = []
         self.predictions: list[dict[str, Any]] = []
         self.sections: list[dict[str, str]] = []
+        self.comparisons: list[dict[str, Any]] = []   # claim comparisons made in this test
+        self.study: dict[str, str] = {}                # the test module and its docstring
         self._started = time.perf_counter()
 
     def __call__(self, *results: EvalResult, notes: Sequence[str] = (), **metrics: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -81,8 +81,8 @@ def _join_blocks(blocks: list[str]) -> str:
     return "\n".join(out)
 
 
-def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]]:
-    """Rows, predictions and recorded sections of a results folder written by lmgate."""
+def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """Rows, predictions, recorded sections and claims of a results folder written by lmgate."""
     folder = Path(folder)
     if not (folder / "results.jsonl").exists():
         raise FileNotFoundError(f"{folder / 'results.jsonl'} does not exist: not an lmgate "
@@ -93,20 +93,23 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
         return ([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                  if line.strip()] if path.exists() else [])
 
-    return lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl")
+    return (lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl"),
+            lines("claims.jsonl"))
 
 
 def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
                   out_dir: str | Path, plots: Sequence[Path] = (),
                   extra_sections: Sequence[tuple[str, str]] = (),
-                  recorded_sections: Sequence[dict[str, str]] = ()) -> list[Path]:
+                  recorded_sections: Sequence[dict[str, str]] = (),
+                  claims: Sequence[dict[str, Any]] = (),
+                  header: Mapping[str, Any] | None = None) -> list[Path]:
     """Write every export atomically; returns the written paths. `recorded_sections` (the
     tests' `record.section` blocks) are kept in sections.jsonl so that results folders can be
     merged (`lmgate merge`) into the same summary."""
     out = Path(out_dir)
     rows = sorted(rows, key=lambda r: (r["nodeid"], r["result"], r["record_id"]))
     recorded = sorted(recorded_sections, key=lambda s: (s["title"], s["nodeid"], s["markdown"]))
-    extra_sections = [*extra_sections, *merge_sections(recorded)]
+    claims = sorted(claims, key=lambda c: c["nodeid"])
     written = [
         atomic_write_text(out / "results.jsonl",
                           "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
@@ -116,19 +119,40 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
             for p in sorted(predictions, key=lambda p: p["record_id"]))),
         atomic_write_text(out / "sections.jsonl", "".join(
             json.dumps(s, sort_keys=True) + "\n" for s in recorded)),
+        atomic_write_text(out / "claims.jsonl", "".join(
+            json.dumps(c, sort_keys=True) + "\n" for c in claims)),
     ]
-    summary = summary_markdown(rows, plots, out, extra_sections)
+    summary = summary_markdown(rows, plots, out, extra_sections, claims, header,
+                               merge_sections(recorded))
     written.append(atomic_write_text(out / "summary.md", summary))
     written.append(atomic_write_text(out / "report.html", html_report(summary, out)))
     return written
 
 
+def header_markdown(header: Mapping[str, Any]) -> str:
+    """One line of run facts: profile, device, seed(s), versions, wall time, cache hits."""
+    return " · ".join(f"**{k}** {v}" for k, v in header.items() if v not in (None, "")) + "\n"
+
+
 def summary_markdown(rows: Sequence[dict[str, Any]], plots: Sequence[Path], out: Path,
-                     extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+                     extra_sections: Sequence[tuple[str, str]] = (),
+                     claims: Sequence[dict[str, Any]] = (),
+                     header: Mapping[str, Any] | None = None,
+                     recorded_sections: Sequence[tuple[str, str]] = ()) -> str:
+    """Top-down: run facts, baseline check, claims per study with verdicts, the metric table,
+    the studies' own sections, plots, notes."""
+    from lmgate.report.claims import claims_markdown
+
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
-             f"{len({r['nodeid'] for r in rows})} test(s).\n", "## Results\n",
-             markdown_table(key_table(rows))]
+             f"{len({r['nodeid'] for r in rows})} test(s).\n"]
+    if header:
+        parts.append(header_markdown(header))
     for title, body in extra_sections:
+        parts += [f"\n## {title}\n", body]
+    if claims:
+        parts += ["\n## Claims\n", claims_markdown(claims)]
+    parts += ["\n## Results\n", markdown_table(key_table(rows))]
+    for title, body in recorded_sections:
         parts += [f"\n## {title}\n", body]
     if plots:
         parts.append("\n## Plots\n")
