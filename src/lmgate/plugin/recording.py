@@ -77,6 +77,7 @@ class Collector:
         self.predictions: list[dict] = []
         self.sections: list[dict] = []
         self.verdicts: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}
         self.claims: list[dict] = []
         self.started = time.time()
         self.written: list[Path] = []
@@ -94,6 +95,7 @@ class Collector:
         nodeid = strip_group(report.nodeid)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.verdicts[nodeid] = verdict_of(report)
+            self.reasons[nodeid] = reason_of(report)
         payload = getattr(report, "lmgate", None)
         if payload:
             verdict = self.verdicts.get(nodeid, "error")
@@ -106,7 +108,7 @@ class Collector:
             if rows:
                 self.claims.append({"nodeid": rows[0]["nodeid"], "test": rows[0]["test"],
                                     "verdict": verdict, "comparisons": payload["comparisons"],
-                                    **payload["study"]})
+                                    "reason": self.reasons.get(nodeid, ""), **payload["study"]})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.rows:
@@ -229,6 +231,17 @@ def verdict_of(report: pytest.TestReport) -> str:
     if report.when != "call" and report.failed:
         return "error"
     return report.outcome
+
+
+def reason_of(report: pytest.TestReport) -> str:
+    """Why a test did not pass, in one line: the xfail reason or the failure's message."""
+    if hasattr(report, "wasxfail"):
+        return str(report.wasxfail)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None:
+        first = crash.message.splitlines()[0] if crash.message else ""
+        return re.sub(r"^\w+(Error|Exception): ", "", first)
+    return ""
 
 
 def environment(config: pytest.Config) -> dict[str, Any]:

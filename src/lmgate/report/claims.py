@@ -36,6 +36,10 @@ def claim_text(doc: str) -> str:
 def claim_line(claim: dict[str, Any]) -> str:
     """One line: verdict, test id, and its comparisons in words."""
     words = "; ".join(comparison_in_words(c) for c in claim.get("comparisons", []))
+    reason = claim.get("reason") or ""
+    if reason and claim["verdict"] != "passed":
+        words = f"{words}; " if words else ""
+        words += reason if len(reason) <= 300 else reason[:297] + "..."
     name = claim["nodeid"].split("::", 1)[-1]
     return f"{MARKS.get(claim['verdict'], claim['verdict'])} {name}" + (f": {words}" if words else "")
 
