@@ -63,6 +63,9 @@ def test_known_gap(record):
     summary = (out / "summary.md").read_text()
     assert summary.index("## Claims") < summary.index("## Results")
     assert "*Claim: the good model beats the bad one.*" in summary
+    page = (out / "report.html").read_text()
+    assert page.index("<h2>Claims</h2>") < page.index("<details><summary>All recorded metrics")
+    assert "<script>" in page and "http" not in page.split("<script>")[1]   # no network
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     verdicts = {(r["test"], r["result"]): r["verdict"] for r in rows}
     assert verdicts[("test_good_beats_bad", "good")] == "passed"

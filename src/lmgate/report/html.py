@@ -15,10 +15,33 @@ th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; }
 th { background: #f6f8fa; }
 tr:nth-child(even) td { background: #fbfbfc; }
 img { max-width: 100%; border: 1px solid #d0d7de; margin: 0.5rem 0; }
+details > summary { cursor: pointer; font-weight: 600; margin: 0.5rem 0; }
+th.sortable { cursor: pointer; }
 code { background: #f6f8fa; padding: 0 3px; }
 """
 
 _IMG_SRC = re.compile(r'src="([^":]+\.png)"')
+_RESULTS_TABLE = re.compile(r"(<h2>Results</h2>\s*)(<table>.*?</table>)", re.S)
+
+# Click a column header to sort (numbers numerically); the page reads fine without it.
+SORT_SCRIPT = """
+document.querySelectorAll("table").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.classList.add("sortable");
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var asc = th.dataset.asc !== "1"; th.dataset.asc = asc ? "1" : "0";
+      rows.sort(function (a, b) {
+        var x = a.cells[col].textContent, y = b.cells[col].textContent;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
 
 
 def html_report(summary_md: str, out_dir: Path) -> str:
@@ -40,6 +63,10 @@ def html_report(summary_md: str, out_dir: Path) -> str:
         return f'src="data:image/png;base64,{data}"'
 
     body = _IMG_SRC.sub(inline, body)
+    # The full metric table folds away under the claims: open it to read every number.
+    body = _RESULTS_TABLE.sub(lambda m: m.group(1) + "<details><summary>All recorded metrics "
+                              "(click to open; click a column to sort)</summary>\n"
+                              + m.group(2) + "\n</details>", body, count=1)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>lmgate results</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n"
-            "</body>\n</html>\n")
+            f"<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n")
