@@ -16,8 +16,13 @@ from lmgate.io import atomic_write
 
 
 def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -> pd.DataFrame:
+    def ci(row: dict, side: int) -> float | None:
+        interval = row["info"].get(f"{metric}_ci")
+        return interval[side] if interval else None
+
     records = [{**{k: r["params"].get(k) for k in needed}, "model": r["params"].get("model", ""),
-                "value": r["metrics"].get(metric)} for r in rows
+                "value": r["metrics"].get(metric), "low": ci(r, 0), "high": ci(r, 1)}
+               for r in rows
                if all(r["params"].get(k) is not None for k in needed) and metric in r["metrics"]]
     return pd.DataFrame(records)
 
@@ -44,13 +49,19 @@ def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     plt = _pyplot()
     paths = []
     for model, sub in frame.groupby("model"):
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(7, 4))
         for lang, curve in sub.groupby("lang"):
-            curve = curve.groupby("n_per_class", as_index=False)["value"].mean()
-            ax.plot(curve["n_per_class"], curve["value"], marker="o", label=lang)
-        ax.set(xlabel="training examples per class", ylabel=metric,
+            curve = curve.groupby("n_per_class", as_index=False)[["value", "low", "high"]].mean()
+            line, = ax.plot(curve["n_per_class"], curve["value"], marker="o", label=lang)
+            if curve["low"].notna().all():   # the bootstrap 95% CI of each point
+                ax.fill_between(curve["n_per_class"], curve["low"], curve["high"],
+                                color=line.get_color(), alpha=0.15, linewidth=0)
+        sizes = sorted(sub["n_per_class"].unique())
+        ax.set(xlabel="training examples per class", ylabel=f"{metric} (95% CI band)",
                title=f"Learning curves ({model})", xscale="log")
-        ax.legend(title="language")
+        ax.set_xticks(sizes, [str(int(n)) for n in sizes])   # the sizes used, in plain numbers
+        ax.minorticks_off()
+        ax.legend(title="language", loc="center left", bbox_to_anchor=(1.01, 0.5))
         paths.append(_save(fig, out_dir / f"learning_curves_{model or 'model'}.png"))
         plt.close(fig)
     return paths
@@ -73,6 +84,11 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
                title=f"Transfer {metric} ({model})")
         for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
+        for i, lang in enumerate(matrix.index):   # the in-language cells, outlined
+            if lang in matrix.columns:
+                j = list(matrix.columns).index(lang)
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                           edgecolor="white", linewidth=2))
         fig.colorbar(im, ax=ax)
         paths.append(_save(fig, out_dir / f"transfer_{model or 'model'}.png"))
         plt.close(fig)
