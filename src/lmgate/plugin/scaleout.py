@@ -100,32 +100,26 @@ def deal(groups: dict[str, list], shards: int) -> list[list[str]]:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     groups: dict[str, list[pytest.Item]] = defaultdict(list)
+    placed = []
     for item in items:
         group = model_group(item)
         groups[group].append(item)
+        placed.append((item, group))
         item.add_marker(pytest.mark.xdist_group(name=group))
     shard = config.getoption("lmgate_shard")
     if not shard:
         return
     index, total = parse_shard(shard)
     mine = set(deal(groups, total)[index - 1])
-    kept = [item for item in items if model_group(item) in mine]
-    dropped = [item for item in items if model_group(item) not in mine]
+    kept = [item for item, group in placed if group in mine]
+    dropped = [item for item, group in placed if group not in mine]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = kept
 
 
-def plain_nodeid(item: pytest.Item) -> str:
-    """The node id without the `@group` suffix that `--dist loadgroup` appends, so results and
-    baselines match whatever the distribution mode."""
-    marker = item.get_closest_marker("xdist_group")
-    name = marker.kwargs.get("name") if marker else None
-    suffix = f"@{name}" if name else None
-    return item.nodeid[:-len(suffix)] if suffix and item.nodeid.endswith(suffix) else item.nodeid
-
-
 def strip_group(nodeid: str) -> str:
-    """A report's node id without the `@group` suffix of --dist loadgroup."""
+    """A node id without the `@group` suffix that `--dist loadgroup` appends (the groups are
+    `model_group`'s), so results and baselines match whatever the distribution mode."""
     head, _, group = nodeid.rpartition("@")
     return head if head and group.startswith(("model-", "module-")) else nodeid
