@@ -68,7 +68,8 @@ class Recorder:
         notes = list(dict.fromkeys([*notes, *result.info.get("notes", [])]))
         info = {**result.info, "n": result.n}
         if isinstance(result, EvalResult):  # classification: its CI and confusion matrix
-            ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1")
+            ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1",
+                              clusters=result.clusters)
             info.update(labels=list(result.labels), macro_f1_ci=[ci.low, ci.high],
                         confusion=confusion(result.y_true, result.y_pred, len(result.labels)))
         row = self._add_row(result.name, result.params, result.metrics, info, notes)
