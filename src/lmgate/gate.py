@@ -354,20 +354,32 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             report.checks.append(Check(key, "not-gated", old.value, new.value,
                                        new.value - old.value, None, reason))
             continue
-        signed = (new.value - old.value) * (1 if direction else -1)
-        changed = _data_changed(old, new)
         if tolerance is not None:
             sigma, basis = None, "fixed --tolerance"
         else:
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
-        pending.append((key, old, new, signed, sigma, basis, changed,
-                        _power_sigma(old, new, sigma)))
+        pending.append(_Pending(key, old, new, (new.value - old.value) * (1 if direction else -1),
+                                sigma, basis, _power_sigma(old, new, sigma)))
     report.checks.extend(_decide(pending, tolerance, alpha))
     report.flips = flips(baseline_examples, current_examples)
     return report
 
 
 Z_POWER_80 = 0.8416212335729143   # the normal quantile at 0.80
+
+
+@dataclass
+class _Pending:
+    """A gated metric on its way to a decision."""
+
+    key: str
+    old: Measurement
+    new: Measurement
+    signed: float                   # new - old, positive when better
+    sigma: float | None             # noise of the difference (None: no estimate)
+    basis: str                      # where sigma comes from
+    power_sigma: float | None       # the noise a changed model would face (for the MDE)
+    p: float = 1.0
 
 
 def _power_sigma(old: Measurement, new: Measurement, sigma: float | None) -> float | None:
@@ -388,40 +400,42 @@ def minimum_detectable_drop(sigma: float, alpha: float, m: int) -> float:
     return (float(norm.isf(alpha / (2 * max(1, m)))) + Z_POWER_80) * sigma
 
 
-def _decide(pending: list, tolerance: float | None, alpha: float) -> list[Check]:
+def _decide(pending: list[_Pending], tolerance: float | None, alpha: float) -> list[Check]:
     """Holm step-down over the gated metrics' two-sided p-values (same family-wise false-alarm
     rate as Bonferroni, never fewer detections); a fixed `tolerance` is a plain threshold."""
     from scipy.stats import norm
 
     checks: dict[str, Check] = {}
-    noisy = []
-    for key, old, new, signed, sigma, basis, changed, power_sigma in pending:
-        check = Check(key, "not-gated", old.value, new.value, new.value - old.value, None, basis,
-                      changed)
-        checks[key] = check
+    noisy: list[_Pending] = []
+    for item in pending:
+        check = Check(item.key, "not-gated", item.old.value, item.new.value,
+                      item.new.value - item.old.value, None, item.basis,
+                      _data_changed(item.old, item.new))
+        checks[item.key] = check
         if tolerance is not None:
             check.tolerance = tolerance
-            check.status = ("regression" if signed < -tolerance else
-                            "improvement" if signed > tolerance else "within-noise")
-        elif sigma is not None:
-            p = (float(2 * norm.sf(abs(signed) / sigma)) if sigma > 0
-                 else 0.0 if signed != 0 else 1.0)
-            noisy.append((p, key, signed, sigma, basis, power_sigma))
+            check.status = ("regression" if item.signed < -tolerance else
+                            "improvement" if item.signed > tolerance else "within-noise")
+        elif item.sigma is not None:
+            item.p = (float(2 * norm.sf(abs(item.signed) / item.sigma)) if item.sigma > 0
+                      else 0.0 if item.signed != 0 else 1.0)
+            noisy.append(item)
         else:
             check.basis = "no noise estimate (give --tolerance to gate it)"
     m = len(noisy)
     rejecting = True
-    for rank, (p, key, signed, sigma, basis, power_sigma) in enumerate(sorted(noisy)):
+    for rank, item in enumerate(sorted(noisy, key=lambda i: (i.p, i.key))):
         level = alpha / (m - rank)
         z = float(norm.isf(level / 2))
-        check = checks[key]
-        check.p, check.mde = p, minimum_detectable_drop(power_sigma, alpha, m)
-        check.tolerance = z * sigma
-        check.basis = f"Holm step {rank + 1}/{m}: z={z:.2f} x sigma {sigma:.4f} ({basis})"
-        rejecting = rejecting and p <= level
+        check = checks[item.key]
+        check.p, check.mde = item.p, minimum_detectable_drop(item.power_sigma, alpha, m)
+        check.tolerance = z * item.sigma
+        check.basis = (f"Holm step {rank + 1}/{m}: z={z:.2f} x sigma {item.sigma:.4f} "
+                       f"({item.basis})")
+        rejecting = rejecting and item.p <= level
         check.status = ("within-noise" if not rejecting else
-                        "regression" if signed < 0 else "improvement")
-    return [checks[item[0]] for item in pending]
+                        "regression" if item.signed < 0 else "improvement")
+    return [checks[item.key] for item in pending]
 
 
 def power_warnings(report: "GateReport", mde: float) -> list[str]:
@@ -456,10 +470,10 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     if report.environment_changes:
         verdict += ("\n\n**Environment differs from the baseline's** (differences may come from "
                     "it): " + "; ".join(report.environment_changes))
-    if data_changes(report):
+    changed = data_changes(report)
+    if changed:
         verdict += ("\n\n**Test data differ from the baseline's** (rows marked \"data changed\"; "
-                    "a difference there is not a like-for-like comparison): "
-                    + "; ".join(data_changes(report)))
+                    "a difference there is not a like-for-like comparison): " + "; ".join(changed))
     power = power_summary(report)
     warnings = [line for w in report.power_warnings for line in ("", f"**Power**: {w}")]
     lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())),

@@ -47,6 +47,12 @@ def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> li
     return confusion_matrix(y_true, y_pred, labels=list(range(n_labels))).tolist()
 
 
+def _cells(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """Each example's cell of a k x (k + 1) confusion matrix (INVALID -> the last column)."""
+    pred = np.where(np.asarray(y_pred) == INVALID, k, y_pred)
+    return np.asarray(y_true) * (k + 1) + pred
+
+
 def resampled_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
                          index: np.ndarray) -> np.ndarray:
     """Confusion counts of many resamples at once: `index` is (R, n) -> (R, k, k + 1).
@@ -54,8 +60,7 @@ def resampled_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
     The last column counts INVALID predictions of each true class.
     """
     k, cols = n_labels, n_labels + 1
-    pred = np.where(y_pred == INVALID, k, y_pred)
-    cells = y_true[index] * cols + pred[index] + (np.arange(index.shape[0])[:, None] * k * cols)
+    cells = _cells(y_true, y_pred, k)[index] + (np.arange(index.shape[0])[:, None] * k * cols)
     return np.bincount(cells.ravel(), minlength=index.shape[0] * k * cols).reshape(-1, k, cols)
 
 
@@ -63,8 +68,7 @@ def weighted_confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
                         weights: np.ndarray) -> np.ndarray:
     """Confusion counts of R weighted resamples: `weights` is (R, n) -> (R, k, k + 1)."""
     k, cols = n_labels, n_labels + 1
-    pred = np.where(y_pred == INVALID, k, y_pred)
-    cells = np.asarray(y_true) * cols + pred
+    cells = _cells(y_true, y_pred, k)
     onehot = np.zeros((len(cells), k * cols))
     onehot[np.arange(len(cells)), cells] = 1.0
     return (weights @ onehot).reshape(-1, k, cols)
