@@ -53,3 +53,22 @@ def test_training_on_cached_features_equals_the_naive_loop(cache):
     assert [r["train_loss"] for r in h1] == pytest.approx([r["train_loss"] for r in h2], rel=1e-4)
     np.testing.assert_allclose(w1.numpy(), w2.numpy(), rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(p1, p2)
+
+
+def test_bf16_features_are_keyed_apart_and_close_to_float32(cache):
+    from lmgate.models.causal import inference_dtype
+    from lmgate.models.heads import base_autocast, cached_features
+    from lmgate.errors import ConfigError
+
+    data = LabeledData(pd.DataFrame({"text": ["a great film", "dull and slow plot"],
+                                     "label": [1, 0]}), ("neg", "pos"), "t")
+    frozen = load_frozen_base(MODEL, "classification", cache, labels=data.labels)
+    fp32 = cached_features(frozen, data, cache, max_length=16, device="cpu")
+    bf16 = cached_features(frozen, data, cache, max_length=16, device="cpu", dtype="bfloat16")
+    assert not np.array_equal(fp32, bf16)       # a different cache entry, really bf16
+    cosine = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cosine.min() > 0.99
+    # CUDA runs frozen bases in bf16; this CPU class stays float32 (benchmarks/README.md).
+    assert (inference_dtype("cuda"), inference_dtype("cpu")) == ("bfloat16", "float32")
+    with pytest.raises(ConfigError, match="float32 or bfloat16"):
+        base_autocast("cpu", "float16")

@@ -21,8 +21,8 @@ import numpy as np
 
 from lmgate.cache import RunCache, cache_arrays
 from lmgate.errors import DataError
-from lmgate.models.causal import LanguageModel
-from lmgate.models.heads import FrozenBaseModel, linear_schedule
+from lmgate.models.causal import LanguageModel, inference_dtype
+from lmgate.models.heads import FrozenBaseModel, base_autocast, linear_schedule
 from lmgate.settings import TrainConfig
 
 
@@ -99,7 +99,7 @@ def make_windows(tokenizer, questions: Sequence[Question], *, max_length: int,
 
 
 def token_features(frozen: FrozenBaseModel, windows: Windows, *, batch_size: int = 16,
-                   device: str = "cpu") -> np.ndarray:
+                   device: str = "cpu", dtype: str = "float32") -> np.ndarray:
     """(windows, max_len, hidden) base features, zero beyond each window's length."""
     import torch
     from tqdm.auto import tqdm
@@ -107,7 +107,7 @@ def token_features(frozen: FrozenBaseModel, windows: Windows, *, batch_size: int
     width = max(len(x) for x in windows.input_ids)
     out = np.zeros((len(windows.input_ids), width, frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
-    with torch.inference_mode():
+    with torch.inference_mode(), base_autocast(device, dtype):
         for s in tqdm(range(0, len(out), batch_size), desc="base features", leave=False,
                       disable=None):
             rows = windows.input_ids[s:s + batch_size]
@@ -250,12 +250,14 @@ class QAResult:
 
 def cached_token_features(frozen: FrozenBaseModel, windows: Windows,
                           questions: Sequence[Question], cache: RunCache, *,
-                          device: str = "cpu") -> np.ndarray:
-    """`token_features` of the windows, computed once per (base, questions, windowing)."""
-    return cache_arrays(cache, "features", dict(
-        qa_features=frozen.fingerprint, ids=[q.id for q in questions],
-        windows=[len(x) for x in windows.input_ids]),
-        lambda: token_features(frozen, windows, device=device))
+                          device: str = "cpu", dtype: str = "float32") -> np.ndarray:
+    """`token_features` of the windows, computed once per (base, questions, windowing, dtype)."""
+    key = dict(qa_features=frozen.fingerprint, ids=[q.id for q in questions],
+               windows=[len(x) for x in windows.input_ids])
+    if dtype != "float32":   # float32 entries keep the keys they had before dtypes existed
+        key["dtype"] = dtype
+    return cache_arrays(cache, "features", key,
+                        lambda: token_features(frozen, windows, device=device, dtype=dtype))
 
 
 @dataclass
@@ -277,12 +279,14 @@ def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[
     frozen = load_model(base, "frozen-head", cache, task="qa", seed=seed)
     windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
                for name, qs in (("train", train), ("test", test))}
-    feats = {name: cached_token_features(frozen, windows[name], qs, cache, device=device)
+    dtype = inference_dtype(device)
+    feats = {name: cached_token_features(frozen, windows[name], qs, cache, device=device,
+                                         dtype=dtype)
              for name, qs in (("train", train), ("test", test))}
     history = train_span_head(frozen, windows["train"], feats["train"], config, seed=seed)
     answers, na_probs = predict_spans(frozen, test, windows["test"], feats["test"])
     result = QAResult(f"{base} frozen + span head", test, answers, na_probs,
                       params={"model": base, "system": "frozen-base span head"},
                       info={"parameters": frozen.parameters, "history": history,
-                            "windows": len(windows["train"].input_ids)})
+                            "windows": len(windows["train"].input_ids), "features_dtype": dtype})
     return SpanHeadRun(frozen, history, result)

@@ -20,7 +20,7 @@ from lmgate.cache import RunCache, cache_arrays
 from lmgate.data.types import LabeledData
 from lmgate.errors import ConfigError
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.causal import prepare_tokenizer, resolve_plain
+from lmgate.models.causal import inference_dtype, prepare_tokenizer, resolve_plain
 from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.params import count_parameters
 from lmgate.results import EvalResult
@@ -88,8 +88,20 @@ def load_frozen_base(model: str, task: str, cache: RunCache, *, labels: Sequence
     return frozen
 
 
+def base_autocast(device: str, dtype: str):
+    """The context a frozen base runs in: bf16 autocast when `dtype` is "bfloat16" (CUDA's
+    default, see `inference_dtype`), plain float32 otherwise."""
+    import torch
+
+    if dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"feature dtype must be float32 or bfloat16, not {dtype!r}")
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
+                          enabled=dtype == "bfloat16")
+
+
 def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: int,
-                        batch_size: int = 32, device: str = "cpu") -> np.ndarray:
+                        batch_size: int = 32, device: str = "cpu",
+                        dtype: str = "float32") -> np.ndarray:
     """The base's hidden state at each text's last non-padding token: what the classification
     head reads. Length-sorted batches with dynamic (right) padding."""
     import torch
@@ -100,7 +112,7 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
     order = np.argsort([len(x) for x in enc], kind="stable")
     out = np.empty((len(texts), frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
-    with torch.inference_mode():
+    with torch.inference_mode(), base_autocast(device, dtype):
         for start in tqdm(range(0, len(order), batch_size), desc="base features", leave=False,
                           disable=None):
             idx = order[start:start + batch_size]
@@ -113,12 +125,15 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
 
 
 def cached_features(frozen: FrozenBaseModel, data: LabeledData, cache: RunCache, *,
-                    max_length: int, device: str) -> np.ndarray:
-    """The base's last-token features of `data`, computed once per (base, data, max_length)."""
-    return cache_arrays(cache, "features", dict(base=frozen.fingerprint, data=data.fingerprint(),
-                                                max_length=max_length),
+                    max_length: int, device: str, dtype: str = "float32") -> np.ndarray:
+    """The base's last-token features of `data`, computed once per (base, data, max_length,
+    dtype)."""
+    key = dict(base=frozen.fingerprint, data=data.fingerprint(), max_length=max_length)
+    if dtype != "float32":   # float32 entries keep the keys they had before dtypes existed
+        key["dtype"] = dtype
+    return cache_arrays(cache, "features", key,
                         lambda: last_token_features(frozen, data.texts, max_length=max_length,
-                                                    device=device))
+                                                    device=device, dtype=dtype))
 
 
 def linear_schedule(optimizer, total: int, warmup_ratio: float):
@@ -220,8 +235,10 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
     from lmgate.models.load import load_model
 
     frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
+    dtype = inference_dtype(device)
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,
-                                            device=device) for split in (train, evaluation)}
+                                            device=device, dtype=dtype)
+                for split in (train, evaluation)}
     history = train_classification_head(frozen, train, evaluation, config, seed=seed,
                                         device=device, train_features=features[train.name],
                                         eval_features=features[evaluation.name])
@@ -230,5 +247,6 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
     result = EvalResult(f"{base} frozen + head", train.labels, evaluation.y, predictions,
                         params={"model": base, "system": "frozen-base head"},
                         info={"parameters": frozen.parameters, "history": history,
+                              "features_dtype": dtype,
                               "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))})
     return HeadRun(frozen, config, history, result)
