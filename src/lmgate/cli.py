@@ -39,7 +39,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     from lmgate.gate import read_baseline
-    from lmgate.report.plots import all_plots
+    from lmgate.report.plots import plots_by_study
     from lmgate.report.writers import read_results, write_results
 
     rows, predictions, sections, claims, seen = [], [], [], [], {}
@@ -77,7 +77,8 @@ def _merge(args: argparse.Namespace) -> int:
         if not report.passed:
             print(failure_message(report), file=sys.stderr)
             status = 1
-    write_results(rows, predictions, out, all_plots(rows, out), gate_sections, sections, claims)
+    write_results(rows, predictions, out, plots_by_study(rows, out), gate_sections, sections,
+                  claims)
     print(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
     return status
 

@@ -122,12 +122,13 @@ class Collector:
             self._update(session)
 
     def _write(self, sections: list[tuple[str, str]]) -> None:
-        from lmgate.report.plots import all_plots
+        from lmgate.report.plots import plots_by_study
         from lmgate.report.writers import write_results
 
-        plots = all_plots(self.rows, self.out)
+        plots = plots_by_study(self.rows, self.out)
         self.written = write_results(self.rows, self.predictions, self.out, plots, sections,
-                                     self.sections, self.claims, self._header()) + plots
+                                     self.sections, self.claims, self._header()) \
+            + [p for paths in plots.values() for p in paths]
 
     def _header(self) -> dict[str, Any]:
         """Run facts for the top of summary.md (not in results files: they would differ per

@@ -8,7 +8,8 @@ computed (A, B, metric, difference with CI, p, margin).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
 
 from lmgate.metrics.stats import comparison_in_words
 
@@ -44,8 +45,14 @@ def claim_line(claim: dict[str, Any]) -> str:
     return f"{MARKS.get(claim['verdict'], claim['verdict'])} {name}" + (f": {words}" if words else "")
 
 
-def claims_markdown(claims: Iterable[dict[str, Any]]) -> str:
-    """Per study (test module): its claims, then one verdict line per test."""
+def image_lines(paths: Iterable[Path], out: Path) -> list[str]:
+    return [f"![{p.stem}]({p.relative_to(out).as_posix()})\n" for p in paths]
+
+
+def claims_markdown(claims: Iterable[dict[str, Any]],
+                    plots: Mapping[str, Sequence[Path]] | None = None,
+                    out: Path | None = None) -> str:
+    """Per study (test module): its claims, one verdict line per test, then its plots."""
     by_module: dict[str, list[dict]] = {}
     for claim in sorted(claims, key=lambda c: c["nodeid"]):
         by_module.setdefault(claim.get("module") or claim["nodeid"].split("::")[0], []).append(claim)
@@ -61,4 +68,6 @@ def claims_markdown(claims: Iterable[dict[str, Any]]) -> str:
             parts.append(f"*{doc}*\n")
         parts += [f"- {claim_line(c)}" for c in items]
         parts.append("")
+        if plots and out is not None:
+            parts += image_lines(plots.get(module, ()), out)
     return "\n".join(parts)

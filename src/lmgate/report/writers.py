@@ -98,7 +98,7 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
 
 
 def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
-                  out_dir: str | Path, plots: Sequence[Path] = (),
+                  out_dir: str | Path, plots: Mapping[str, Sequence[Path]] | None = None,
                   extra_sections: Sequence[tuple[str, str]] = (),
                   recorded_sections: Sequence[dict[str, str]] = (),
                   claims: Sequence[dict[str, Any]] = (),
@@ -134,15 +134,19 @@ def header_markdown(header: Mapping[str, Any]) -> str:
     return " · ".join(f"**{k}** {v}" for k, v in header.items() if v not in (None, "")) + "\n"
 
 
-def summary_markdown(rows: Sequence[dict[str, Any]], plots: Sequence[Path], out: Path,
+def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequence[Path]] | None,
+                     out: Path,
                      extra_sections: Sequence[tuple[str, str]] = (),
                      claims: Sequence[dict[str, Any]] = (),
                      header: Mapping[str, Any] | None = None,
                      recorded_sections: Sequence[tuple[str, str]] = ()) -> str:
-    """Top-down: run facts, baseline check, claims per study with verdicts, the metric table,
-    the studies' own sections, plots, notes."""
-    from lmgate.report.claims import claims_markdown
+    """Top-down: run facts, baseline check, claims per study with verdicts and the study's
+    plots (`plots`: per study file), the metric table, the studies' own sections, the plots of
+    studies without claims, notes."""
+    from lmgate.report.claims import claims_markdown, image_lines
 
+    plots = dict(plots or {})
+    claimed = {c.get("module") or c["nodeid"].split("::")[0] for c in claims}
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
              f"{len({r['nodeid'] for r in rows})} test(s).\n"]
     if header:
@@ -150,13 +154,14 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Sequence[Path], out:
     for title, body in extra_sections:
         parts += [f"\n## {title}\n", body]
     if claims:
-        parts += ["\n## Claims\n", claims_markdown(claims)]
+        parts += ["\n## Claims\n", claims_markdown(claims, plots, out)]
     parts += ["\n## Results\n", markdown_table(key_table(rows))]
     for title, body in recorded_sections:
         parts += [f"\n## {title}\n", body]
-    if plots:
+    unclaimed = [p for study, paths in plots.items() if study not in claimed for p in paths]
+    if unclaimed:
         parts.append("\n## Plots\n")
-        parts += [f"![{p.stem}]({p.relative_to(out).as_posix()})\n" for p in plots]
+        parts += image_lines(unclaimed, out)
     notes = sorted({n for r in rows for n in r.get("notes", [])})
     if notes:
         parts.append("\n## Notes\n")
