@@ -26,6 +26,20 @@ def toy_data() -> LabeledData:
     return make_data({("en", 0): 10, ("en", 1): 10, ("fr", 0): 10, ("fr", 1): 3})
 
 
+@pytest.fixture
+def toy_splits():
+    """Two-class film snippets: 60 train, 20 validation, 20 test."""
+    from lmgate.data import DataSplits
+
+    words = {0: ["awful", "bad", "terrible"], 1: ["great", "good", "lovely"]}
+
+    def part(n, offset):
+        rows = [{"text": f"{words[i % 2][(i // 2) % 3]} film {offset + i}", "label": i % 2}
+                for i in range(n)]
+        return LabeledData(pd.DataFrame(rows), ("neg", "pos"))
+    return DataSplits(part(60, 0), part(20, 100), part(20, 200))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LMGATE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "lmgate-cache"))

@@ -4,22 +4,13 @@ import pandas as pd
 import pytest
 
 from lmgate.cache import RunCache
-from lmgate.data import DataSplits, LabeledData
+from lmgate.data import LabeledData
 from lmgate.settings import TrainConfig
 from lmgate.training import finetune
 
 
-def toy_splits() -> DataSplits:
-    words = {0: ["awful", "bad", "terrible"], 1: ["great", "good", "lovely"]}
-    def part(n, offset):
-        rows = [{"text": f"{words[i % 2][(i // 2) % 3]} film {offset + i}", "label": i % 2}
-                for i in range(n)]
-        return LabeledData(pd.DataFrame(rows), ("neg", "pos"))
-    return DataSplits(part(60, 0), part(20, 100), part(20, 200))
-
-
-def test_finetune_is_cached_with_identical_predictions(tmp_path):
-    data = toy_splits()
+def test_finetune_is_cached_with_identical_predictions(tmp_path, toy_splits):
+    data = toy_splits
     config = TrainConfig(epochs=2, learning_rate=1e-3, batch_size=16, max_length=16)
     cache = RunCache(tmp_path)
     kwargs = dict(config=config, seed=0, device="cpu", cache=cache,
@@ -39,8 +30,8 @@ def test_finetune_is_cached_with_identical_predictions(tmp_path):
     assert again.metrics == result.metrics
 
 
-def test_predict_rejects_other_label_sets(tmp_path):
-    data = toy_splits()
+def test_predict_rejects_other_label_sets(tmp_path, toy_splits):
+    data = toy_splits
     run = finetune("tiny-encoder", data, config=TrainConfig(epochs=1, max_length=16), seed=0,
                    device="cpu", cache=RunCache(tmp_path), tokenizer_texts=data.train.texts)
     other = LabeledData(pd.DataFrame({"text": ["x"], "label": [0]}), ("a", "b"))

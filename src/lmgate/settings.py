@@ -35,6 +35,15 @@ class TrainConfig:
     early_stopping_patience: int = 3
     group_by_length: bool = True
     pad_to_max_length: bool = False
+    # Distributed data parallel (lmgate.distributed): processes > 1 launches the training with
+    # torchrun, or with `accelerate launch` (whose config file may ask for FSDP or DeepSpeed).
+    processes: int = 1
+    launcher: str = "torchrun"
+    accelerate_config: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.processes, int) or self.processes < 1:
+            raise ConfigError(f"processes must be a whole number >= 1, not {self.processes!r}")
 
     def replace(self, **changes: Any) -> "TrainConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

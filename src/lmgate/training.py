@@ -17,6 +17,7 @@ import numpy as np
 
 from lmgate.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import DataSplits, LabeledData
+from lmgate.distributed import train_distributed
 from lmgate.metrics.classification import classification_metrics
 from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.load import load_model
@@ -194,9 +195,10 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
         model = load_model(spec, "classifier", cache, labels=data.labels, seed=seed,
                            max_length=config.max_length, tokenizer_texts=tokenizer_texts)
         loaded.append(model)
+        train = train_distributed if config.processes > 1 else train_classifier
         with cache.scratch("train") as workdir:
-            return train_classifier(model.model, model.tokenizer, data, config, seed=seed,
-                                    device=device, workdir=workdir)
+            return train(model.model, model.tokenizer, data, config, seed=seed, device=device,
+                         workdir=workdir)
 
     def save(history: list[dict[str, float]], folder: Path) -> dict[str, Any]:
         model = loaded[0]
