@@ -4,6 +4,8 @@ import json
 import math
 
 import numpy as np
+import re
+
 import pytest
 
 from lmgate import EvalResult
@@ -30,7 +32,8 @@ def test_toy(lmgate_seed, record):
     pool = np.flatnonzero(pred == truth) if delta < 0 else np.flatnonzero(pred != truth)
     pick = rng.choice(pool, size=k, replace=False)
     pred[pick] = (truth[pick] + 1) % 3 if delta < 0 else truth[pick]
-    record(EvalResult("toy", ("a", "b", "c"), truth, pred))
+    record(EvalResult("toy", ("a", "b", "c"), truth, pred,
+                      examples=[f"review {i} | said " + "very " * 30 for i in range(N)]))
 '''
 
 
@@ -285,3 +288,9 @@ def test_flip_report_names_changed_examples_with_mcnemar(toy, monkeypatch):
     summary = (toy.path / "f1" / "summary.md").read_text()
     assert "### Flipped examples" in summary
     assert "| test_toy | toy | 120 | 0 | 4000 |" in summary
+    # Each flip shows its example: a one-line excerpt, table pipes escaped, cut with "…".
+    flipped = re.search(r"\| (\d+) “review (\d+) / said very [very ]*…”: (\w), (\w) → (\w)", summary)
+    assert flipped and flipped.group(1) == flipped.group(2)
+    assert flipped.group(3) == flipped.group(4) != flipped.group(5)   # right -> wrong
+    # The baseline keeps predictions, not the excerpts.
+    assert "review" not in (toy.path / "base.predictions.jsonl").read_text()

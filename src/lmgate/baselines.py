@@ -22,7 +22,8 @@ def _fit_predict(name: str, estimator, train: LabeledData, test: LabeledData) ->
                      "them, so their F1 is 0 by construction")
     return EvalResult(name, test.labels, test.y, estimator.predict(test.texts),
                       params={"model": name}, info={"n_train": len(train), "notes": notes,
-                                                    "data_fingerprint": test.fingerprint()})
+                                                    "data_fingerprint": test.fingerprint()},
+                      examples=test.texts)
 
 
 def majority_class(train: LabeledData, test: LabeledData) -> EvalResult:

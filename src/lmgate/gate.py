@@ -91,6 +91,8 @@ def measurements(rows: Sequence[Mapping[str, Any]],
                                    "label_names": list(row["info"].get("labels", [])),
                                    "y_true": pred["y_true"], "y_pred": pred["y_pred"],
                                    **({"clusters": pred["clusters"]} if pred.get("clusters")
+                                      else {}),
+                                   **({"examples": pred["examples"]} if pred.get("examples")
                                       else {})})
         for metric, value in row["metrics"].items():
             if value is None or _recorded_only(metric) or isinstance(value, bool):
@@ -128,8 +130,9 @@ def write_baseline(path: str | Path, rows: Sequence[Mapping], predictions: Itera
            "entries": {k: {f: v for f, v in asdict(m).items() if f != "key"}
                        for k, m in sorted(found.items())}}
     written = [atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")]
-    lines = [json.dumps({"key": k, **e}, sort_keys=True) for k in sorted(examples)
-             for e in examples[k]]
+    # Excerpts stay out of the baseline: flip reports show the current run's (same data).
+    lines = [json.dumps({"key": k, **{f: v for f, v in e.items() if f != "examples"}},
+                        sort_keys=True) for k in sorted(examples) for e in examples[k]]
     written.append(atomic_write_text(predictions_path(path), "".join(l + "\n" for l in lines)))
     return written
 
@@ -240,8 +243,10 @@ def flips(baseline_examples: Mapping[str, list[dict]],
         names = new.get("label_names") or old.get("label_names") or []
         name = lambda i: names[i] if 0 <= i < len(names) else "invalid"  # noqa: E731
         changed = np.flatnonzero((before == truth) != (after == truth))
+        texts = new.get("examples") or old.get("examples") or []
         shown = [{"index": int(i), "gold": name(int(truth[i])), "baseline": name(int(before[i])),
-                  "now": name(int(after[i]))} for i in changed[:FLIP_EXAMPLES]]
+                  "now": name(int(after[i])), **({"text": texts[i]} if i < len(texts) else {})}
+                 for i in changed[:FLIP_EXAMPLES]]
         out.append(Flips(key, test.b_only, test.a_only, test.p_value, len(truth), shown))
     return out
 
@@ -494,6 +499,11 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     return "\n".join(lines + flips_markdown(report.flips)) + "\n"
 
 
+def _quoted(text: str | None) -> str:
+    """ “excerpt” for a table cell (pipes escaped), or nothing."""
+    return f" “{text.replace('|', '/')}”" if text else ""
+
+
 def flips_markdown(found: Sequence[Flips]) -> list[str]:
     """A 'Flipped examples' block: results whose predictions changed, worst first."""
     changed = sorted((f for f in found if f.right_to_wrong or f.wrong_to_right),
@@ -502,11 +512,11 @@ def flips_markdown(found: Sequence[Flips]) -> list[str]:
         return []
     lines = ["", "### Flipped examples (against the baseline's predictions)", "",
              "| test | result | right→wrong | wrong→right | n | McNemar p | first flips "
-             "(index: gold, baseline → now) |", "|---|---|---|---|---|---|---|"]
+             "(index “text”: gold, baseline → now) |", "|---|---|---|---|---|---|---|"]
     for f in changed:
         test, result = f.key.rsplit("::", 1)
-        shown = "; ".join(f"{e['index']}: {e['gold']}, {e['baseline']} → {e['now']}"
-                          for e in f.examples)
+        shown = "; ".join(f"{e['index']}{_quoted(e.get('text'))}: {e['gold']}, "
+                          f"{e['baseline']} → {e['now']}" for e in f.examples)
         lines.append(f"| {test.split('::')[-1]} | {result} | {f.right_to_wrong} | "
                      f"{f.wrong_to_right} | {f.n} | {f.p_value:.3g} | {shown} |")
     return lines

@@ -331,7 +331,8 @@ class ZeroShotClassifier:
                                      zip(*np.unique(out.answers, return_counts=True))}
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
-                          info={**info, "notes": list(data.notes)}, metrics=metrics)
+                          info={**info, "notes": list(data.notes)}, metrics=metrics,
+                          examples=data.texts)
 
 
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:

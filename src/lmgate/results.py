@@ -9,7 +9,7 @@ metrics' statistics and the report layer: methods return results without importi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -59,6 +59,8 @@ class EvalResult:
     #: One cluster id per example (article, speaker, language...): bootstrap CIs, paired
     #: tests and the gate then resample whole clusters. None: examples are independent.
     clusters: np.ndarray | None = None
+    #: What each example says (a text excerpt or an id), for flip reports. None: not kept.
+    examples: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
@@ -68,6 +70,11 @@ class EvalResult:
             self.clusters = np.asarray([str(c) for c in self.clusters])
             if self.clusters.shape != self.y_true.shape:
                 raise ValueError(f"{self.name}: {len(self.clusters)} cluster ids for "
+                                 f"{len(self.y_true)} examples")
+        if self.examples is not None:
+            self.examples = [excerpt(e) for e in self.examples]
+            if len(self.examples) != len(self.y_true):
+                raise ValueError(f"{self.name}: {len(self.examples)} example excerpts for "
                                  f"{len(self.y_true)} examples")
         if not self.metrics:
             self.metrics = classification_metrics(self.y_true, self.y_pred, self.labels)
@@ -83,7 +90,18 @@ class EvalResult:
         out = {"y_true": self.y_true.tolist(), "y_pred": self.y_pred.tolist()}
         if self.clusters is not None:
             out["clusters"] = self.clusters.tolist()
+        if self.examples is not None:
+            out["examples"] = list(self.examples)
         return out
+
+
+EXCERPT_CHARS = 80
+
+
+def excerpt(text: Any, limit: int = EXCERPT_CHARS) -> str:
+    """One line of at most `limit` characters: what a flip report shows of an example."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def degenerate_reason(result: Any, max_class_share: float = 0.95,

@@ -176,7 +176,8 @@ class TrainedRun:
                 "history": self.history}
         return EvalResult(name or self.spec.name, self.labels, data.y, y_pred,
                           params={"model": self.spec.name, **params},
-                          info={**info, "notes": list(dict.fromkeys([*self.data_notes, *data.notes]))})
+                          info={**info, "notes": list(dict.fromkeys([*self.data_notes, *data.notes]))},
+                          examples=data.texts)
 
 
 def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, seed: int,

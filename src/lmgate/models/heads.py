@@ -248,5 +248,6 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                         params={"model": base, "system": "frozen-base head"},
                         info={"parameters": frozen.parameters, "history": history,
                               "features_dtype": dtype,
-                              "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))})
+                              "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))},
+                        examples=evaluation.texts)
     return HeadRun(frozen, config, history, result)
