@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -120,3 +121,37 @@ def test_threads(worker_id):
                                          "test_threads.py").ret == 0
     threads = {p.read_text() for p in pytester.path.glob("threads-*.txt")}
     assert threads == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def test_workers_progress_shows_as_one_controller_line(pytester):
+    pytester.makeini("[pytest]\nlmgate_progress_interval = 0.3\n")
+    pytester.makepyfile(test_slow='''
+import time
+import pytest
+from lmgate.progress import report
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_work(i):
+    for step in range(1, 9):
+        report(f"job{i}", step, 8)
+        time.sleep(0.4)
+''')
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    lines = [l for l in result.stdout.lines if l.startswith("lmgate progress: ")]
+    assert any(re.search(r"gw\d test_work\[\d\]: job\d \d/8 \(\d+%\)", l) for l in lines), lines
+    # Nothing of the workers' own bars reaches the terminal, and the board folder is gone.
+    assert not any("\r" in l for l in result.stdout.lines)
+
+
+def test_progress_reports_only_where_asked(tmp_path, monkeypatch):
+    from lmgate.progress import ENV, board_line, read_board, report, set_test
+
+    monkeypatch.delenv(ENV, raising=False)
+    report("nothing", 1, 2)                         # no file named: nothing written
+    assert read_board(tmp_path) == []
+    monkeypatch.setenv(ENV, str(tmp_path / "gw3.json"))
+    set_test("evals/test_x.py::test_y[a]")
+    report("predict", 5, 10)
+    report("predict", 10, 10)                       # the last step is always written
+    assert board_line(read_board(tmp_path)) == "gw3 test_y[a]: predict 10/10 (100%)"

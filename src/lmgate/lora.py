@@ -19,6 +19,7 @@ from lmgate.models.causal import CausalLM
 from lmgate.models.params import count_parameters
 from lmgate.prompting import greedy_generate
 from lmgate.training import cuda_flags, epoch_history
+from lmgate.progress import training_progress
 
 if TYPE_CHECKING:
     from lmgate.metrics.generation import GenerationResult
@@ -155,7 +156,8 @@ def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings:
                               train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
                               eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
                               data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
-                                                                   label_pad_token_id=-100))
+                                                                   label_pad_token_id=-100),
+                              callbacks=[training_progress(f"LoRA training of {lm.name}")])
             trainer.train()
         params = count_parameters(model)
         info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(train),

@@ -34,6 +34,7 @@ from lmgate.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.models.causal import LanguageModel
 from lmgate.results import EvalResult
+from lmgate.progress import progress_bar
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
            "agreement", "draw_shots", "greedy_generate", "shared_prefix_length"]
@@ -174,11 +175,9 @@ class ZeroShotClassifier:
         return out
 
     def _batches(self, encoded: Sequence[list[int]], desc: str):
-        from tqdm.auto import tqdm
 
         order = np.argsort([len(x) for x in encoded], kind="stable")
-        for start in tqdm(range(0, len(order), self.batch_size), desc=desc, leave=False,
-                          disable=None):
+        for start in progress_bar(range(0, len(order), self.batch_size), desc=desc):
             yield order[start:start + self.batch_size]
 
     def _pad_left(self, rows: Sequence[list[int]]):
@@ -375,7 +374,6 @@ def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: in
     """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
     EOS or, by default, at the first newline."""
     import torch
-    from tqdm.auto import tqdm
 
     tok = lm.tokenizer
     tok.padding_side = "left"
@@ -385,8 +383,7 @@ def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: in
     if stop_at_newline:
         stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
     with torch.inference_mode():
-        for start in tqdm(range(0, len(order), batch_size), desc="generate", leave=False,
-                          disable=None):
+        for start in progress_bar(range(0, len(order), batch_size), desc="generate"):
             idx = order[start:start + batch_size]
             enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
                       add_special_tokens=False).to(lm.device)

@@ -24,6 +24,7 @@ from lmgate.errors import DataError
 from lmgate.models.causal import LanguageModel, inference_dtype
 from lmgate.models.heads import FrozenBaseModel, base_autocast, linear_schedule
 from lmgate.settings import TrainConfig
+from lmgate.progress import progress_bar
 
 
 _LEADIN = re.compile(r"^(?:the answer is\s*:?\s*)+", re.IGNORECASE)
@@ -102,14 +103,12 @@ def token_features(frozen: FrozenBaseModel, windows: Windows, *, batch_size: int
                    device: str = "cpu", dtype: str = "float32") -> np.ndarray:
     """(windows, max_len, hidden) base features, zero beyond each window's length."""
     import torch
-    from tqdm.auto import tqdm
 
     width = max(len(x) for x in windows.input_ids)
     out = np.zeros((len(windows.input_ids), width, frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
     with torch.inference_mode(), base_autocast(device, dtype):
-        for s in tqdm(range(0, len(out), batch_size), desc="base features", leave=False,
-                      disable=None):
+        for s in progress_bar(range(0, len(out), batch_size), desc="base features"):
             rows = windows.input_ids[s:s + batch_size]
             batch = frozen.tokenizer.pad({"input_ids": rows}, return_tensors="pt")
             hidden = base(input_ids=batch["input_ids"].to(device),

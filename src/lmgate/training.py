@@ -27,6 +27,7 @@ from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import resolve_model
 from lmgate.results import EvalResult
 from lmgate.settings import TrainConfig
+from lmgate.progress import progress_bar, training_progress
 
 
 def _encode(tokenizer, data: LabeledData, config: TrainConfig):
@@ -85,7 +86,8 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
         eval_dataset=_encode(tokenizer, data.validation, config),
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
         compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)])
+        callbacks=[EarlyStoppingCallback(config.early_stopping_patience),
+                   training_progress(f"training on {data.name}")])
     trainer.train()
     return epoch_history(trainer.state.log_history)
 
@@ -106,7 +108,6 @@ def predict_labels(model, tokenizer, texts: Sequence[str], *, batch_size: int,
                    max_length: int, device: str) -> np.ndarray:
     """Argmax labels, batched over length-sorted texts with dynamic padding, in eval mode."""
     import torch
-    from tqdm.auto import tqdm
     from transformers import DataCollatorWithPadding
 
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
@@ -116,8 +117,7 @@ def predict_labels(model, tokenizer, texts: Sequence[str], *, batch_size: int,
     preds = np.empty(len(texts), dtype=np.int64)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
     with torch.inference_mode(), autocast:
-        for start in tqdm(range(0, len(order), batch_size), desc="predict", leave=False,
-                          disable=None):
+        for start in progress_bar(range(0, len(order), batch_size), desc="predict"):
             idx = order[start:start + batch_size]
             batch = collate([{k: enc[k][i] for k in enc.keys()} for i in idx])
             logits = model(**{k: v.to(device) for k, v in batch.items()}).logits

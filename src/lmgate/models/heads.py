@@ -25,6 +25,7 @@ from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.params import count_parameters
 from lmgate.results import EvalResult
 from lmgate.settings import TrainConfig
+from lmgate.progress import progress_bar
 
 TASKS = ("classification", "qa")
 
@@ -105,7 +106,6 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
     """The base's hidden state at each text's last non-padding token: what the classification
     head reads. Length-sorted batches with dynamic (right) padding."""
     import torch
-    from tqdm.auto import tqdm
 
     tok = frozen.tokenizer
     enc = tok(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -113,8 +113,7 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
     out = np.empty((len(texts), frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
     with torch.inference_mode(), base_autocast(device, dtype):
-        for start in tqdm(range(0, len(order), batch_size), desc="base features", leave=False,
-                          disable=None):
+        for start in progress_bar(range(0, len(order), batch_size), desc="base features"):
             idx = order[start:start + batch_size]
             batch = tok.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
             hidden = base(input_ids=batch["input_ids"].to(device),

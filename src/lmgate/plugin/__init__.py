@@ -8,7 +8,8 @@ One module per concern, each a plugin of its own:
 - `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
 - `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
-- `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards.
+- `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
+- `progress`: one progress line for all xdist workers, printed by the controller.
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -22,4 +23,5 @@ pytest_plugins = [
     "lmgate.plugin.claims",
     "lmgate.plugin.plan",
     "lmgate.plugin.scaleout",
+    "lmgate.plugin.progress",
 ]
