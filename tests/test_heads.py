@@ -16,8 +16,8 @@ SMOLLM2_HIDDEN = 576
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return RunCache(tmp_path_factory.getbasetemp() / "lmgate-cache")
+def cache(_test_cache_dir):
+    return RunCache(_test_cache_dir)
 
 
 def test_classification_head_adds_hidden_times_labels(cache):

@@ -14,9 +14,8 @@ SETTINGS = LoraSettings(r=4, alpha=16, dropout=0.0, learning_rate=1e-3, epochs=1
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-    return load_causal_lm("smollm2-135m-instruct",
-                          RunCache(tmp_path_factory.getbasetemp() / "lmgate-cache"), "cpu")
+def lm(_test_cache_dir):
+    return load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu")
 
 
 def test_loss_covers_target_tokens_only(lm):

@@ -197,3 +197,37 @@ def test_degenerate_wins_are_named():
         name, abstain_rate = "head", 0.97
 
     assert degenerate_reason(Abstainer()) == "head abstains (answers nothing) on 97% of the questions"
+
+
+def test_equivalence_and_non_inferiority_need_evidence():
+    from lmgate.metrics.stats import (assert_equivalent, assert_non_inferior, assert_not_worse,
+                                      comparisons_to, comparison_in_words)
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+
+    def system(accuracy, seed, n=4000):
+        r = np.random.default_rng(seed)
+        return EvalResult(f"acc{accuracy}", ("a", "b"), y[:n],
+                          np.where(r.random(n) < accuracy, y[:n], 1 - y[:n]))
+
+    seen = []
+    with comparisons_to(seen.append):
+        same = assert_equivalent(system(0.80, 1), system(0.80, 2), "accuracy", margin=0.03)
+    assert -0.03 < same.diff.low and same.diff.high < 0.03 and same.diff.confidence == 0.9
+    assert seen[0]["claim"] == "equivalent" and seen[0]["held"]
+    assert "equivalent margin ±0.03 on the 90% CI" in comparison_in_words(seen[0])
+    with pytest.raises(AssertionError, match="not shown equivalent"):      # a real gap
+        assert_equivalent(system(0.85, 1), system(0.80, 2), "accuracy", margin=0.02)
+    # 60 examples: the CI is too wide to show anything. The lenient not-worse check passes,
+    # equivalence and non-inferiority do not.
+    small_a, small_b = system(0.80, 1, 60), system(0.80, 2, 60)
+    assert_not_worse(small_a, small_b, "accuracy", margin=0.02)
+    with pytest.raises(AssertionError, match="not shown equivalent"):
+        assert_equivalent(small_a, small_b, "accuracy", margin=0.02)
+    with pytest.raises(AssertionError, match="not shown non-inferior"):
+        assert_non_inferior(small_a, small_b, "accuracy", margin=0.02)
+    # 1 point worse, margin 3 points, 4,000 examples: non-inferior.
+    assert assert_non_inferior(system(0.79, 1), system(0.80, 2), "accuracy", margin=0.03)
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        assert_equivalent(small_a, small_b, "accuracy", margin=0)

@@ -27,9 +27,8 @@ TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every m
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-    return load_causal_lm("smollm2-135m-instruct",
-                          RunCache(tmp_path_factory.getbasetemp() / "lmgate-cache"), "cpu")
+def lm(_test_cache_dir):
+    return load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu")
 
 
 def naive_loglik(lm, prompt_text, answer_ids):

@@ -31,8 +31,9 @@ _EXPORTS = {
     "lmgate.results": ("EvalResult", "Result", "degenerate_reason"),
     "lmgate.metrics.generation": ("GenerationResult", "assert_better_bleu"),
     "lmgate.metrics.registry": ("register_metric",),
-    "lmgate.metrics": ("assert_better", "assert_not_worse", "bootstrap_ci",
-                       "classification_metrics", "paired_bootstrap"),
+    "lmgate.metrics": ("assert_better", "assert_equivalent", "assert_non_inferior",
+                       "assert_not_worse", "bootstrap_ci", "classification_metrics",
+                       "paired_bootstrap"),
     "lmgate.report": ("Recorder",),
     # configuration and the cache
     "lmgate.settings": ("TrainConfig",),
@@ -50,8 +51,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.errors import (ConfigError, DataError, DataUnavailable, ModelUnavailable,
                                Unavailable)
     from lmgate.lora import LoraSettings, TranslationPrompt, adapter, train_lora, translate
-    from lmgate.metrics import (assert_better, assert_not_worse, bootstrap_ci,
-                                classification_metrics, paired_bootstrap)
+    from lmgate.metrics import (assert_better, assert_equivalent, assert_non_inferior,
+                                assert_not_worse, bootstrap_ci, classification_metrics,
+                                paired_bootstrap)
     from lmgate.metrics.generation import GenerationResult, assert_better_bleu
     from lmgate.metrics.registry import register_metric
     from lmgate.models.causal import CausalLM, load_causal_lm

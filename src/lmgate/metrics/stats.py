@@ -79,6 +79,10 @@ def comparison_in_words(c: dict) -> str:
     """'A 0.77 vs B 0.68 macro_f1, +0.09 [0.05, 0.13], p = 0.001' from a reported comparison."""
     diff = c["diff"]
     margin = f", margin {c['margin']:+.2f}" if c.get("margin") else ""
+    if c.get("claim") in ("equivalent", "non-inferior"):   # judged on a (2 conf - 1) CI
+        bound = "±" if c["claim"] == "equivalent" else "-"
+        margin = (f", {c['claim']} margin {bound}{c['margin']:.2f} on the "
+                  f"{diff.get('confidence', 0.9):.0%} CI")
     return (f"{c['a_name']} {c['a']:.3f} vs {c['b_name']} {c['b']:.3f} {c['metric']}, "
             f"{diff['point']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}], "
             f"p = {c['p_value']:.3g}{margin} (n = {c['n']})")
@@ -195,7 +199,11 @@ def assert_better(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
 
 def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
                      margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Assert A is not worse than B beyond noise: fails only if the whole CI of A - B < -margin."""
+    """Assert A is not worse than B beyond noise: fails only if the whole CI of A - B < -margin.
+
+    This is lenient: it passes when the data cannot tell (a wide CI). For a claim that needs
+    evidence, use non-inferiority (`assert_non_inferior`: the CI's low end above -margin) or
+    equivalence (`assert_equivalent`)."""
     cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
     report_comparison("not worse", cmp, not cmp.diff.high < -margin)
     if cmp.diff.high < -margin:
@@ -293,3 +301,35 @@ def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric:
     point = float(a.mean() - b.mean())
     return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
                       _interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)
+
+
+def assert_non_inferior(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
+                        margin: float = 0.02, confidence: float = 0.95,
+                        seed: int = 0) -> Comparison:
+    """Non-inferiority: A is at most `margin` worse than B, shown by the data (the one-sided
+    lower bound of A - B at `confidence`, i.e. the two-sided (2 confidence - 1) CI's low end,
+    lies above -margin). A wide CI fails: absence of evidence is not evidence."""
+    cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
+    held = cmp.diff.low > -margin
+    report_comparison("non-inferior", cmp, held)
+    if not held:
+        raise AssertionError(f"{a.name} is not shown non-inferior to {b.name} within "
+                             f"{margin:.3f}: {cmp.describe()}")
+    return cmp
+
+
+def assert_equivalent(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
+                      margin: float = 0.02, confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Equivalence by two one-sided tests (TOST) at level 1 - `confidence`: A - B lies within
+    (-margin, +margin), shown by the two-sided (2 confidence - 1) CI (90% for the usual 5%)
+    falling inside the margins. E.g. "LoRA on synthetic data is as good as on real data",
+    "the quantised model matches". A wide CI fails."""
+    if margin <= 0:
+        raise ValueError("an equivalence margin must be > 0")
+    cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
+    held = -margin < cmp.diff.low and cmp.diff.high < margin
+    report_comparison("equivalent", cmp, held)
+    if not held:
+        raise AssertionError(f"{a.name} and {b.name} are not shown equivalent within "
+                             f"±{margin:.3f}: {cmp.describe()}")
+    return cmp
