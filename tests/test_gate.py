@@ -294,3 +294,65 @@ def test_flip_report_names_changed_examples_with_mcnemar(toy, monkeypatch):
     assert flipped.group(3) == flipped.group(4) != flipped.group(5)   # right -> wrong
     # The baseline keeps predictions, not the excerpts.
     assert "review" not in (toy.path / "base.predictions.jsonl").read_text()
+
+
+def test_a_tests_marker_fixes_its_tolerance_and_leaves_metrics_ungated(toy, monkeypatch):
+    marked = TOY.replace("def test_toy(", "import pytest\n\n"
+                         "@pytest.mark.lmgate_gate(tolerance=0.05, ignore=['accuracy'])\n"
+                         "def test_toy(")
+    toy.makepyfile(test_toy=marked)
+    make_baseline(toy)
+    # A 3-point drop: a real regression by noise (test_planted_three_point_drop...), within
+    # this test's own fixed tolerance of 0.05.
+    result = run(toy, "--baseline", "base.json", "--results-dir", "x", delta=-0.03,
+                 monkeypatch=monkeypatch)
+    assert result.ret == 0
+    summary = (toy.path / "x" / "summary.md").read_text()
+    macro = [l for l in summary.splitlines() if "| toy | macro_f1 |" in l][0]
+    assert "0.0500" in macro and "within noise" in macro
+    accuracy = [l for l in summary.splitlines() if "| toy | accuracy |" in l][0]
+    assert "not gated" in accuracy
+    # Beyond the fixed tolerance it fails as before.
+    result = run(toy, "--baseline", "base.json", "--results-dir", "y", delta=-0.08,
+                 monkeypatch=monkeypatch)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*macro_f1: regression*fixed by the test's lmgate_gate marker*"])
+
+
+def test_a_malformed_gate_marker_is_named(toy):
+    toy.makepyfile(test_toy=TOY.replace("def test_toy(", "import pytest\n\n"
+                                        "@pytest.mark.lmgate_gate(tolerance='tight')\n"
+                                        "def test_toy("))
+    result = run(toy, "--results-dir", "x")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*lmgate_gate tolerance must be a number or {metric: number}*"])
+
+
+def test_stale_metrics_are_listed_and_update_keeps_tests_that_did_not_run(toy):
+    toy.makepyfile(test_toy=TOY + "\ndef test_other(record):\n    record(exact=1.0)\n")
+    make_baseline(toy)
+    # test_other now records `exact_match` instead: its old `exact` is stale, not missing.
+    toy.makepyfile(test_toy=TOY + "\ndef test_other(record):\n    record(exact_match=1.0)\n")
+    result = run(toy, "--baseline", "base.json", "--strict-missing", "--results-dir", "x")
+    assert result.ret == 0                     # stale is not missing: --strict-missing passes
+    summary = (toy.path / "x" / "summary.md").read_text()
+    assert "1 stale metric(s)" in summary and "− stale" in summary
+    # Updating from test_toy alone keeps test_other's entries; updating test_other drops the
+    # stale one.
+    result = run(toy, "--baseline", "base.json", "--update-baseline", "-k", "not test_other",
+                 "--results-dir", "u1")
+    result.stdout.fnmatch_lines(["*baseline written to*; kept 1 entries of tests that did not run*"])
+    entries = json.loads((toy.path / "base.json").read_text())["entries"]
+    assert "test_toy.py::test_other::metrics::exact" in entries
+    result = run(toy, "--baseline", "base.json", "--update-baseline", "--results-dir", "u2")
+    result.stdout.fnmatch_lines(["*dropped 1 stale entries: test_toy.py::test_other::metrics::exact*"])
+    entries = json.loads((toy.path / "base.json").read_text())["entries"]
+    assert "test_toy.py::test_other::metrics::exact_match" in entries
+    assert "test_toy.py::test_other::metrics::exact" not in entries
+    # --prune-baseline keeps only what this run measured.
+    run(toy, "--baseline", "base.json", "--update-baseline", "--prune-baseline",
+        "-k", "not test_other", "--results-dir", "u3")
+    entries = json.loads((toy.path / "base.json").read_text())["entries"]
+    assert not any("test_other" in key for key in entries)
+    usage = run(toy, "--baseline", "base.json", "--prune-baseline", "--results-dir", "u4")
+    assert usage.ret == pytest.ExitCode.USAGE_ERROR

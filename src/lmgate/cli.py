@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from lmgate.gate import (DEFAULT_ALPHA, compare, failure_message, markdown, measurements,
-                         read_results_dir)
+                         passed_tests_of, read_results_dir, settings_by_result)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -26,7 +26,8 @@ def _compare(args: argparse.Namespace) -> int:
     old, old_ex = measurements(old_rows, old_preds)
     new, new_ex = measurements(new_rows, new_preds)
     report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha,
-                     strict_missing=args.strict_missing)
+                     strict_missing=args.strict_missing, settings=settings_by_result(new_rows),
+                     passed_tests=passed_tests_of(new_rows))
     text = "## Compared with baseline\n\n" + markdown(report, show_unchanged=not args.changes_only)
     if args.markdown:
         Path(args.markdown).write_text(text)
@@ -72,7 +73,8 @@ def _merge(args: argparse.Namespace) -> int:
             print(f"lmgate merge: {exc}", file=sys.stderr)
             return 2
         new, new_ex = measurements(rows, predictions)
-        report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha)
+        report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha,
+                         settings=settings_by_result(rows), passed_tests=passed_tests_of(rows))
         gate_sections = [("Compared with baseline", markdown(report))]
         if not report.passed:
             print(failure_message(report), file=sys.stderr)

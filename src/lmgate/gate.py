@@ -116,16 +116,68 @@ def measurements(rows: Sequence[Mapping[str, Any]],
     return out, dict(examples)
 
 
+def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `@pytest.mark.lmgate_gate(tolerance=..., ignore=[...])`: tolerance is a number
+    (every metric of the test) or {metric: number}; ignore lists metrics not to gate."""
+    unknown = set(marker_kwargs) - {"tolerance", "ignore"}
+    if unknown:
+        raise ConfigError(f"lmgate_gate takes tolerance= and ignore=, not {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    tolerance = marker_kwargs.get("tolerance")
+    if tolerance is not None:
+        items = tolerance.items() if isinstance(tolerance, Mapping) else [("*", tolerance)]
+        try:
+            out["tolerance"] = {str(k): float(v) for k, v in items}
+        except (TypeError, ValueError):
+            raise ConfigError(f"lmgate_gate tolerance must be a number or {{metric: number}}, "
+                              f"not {tolerance!r}") from None
+        if any(v < 0 for v in out["tolerance"].values()):
+            raise ConfigError(f"lmgate_gate tolerance must be >= 0, not {tolerance!r}")
+    ignore = marker_kwargs.get("ignore", ())
+    if isinstance(ignore, str) or not all(isinstance(m, str) for m in ignore):
+        raise ConfigError(f"lmgate_gate ignore must be a list of metric names, not {ignore!r}")
+    if ignore:
+        out["ignore"] = sorted(ignore)
+    return out
+
+
+def settings_by_result(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per `group::result`, the gate settings its test declared (rows carry them)."""
+    return {f"{row_group(r)}::{r['result']}": r["gate"] for r in rows if r.get("gate")}
+
+
+def passed_tests_of(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The tests whose rows say they passed (for comparisons made from results folders)."""
+    return {row_group(r) for r in rows if r.get("verdict") == "passed"}
+
+
+def _of_tests(key: str, tests: Iterable[str]) -> bool:
+    return any(key.startswith(f"{t}::") for t in tests)
+
+
+def carried_over(old: Mapping[str, Measurement], old_examples: Mapping[str, list[dict]],
+                 ran: Iterable[str]) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
+    """The baseline entries of tests that did not run this session (kept on update)."""
+    ran = list(ran)
+    return ({k: m for k, m in old.items() if not _of_tests(k, ran)},
+            {k: e for k, e in old_examples.items() if not _of_tests(k, ran)})
+
+
 # ---- baseline files -------------------------------------------------------------------------
 def predictions_path(baseline: Path) -> Path:
     return baseline.with_name(baseline.stem + ".predictions.jsonl")
 
 
 def write_baseline(path: str | Path, rows: Sequence[Mapping], predictions: Iterable[Mapping],
-                   environment: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write the baseline JSON (one entry per test x metric) and its predictions side file."""
+                   environment: Mapping[str, Any] | None = None,
+                   keep: tuple[Mapping[str, Measurement], Mapping[str, list[dict]]] | None = None
+                   ) -> list[Path]:
+    """Write the baseline JSON (one entry per test x metric) and its predictions side file;
+    `keep` adds entries carried over from the old baseline (tests that did not run)."""
     path = Path(path)
     found, examples = measurements(rows, predictions)
+    if keep is not None:
+        found, examples = {**keep[0], **found}, {**keep[1], **examples}
     doc = {"lmgate_baseline": FORMAT_VERSION, "environment": dict(environment or {}),
            "entries": {k: {f: v for f, v in asdict(m).items() if f != "key"}
                        for k, m in sorted(found.items())}}
@@ -188,7 +240,7 @@ def baseline_environment(path: str | Path) -> dict[str, Any]:
 @dataclass
 class Check:
     key: str
-    status: str                     # regression | improvement | within-noise | new | missing | not-gated
+    status: str                     # regression | improvement | within-noise | new | missing | stale | not-gated
     old: float | None = None
     new: float | None = None
     delta: float | None = None
@@ -294,7 +346,7 @@ class GateReport:
 
 ARROWS = {"regression": "🔻 regression", "improvement": "🔺 improvement",
           "within-noise": "= within noise", "new": "+ new", "missing": "− missing",
-          "not-gated": "· not gated"}
+          "stale": "− stale", "not-gated": "· not gated"}
 
 
 def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
@@ -338,9 +390,15 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             baseline_examples: Mapping[str, list[dict]] | None = None,
             current_examples: Mapping[str, list[dict]] | None = None, *,
             tolerance: float | None = None, alpha: float = DEFAULT_ALPHA,
-            strict_missing: bool = False) -> GateReport:
-    """Compare every metric of the current run with the baseline (see the module docstring)."""
+            strict_missing: bool = False, settings: Mapping[str, Mapping[str, Any]] | None = None,
+            passed_tests: Iterable[str] = ()) -> GateReport:
+    """Compare every metric of the current run with the baseline (see the module docstring).
+
+    `settings` (per `group::result`, from `@pytest.mark.lmgate_gate`) fix a test's tolerance
+    or leave metrics ungated; a baseline metric of a test that passed without producing it
+    is *stale* (listed, dropped by --update-baseline), of any other test *missing*."""
     baseline_examples, current_examples = baseline_examples or {}, current_examples or {}
+    settings, passed_tests = settings or {}, list(passed_tests)
     report = GateReport(strict_missing=strict_missing)
     pending = []
     for key in sorted(set(baseline) | set(current)):
@@ -349,23 +407,34 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             report.checks.append(Check(key, "new", None, new.value))
             continue
         if new is None:
-            report.checks.append(Check(key, "missing", old.value, None))
+            report.checks.append(Check(key, "stale" if _of_tests(key, passed_tests) else
+                                       "missing", old.value, None))
             continue
         base, metric = key.rsplit("::", 1)
         direction, info = higher_is_better(metric), metric_info(metric)
+        own = settings.get(base, {})
+        if metric in own.get("ignore", ()):
+            report.checks.append(Check(key, "not-gated", old.value, new.value,
+                                       new.value - old.value, None,
+                                       "ignored by the test's lmgate_gate marker"))
+            continue
         if direction is None or not info.gated:
             reason = undeclared_message(metric) if direction is None else \
                 "declared as recorded, not gated (timings, counts)"
             report.checks.append(Check(key, "not-gated", old.value, new.value,
                                        new.value - old.value, None, reason))
             continue
-        if tolerance is not None:
-            sigma, basis = None, "fixed --tolerance"
+        fixed = own.get("tolerance", {})
+        fixed = fixed.get(metric, fixed.get("*"))
+        if fixed is not None:
+            sigma, basis = None, "fixed by the test's lmgate_gate marker"
+        elif tolerance is not None:
+            fixed, sigma, basis = tolerance, None, "fixed --tolerance"
         else:
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
         pending.append(_Pending(key, old, new, (new.value - old.value) * (1 if direction else -1),
-                                sigma, basis, _power_sigma(old, new, sigma)))
-    report.checks.extend(_decide(pending, tolerance, alpha))
+                                sigma, basis, _power_sigma(old, new, sigma), fixed))
+    report.checks.extend(_decide(pending, alpha))
     report.flips = flips(baseline_examples, current_examples)
     return report
 
@@ -384,6 +453,7 @@ class _Pending:
     sigma: float | None             # noise of the difference (None: no estimate)
     basis: str                      # where sigma comes from
     power_sigma: float | None       # the noise a changed model would face (for the MDE)
+    tolerance: float | None = None  # a fixed threshold (--tolerance or the test's marker)
     p: float = 1.0
 
 
@@ -405,9 +475,9 @@ def minimum_detectable_drop(sigma: float, alpha: float, m: int) -> float:
     return (float(norm.isf(alpha / (2 * max(1, m)))) + Z_POWER_80) * sigma
 
 
-def _decide(pending: list[_Pending], tolerance: float | None, alpha: float) -> list[Check]:
+def _decide(pending: list[_Pending], alpha: float) -> list[Check]:
     """Holm step-down over the gated metrics' two-sided p-values (same family-wise false-alarm
-    rate as Bonferroni, never fewer detections); a fixed `tolerance` is a plain threshold."""
+    rate as Bonferroni, never fewer detections); a fixed tolerance is a plain threshold."""
     from scipy.stats import norm
 
     checks: dict[str, Check] = {}
@@ -417,10 +487,10 @@ def _decide(pending: list[_Pending], tolerance: float | None, alpha: float) -> l
                       item.new.value - item.old.value, None, item.basis,
                       _data_changed(item.old, item.new))
         checks[item.key] = check
-        if tolerance is not None:
-            check.tolerance = tolerance
-            check.status = ("regression" if item.signed < -tolerance else
-                            "improvement" if item.signed > tolerance else "within-noise")
+        if item.tolerance is not None:
+            check.tolerance = item.tolerance
+            check.status = ("regression" if item.signed < -item.tolerance else
+                            "improvement" if item.signed > item.tolerance else "within-noise")
         elif item.sigma is not None:
             item.p = (float(2 * norm.sf(abs(item.signed) / item.sigma)) if item.sigma > 0
                       else 0.0 if item.signed != 0 else 1.0)
@@ -485,8 +555,12 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
              *(["", power] if power else []), *warnings, "",
              "| test | result | metric | baseline | now | Δ | allowed | detectable (80%) | status |",
              "|---|---|---|---|---|---|---|---|---|"]
-    order = {"regression": 0, "missing": 1, "improvement": 2, "new": 3, "not-gated": 4,
-             "within-noise": 5}
+    stale = sum(c.status == "stale" for c in report.checks)
+    if stale:
+        lines[1:1] = ["", f"{stale} stale metric(s): their tests passed without producing them "
+                          "(renamed or removed); `--update-baseline` drops them."]
+    order = {"regression": 0, "missing": 1, "stale": 2, "improvement": 3, "new": 4,
+             "not-gated": 5, "within-noise": 6}
     fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
     for c in sorted(report.checks, key=lambda c: (order[c.status], c.key)):
         if not show_unchanged and c.status == "within-noise":

@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--force", dest="lmgate_force", action="store_true",
                     help="with --update-baseline: write the baseline even from a run whose tests "
                          "failed")
+    group.addoption("--prune-baseline", dest="lmgate_prune_baseline", action="store_true",
+                    help="with --update-baseline: keep only what this run measured (by default "
+                         "entries of tests that did not run are kept, stale ones dropped)")
     group.addoption("--strict-power", dest="lmgate_strict_power", action="store_true",
                     help="with --gate-mde: fail (not warn) when the gate is too blind")
     group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
@@ -106,6 +109,7 @@ class GateOptions:
     force: bool = False
     mde: float | None = None
     strict_power: bool = False
+    prune: bool = False
 
 
 def gate_options(config: pytest.Config) -> GateOptions:
@@ -135,12 +139,14 @@ def gate_options(config: pytest.Config) -> GateOptions:
     strict_power = bool(config.getoption("lmgate_strict_power"))
     if strict_power and mde is None:
         raise ConfigError("--strict-power needs --gate-mde X (the drop the gate must detect)")
-    force = bool(config.getoption("lmgate_force"))
-    if force and not update:
-        raise ConfigError("--force only applies to --update-baseline")
+    force, prune = bool(config.getoption("lmgate_force")), bool(config.getoption(
+        "lmgate_prune_baseline"))
+    if (force or prune) and not update:
+        raise ConfigError(f"{'--force' if force else '--prune-baseline'} only applies to "
+                          "--update-baseline")
     return GateOptions(repeats, path, update, tolerance, alpha,
                        bool(config.getoption("lmgate_strict_missing")), force, mde,
-                       strict_power)
+                       strict_power, prune)
 
 
 def _results_dir(config: pytest.Config) -> Path:
@@ -172,6 +178,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in (("slow", "long-running experiment; deselect with -m 'not slow'"),
                        ("gpu", "needs CUDA; skipped with a reason when none is present"),
                        ("study(name)", "the study whose profile knobs the `knobs` fixture reads"),
+                       ("lmgate_gate(tolerance=None, ignore=())", "this test's gate settings: "
+                        "a fixed tolerance (a number, or {metric: number}) and metrics not "
+                        "gated"),
                        ("knob_params(argname=knob, ...)", "parametrise each argname over the "
                         "values of its study knob in the active profile")):
         config.addinivalue_line("markers", f"{name}: {text}")

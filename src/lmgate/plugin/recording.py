@@ -84,6 +84,8 @@ class Collector:
         self.gate = None
         self.baseline_written: list[Path] = []
         self.baseline_refused: str | None = None
+        self.baseline_kept = 0                       # entries of tests that did not run
+        self.baseline_pruned: list[str] = []         # stale entries dropped on update
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         for name in RESULT_FILES:  # a run where everything skips must not show the last run's
@@ -145,11 +147,15 @@ class Collector:
     def _check(self, session: pytest.Session) -> None:
         from lmgate.gate import compare, markdown, measurements
 
+        from lmgate.gate import settings_by_result
+
         old, old_examples = self.baseline
         new, new_examples = measurements(self.rows, self.predictions)
         options = self.gate_options
         self.gate = compare(old, new, old_examples, new_examples, tolerance=options.tolerance,
-                            alpha=options.alpha, strict_missing=options.strict_missing)
+                            alpha=options.alpha, strict_missing=options.strict_missing,
+                            settings=settings_by_result(self.rows),
+                            passed_tests=self._tests("passed"))
         from lmgate.gate import baseline_environment, environment_changes
 
         self.gate.environment_changes = environment_changes(
@@ -171,8 +177,23 @@ class Collector:
                                      f"{self.gate_options.baseline} was not updated (add "
                                      "--force to write it anyway)")
             return
-        self.baseline_written = write_baseline(self.gate_options.baseline, self.rows,
-                                               self.predictions, environment(self.config))
+        keep = None
+        path = self.gate_options.baseline
+        if not self.gate_options.prune and path.exists():
+            from lmgate.gate import carried_over, measurements, read_baseline
+
+            old, old_examples = read_baseline(path)
+            keep = carried_over(old, old_examples, self._tests())
+            fresh = measurements(self.rows, self.predictions)[0]
+            self.baseline_pruned = sorted(set(old) - set(keep[0]) - set(fresh))
+            self.baseline_kept = len(keep[0])
+        self.baseline_written = write_baseline(path, self.rows, self.predictions,
+                                               environment(self.config), keep)
+
+    def _tests(self, verdict: str | None = None) -> set[str]:
+        """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
+        return {REPEAT_ID.sub("", nodeid) for nodeid, v in self.verdicts.items()
+                if verdict is None or v == verdict}
 
     def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
         if self.rows:
@@ -195,7 +216,13 @@ class Collector:
                 report = Path(self.written[0]).parent / "report.html"
                 terminalreporter.write_line(f"report: {report} (metrics: -v, or results.csv)")
         if self.baseline_written:
-            terminalreporter.write_line(f"lmgate: baseline written to {self.baseline_written[0]}")
+            terminalreporter.write_line(f"lmgate: baseline written to {self.baseline_written[0]}"
+                                        + (f"; kept {self.baseline_kept} entries of tests that "
+                                           "did not run" if self.baseline_kept else ""))
+            if self.baseline_pruned:
+                terminalreporter.write_line(f"lmgate: dropped {len(self.baseline_pruned)} stale "
+                                            f"entries: {', '.join(self.baseline_pruned[:5])}"
+                                            + (" ..." if len(self.baseline_pruned) > 5 else ""))
         if self.baseline_refused:
             terminalreporter.write_line(f"lmgate: {self.baseline_refused}", red=True)
         if self.gate is not None:
@@ -282,6 +309,11 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
                         group=REPEAT_ID.sub("", nodeid))
     module = getattr(request, "module", None)
     recorder.study = {"module": item.path.name, "doc": (getattr(module, "__doc__", "") or "")}
+    marker = item.get_closest_marker("lmgate_gate")
+    if marker is not None:
+        from lmgate.gate import gate_settings
+
+        recorder.gate = gate_settings(marker.kwargs)
     item.stash[RECORDER] = recorder
     with comparisons_to(recorder.comparisons.append):
         yield recorder

@@ -46,6 +46,7 @@ class Recorder:
         self.sections: list[dict[str, str]] = []
         self.comparisons: list[dict[str, Any]] = []   # claim comparisons made in this test
         self.study: dict[str, str] = {}                # the test module and its docstring
+        self.gate: dict[str, Any] = {}                 # its lmgate_gate marker's settings
         self._started = time.perf_counter()
 
     def __call__(self, *results: EvalResult, notes: Sequence[str] = (), **metrics: float) -> None:
@@ -90,6 +91,8 @@ class Recorder:
             "notes": list(notes),
             "elapsed_s": round(time.perf_counter() - self._started, 3),
         }
+        if self.gate:   # the test's @pytest.mark.lmgate_gate settings
+            row["gate"] = self.gate
         self.rows.append(row)
         if self._on_row is not None:
             self._on_row(row)
