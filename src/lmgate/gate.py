@@ -391,12 +391,16 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             current_examples: Mapping[str, list[dict]] | None = None, *,
             tolerance: float | None = None, alpha: float = DEFAULT_ALPHA,
             strict_missing: bool = False, settings: Mapping[str, Mapping[str, Any]] | None = None,
-            passed_tests: Iterable[str] = ()) -> GateReport:
+            passed_tests: Iterable[str] = (), correction: str = "holm") -> GateReport:
     """Compare every metric of the current run with the baseline (see the module docstring).
 
     `settings` (per `group::result`, from `@pytest.mark.lmgate_gate`) fix a test's tolerance
     or leave metrics ungated; a baseline metric of a test that passed without producing it
-    is *stale* (listed, dropped by --update-baseline), of any other test *missing*."""
+    is *stale* (listed, dropped by --update-baseline), of any other test *missing*.
+    `correction` is "holm" (step-down) or "bonferroni" (every metric at alpha / m), the latter
+    for comparison (benchmarks/gate_calibration.py)."""
+    if correction not in CORRECTIONS:
+        raise ConfigError(f"unknown correction {correction!r}; use one of {CORRECTIONS}")
     baseline_examples, current_examples = baseline_examples or {}, current_examples or {}
     settings, passed_tests = settings or {}, list(passed_tests)
     report = GateReport(strict_missing=strict_missing)
@@ -434,12 +438,13 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
         pending.append(_Pending(key, old, new, (new.value - old.value) * (1 if direction else -1),
                                 sigma, basis, _power_sigma(old, new, sigma), fixed))
-    report.checks.extend(_decide(pending, alpha))
+    report.checks.extend(_decide(pending, alpha, correction))
     report.flips = flips(baseline_examples, current_examples)
     return report
 
 
 Z_POWER_80 = 0.8416212335729143   # the normal quantile at 0.80
+CORRECTIONS = ("holm", "bonferroni")
 
 
 @dataclass
@@ -475,7 +480,7 @@ def minimum_detectable_drop(sigma: float, alpha: float, m: int) -> float:
     return (float(norm.isf(alpha / (2 * max(1, m)))) + Z_POWER_80) * sigma
 
 
-def _decide(pending: list[_Pending], alpha: float) -> list[Check]:
+def _decide(pending: list[_Pending], alpha: float, correction: str = "holm") -> list[Check]:
     """Holm step-down over the gated metrics' two-sided p-values (same family-wise false-alarm
     rate as Bonferroni, never fewer detections); a fixed tolerance is a plain threshold."""
     from scipy.stats import norm
@@ -500,14 +505,15 @@ def _decide(pending: list[_Pending], alpha: float) -> list[Check]:
     m = len(noisy)
     rejecting = True
     for rank, item in enumerate(sorted(noisy, key=lambda i: (i.p, i.key))):
-        level = alpha / (m - rank)
+        level = alpha / (m - rank) if correction == "holm" else alpha / m
         z = float(norm.isf(level / 2))
         check = checks[item.key]
         check.p, check.mde = item.p, minimum_detectable_drop(item.power_sigma, alpha, m)
         check.tolerance = z * item.sigma
-        check.basis = (f"Holm step {rank + 1}/{m}: z={z:.2f} x sigma {item.sigma:.4f} "
-                       f"({item.basis})")
-        rejecting = rejecting and item.p <= level
+        step = f"Holm step {rank + 1}/{m}" if correction == "holm" else f"Bonferroni, m={m}"
+        check.basis = f"{step}: z={z:.2f} x sigma {item.sigma:.4f} ({item.basis})"
+        # Holm stops at the first metric it cannot reject; Bonferroni judges each alone.
+        rejecting = (rejecting if correction == "holm" else True) and item.p <= level
         check.status = ("within-noise" if not rejecting else
                         "regression" if item.signed < 0 else "improvement")
     return [checks[item.key] for item in pending]
