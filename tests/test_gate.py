@@ -11,6 +11,7 @@ import pytest
 from lmgate import EvalResult
 from lmgate.cli import main as lmgate_cli
 from lmgate.gate import Measurement, compare, measurements, read_baseline
+from lmgate.errors import ConfigError
 from lmgate.metrics.stats import mcnemar, summarise_seeds
 
 # A noisy toy experiment: a fixed test set of 4,000 examples, predictions 80% right with the
@@ -251,8 +252,13 @@ def test_holm_catches_what_bonferroni_misses_and_keeps_the_false_alarm_rate():
     assert drops[0] / 0.01 > bonferroni_z > drops[1] / 0.01
     statuses = [c.status for c in sorted(report.checks, key=lambda c: c.key)]
     assert statuses == ["regression", "regression"] + ["within-noise"] * 3
+    bonferroni = compare(old, new, alpha=0.01, correction="bonferroni")
+    statuses = [c.status for c in sorted(bonferroni.checks, key=lambda c: c.key)]
+    assert statuses == ["regression"] + ["within-noise"] * 4
     # Under no change, Holm flags nothing either (both control the family-wise rate).
     assert not compare(old, old, alpha=0.01).failures
+    with pytest.raises(ConfigError, match="unknown correction"):
+        compare(old, new, correction="sidak")
 
 
 def test_minimum_detectable_drop_and_strict_power(toy):
