@@ -3,6 +3,7 @@
 Data: Touché 2024 / ParlaMint speeches (`id, speaker, sex, text, text_en, label`), one file per
 task and country (the study: Turkey). Ideology: 0 left, 1 right. Power: 0 governing,
 1 opposition. Stratified 80/10/10 split, seeded; zero-shot on a balanced 50:50 subset of test.
+Speeches of one speaker are not independent: CIs and comparisons resample speakers.
 Encoder: XLM-RoBERTa base fine-tuned (paper: batch 32, 3 epochs, AdamW 2e-5, 10% warm-up,
 linear decay, weight decay 0.01, early stopping patience 3, max_length 512). LLM: Llama 3.1 8B
 Instruct prompted zero-shot, greedy, one new token. Both on the original text and on its

@@ -34,6 +34,11 @@ def test_suite_runs_asserts_and_exports_on_touche_files(pytester, touche_dir, tm
     assert "## Parliament: original text vs English translation (macro F1)" in summary
     assert "| ideology | zero-shot | smollm2-135m-instruct |" in summary
     assert "| power | finetuned | tiny-encoder |" in summary
+    # Speeches of one speaker are not independent: every result resamples speakers.
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    classified = [p for p in predictions if "y_pred" in p]
+    assert classified and all(set(p["clusters"]) <= {f"s{i}" for i in range(7)}
+                              and len(set(p["clusters"])) > 1 for p in classified)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ def _fit_predict(name: str, estimator, train: LabeledData, test: LabeledData) ->
     return EvalResult(name, test.labels, test.y, estimator.predict(test.texts),
                       params={"model": name}, info={"n_train": len(train), "notes": notes,
                                                     "data_fingerprint": test.fingerprint()},
-                      examples=test.texts)
+                      examples=test.texts, clusters=test.clusters)
 
 
 def majority_class(train: LabeledData, test: LabeledData) -> EvalResult:

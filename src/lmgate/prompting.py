@@ -331,7 +331,7 @@ class ZeroShotClassifier:
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
                           info={**info, "notes": list(data.notes)}, metrics=metrics,
-                          examples=data.texts)
+                          examples=data.texts, clusters=data.clusters)
 
 
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:

@@ -177,7 +177,7 @@ class TrainedRun:
         return EvalResult(name or self.spec.name, self.labels, data.y, y_pred,
                           params={"model": self.spec.name, **params},
                           info={**info, "notes": list(dict.fromkeys([*self.data_notes, *data.notes]))},
-                          examples=data.texts)
+                          examples=data.texts, clusters=data.clusters)
 
 
 def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, seed: int,

@@ -200,7 +200,9 @@ def parliament(task: str, country: str = "tr", folder: str | Path | None = None)
     if missing:
         raise DataError(f"{path}: missing Touché column(s) {missing}; columns are "
                         f"{list(frame.columns)}")
-    data = labeled(frame, labels, name=f"{task}-{country}")
+    # One speaker's speeches are not independent: results resample speakers (the `group`).
+    data = labeled(frame.assign(group=frame["speaker"].astype(str)), labels,
+                   name=f"{task}-{country}")
     empty = [name for name, count in data.label_counts().items() if count == 0]
     if empty:
         raise DataError(f"{path}: class(es) {empty} have no examples; both classes are needed")

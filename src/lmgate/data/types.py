@@ -43,6 +43,12 @@ class LabeledData:
     def y(self) -> np.ndarray:
         return self.frame[LABEL].to_numpy(dtype=np.int64)
 
+    @property
+    def clusters(self) -> np.ndarray | None:
+        """The `group` column (a speaker, a document), or None: examples of one group are not
+        independent, so results scored on this data resample whole groups."""
+        return self.frame[GROUP].astype(str).to_numpy() if GROUP in self.frame.columns else None
+
     def column(self, name: str) -> list[str]:
         if name not in self.frame.columns:
             raise DataError(f"{self.name}: no column {name!r}; columns are {list(self.frame.columns)}")

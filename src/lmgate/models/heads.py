@@ -248,5 +248,5 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                         info={"parameters": frozen.parameters, "history": history,
                               "features_dtype": dtype,
                               "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))},
-                        examples=evaluation.texts)
+                        examples=evaluation.texts, clusters=evaluation.clusters)
     return HeadRun(frozen, config, history, result)
