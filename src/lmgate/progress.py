@@ -61,8 +61,8 @@ def board_line(entries: Iterable[dict[str, Any]]) -> str:
     for e in entries:
         amount = f"{e['done']}/{e['total']} ({e['done'] / e['total']:.0%})" if e.get("total") \
             else str(e["done"])
-        test = e.get("test", "").split("::")[-1]
-        parts.append(f"{e['worker']} {test}: {e['what']} {amount}".replace("  ", " "))
+        who = f"{e['worker']} {e.get('test', '').split('::')[-1]}".strip()
+        parts.append(f"{who}: {e['what']} {amount}")
     return " | ".join(parts)
 
 
