@@ -35,6 +35,9 @@ def test_launch_commands():
                                       accelerate_config="fsdp.yaml"), job)
     assert fsdp[1:3] == ["-m", "accelerate.commands.launch"]
     assert fsdp[3:5] == ["--config_file", "fsdp.yaml"] and "--num_processes=8" in fsdp
+    # Without a config file accelerate must be told the kind of run, or it starts one process.
+    assert "--multi_gpu" in launch_command(TrainConfig(processes=2, launcher="accelerate"), job,
+                                           "cuda:0")
     with pytest.raises(ConfigError, match="unknown launcher"):
         launch_command(TrainConfig(processes=2, launcher="mpirun"), job)
     with pytest.raises(ConfigError, match="needs launcher"):

@@ -27,7 +27,7 @@ LAUNCHERS = ("torchrun", "accelerate")
 SPLITS = ("train", "validation", "test")
 
 
-def launch_command(config: TrainConfig, job: Path) -> list[str]:
+def launch_command(config: TrainConfig, job: Path, device: str = "cpu") -> list[str]:
     """The command that runs `job` on `config.processes` processes."""
     if config.launcher not in LAUNCHERS:
         raise ConfigError(f"unknown launcher {config.launcher!r}; use one of {LAUNCHERS}")
@@ -36,7 +36,9 @@ def launch_command(config: TrainConfig, job: Path) -> list[str]:
             raise ConfigError("accelerate_config needs launcher = \"accelerate\"")
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc-per-node={config.processes}", "-m", "lmgate.distributed", str(job)]
-    extra = ["--config_file", config.accelerate_config] if config.accelerate_config else []
+    # Without a config file accelerate must be told the kind of run (else it starts one process).
+    extra = (["--config_file", config.accelerate_config] if config.accelerate_config else
+             ["--multi_gpu" if device.startswith("cuda") else "--cpu"])
     return [sys.executable, "-m", "accelerate.commands.launch", *extra,
             f"--num_processes={config.processes}", "--module", "lmgate.distributed", str(job)]
 
@@ -66,7 +68,8 @@ def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *
     env = dict(os.environ)
     if not device.startswith("cuda"):   # the cores, shared out between the processes
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // config.processes))
-    done = subprocess.run(launch_command(config, job), env=env, capture_output=True, text=True)
+    done = subprocess.run(launch_command(config, job, device), env=env, capture_output=True,
+                          text=True)
     if done.returncode != 0 or not (job / "history.json").is_file():
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise RuntimeError(f"distributed training ({config.launcher}, {config.processes} "
@@ -79,8 +82,11 @@ def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *
                            f"unexpected {unexpected}")
     result = json.loads((job / "history.json").read_text())
     if result["world_size"] != config.processes:
+        hint = (" (accelerate starts several CPU processes only through MPI: set "
+                "mpirun_hostfile in its config, or use launcher = \"torchrun\")"
+                if config.launcher == "accelerate" and not device.startswith("cuda") else "")
         raise RuntimeError(f"{config.launcher} ran {result['world_size']} process(es), not "
-                           f"{config.processes}")
+                           f"{config.processes}{hint}")
     return result["history"]
 
 
