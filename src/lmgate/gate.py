@@ -168,16 +168,12 @@ def predictions_path(baseline: Path) -> Path:
     return baseline.with_name(baseline.stem + ".predictions.jsonl")
 
 
-def write_baseline(path: str | Path, rows: Sequence[Mapping], predictions: Iterable[Mapping],
-                   environment: Mapping[str, Any] | None = None,
-                   keep: tuple[Mapping[str, Measurement], Mapping[str, list[dict]]] | None = None
-                   ) -> list[Path]:
-    """Write the baseline JSON (one entry per test x metric) and its predictions side file;
-    `keep` adds entries carried over from the old baseline (tests that did not run)."""
+def write_baseline(path: str | Path, found: Mapping[str, Measurement],
+                   examples: Mapping[str, list[dict]],
+                   environment: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write the baseline JSON (one entry per test x metric, from `measurements`) and its
+    predictions side file."""
     path = Path(path)
-    found, examples = measurements(rows, predictions)
-    if keep is not None:
-        found, examples = {**keep[0], **found}, {**keep[1], **examples}
     doc = {"lmgate_baseline": FORMAT_VERSION, "environment": dict(environment or {}),
            "entries": {k: {f: v for f, v in asdict(m).items() if f != "key"}
                        for k, m in sorted(found.items())}}

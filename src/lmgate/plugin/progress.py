@@ -51,7 +51,9 @@ def pytest_configure_node(node) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    set_test(item.nodeid)
+    from lmgate.plugin.scaleout import strip_group
+
+    set_test(strip_group(item.nodeid))   # the id results use, without loadgroup's @group
 
 
 class Board:

@@ -145,9 +145,8 @@ class Collector:
                 "cache hits": f"{hits} of {len(self.rows)} results"}
 
     def _check(self, session: pytest.Session) -> None:
-        from lmgate.gate import compare, markdown, measurements
-
-        from lmgate.gate import settings_by_result
+        from lmgate.gate import (baseline_environment, compare, environment_changes, markdown,
+                                 measurements, settings_by_result)
 
         old, old_examples = self.baseline
         new, new_examples = measurements(self.rows, self.predictions)
@@ -156,7 +155,6 @@ class Collector:
                             alpha=options.alpha, strict_missing=options.strict_missing,
                             settings=settings_by_result(self.rows),
                             passed_tests=self._tests("passed"))
-        from lmgate.gate import baseline_environment, environment_changes
 
         self.gate.environment_changes = environment_changes(
             baseline_environment(options.baseline), environment(self.config))
@@ -170,25 +168,22 @@ class Collector:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _update(self, session: pytest.Session) -> None:
-        from lmgate.gate import write_baseline
+        from lmgate.gate import carried_over, measurements, read_baseline, write_baseline
 
         if session.testsfailed and not self.gate_options.force:
             self.baseline_refused = (f"{session.testsfailed} test(s) failed: the baseline "
                                      f"{self.gate_options.baseline} was not updated (add "
                                      "--force to write it anyway)")
             return
-        keep = None
         path = self.gate_options.baseline
+        found, examples = measurements(self.rows, self.predictions)
         if not self.gate_options.prune and path.exists():
-            from lmgate.gate import carried_over, measurements, read_baseline
-
             old, old_examples = read_baseline(path)
-            keep = carried_over(old, old_examples, self._tests())
-            fresh = measurements(self.rows, self.predictions)[0]
-            self.baseline_pruned = sorted(set(old) - set(keep[0]) - set(fresh))
-            self.baseline_kept = len(keep[0])
-        self.baseline_written = write_baseline(path, self.rows, self.predictions,
-                                               environment(self.config), keep)
+            kept, kept_examples = carried_over(old, old_examples, self._tests())
+            self.baseline_pruned = sorted(set(old) - set(kept) - set(found))
+            self.baseline_kept = len(kept)
+            found, examples = {**kept, **found}, {**kept_examples, **examples}
+        self.baseline_written = write_baseline(path, found, examples, environment(self.config))
 
     def _tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
