@@ -57,13 +57,13 @@ def _save(fig, path: Path) -> Path:
 
 
 def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
-                    metric: str = "macro_f1") -> list[Path]:
+                    metric: str = "macro_f1", languages: Sequence[str] = ()) -> list[Path]:
     frame = _frame(rows, ("lang", "n_per_class"), metric)
     if frame.empty:
         return []
     plt = _pyplot()
     paths = []
-    languages = _languages(rows)
+    languages = languages or _languages(rows)
     for model, sub in frame.groupby("model"):
         fig, ax = plt.subplots(figsize=(7, 4))
         for lang, curve in sub.groupby("lang"):
@@ -118,8 +118,8 @@ def _languages(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
-                  metrics: Sequence[str] = ("macro_f1", "macro_precision", "macro_recall")
-                  ) -> list[Path]:
+                  metrics: Sequence[str] = ("macro_f1", "macro_precision", "macro_recall"),
+                  languages: Sequence[str] = ()) -> list[Path]:
     """Seed 003's figure: each language's macro F1 / precision / recall (F1 with its 95% CI),
     at the largest training size a language was run with."""
     frame = _frame(rows, ("lang",), metrics[0])
@@ -130,7 +130,7 @@ def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
     for m in metrics[1:]:
         frame[m] = [r["metrics"].get(m) for r in sized]
     plt = _pyplot()
-    paths, languages = [], _languages(rows)
+    paths, languages = [], languages or _languages(rows)
     for model, sub in frame.groupby("model"):
         sub = sub[sub["n"] == sub.groupby("lang")["n"].transform("max")]
         sub = sub.groupby("lang", as_index=False)[["value", "low", "high", *metrics[1:]]].mean()
@@ -241,17 +241,22 @@ def study_of_row(row: dict[str, Any]) -> str:
 
 
 def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, list[Path]]:
-    """Every study's plots, drawn from its own rows only, under plots/<study>/."""
+    """Every study's plots, drawn from its own rows only, under plots/<study>/ (colours by the
+    languages of all studies, so a language looks the same in every study's plots)."""
     by_study: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_study.setdefault(study_of_row(row), []).append(row)
-    plots = {study: all_plots(study_rows, Path(out_dir) / "plots" / Path(study).stem)
+    languages = _languages(rows)
+    plots = {study: all_plots(study_rows, Path(out_dir) / "plots" / Path(study).stem, languages)
              for study, study_rows in sorted(by_study.items())}
     return {study: paths for study, paths in plots.items() if paths}
 
 
-def all_plots(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+def all_plots(rows: Sequence[dict[str, Any]], out_dir: str | Path,
+              languages: Sequence[str] = ()) -> list[Path]:
+    """Every plot the rows support; `languages` fixes the colour order (default: the rows')."""
     out_dir = Path(out_dir)
-    return (learning_curves(rows, out_dir) + transfer_heatmaps(rows, out_dir)
-            + language_bars(rows, out_dir) + confusion_matrices(rows, out_dir)
+    return (learning_curves(rows, out_dir, languages=languages)
+            + transfer_heatmaps(rows, out_dir)
+            + language_bars(rows, out_dir, languages=languages) + confusion_matrices(rows, out_dir)
             + generation_bars(rows, out_dir) + loss_curves(rows, out_dir))
