@@ -77,3 +77,16 @@ def test_bad_pairs_are_clear_errors():
         check_pairs([("a", "b", "c")], "train pairs")
     with pytest.raises(DataError, match="no pairs"):
         check_pairs([], "train pairs")
+
+
+def test_bleu_and_chrf_intervals_bracket_the_corpus_scores():
+    refs = REFS * 8
+    hyps = ["un homme avec un chapeau", "deux chiens dans la neige", "une femme lit", "enfants"] * 8
+    r = result("x", hyps, refs)
+    intervals = r.intervals()
+    assert set(intervals) == {"bleu", "chrf"}
+    for metric, ci in intervals.items():
+        assert ci.point == pytest.approx(r[metric]) and ci.low < r[metric] < ci.high
+    # A perfect system's chrF cannot vary under resampling.
+    perfect = result("perfect", refs, refs).chrf_ci()
+    assert perfect.low == perfect.high == pytest.approx(100.0)

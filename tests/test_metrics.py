@@ -231,3 +231,22 @@ def test_equivalence_and_non_inferiority_need_evidence():
     assert assert_non_inferior(system(0.79, 1), system(0.80, 2), "accuracy", margin=0.03)
     with pytest.raises(ValueError, match="margin must be > 0"):
         assert_equivalent(small_a, small_b, "accuracy", margin=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scores=st.lists(st.floats(0, 1), min_size=2, max_size=60), seed=st.integers(0, 50),
+       clustered=st.booleans())
+def test_bootstrap_mean_ci_brackets_the_mean(scores, seed, clustered):
+    from lmgate.metrics.stats import bootstrap_mean_ci
+
+    clusters = [i % 2 for i in range(len(scores))] if clustered else None
+    ci = bootstrap_mean_ci(scores, n_resamples=200, seed=seed, clusters=clusters, scale=100)
+    assert ci.point == pytest.approx(100 * np.mean(scores))
+    assert 0 <= ci.low <= ci.high <= 100 + 1e-9
+
+
+def test_results_give_the_intervals_reports_plot():
+    a, _ = _results()
+    [(metric, ci)] = a.intervals().items()
+    assert metric == "macro_f1" and ci.low < a["macro_f1"] < ci.high
+    assert ci == bootstrap_ci(a.y_true, a.y_pred, 3, "macro_f1")

@@ -79,3 +79,17 @@ def test_answers_map_to_token_spans_with_stride(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(DataError, match="is not at offset 3"):
         read_squad(path)
+
+
+def test_qa_intervals_follow_the_squad_metrics():
+    from lmgate.qa import QAResult, Question
+
+    questions = [Question(f"q{i}", "who?", f"context {i % 4}", ("Rollo",) if i % 3 else (), (0,) if i % 3 else ())
+                 for i in range(24)]
+    answers = {q.id: ("Rollo" if i % 2 else "") for i, q in enumerate(questions)}
+    result = QAResult("sys", questions, answers)
+    intervals = result.intervals()
+    assert set(intervals) == {"f1", "HasAns_f1", "NoAns_f1"}
+    for metric, ci in intervals.items():   # 0-100 like the metrics, resampling contexts
+        assert ci.point == pytest.approx(result[metric])
+        assert 0 <= ci.low <= ci.point <= ci.high <= 100

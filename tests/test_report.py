@@ -1,5 +1,6 @@
 """report.html: one self-contained page from summary.md."""
 import json
+import re
 
 import base64
 
@@ -62,10 +63,15 @@ def test_known_gap(record):
         "⚠️ expected failure test_known_gap: the bad model is degenerate"])
     out = pytester.path / "out"
     summary = (out / "summary.md").read_text()
-    assert summary.index("## Claims") < summary.index("## Results")
     assert "*Claim: the good model beats the bad one.*" in summary
+    # The study's metrics, with macro F1's 95% CI, under its claims; no second global table.
+    assert summary.index("## Claims") < summary.index("#### All recorded metrics of test_study.py")
+    assert "## Results" not in summary
+    assert re.search(r"\| good \| 1\.0000 \| 1\.0000 \[1\.0000, 1\.0000\] \|", summary)
+    assert re.search(r"\| bad \| 0\.6650 \| 0\.66\d\d \[0\.6\d\d\d, 0\.7\d\d\d\] \|", summary)
     page = (out / "report.html").read_text()
-    assert page.index("<h2>Claims</h2>") < page.index("<details><summary>All recorded metrics")
+    assert page.index("<h2>Claims</h2>") < page.index(
+        "<details><summary>All recorded metrics of test_study.py")
     assert "<script>" in page and "http" not in page.split("<script>")[1]   # no network
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     verdicts = {(r["test"], r["result"]): r["verdict"] for r in rows}
@@ -76,3 +82,50 @@ def test_known_gap(record):
     [comparison] = compared["comparisons"]
     assert comparison["a_name"] == "good" and comparison["held"] is True
     assert set(comparison["diff"]) == {"point", "low", "high", "confidence"}
+
+
+def _row(test, result, metrics, params=None, info=None):
+    return {"nodeid": f"test_x.py::{test}", "test": test, "result": result,
+            "params": params or {}, "metrics": metrics, "info": info or {}}
+
+
+def test_plots_show_cis_per_system_and_each_trained_run_once(tmp_path, monkeypatch):
+    from lmgate.report import plots
+
+    drawn = {}
+
+    def capture(fig, path):
+        drawn[path.name] = fig
+        return path
+    monkeypatch.setattr(plots, "_save", capture)
+    monkeypatch.setattr(plots._pyplot(), "close", lambda fig: None)
+    history = [{"epoch": e, "train_loss": 1 / e, "eval_loss": 1.1 / e, "eval_macro_f1": 0.3 * e}
+               for e in (1, 2, 3)]
+    rows = [
+        _row("test_mt", "A base", {"bleu": 1.0, "chrf": 20.0}, {"system": "A base"},
+             {"bleu_ci": [0.5, 1.6], "chrf_ci": [18.0, 22.0]}),
+        _row("test_mt", "B real", {"bleu": 2.0, "chrf": 25.0}, {"system": "B real"},
+             {"bleu_ci": [1.2, 2.9], "chrf_ci": [23.0, 27.0],
+              "history": [{"epoch": 1, "train_loss": 2.0, "eval_loss": 2.2}]}),
+        _row("test_qa", "head", {"f1": 40.0, "HasAns_f1": 5.0, "NoAns_f1": 90.0}, {},
+             {"f1_ci": [30.0, 50.0], "HasAns_f1_ci": [1.0, 9.0], "NoAns_f1_ci": [80.0, 97.0]}),
+        # One fine-tuned run predicting two test sets: one pair of curves, not two.
+        *[_row("test_in_language", f"fr->{t}", {"macro_f1": 0.5},
+               {"train_lang": "fr", "test_lang": t},
+               {"run_key": "abc", "run": "sentiment-fr-n200", "history": history,
+                "macro_f1_ci": [0.45, 0.55]}) for t in ("fr", "en")],
+    ]
+    paths = plots.all_plots(rows, tmp_path)
+    assert {p.name for p in paths} >= {"generation_test_mt.png", "squad_test_qa.png",
+                                       "training_curves.png", "transfer_model.png"}
+    bleu_ax, chrf_ax = drawn["generation_test_mt.png"].axes
+    assert [t.get_text() for t in bleu_ax.get_xticklabels()] == ["A base", "B real"]
+    assert len(bleu_ax.containers) == 2 and bleu_ax.get_title() == "bleu"   # bars + CI whiskers
+    assert [ax.get_title() for ax in drawn["squad_test_qa.png"].axes] == [
+        "HasAns f1", "NoAns f1", "f1"]
+    loss_ax, f1_ax = drawn["training_curves.png"].axes
+    assert loss_ax.get_title() == "Training loss per epoch (2 run(s))"   # fr run + B real
+    assert len(f1_ax.lines) == 1 and [t.get_text() for t in f1_ax.get_legend().get_texts()] \
+        == ["B real", "sentiment-fr-n200"]
+    cells = [t.get_text() for t in drawn["transfer_model.png"].axes[0].texts]
+    assert "0.50\n[0.45, 0.55]" in cells                                  # each cell's CI

@@ -77,7 +77,7 @@ def two_study_report(pytester) -> Path:
 def test_each_study_section_carries_its_own_plots(two_study_report):
     summary = (two_study_report / "summary.md").read_text()
     curves, transfer = summary.index("### test_curves.py"), summary.index("### test_transfer.py")
-    results = summary.index("## Results")
+    results = len(summary)
     images = {m.group(1): m.start() for m in re.finditer(r"!\[[^\]]*\]\(([^)]+\.png)\)", summary)}
     curve_plots = [p for p in images if p.startswith("plots/test_curves/")]
     transfer_plots = [p for p in images if p.startswith("plots/test_transfer/")]
@@ -86,7 +86,10 @@ def test_each_study_section_carries_its_own_plots(two_study_report):
     assert {Path(p).name for p in transfer_plots} >= {"transfer_toy.png"}
     assert all(curves < images[p] < transfer for p in curve_plots)    # under their own study
     assert all(transfer < images[p] < results for p in transfer_plots)
-    assert "## Plots" not in summary                                 # nothing left over
+    assert "## Plots" not in summary and "## Results" not in summary   # nothing left over
+    tables = [summary.index(f"#### All recorded metrics of {study}")
+              for study in ("test_curves.py", "test_transfer.py")]
+    assert curves < tables[0] < transfer < tables[1]                     # each study's table
 
 
 def test_every_plot_in_the_page_is_an_image(two_study_report):

@@ -199,13 +199,13 @@ def evaluate_translation(lm: CausalLM, pairs: Sequence[Pair], system: str, *,
                          prompt: TranslationPrompt = TranslationPrompt(), max_new_tokens: int = 64,
                          run: LoraRun | None = None) -> "GenerationResult":
     """Translate the sources of `pairs` greedily and score them against the targets (BLEU/chrF);
-    a LoRA run's training info and loss history go into the result's info."""
+    a LoRA run's training info and per-epoch history go into the result's info."""
     from lmgate.metrics.generation import GenerationResult
 
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
     hypotheses = translate(lm, sources, prompt=prompt, max_new_tokens=max_new_tokens)
     info: dict[str, Any] = {"postprocessing": "first line of the greedy output, stripped"}
     if run is not None:
-        info.update(run.info, loss_history=run.history, cache_hit=run.cache_hit)
+        info.update(run.info, history=run.history, cache_hit=run.cache_hit)
     return GenerationResult(system, sources, hypotheses, references,
                             params={"model": lm.name, "system": system}, info=info)

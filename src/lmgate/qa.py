@@ -241,6 +241,22 @@ class QAResult:
     def __getitem__(self, metric: str) -> float:
         return self.metrics[metric]
 
+    def intervals(self) -> dict[str, Any]:
+        """Bootstrap 95% CIs of F1, HasAns F1 and NoAns F1 (0-100), resampling whole
+        paragraphs: questions about one context are not independent."""
+        from lmgate.metrics.stats import bootstrap_mean_ci
+
+        out = {}
+        subsets = {"f1": [True] * self.n, "HasAns_f1": [bool(q.answers) for q in self.questions],
+                   "NoAns_f1": [not q.answers for q in self.questions]}
+        for metric, keep in subsets.items():
+            keep = np.asarray(keep)
+            contexts = [q.context for q, k in zip(self.questions, keep) if k]
+            if keep.any():
+                out[metric] = bootstrap_mean_ci(self.per_question_f1[keep], scale=100,
+                                                clusters=contexts if len(set(contexts)) > 1 else None)
+        return out
+
     def predictions(self) -> dict[str, Any]:
         return {"ids": [q.id for q in self.questions],
                 "answers": [self.answers[q.id] for q in self.questions],

@@ -40,6 +40,9 @@ class Result(Protocol):
         """Per-example outputs, JSON-ready, from which every metric can be recomputed."""
         ...
 
+    # Optional: `intervals() -> {metric: Interval}`, the bootstrap 95% CIs that reports and
+    # plots show (EvalResult: macro F1; generation: BLEU, chrF; QA: F1, HasAns/NoAns F1).
+
 
 @dataclass
 class EvalResult:
@@ -93,6 +96,13 @@ class EvalResult:
         if self.examples is not None:
             out["examples"] = list(self.examples)
         return out
+
+    def intervals(self) -> dict[str, Any]:
+        """Bootstrap 95% CI of macro F1 (over clusters when the result has them)."""
+        from lmgate.metrics.stats import bootstrap_ci
+
+        return {"macro_f1": bootstrap_ci(self.y_true, self.y_pred, len(self.labels), "macro_f1",
+                                         clusters=self.clusters)}
 
 
 EXCERPT_CHARS = 80

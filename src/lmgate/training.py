@@ -219,4 +219,4 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     model, tokenizer = (loaded[0].model, loaded[0].tokenizer) if loaded else (None, None)
     notes = tuple(dict.fromkeys([*data.notes, *data.train.notes, *data.validation.notes]))
     return TrainedRun(memo.key, spec, data.labels, config, device, cache, entry,
-                      memo.hit, model, tokenizer, dict(entry.meta["info"]), notes)
+                      memo.hit, model, tokenizer, {**entry.meta["info"], "run": data.name}, notes)

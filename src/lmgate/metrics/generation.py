@@ -89,6 +89,21 @@ class GenerationResult:
         samples = np.array([bleu_from_statistics(self.stats[i]) for i in index])
         return _interval(self.metrics["bleu"], samples, 0.95)
 
+    def chrf_ci(self, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Interval:
+        """Bootstrap CI of corpus chrF over sentences, from per-sentence character n-gram
+        statistics (what sacrebleu's own paired bootstrap resamples)."""
+        from sacrebleu.metrics import CHRF
+
+        chrf = CHRF()
+        stats = np.asarray(chrf._extract_corpus_statistics(self.hypotheses, [self.references]))
+        samples = np.array([chrf._compute_score_from_stats(list(stats[i].sum(axis=0))).score
+                            for i in _index(self.n, n_resamples, seed)])
+        return _interval(self.metrics["chrf"], samples, 0.95)
+
+    def intervals(self) -> dict[str, Interval]:
+        """Bootstrap 95% CIs of corpus BLEU and chrF (resampling sentences)."""
+        return {"bleu": self.bleu_ci(), "chrf": self.chrf_ci()}
+
 
 def paired_bootstrap_bleu(a: GenerationResult, b: GenerationResult, margin: float = 0.0,
                           n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Comparison:

@@ -132,6 +132,26 @@ def _interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
     return Interval(float(point), float(low), float(high), confidence)
 
 
+def bootstrap_mean_ci(scores, n_resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
+                      seed: int = 0, clusters=None, scale: float = 1.0) -> Interval:
+    """Percentile bootstrap CI of the mean of per-example scores (e.g. QA token F1), over
+    examples or whole clusters; `scale` multiplies point and bounds (100 for SQuAD's 0-100)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"need a non-empty 1-d array of scores, got shape {scores.shape}")
+    means = _resampled_means(scores, n_resamples, seed, clusters)
+    return _interval(scale * float(scores.mean()), scale * means, confidence)
+
+
+def _resampled_means(scores: np.ndarray, n_resamples: int, seed: int, clusters=None) -> np.ndarray:
+    """The mean of `scores` on R resamples of examples, or of whole clusters."""
+    clusters = _check_clusters(clusters, scores.size)
+    if clusters is None:
+        return scores[_index(scores.size, n_resamples, seed)].mean(axis=1)
+    weights = cluster_weights(clusters, n_resamples, seed)
+    return (weights @ scores) / np.maximum(weights.sum(axis=1), 1)
+
+
 def bootstrap_ci(y_true, y_pred, n_labels: int, metric: str = "macro_f1",
                  n_resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
                  seed: int = 0, clusters=None) -> Interval:
@@ -292,12 +312,7 @@ def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric:
     a, b = np.asarray(a_scores, dtype=np.float64), np.asarray(b_scores, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
         raise ValueError(f"cannot pair {a_name} and {b_name}: shapes {a.shape} and {b.shape}")
-    clusters = _check_clusters(clusters, a.size)
-    if clusters is None:
-        diffs = (a - b)[_index(a.size, n_resamples, seed)].mean(axis=1)
-    else:
-        weights = cluster_weights(clusters, n_resamples, seed)
-        diffs = (weights @ (a - b)) / np.maximum(weights.sum(axis=1), 1)
+    diffs = _resampled_means(a - b, n_resamples, seed, clusters)
     point = float(a.mean() - b.mean())
     return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
                       _interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)

@@ -203,8 +203,11 @@ class Collector:
                     index=False, float_format="%.4f", na_rep=""))
                 if len(table) > limit:
                     terminalreporter.write_line(f"... {len(table) - limit} more rows")
+            # One screen for the whole suite: a line per claim, many comparisons summed up
+            # (-v: every comparison in words).
+            compact = config.option.verbose <= 0
             for claim in sorted(self.claims, key=lambda c: c["nodeid"]):
-                terminalreporter.write_line(claim_line(claim),
+                terminalreporter.write_line(claim_line(claim, compact),
                                             red=claim["verdict"] in ("failed", "error"),
                                             green=claim["verdict"] == "passed")
             if self.written:

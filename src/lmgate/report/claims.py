@@ -17,6 +17,10 @@ MARKS = {"passed": "✅ passed", "failed": "❌ FAILED", "xfailed": "⚠️ expe
          "xpassed": "❗ unexpectedly passed", "skipped": "⏭ skipped", "error": "❌ ERROR"}
 
 
+#: The heading of a study's full metric table (report.html folds it away).
+ALL_METRICS = "All recorded metrics"
+
+
 def attach(rows: Sequence[dict], comparisons: Sequence[dict], verdict: str) -> list[dict]:
     """The rows with their test's verdict and the comparisons in which they were A or B."""
     out = []
@@ -34,9 +38,25 @@ def claim_text(doc: str) -> str:
     return " ".join(text.split())
 
 
-def claim_line(claim: dict[str, Any]) -> str:
-    """One line: verdict, test id, and its comparisons in words."""
-    words = "; ".join(comparison_in_words(c) for c in claim.get("comparisons", []))
+#: A claim with more comparisons than this is summed up per comparison in the terminal.
+COMPACT_AFTER = 2
+
+
+def _compact(comparisons: Sequence[dict[str, Any]]) -> str:
+    """'4 of 6 held (macro_f1): en@n=200 vs en@n=30 +0.046 ✗, ...' for a many-comparison claim."""
+    held = sum(bool(c.get("held")) for c in comparisons)
+    metrics = ", ".join(dict.fromkeys(c["metric"] for c in comparisons))
+    return (f"{held} of {len(comparisons)} held ({metrics}): " + ", ".join(
+        f"{c['a_name']} vs {c['b_name']} {c['diff']['point']:+.3f} {'✓' if c.get('held') else '✗'}"
+        for c in comparisons))
+
+
+def claim_line(claim: dict[str, Any], compact: bool = False) -> str:
+    """One line: verdict, test id, and its comparisons in words; `compact` (the terminal) sums
+    up a claim of many comparisons as one signed difference and ✓/✗ each."""
+    comparisons = claim.get("comparisons", [])
+    words = (_compact(comparisons) if compact and len(comparisons) > COMPACT_AFTER
+             else "; ".join(comparison_in_words(c) for c in comparisons))
     reason = claim.get("reason") or ""
     if reason and claim["verdict"] != "passed":
         words = f"{words}; " if words else ""
@@ -51,8 +71,12 @@ def image_lines(paths: Iterable[Path], out: Path) -> list[str]:
 
 def claims_markdown(claims: Iterable[dict[str, Any]],
                     plots: Mapping[str, Sequence[Path]] | None = None,
-                    out: Path | None = None) -> str:
-    """Per study (test module): its claims, one verdict line per test, then its plots."""
+                    out: Path | None = None,
+                    sections: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+                    metric_tables: Mapping[str, str] | None = None) -> str:
+    """Per study (test module): its claims, one verdict line per test, its plots, the tables
+    it recorded (`sections`: (title, Markdown) per study), then all its metrics
+    (`metric_tables`: a Markdown table per study)."""
     by_module: dict[str, list[dict]] = {}
     for claim in sorted(claims, key=lambda c: c["nodeid"]):
         by_module.setdefault(claim.get("module") or claim["nodeid"].split("::")[0], []).append(claim)
@@ -70,4 +94,8 @@ def claims_markdown(claims: Iterable[dict[str, Any]],
         parts.append("")
         if plots and out is not None:
             parts += image_lines(plots.get(module, ()), out)
+        for title, body in (sections or {}).get(module, ()):
+            parts += [f"#### {title}\n", body]
+        if module in (metric_tables or {}):
+            parts += [f"#### {ALL_METRICS} of {module}\n", metric_tables[module]]
     return "\n".join(parts)

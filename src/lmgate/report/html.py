@@ -21,7 +21,8 @@ code { background: #f6f8fa; padding: 0 3px; }
 """
 
 _IMG_SRC = re.compile(r'src="([^":]+\.png)"')
-_RESULTS_TABLE = re.compile(r"(<h2>Results</h2>\s*)(<table>.*?</table>)", re.S)
+_METRIC_TABLE = re.compile(r"<h([24])>((?:Results|All recorded metrics)[^<]*)</h\1>\s*"
+                           r"(<table>.*?</table>)", re.S)
 
 # Click a column header to sort (numbers numerically); the page reads fine without it.
 SORT_SCRIPT = """
@@ -63,10 +64,9 @@ def html_report(summary_md: str, out_dir: Path) -> str:
         return f'src="data:image/png;base64,{data}"'
 
     body = _IMG_SRC.sub(inline, body)
-    # The full metric table folds away under the claims: open it to read every number.
-    body = _RESULTS_TABLE.sub(lambda m: m.group(1) + "<details><summary>All recorded metrics "
-                              "(click to open; click a column to sort)</summary>\n"
-                              + m.group(2) + "\n</details>", body, count=1)
+    # Each study's full metric table folds away under its claims: open it to read every number.
+    body = _METRIC_TABLE.sub(lambda m: f"<details><summary>{m.group(2)} (click to open; click "
+                             "a column to sort)</summary>\n" + m.group(3) + "\n</details>", body)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>lmgate results</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n"
             f"<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n")

@@ -1,11 +1,12 @@
 """Plots derived from recorded rows: learning curves, transfer heat-maps, per-language bars,
-confusion matrices, BLEU bars, losses.
+confusion matrices, BLEU/chrF and SQuAD bars, training curves.
 
 A plot is drawn whenever the rows carry what it needs, whatever the study: learning curves
 from rows with `n_per_class` (one line per `lang`), heat-maps from rows with `train_lang` and
 `test_lang`, per-language bars from rows with `lang` (the largest `n_per_class` when there are
-several), confusion matrices from `info.confusion`, bar charts from rows with a `bleu` metric,
-loss curves from `info.loss_history`. A language keeps its colour in every plot.
+several), confusion matrices from `info.confusion`, bars with CIs from rows with `bleu`/`chrf`
+or SQuAD's `HasAns_f1`/`NoAns_f1`, per-epoch curves from `info.history`. CIs come from
+`info.<metric>_ci` (what `Result.intervals()` gave). A language keeps its colour in every plot.
 """
 
 from __future__ import annotations
@@ -92,15 +93,20 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
     plt = _pyplot()
     paths = []
     for model, sub in frame.groupby("model"):
-        matrix = sub.pivot_table(index="train_lang", columns="test_lang", values="value")
-        fig, ax = plt.subplots(figsize=(1 + 0.8 * matrix.shape[1], 1 + 0.7 * matrix.shape[0]))
+        cells = sub.pivot_table(index="train_lang", columns="test_lang",
+                                values=["value", "low", "high"], dropna=False)
+        matrix, low, high = cells["value"], cells["low"], cells["high"]
+        fig, ax = plt.subplots(figsize=(1.2 + 1.0 * matrix.shape[1], 1 + 0.8 * matrix.shape[0]))
         im = ax.imshow(matrix.to_numpy(), cmap="viridis", vmin=0, vmax=1)
         ax.set_xticks(range(matrix.shape[1]), matrix.columns)
         ax.set_yticks(range(matrix.shape[0]), matrix.index)
         ax.set(xlabel="test language", ylabel="train language",
-               title=f"Transfer {metric} ({model})")
+               title=f"Transfer {metric} ({model}), cell: value and 95% CI")
         for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
+            lo, hi = low.iat[i, j], high.iat[i, j]
+            ci = "" if pd.isna(lo) else f"\n[{lo:.2f}, {hi:.2f}]"
+            ax.text(j, i, f"{v:.2f}{ci}", ha="center", va="center", fontsize=7,
+                    color="black" if v > 0.6 else "white")
         for i, lang in enumerate(matrix.index):   # the in-language cells, outlined
             if lang in matrix.columns:
                 j = list(matrix.columns).index(lang)
@@ -191,48 +197,103 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
     return paths
 
 
-def generation_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
-                    metric: str = "bleu") -> list[Path]:
-    """One bar per system (`params.system`) of each test that recorded `metric`."""
-    frame = pd.DataFrame([{"test": r["test"], "system": r["params"].get("system", r["result"]),
-                           "value": r["metrics"][metric]} for r in rows if metric in r["metrics"]])
-    if frame.empty:
-        return []
+#: Bar panels drawn per test from the rows that carry the group's first metric:
+#: (file stem, metrics, title).
+METRIC_PANELS = (("generation", ("bleu", "chrf"), "BLEU and chrF by system"),
+                 ("squad", ("HasAns_f1", "NoAns_f1", "f1"),
+                  "SQuAD F1: answerable, unanswerable, all"))
+
+
+def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Per test, one panel per metric of a METRIC_PANELS group (BLEU/chrF, SQuAD F1 by
+    HasAns/NoAns), one bar per system with its bootstrap 95% CI, a colour per system."""
     plt = _pyplot()
     paths = []
-    for test, sub in frame.groupby("test"):
-        sub = sub.groupby("system", as_index=False, sort=True)["value"].mean()
-        fig, ax = plt.subplots(figsize=(1.5 + 1.1 * len(sub), 3.5))
-        ax.bar(sub["system"], sub["value"], color="tab:blue")
-        for x, v in enumerate(sub["value"]):
-            ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
-        ax.set(ylabel=metric, title=f"{metric} by system ({test})")
-        paths.append(_save(fig, out_dir / f"{metric}_{test}.png"))
-        plt.close(fig)
+    for stem, metrics, title in METRIC_PANELS:
+        group = [r for r in rows if metrics[0] in r["metrics"]]
+        frames = {m: _frame(group, (), m).assign(
+            test=[r["test"] for r in group if m in r["metrics"]],
+            system=[r["params"].get("system", r["result"]) for r in group if m in r["metrics"]])
+            for m in metrics}
+        present = [m for m in metrics if not frames[m].empty]
+        if not present:
+            continue
+        for test in sorted({t for m in present for t in frames[m]["test"]}):
+            systems = sorted({s for m in present for s in frames[m].loc[frames[m]["test"] == test,
+                                                                         "system"]})
+            fig, axes = plt.subplots(1, len(present), squeeze=False,
+                                     figsize=(0.5 + len(present) * (1 + 0.9 * len(systems)), 3.8))
+            for ax, metric in zip(axes.flat, present):
+                sub = frames[metric][frames[metric]["test"] == test].groupby(
+                    "system", as_index=False)[["value", "low", "high"]].mean()
+                xs = [systems.index(s) for s in sub["system"]]
+                ax.bar(xs, sub["value"], color=[PALETTE[x % len(PALETTE)] for x in xs])
+                if sub["low"].notna().all():
+                    ax.errorbar(xs, sub["value"], yerr=[sub["value"] - sub["low"],
+                                                        sub["high"] - sub["value"]],
+                                fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+                for x, v in zip(xs, sub["value"]):
+                    ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+                ax.set_xticks(range(len(systems)),
+                              [textwrap.fill(str(s), 14) for s in systems], fontsize=7)
+                ax.set(title=metric.replace("_", " "), ylabel=f"{metric} (0-100, 95% CI)")
+            fig.suptitle(f"{title} ({test})", fontsize=9)
+            fig.tight_layout()
+            paths.append(_save(fig, out_dir / f"{stem}_{test}.png"))
+            plt.close(fig)
     return paths
 
 
-def loss_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Train/validation loss per epoch of every row whose info carries a `loss_history`."""
-    runs = [(r["test"], r["params"].get("system", r["result"]), r["info"]["loss_history"])
-            for r in rows if r["info"].get("loss_history")]
+def _history(row: dict[str, Any]) -> list[dict[str, float]]:
+    # `loss_history`: the name LoRA results used before every method recorded `history`.
+    return row["info"].get("history") or row["info"].get("loss_history") or []
+
+
+def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
+                    languages: Sequence[str] = ()) -> list[Path]:
+    """Per-epoch curves of every trained run the rows come from (each run once, by its cache
+    key): train loss (solid) and validation loss (dashed), and validation macro F1 where the
+    training evaluated it. A run of one language takes the language's colour."""
+    runs: dict[Any, tuple[str, str | None, list[dict[str, float]]]] = {}
+    for r in rows:
+        history = _history(r)
+        if history:
+            label = r["info"].get("run") or r["params"].get("system") or r["result"]
+            lang = r["params"].get("train_lang") or r["params"].get("lang")
+            runs.setdefault(r["info"].get("run_key") or (r["test"], label),
+                            (str(label), lang if isinstance(lang, str) else None, history))
     if not runs:
         return []
     plt = _pyplot()
-    paths = []
-    for test in sorted({t for t, _, _ in runs}):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for _, system, history in (r for r in runs if r[0] == test):
-            epochs = [h["epoch"] for h in history]
-            for key, style in (("train_loss", "-"), ("eval_loss", "--")):
-                if all(key in h for h in history):
-                    ax.plot(epochs, [h[key] for h in history], style, marker="o",
-                            label=f"{system} {key.split('_')[0]}")
-        ax.set(xlabel="epoch", ylabel="loss", title=f"Training loss ({test})")
-        ax.legend(fontsize=8)
-        paths.append(_save(fig, out_dir / f"loss_{test}.png"))
-        plt.close(fig)
-    return paths
+    languages = languages or _languages(rows)
+    scored = any("eval_macro_f1" in h or "macro_f1" in h for _, _, hist in runs.values()
+                 for h in hist)
+    fig, axes = plt.subplots(1, 2 if scored else 1, figsize=(11 if scored else 6.5, 4),
+                             squeeze=False)
+    for k, (label, lang, history) in enumerate(sorted(runs.values(), key=lambda r: r[0])):
+        colour = (language_colour(lang, languages) if lang in languages
+                  else PALETTE[k % len(PALETTE)])
+        epochs = [h["epoch"] for h in history]
+        for key, style in (("train_loss", "-"), ("eval_loss", "--")):
+            if all(key in h for h in history):
+                axes[0, 0].plot(epochs, [h[key] for h in history], style, marker=".",
+                                color=colour, label=label if style == "-" else None)
+        if scored:
+            score = "eval_macro_f1" if "eval_macro_f1" in history[0] else "macro_f1"
+            if score in history[0]:
+                axes[0, 1].plot(epochs, [h[score] for h in history], marker=".", color=colour)
+    axes[0, 0].set(xlabel="epoch", ylabel="loss (solid: train, dashed: validation)",
+                   title=f"Training loss per epoch ({len(runs)} run(s))")
+    if scored:
+        axes[0, 1].set(xlabel="epoch", ylabel="validation macro F1", ylim=(0, 1),
+                       title="Validation macro F1 per epoch")
+    axes[0, -1].legend(*axes[0, 0].get_legend_handles_labels(), title="run", fontsize=7,
+                       loc="upper left", bbox_to_anchor=(1.01, 1))
+    for ax in axes.flat:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    path = _save(fig, out_dir / "training_curves.png")
+    plt.close(fig)
+    return [path]
 
 
 def study_of_row(row: dict[str, Any]) -> str:
@@ -259,4 +320,4 @@ def all_plots(rows: Sequence[dict[str, Any]], out_dir: str | Path,
     return (learning_curves(rows, out_dir, languages=languages)
             + transfer_heatmaps(rows, out_dir)
             + language_bars(rows, out_dir, languages=languages) + confusion_matrices(rows, out_dir)
-            + generation_bars(rows, out_dir) + loss_curves(rows, out_dir))
+            + metric_bars(rows, out_dir) + training_curves(rows, out_dir, languages))

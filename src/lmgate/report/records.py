@@ -13,7 +13,6 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lmgate.metrics.classification import confusion
-from lmgate.metrics.stats import bootstrap_ci
 from lmgate.results import EvalResult, Result
 
 
@@ -68,10 +67,11 @@ class Recorder:
         # The notes of every dataset that fed the result (warnings, provenance) go in the row.
         notes = list(dict.fromkeys([*notes, *result.info.get("notes", [])]))
         info = {**result.info, "n": result.n}
-        if isinstance(result, EvalResult):  # classification: its CI and confusion matrix
-            ci = bootstrap_ci(result.y_true, result.y_pred, len(result.labels), "macro_f1",
-                              clusters=result.clusters)
-            info.update(labels=list(result.labels), macro_f1_ci=[ci.low, ci.high],
+        intervals = getattr(result, "intervals", None)   # optional in the Result protocol
+        if intervals is not None:
+            info.update({f"{metric}_ci": [ci.low, ci.high] for metric, ci in intervals().items()})
+        if isinstance(result, EvalResult):  # classification: its confusion matrix
+            info.update(labels=list(result.labels),
                         confusion=confusion(result.y_true, result.y_pred, len(result.labels)))
         row = self._add_row(result.name, result.params, result.metrics, info, notes)
         self.predictions.append({"record_id": row["record_id"], **result.predictions()})

@@ -28,14 +28,19 @@ def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return flat
 
 
-def key_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def key_table(rows: Sequence[dict[str, Any]], with_ci: bool = False) -> pd.DataFrame:
     """One line per row: test id, result name, the key metrics as columns, and any other
-    scalar metrics (of rows without key metrics) in one compact `other` column."""
+    scalar metrics (of rows without key metrics) in one compact `other` column. `with_ci`:
+    a metric with a recorded 95% CI reads `0.4123 [0.3812, 0.4456]`."""
+    def cell(row: dict[str, Any], metric: str) -> Any:
+        value, ci = row["metrics"][metric], row["info"].get(f"{metric}_ci")
+        return f"{value:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if with_ci and ci else value
+
     table = []
     for row in rows:
         line = {"test": row["nodeid"].split("::")[-1], "result": row["result"]}
         metrics = row["metrics"]
-        line.update({m: metrics[m] for m in KEY_METRICS if m in metrics})
+        line.update({m: cell(row, m) for m in KEY_METRICS if m in metrics})
         if not any(m in metrics for m in KEY_METRICS):
             line["other"] = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in metrics.items())
@@ -61,12 +66,16 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def merge_sections(sections: Iterable[dict[str, str]]) -> list[tuple[str, str]]:
-    """Recorded sections as (title, body): one per title, blocks in test-id order."""
-    merged: dict[str, list[str]] = {}
+def merge_sections(sections: Iterable[dict[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Recorded sections per study (test module file) as (title, body): one per title,
+    blocks in test-id order."""
+    merged: dict[str, dict[str, list[str]]] = {}
     for s in sorted(sections, key=lambda s: (s["title"], s["nodeid"])):
-        merged.setdefault(s["title"], []).append(s["markdown"].rstrip() + "\n")
-    return [(title, _join_blocks(blocks)) for title, blocks in merged.items()]
+        study = Path(s["nodeid"].split("::")[0]).name
+        merged.setdefault(study, {}).setdefault(s["title"], []).append(
+            s["markdown"].rstrip() + "\n")
+    return {study: [(title, _join_blocks(blocks)) for title, blocks in titles.items()]
+            for study, titles in sorted(merged.items())}
 
 
 def _join_blocks(blocks: list[str]) -> str:
@@ -139,14 +148,15 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
                      extra_sections: Sequence[tuple[str, str]] = (),
                      claims: Sequence[dict[str, Any]] = (),
                      header: Mapping[str, Any] | None = None,
-                     recorded_sections: Sequence[tuple[str, str]] = ()) -> str:
-    """Top-down: run facts, baseline check, claims per study with verdicts and the study's
-    plots (`plots`: per study file), the metric table, the studies' own sections, the plots of
-    studies without claims, notes."""
+                     recorded_sections: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
+    """Top-down: run facts, baseline check, claims per study with verdicts, the study's plots
+    and its own sections (`plots`, `recorded_sections`: per study file), the metric table,
+    then the sections and plots of studies without claims, notes."""
     from lmgate.report.claims import claims_markdown, image_lines
+    from lmgate.report.plots import study_of_row
 
-    plots = dict(plots or {})
-    claimed = {c.get("module") or c["nodeid"].split("::")[0] for c in claims}
+    plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
+    claimed = {c.get("module") or Path(c["nodeid"].split("::")[0]).name for c in claims}
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
              f"{len({r['nodeid'] for r in rows})} test(s).\n"]
     if header:
@@ -154,10 +164,19 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     for title, body in extra_sections:
         parts += [f"\n## {title}\n", body]
     if claims:
-        parts += ["\n## Claims\n", claims_markdown(claims, plots, out)]
-    parts += ["\n## Results\n", markdown_table(key_table(rows))]
-    for title, body in recorded_sections:
-        parts += [f"\n## {title}\n", body]
+        tables = {}
+        for row in rows:
+            tables.setdefault(study_of_row(row), []).append(row)
+        tables = {study: markdown_table(key_table(study_rows, with_ci=True))
+                  for study, study_rows in tables.items()}
+        parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
+    unclaimed_rows = [r for r in rows if study_of_row(r) not in claimed]
+    if unclaimed_rows:
+        parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]
+    for study, sections in recorded_sections.items():
+        if study not in claimed:
+            for title, body in sections:
+                parts += [f"\n## {title}\n", body]
     unclaimed = [p for study, paths in plots.items() if study not in claimed for p in paths]
     if unclaimed:
         parts.append("\n## Plots\n")
