@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from lmgate import EvalResult, assert_better, assert_not_worse, bootstrap_ci, classification_metrics
+from lmgate import (EvalResult, assert_above, assert_better, assert_not_worse, bootstrap_ci,
+                    classification_metrics)
 from lmgate.metrics.classification import RESAMPLABLE, metric_function
 
 LABELS = ("a", "b", "c")
@@ -250,3 +251,18 @@ def test_results_give_the_intervals_reports_plot():
     [(metric, ci)] = a.intervals().items()
     assert metric == "macro_f1" and ci.low < a["macro_f1"] < ci.high
     assert ci == bootstrap_ci(a.y_true, a.y_pred, 3, "macro_f1")
+
+
+def test_assert_above_a_reference_is_reported_like_a_comparison():
+    from lmgate.metrics.stats import comparisons_to
+
+    a, _ = _results()
+    seen = []
+    with comparisons_to(seen.append):
+        cmp = assert_above(a, 0.5, "mean transfer")
+        with pytest.raises(AssertionError, match="is not above mean transfer 0.8500"):
+            assert_above(a, 0.85, "mean transfer")
+    ci = bootstrap_ci(a.y_true, a.y_pred, 3, "macro_f1")
+    assert cmp.diff.low == pytest.approx(ci.low - 0.5) and cmp.b == 0.5 and cmp.p_value == 0
+    assert [(c["b_name"], c["held"]) for c in seen] == [("mean transfer", True),
+                                                         ("mean transfer", False)]

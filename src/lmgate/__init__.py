@@ -32,7 +32,7 @@ _EXPORTS = {
     "lmgate.metrics.generation": ("GenerationResult", "assert_better_bleu"),
     "lmgate.metrics.registry": ("register_metric",),
     "lmgate.metrics": ("assert_better", "assert_equivalent", "assert_non_inferior",
-                       "assert_not_worse", "bootstrap_ci", "classification_metrics",
+                       "assert_above", "assert_not_worse", "bootstrap_ci", "classification_metrics",
                        "paired_bootstrap"),
     "lmgate.report": ("Recorder",),
     # configuration and the cache
@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
                                Unavailable)
     from lmgate.lora import LoraSettings, TranslationPrompt, adapter, train_lora, translate
     from lmgate.metrics import (assert_better, assert_equivalent, assert_non_inferior,
-                                assert_not_worse, bootstrap_ci, classification_metrics,
+                                assert_above, assert_not_worse, bootstrap_ci, classification_metrics,
                                 paired_bootstrap)
     from lmgate.metrics.generation import GenerationResult, assert_better_bleu
     from lmgate.metrics.registry import register_metric

@@ -32,7 +32,8 @@ def comparisons_to(callback: Callable[[dict], None]) -> Iterator[None]:
 
 
 def report_comparison(claim: str, cmp: "Comparison", held: bool) -> None:
-    """Tell the listeners that `claim` ("better" | "not worse") was checked with `cmp`."""
+    """Tell the listeners that `claim` ("better", "not worse", "non-inferior", "equivalent",
+    "above") was checked with `cmp`."""
     for callback in list(_LISTENERS):
         callback({"claim": claim, "held": held, **cmp.to_dict()})
 
@@ -157,12 +158,19 @@ def bootstrap_ci(y_true, y_pred, n_labels: int, metric: str = "macro_f1",
                  seed: int = 0, clusters=None) -> Interval:
     """Percentile bootstrap CI of a classification metric over examples (vectorised), or
     over whole clusters when `clusters` gives each example's cluster id."""
+    point, samples = _point_and_resamples(y_true, y_pred, n_labels, metric, n_resamples, seed,
+                                          clusters)
+    return _interval(point, samples, confidence)
+
+
+def _point_and_resamples(y_true, y_pred, n_labels: int, metric: str, n_resamples: int, seed: int,
+                         clusters=None) -> tuple[float, np.ndarray]:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     clusters = _check_clusters(clusters, len(y_true))
     full = np.arange(len(y_true))[None, :]
     point = metric_from_confusions(resampled_confusions(y_true, y_pred, n_labels, full), metric)[0]
-    samples = _resampled_metric(y_true, y_pred, n_labels, metric, n_resamples, seed, clusters)
-    return _interval(point, samples, confidence)
+    return float(point), _resampled_metric(y_true, y_pred, n_labels, metric, n_resamples, seed,
+                                           clusters)
 
 
 def shared_clusters(a, b):
@@ -214,6 +222,26 @@ def assert_better(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
         reason = ("difference not above the margin" if cmp.diff.point <= margin
                   else f"not significant at {confidence:.0%}")
         raise AssertionError(f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
+    return cmp
+
+
+def assert_above(result: "EvalResult", reference: float, reference_name: str = "reference",
+                 metric: str = "macro_f1", confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Assert a result's metric lies above a fixed `reference` value (e.g. the mean of several
+    transfer scores): the lower end of its two-sided `confidence` bootstrap CI must exceed it.
+    Reported like a comparison: A = the result, B = the reference, p = share of resamples at
+    or below the reference."""
+    point, samples = _point_and_resamples(result.y_true, result.y_pred, len(result.labels),
+                                          metric, DEFAULT_RESAMPLES, seed, result.clusters)
+    ci = _interval(point, samples, confidence)
+    cmp = Comparison(metric, result.name, reference_name, ci.point, float(reference),
+                     Interval(ci.point - reference, ci.low - reference, ci.high - reference,
+                              confidence), 0.0, float(np.mean(samples <= reference)), result.n)
+    held = ci.low > reference
+    report_comparison("above", cmp, held)
+    if not held:
+        raise AssertionError(f"{result.name} {metric} {ci} is not above {reference_name} "
+                             f"{reference:.4f}")
     return cmp
 
 

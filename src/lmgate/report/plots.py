@@ -185,7 +185,9 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
             short = [str(l)[:4] for l in labels]
             ax.set_xticks(range(len(labels)), short, fontsize=7)
             ax.set_yticks(range(len(labels)), short, fontsize=7)
-            ax.set_title(textwrap.shorten(r["result"], 60), fontsize=7, wrap=True)
+            case = r["nodeid"].partition("[")[2].rstrip("]")   # the parametrised case, if any
+            title = f"{r['result']} [{case}]" if case else r["result"]
+            ax.set_title(textwrap.shorten(title, 60), fontsize=7, wrap=True)
         for ax in list(axes.flat)[len(shown):]:
             ax.axis("off")
         left_out = len(results) - len(shown)
@@ -232,8 +234,9 @@ def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
                     ax.errorbar(xs, sub["value"], yerr=[sub["value"] - sub["low"],
                                                         sub["high"] - sub["value"]],
                                 fmt="none", ecolor="black", capsize=3, linewidth=0.8)
-                for x, v in zip(xs, sub["value"]):
-                    ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+                tops = sub["high"].fillna(sub["value"]).clip(lower=sub["value"])
+                for x, v, top in zip(xs, sub["value"], tops):   # above the whisker
+                    ax.text(x, top, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
                 ax.set_xticks(range(len(systems)),
                               [textwrap.fill(str(s), 14) for s in systems], fontsize=7)
                 ax.set(title=metric.replace("_", " "), ylabel=f"{metric} (0-100, 95% CI)")
@@ -249,44 +252,59 @@ def _history(row: dict[str, Any]) -> list[dict[str, float]]:
     return row["info"].get("history") or row["info"].get("loss_history") or []
 
 
+#: Colours of runs trained on no single language (joint runs, LoRA systems, heads).
+NEUTRAL = ("#222222", "#777777", "#aaaaaa", "#bcbd22", "#17becf")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
 def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
                     languages: Sequence[str] = ()) -> list[Path]:
     """Per-epoch curves of every trained run the rows come from (each run once, by its cache
     key): train loss (solid) and validation loss (dashed), and validation macro F1 where the
-    training evaluated it. A run of one language takes the language's colour."""
-    runs: dict[Any, tuple[str, str | None, list[dict[str, float]]]] = {}
+    training evaluated it. A run whose rows all name one training language takes the
+    language's colour (runs of one language differ by marker); other runs are grey."""
+    runs: dict[Any, dict[str, Any]] = {}
     for r in rows:
         history = _history(r)
         if history:
-            label = r["info"].get("run") or r["params"].get("system") or r["result"]
-            lang = r["params"].get("train_lang") or r["params"].get("lang")
-            runs.setdefault(r["info"].get("run_key") or (r["test"], label),
-                            (str(label), lang if isinstance(lang, str) else None, history))
+            label = str(r["info"].get("run") or r["params"].get("system") or r["result"])
+            run = runs.setdefault(r["info"].get("run_key") or (r["test"], label),
+                                  {"label": label, "history": history, "langs": set()})
+            run["langs"].add(r["params"].get("train_lang") or r["params"].get("lang"))
     if not runs:
         return []
     plt = _pyplot()
     languages = languages or _languages(rows)
-    scored = any("eval_macro_f1" in h or "macro_f1" in h for _, _, hist in runs.values()
-                 for h in hist)
+    # Fine-tunes score the validation split each epoch (`eval_macro_f1`, used to pick the
+    # best epoch); frozen heads log `macro_f1` of the set they are evaluated on (monitoring).
+    keys = {k for run in runs.values() for k in run["history"][0]} & {"eval_macro_f1", "macro_f1"}
+    scored = bool(keys)
     fig, axes = plt.subplots(1, 2 if scored else 1, figsize=(11 if scored else 6.5, 4),
                              squeeze=False)
-    for k, (label, lang, history) in enumerate(sorted(runs.values(), key=lambda r: r[0])):
+    seen: dict[str | None, int] = {}
+    for run in sorted(runs.values(), key=lambda run: run["label"]):
+        lang = next(iter(run["langs"])) if len(run["langs"]) == 1 else None
+        k = seen[lang] = seen.get(lang, -1) + 1
         colour = (language_colour(lang, languages) if lang in languages
-                  else PALETTE[k % len(PALETTE)])
+                  else NEUTRAL[k % len(NEUTRAL)])
+        style = dict(color=colour, marker=MARKERS[k % len(MARKERS)] if lang in languages else ".",
+                     markersize=4)
+        history = run["history"]
         epochs = [h["epoch"] for h in history]
-        for key, style in (("train_loss", "-"), ("eval_loss", "--")):
+        for key, line in (("train_loss", "-"), ("eval_loss", "--")):
             if all(key in h for h in history):
-                axes[0, 0].plot(epochs, [h[key] for h in history], style, marker=".",
-                                color=colour, label=label if style == "-" else None)
-        if scored:
-            score = "eval_macro_f1" if "eval_macro_f1" in history[0] else "macro_f1"
-            if score in history[0]:
-                axes[0, 1].plot(epochs, [h[score] for h in history], marker=".", color=colour)
+                axes[0, 0].plot(epochs, [h[key] for h in history], line,
+                                label=run["label"] if line == "-" else None, **style)
+        score = "eval_macro_f1" if "eval_macro_f1" in history[0] else "macro_f1"
+        if scored and score in history[0]:
+            axes[0, 1].plot(epochs, [h[score] for h in history], **style)
     axes[0, 0].set(xlabel="epoch", ylabel="loss (solid: train, dashed: validation)",
                    title=f"Training loss per epoch ({len(runs)} run(s))")
     if scored:
-        axes[0, 1].set(xlabel="epoch", ylabel="validation macro F1", ylim=(0, 1),
-                       title="Validation macro F1 per epoch")
+        axes[0, 1].set(xlabel="epoch", ylabel="macro F1", ylim=(0, 1), title={
+            frozenset({"eval_macro_f1"}): "Validation macro F1 per epoch",
+            frozenset({"macro_f1"}): "Macro F1 per epoch on the evaluated set (monitoring)",
+        }.get(frozenset(keys), "Macro F1 per epoch (validation; heads: evaluated set)"))
     axes[0, -1].legend(*axes[0, 0].get_legend_handles_labels(), title="run", fontsize=7,
                        loc="upper left", bbox_to_anchor=(1.01, 1))
     for ax in axes.flat:
