@@ -64,6 +64,7 @@ def test_known_gap(record):
     out = pytester.path / "out"
     summary = (out / "summary.md").read_text()
     assert "*Claim: the good model beats the bad one.*" in summary
+    assert "**device** cpu · **dtype** float32 · **seed** 0" in summary   # run facts on top
     # The study's metrics, with macro F1's 95% CI, under its claims; no second global table.
     assert summary.index("## Claims") < summary.index("#### All recorded metrics of test_study.py")
     assert "## Results" not in summary
@@ -129,3 +130,25 @@ def test_plots_show_cis_per_system_and_each_trained_run_once(tmp_path, monkeypat
         == ["B real", "sentiment-fr-n200"]
     cells = [t.get_text() for t in drawn["transfer_model.png"].axes[0].texts]
     assert "0.50\n[0.45, 0.55]" in cells                                  # each cell's CI
+
+
+def test_a_claim_of_many_comparisons_is_summed_up_and_listed():
+    from lmgate.report.claims import claim_line, claims_markdown
+
+    def comparison(lang, diff, held):
+        return {"a_name": f"{lang}@200", "b_name": f"{lang}@30", "a": 0.5 + diff, "b": 0.5,
+                "metric": "macro_f1", "diff": {"point": diff, "low": diff - 0.05,
+                                               "high": diff + 0.05, "confidence": 0.95},
+                "p_value": 0.01 if held else 0.3, "margin": 0.05, "n": 300, "held": held}
+    claim = {"nodeid": "test_s.py::test_curves", "verdict": "failed", "module": "test_s.py",
+             "reason": "learning curves rose on too few languages",
+             "comparisons": [comparison("en", 0.1, True), comparison("fr", 0.0, False),
+                             comparison("hi", -0.02, False)]}
+    assert claim_line(claim, "compact") == (
+        "❌ FAILED test_curves: 1 of 3 held (macro_f1): en@200 vs en@30 +0.100 ✓, fr@200 vs "
+        "fr@30 +0.000 ✗, hi@200 vs hi@30 -0.020 ✗; learning curves rose on too few languages")
+    lines = claims_markdown([claim]).splitlines()
+    assert "- ❌ FAILED test_curves: 1 of 3 held (macro_f1); learning curves rose on too few " \
+           "languages" in lines
+    assert [l[:9] for l in lines if l.startswith("    - ")] == ["    - ✓ e", "    - ✗ f",
+                                                                  "    - ✗ h"]

@@ -137,7 +137,15 @@ class Collector:
         run and per shard)."""
         env = environment(self.config)
         hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
-        return {"profile": env["profile"], "device": env["device"], "seed": env["seed"],
+        from lmgate.models.causal import inference_dtype
+        from lmgate.settings import resolve_device
+
+        device = resolve_device(str(env["device"]))   # "auto" -> what the tests ran on
+        dtype = inference_dtype(device)
+        if dtype != "float32":   # CUDA: bf16 inference and frozen features, bf16 mixed training
+            dtype += " (inference, frozen-base features; training in bf16 mixed precision)"
+        return {"profile": env["profile"], "device": device, "dtype": dtype,
+                "seed": env["seed"],
                 "repeats": env["repeats"],
                 "versions": ", ".join(f"{k} {env[k]}" for k in ("lmgate", "torch",
                                                                  "transformers") if env.get(k)),
@@ -205,9 +213,9 @@ class Collector:
                     terminalreporter.write_line(f"... {len(table) - limit} more rows")
             # One screen for the whole suite: a line per claim, many comparisons summed up
             # (-v: every comparison in words).
-            compact = config.option.verbose <= 0
+            style = "words" if config.option.verbose > 0 else "compact"
             for claim in sorted(self.claims, key=lambda c: c["nodeid"]):
-                terminalreporter.write_line(claim_line(claim, compact),
+                terminalreporter.write_line(claim_line(claim, style),
                                             red=claim["verdict"] in ("failed", "error"),
                                             green=claim["verdict"] == "passed")
             if self.written:

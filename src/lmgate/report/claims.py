@@ -38,25 +38,32 @@ def claim_text(doc: str) -> str:
     return " ".join(text.split())
 
 
-#: A claim with more comparisons than this is summed up per comparison in the terminal.
+#: A claim with more comparisons than this is summed up (terminal) or listed (report).
 COMPACT_AFTER = 2
+
+
+def _held_count(comparisons: Sequence[dict[str, Any]]) -> str:
+    held = sum(bool(c.get("held")) for c in comparisons)
+    metrics = ", ".join(dict.fromkeys(c["metric"] for c in comparisons))
+    return f"{held} of {len(comparisons)} held ({metrics})"
 
 
 def _compact(comparisons: Sequence[dict[str, Any]]) -> str:
     """'4 of 6 held (macro_f1): en@n=200 vs en@n=30 +0.046 ✗, ...' for a many-comparison claim."""
-    held = sum(bool(c.get("held")) for c in comparisons)
-    metrics = ", ".join(dict.fromkeys(c["metric"] for c in comparisons))
-    return (f"{held} of {len(comparisons)} held ({metrics}): " + ", ".join(
+    return (f"{_held_count(comparisons)}: " + ", ".join(
         f"{c['a_name']} vs {c['b_name']} {c['diff']['point']:+.3f} {'✓' if c.get('held') else '✗'}"
         for c in comparisons))
 
 
-def claim_line(claim: dict[str, Any], compact: bool = False) -> str:
-    """One line: verdict, test id, and its comparisons in words; `compact` (the terminal) sums
-    up a claim of many comparisons as one signed difference and ✓/✗ each."""
+def claim_line(claim: dict[str, Any], style: str = "words") -> str:
+    """One line: verdict, test id, and its comparisons. A claim of many comparisons reads, by
+    `style`: "words" (each in words), "compact" (the terminal: a signed difference and ✓/✗
+    each) or "count" (only how many held: the report lists them below)."""
     comparisons = claim.get("comparisons", [])
-    words = (_compact(comparisons) if compact and len(comparisons) > COMPACT_AFTER
-             else "; ".join(comparison_in_words(c) for c in comparisons))
+    if len(comparisons) > COMPACT_AFTER and style != "words":
+        words = _compact(comparisons) if style == "compact" else _held_count(comparisons)
+    else:
+        words = "; ".join(comparison_in_words(c) for c in comparisons)
     reason = claim.get("reason") or ""
     if reason and claim["verdict"] != "passed":
         words = f"{words}; " if words else ""
@@ -90,7 +97,11 @@ def claims_markdown(claims: Iterable[dict[str, Any]],
         doc = claim_text(items[0].get("doc", ""))
         if doc:
             parts.append(f"*{doc}*\n")
-        parts += [f"- {claim_line(c)}" for c in items]
+        for c in items:   # many comparisons: how many held, then one sub-item each
+            parts.append(f"- {claim_line(c, 'count')}")
+            if len(c.get("comparisons", [])) > COMPACT_AFTER:
+                parts += [f"    - {'✓' if cmp.get('held') else '✗'} {comparison_in_words(cmp)}"
+                          for cmp in c["comparisons"]]
         parts.append("")
         if plots and out is not None:
             parts += image_lines(plots.get(module, ()), out)
