@@ -188,10 +188,12 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
             case = r["nodeid"].partition("[")[2].rstrip("]")   # the parametrised case, if any
             title = f"{r['result']} [{case}]" if case else r["result"]
             ax.set_title(textwrap.shorten(title, 60), fontsize=7, wrap=True)
+            ax.set_xlabel("predicted", fontsize=7)
+            ax.set_ylabel("true", fontsize=7)
         for ax in list(axes.flat)[len(shown):]:
             ax.axis("off")
         left_out = len(results) - len(shown)
-        fig.suptitle(f"Confusion matrices, true x predicted ({test})"
+        fig.suptitle(f"Confusion matrices, counts of examples ({test})"
                      + (f"; {left_out} more in results.jsonl" if left_out else ""), fontsize=9)
         fig.tight_layout()
         paths.append(_save(fig, out_dir / f"confusion_{test}.png"))
