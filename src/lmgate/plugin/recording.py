@@ -135,11 +135,11 @@ class Collector:
     def _header(self) -> dict[str, Any]:
         """Run facts for the top of summary.md (not in results files: they would differ per
         run and per shard)."""
-        env = environment(self.config)
-        hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
         from lmgate.models.causal import inference_dtype
         from lmgate.settings import resolve_device
 
+        env = environment(self.config)
+        hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
         device = resolve_device(str(env["device"]))   # "auto" -> what the tests ran on
         dtype = inference_dtype(device)
         if dtype != "float32":   # CUDA: bf16 inference and frozen features, bf16 mixed training
