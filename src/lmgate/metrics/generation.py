@@ -120,11 +120,9 @@ def paired_bootstrap_bleu(a: GenerationResult, b: GenerationResult, margin: floa
 
 def assert_better_bleu(a: GenerationResult, b: GenerationResult, margin: float = 0.0,
                        confidence: float = 0.95) -> Comparison:
-    from lmgate.metrics.stats import report_comparison
+    from lmgate.metrics.stats import settle
 
     cmp = paired_bootstrap_bleu(a, b, margin)
     held = cmp.diff.point > margin and cmp.p_value < 1 - confidence
-    report_comparison("better", cmp, held)
-    if not held:
-        raise AssertionError(f"{a.name} is not better than {b.name} on BLEU: {cmp.describe()}")
-    return cmp
+    return settle("better", cmp, held, f"{a.name} is not better than {b.name} on BLEU: "
+                                       f"{cmp.describe()}")

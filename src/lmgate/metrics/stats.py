@@ -38,6 +38,14 @@ def report_comparison(claim: str, cmp: "Comparison", held: bool) -> None:
         callback({"claim": claim, "held": held, **cmp.to_dict()})
 
 
+def settle(claim: str, cmp: "Comparison", held: bool, failure: str) -> "Comparison":
+    """Report the checked `claim` to the listeners, then fail with `failure` unless it held."""
+    report_comparison(claim, cmp, held)
+    if not held:
+        raise AssertionError(failure)
+    return cmp
+
+
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with a two-sided bootstrap percentile interval."""
@@ -217,12 +225,10 @@ def assert_better(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
     cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
     alpha = 1 - confidence
     held = cmp.diff.point > margin and cmp.p_value < alpha
-    report_comparison("better", cmp, held)
-    if not held:
-        reason = ("difference not above the margin" if cmp.diff.point <= margin
-                  else f"not significant at {confidence:.0%}")
-        raise AssertionError(f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
-    return cmp
+    reason = ("difference not above the margin" if cmp.diff.point <= margin
+              else f"not significant at {confidence:.0%}")
+    return settle("better", cmp, held,
+                  f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
 
 
 def assert_above(result: "EvalResult", reference: float, reference_name: str = "reference",
@@ -238,11 +244,8 @@ def assert_above(result: "EvalResult", reference: float, reference_name: str = "
                      Interval(ci.point - reference, ci.low - reference, ci.high - reference,
                               confidence), 0.0, float(np.mean(samples <= reference)), result.n)
     held = ci.low > reference
-    report_comparison("above", cmp, held)
-    if not held:
-        raise AssertionError(f"{result.name} {metric} {ci} is not above {reference_name} "
-                             f"{reference:.4f}")
-    return cmp
+    return settle("above", cmp, held, f"{result.name} {metric} {ci} is not above "
+                                      f"{reference_name} {reference:.4f}")
 
 
 def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
@@ -253,11 +256,8 @@ def assert_not_worse(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
     evidence, use non-inferiority (`assert_non_inferior`: the CI's low end above -margin) or
     equivalence (`assert_equivalent`)."""
     cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
-    report_comparison("not worse", cmp, not cmp.diff.high < -margin)
-    if cmp.diff.high < -margin:
-        raise AssertionError(f"{a.name} is worse than {b.name} beyond noise and margin: "
-                             f"{cmp.describe()}")
-    return cmp
+    return settle("not worse", cmp, not cmp.diff.high < -margin,
+                  f"{a.name} is worse than {b.name} beyond noise and margin: {cmp.describe()}")
 
 
 @dataclass(frozen=True)
@@ -354,11 +354,8 @@ def assert_non_inferior(a: "EvalResult", b: "EvalResult", metric: str = "macro_f
     lies above -margin). A wide CI fails: absence of evidence is not evidence."""
     cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
     held = cmp.diff.low > -margin
-    report_comparison("non-inferior", cmp, held)
-    if not held:
-        raise AssertionError(f"{a.name} is not shown non-inferior to {b.name} within "
-                             f"{margin:.3f}: {cmp.describe()}")
-    return cmp
+    return settle("non-inferior", cmp, held, f"{a.name} is not shown non-inferior to {b.name} "
+                                             f"within {margin:.3f}: {cmp.describe()}")
 
 
 def assert_equivalent(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1",
@@ -371,8 +368,5 @@ def assert_equivalent(a: "EvalResult", b: "EvalResult", metric: str = "macro_f1"
         raise ValueError("an equivalence margin must be > 0")
     cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
     held = -margin < cmp.diff.low and cmp.diff.high < margin
-    report_comparison("equivalent", cmp, held)
-    if not held:
-        raise AssertionError(f"{a.name} and {b.name} are not shown equivalent within "
-                             f"±{margin:.3f}: {cmp.describe()}")
-    return cmp
+    return settle("equivalent", cmp, held, f"{a.name} and {b.name} are not shown equivalent "
+                                           f"within ±{margin:.3f}: {cmp.describe()}")
