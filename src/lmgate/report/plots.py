@@ -26,6 +26,7 @@ def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -
         return interval[side] if interval else None
 
     records = [{**{k: r["params"].get(k) for k in needed}, "model": r["params"].get("model", ""),
+                "test": r["test"], "system": r["params"].get("system", r["result"]),
                 "value": r["metrics"].get(metric), "low": ci(r, 0), "high": ci(r, 1)}
                for r in rows
                if all(r["params"].get(k) is not None for k in needed) and metric in r["metrics"]]
@@ -215,10 +216,7 @@ def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     paths = []
     for stem, metrics, title in METRIC_PANELS:
         group = [r for r in rows if metrics[0] in r["metrics"]]
-        frames = {m: _frame(group, (), m).assign(
-            test=[r["test"] for r in group if m in r["metrics"]],
-            system=[r["params"].get("system", r["result"]) for r in group if m in r["metrics"]])
-            for m in metrics}
+        frames = {m: _frame(group, (), m) for m in metrics}
         present = [m for m in metrics if not frames[m].empty]
         if not present:
             continue
@@ -321,15 +319,20 @@ def study_of_row(row: dict[str, Any]) -> str:
     return Path(row["nodeid"].split("::")[0]).name
 
 
-def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, list[Path]]:
-    """Every study's plots, drawn from its own rows only, under plots/<study>/ (colours by the
-    languages of all studies, so a language looks the same in every study's plots)."""
+def rows_by_study(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each study (test module file name), studies sorted."""
     by_study: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_study.setdefault(study_of_row(row), []).append(row)
+    return dict(sorted(by_study.items()))
+
+
+def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, list[Path]]:
+    """Every study's plots, drawn from its own rows only, under plots/<study>/ (colours by the
+    languages of all studies, so a language looks the same in every study's plots)."""
     languages = _languages(rows)
     plots = {study: all_plots(study_rows, Path(out_dir) / "plots" / Path(study).stem, languages)
-             for study, study_rows in sorted(by_study.items())}
+             for study, study_rows in rows_by_study(rows).items()}
     return {study: paths for study, paths in plots.items() if paths}
 
 

@@ -153,7 +153,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     and its own sections (`plots`, `recorded_sections`: per study file), the metric table,
     then the sections and plots of studies without claims, notes."""
     from lmgate.report.claims import claims_markdown, image_lines
-    from lmgate.report.plots import study_of_row
+    from lmgate.report.plots import rows_by_study, study_of_row
 
     plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
     claimed = {c.get("module") or Path(c["nodeid"].split("::")[0]).name for c in claims}
@@ -164,11 +164,8 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     for title, body in extra_sections:
         parts += [f"\n## {title}\n", body]
     if claims:
-        tables = {}
-        for row in rows:
-            tables.setdefault(study_of_row(row), []).append(row)
         tables = {study: markdown_table(key_table(study_rows, with_ci=True))
-                  for study, study_rows in tables.items()}
+                  for study, study_rows in rows_by_study(rows).items()}
         parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
     unclaimed_rows = [r for r in rows if study_of_row(r) not in claimed]
     if unclaimed_rows:
