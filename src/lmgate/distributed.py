@@ -1,11 +1,14 @@
-"""Fine-tuning on several processes (DDP) through torchrun or `accelerate launch`.
+"""Fine-tuning and LoRA training on several processes (DDP) through torchrun or `accelerate launch`.
 
-`finetune` stays in the pytest process; when `TrainConfig.processes > 1` it writes the starting
-model, the data and the settings to a job folder, launches the training there as
+`finetune` and `train_lora` stay in the pytest process; when `processes > 1` they write the
+starting model, the data and the settings to a job folder, launch the training there as
 `python -m lmgate.distributed JOB` under torchrun (or accelerate, whose config file may ask for
-FSDP or DeepSpeed), and loads the trained weights back. Only rank 0 writes (weights and
-history); every file is safetensors or JSON. Trainer does the distributed part: gloo on CPUs,
-NCCL on GPUs (one GPU per local rank), a distributed sampler, gathered evaluation.
+FSDP or DeepSpeed), and load the trained weights (or adapter) back into the run cache. Why a
+subprocess and not a pytest session under torchrun: the test session, its fixtures, results and
+terminal stay one process, and only the training pays for the launch. Only rank 0 writes
+(weights or adapter, history, the wrapper that trained); every file is safetensors or JSON.
+Trainer does the distributed part: gloo on CPUs, NCCL on GPUs (one GPU per local rank), a
+distributed sampler, gathered evaluation.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import pandas as pd
 
@@ -27,7 +30,15 @@ LAUNCHERS = ("torchrun", "accelerate")
 SPLITS = ("train", "validation", "test")
 
 
-def launch_command(config: TrainConfig, job: Path, device: str = "cpu") -> list[str]:
+class LaunchSettings(Protocol):
+    """How a training run is launched (`TrainConfig` and `LoraSettings` both carry it)."""
+
+    processes: int
+    launcher: str
+    accelerate_config: str | None
+
+
+def launch_command(config: LaunchSettings, job: Path, device: str = "cpu") -> list[str]:
     """The command that runs `job` on `config.processes` processes."""
     if config.launcher not in LAUNCHERS:
         raise ConfigError(f"unknown launcher {config.launcher!r}; use one of {LAUNCHERS}")
@@ -43,78 +54,161 @@ def launch_command(config: TrainConfig, job: Path, device: str = "cpu") -> list[
             f"--num_processes={config.processes}", "--module", "lmgate.distributed", str(job)]
 
 
-def _write_job(job: Path, model, tokenizer, data: DataSplits, config: TrainConfig, seed: int,
-               device: str) -> None:
+def expected_engine(settings: LaunchSettings) -> str:
+    """The wrapper a launch must train under: DDP, or what its accelerate config asks for."""
+    if settings.accelerate_config:
+        import yaml
+
+        asked = yaml.safe_load(Path(settings.accelerate_config).read_text()) or {}
+        kind = str(asked.get("distributed_type", "")).upper()
+        if kind in ("FSDP", "DEEPSPEED"):
+            return {"FSDP": "FSDP", "DEEPSPEED": "DeepSpeed"}[kind]
+    return "DDP"
+
+
+def engine_of(trainer) -> str:
+    """The wrapper that trained: transformers may fall back from FSDP to DDP without a word
+    (measured on CPUs), so the parent compares this with `expected_engine`."""
+    name = type(trainer.model_wrapped).__name__
+    if "FullyShardedDataParallel" in name or name.startswith("FSDP"):
+        return "FSDP"
+    return {"DeepSpeedEngine": "DeepSpeed", "DistributedDataParallel": "DDP"}.get(
+        name, f"no wrapper ({name})")
+
+
+def run_job(job: Path, settings: LaunchSettings, device: str) -> dict[str, Any]:
+    """Launch `job` on `settings.processes` processes; rank 0's result.json, checked."""
+    env = dict(os.environ)
+    if not device.startswith("cuda"):   # the cores, shared out between the processes
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // settings.processes))
+    done = subprocess.run(launch_command(settings, job, device), env=env, capture_output=True,
+                          text=True)
+    what = f"{settings.launcher}, {settings.processes} processes"
+    if done.returncode != 0 or not (job / "result.json").is_file():
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        raise RuntimeError(f"distributed training ({what}) failed with exit code "
+                           f"{done.returncode}:\n{tail}")
+    result = json.loads((job / "result.json").read_text())
+    if result["world_size"] != settings.processes:
+        hint = (" (accelerate starts several CPU processes only through MPI: set "
+                "mpirun_hostfile in its config, or use launcher = \"torchrun\")"
+                if settings.launcher == "accelerate" and not device.startswith("cuda") else "")
+        raise RuntimeError(f"{settings.launcher} ran {result['world_size']} process(es), not "
+                           f"{settings.processes}{hint}")
+    expected = expected_engine(settings)
+    if result["engine"] != expected:
+        raise RuntimeError(f"distributed training ({what}) was to run under {expected} but ran "
+                           f"under {result['engine']}; check the accelerate config and device")
+    return result
+
+
+def _job_folder(workdir: str | Path, kind: str, device: str, **spec: Any) -> Path:
+    job = Path(workdir) / "job"
+    job.mkdir(parents=True)
+    # Each rank takes the GPU of its local rank, so a pinned "cuda:N" becomes plain "cuda".
+    (job / "job.json").write_text(json.dumps({
+        "kind": kind, "device": "cuda" if device.startswith("cuda") else "cpu", **spec}))
+    return job
+
+
+def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *, seed: int,
+                      device: str, workdir: str | Path) -> list[dict[str, float]]:
+    """Train the classifier `model` in place on `config.processes` processes; returns the
+    per-epoch history."""
+    from safetensors.torch import load_file
+
+    job = _job_folder(workdir, "classifier", device, labels=list(data.labels), name=data.name,
+                      config=config.to_dict(), seed=seed)
     model.save_pretrained(job / "initial", safe_serialization=True)
     tokenizer.save_pretrained(job / "initial")
     for split in SPLITS:
         part: LabeledData = getattr(data, split)
         part.frame[["text", "label"]].to_json(job / f"{split}.jsonl", orient="records",
                                               lines=True, force_ascii=False)
-    # Each rank takes the GPU of its local rank, so a pinned "cuda:N" becomes plain "cuda".
-    (job / "job.json").write_text(json.dumps({
-        "labels": list(data.labels), "name": data.name, "config": config.to_dict(),
-        "seed": seed, "device": "cuda" if device.startswith("cuda") else "cpu"}))
-
-
-def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *, seed: int,
-                      device: str, workdir: str | Path) -> list[dict[str, float]]:
-    """Train `model` in place on `config.processes` processes; returns the per-epoch history."""
-    from safetensors.torch import load_file
-
-    job = Path(workdir) / "job"
-    job.mkdir(parents=True)
-    _write_job(job, model, tokenizer, data, config, seed, device)
-    env = dict(os.environ)
-    if not device.startswith("cuda"):   # the cores, shared out between the processes
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // config.processes))
-    done = subprocess.run(launch_command(config, job, device), env=env, capture_output=True,
-                          text=True)
-    if done.returncode != 0 or not (job / "history.json").is_file():
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
-        raise RuntimeError(f"distributed training ({config.launcher}, {config.processes} "
-                           f"processes) failed with exit code {done.returncode}:\n{tail}")
+    result = run_job(job, config, device)
     state = load_file(job / "trained" / "model.safetensors")
     missing, unexpected = model.load_state_dict(state, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or ())
     if unexpected or set(missing) - tied:
         raise RuntimeError(f"trained weights do not fit the model: missing {missing}, "
                            f"unexpected {unexpected}")
-    result = json.loads((job / "history.json").read_text())
-    if result["world_size"] != config.processes:
-        hint = (" (accelerate starts several CPU processes only through MPI: set "
-                "mpirun_hostfile in its config, or use launcher = \"torchrun\")"
-                if config.launcher == "accelerate" and not device.startswith("cuda") else "")
-        raise RuntimeError(f"{config.launcher} ran {result['world_size']} process(es), not "
-                           f"{config.processes}{hint}")
     return result["history"]
 
 
-def _read_job(job: Path) -> tuple[dict[str, Any], DataSplits]:
-    spec = json.loads((job / "job.json").read_text())
+def fit_lora_distributed(lm, train: Sequence[tuple[str, str]],
+                         validation: Sequence[tuple[str, str]], settings, *, seed: int, prompt,
+                         workdir: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Train a LoRA adapter of `lm` on `settings.processes` processes; returns the adapter's
+    files and the run's metadata, as the one-process path does."""
+    from dataclasses import asdict
+
+    job = _job_folder(workdir, "lora", lm.device, name=lm.name, train=list(train),
+                      validation=list(validation), settings=settings.to_dict(),
+                      prompt=asdict(prompt), seed=seed)
+    lm.model.save_pretrained(job / "initial", safe_serialization=True)
+    lm.tokenizer.save_pretrained(job / "initial")
+    result = run_job(job, settings, lm.device)
+    files = {p.name: p.read_bytes() for p in (job / "adapter").iterdir() if p.is_file()}
+    return files, result["meta"]
+
+
+def _train_classifier_job(job: Path, spec: dict[str, Any], rank0: bool):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from lmgate.training import classifier_trainer, epoch_history
+
     labels = tuple(spec["labels"])
-    parts = [LabeledData(pd.read_json(job / f"{split}.jsonl", orient="records", lines=True,
-                                      dtype={"text": str, "label": int}),
-                         labels, f"{spec['name']}[{split}]") for split in SPLITS]
-    return spec, DataSplits(*parts, name=spec["name"], leakage="warn")
+    data = DataSplits(*[LabeledData(pd.read_json(job / f"{split}.jsonl", orient="records",
+                                                 lines=True, dtype={"text": str, "label": int}),
+                                    labels, f"{spec['name']}[{split}]") for split in SPLITS],
+                      name=spec["name"], leakage="warn")
+    model = AutoModelForSequenceClassification.from_pretrained(job / "initial")
+    tokenizer = AutoTokenizer.from_pretrained(job / "initial")
+    trainer = classifier_trainer(model, tokenizer, data, TrainConfig(**spec["config"]),
+                                 seed=spec["seed"], device=spec["device"], workdir=job / "work")
+    trainer.train()
+    if rank0:
+        model.save_pretrained(job / "trained", safe_serialization=True)
+    return trainer, {"history": epoch_history(trainer.state.log_history)}
+
+
+def _train_lora_job(job: Path, spec: dict[str, Any], rank0: bool):
+    import time
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lmgate.lora import (LoraSettings, TranslationPrompt, adapter_output, new_adapter,
+                             run_lora_training)
+
+    settings = LoraSettings(**{**spec["settings"], "target_modules": spec["settings"]["target_modules"]
+                               and tuple(spec["settings"]["target_modules"])})
+    model = AutoModelForCausalLM.from_pretrained(job / "initial", dtype="auto")
+    tokenizer = AutoTokenizer.from_pretrained(job / "initial")
+    start = time.perf_counter()
+    model = new_adapter(model, settings, spec["seed"])
+    trainer = run_lora_training(model, tokenizer, [tuple(p) for p in spec["train"]],
+                                [tuple(p) for p in spec["validation"]], settings,
+                                seed=spec["seed"], prompt=TranslationPrompt(**spec["prompt"]),
+                                device=spec["device"], name=spec["name"], workdir=job / "work")
+    if not rank0:
+        return trainer, {}
+    (job / "adapter").mkdir()
+    files, meta = adapter_output(model, trainer, time.perf_counter() - start,
+                                 len(spec["train"]), job / "adapter")
+    return trainer, {"meta": meta}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """One rank of a launched job (`python -m lmgate.distributed JOB`)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from lmgate.training import train_classifier
-
     job = Path((argv if argv is not None else sys.argv[1:])[0])
-    spec, data = _read_job(job)
-    model = AutoModelForSequenceClassification.from_pretrained(job / "initial")
-    tokenizer = AutoTokenizer.from_pretrained(job / "initial")
-    history = train_classifier(model, tokenizer, data, TrainConfig(**spec["config"]),
-                               seed=spec["seed"], device=spec["device"], workdir=job / "work")
-    if int(os.environ.get("RANK", "0")) == 0:
-        model.save_pretrained(job / "trained", safe_serialization=True)
-        (job / "history.json").write_text(json.dumps(
-            {"history": history, "world_size": int(os.environ.get("WORLD_SIZE", "1"))}))
+    spec = json.loads((job / "job.json").read_text())
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    train = {"classifier": _train_classifier_job, "lora": _train_lora_job}[spec["kind"]]
+    trainer, result = train(job, spec, rank0)
+    if rank0:
+        (job / "result.json").write_text(json.dumps(
+            {**result, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+             "engine": engine_of(trainer)}))
     return 0
 
 

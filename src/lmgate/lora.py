@@ -18,6 +18,7 @@ from lmgate.errors import DataError
 from lmgate.models.causal import CausalLM
 from lmgate.models.params import count_parameters
 from lmgate.prompting import greedy_generate
+from lmgate.settings import check_processes
 from lmgate.training import cuda_flags, epoch_history
 from lmgate.progress import training_progress
 
@@ -37,6 +38,13 @@ class LoraSettings:
     batch_size: int = 4
     max_length: int = 256
     target_modules: tuple[str, ...] | None = None   # None: peft's default for the architecture
+    # processes > 1: trained under torchrun / accelerate (lmgate.distributed), as TrainConfig.
+    processes: int = 1
+    launcher: str = "torchrun"
+    accelerate_config: str | None = None
+
+    def __post_init__(self) -> None:
+        check_processes(self.processes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,45 +141,73 @@ def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings:
               *, seed: int, prompt: TranslationPrompt,
               cache: RunCache) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Train an adapter; returns its saved files (name -> bytes) and the run's metadata."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+    if settings.processes > 1:
+        from lmgate.distributed import fit_lora_distributed
 
-    set_seed(seed)
-    tokenizer = lm.tokenizer
-    tokenizer.padding_side = "right"
-    model = get_peft_model(lm.model, LoraConfig(
-        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-        task_type="CAUSAL_LM",
-        target_modules=list(settings.target_modules) if settings.target_modules else None))
+        with cache.scratch("lora") as workdir:
+            return fit_lora_distributed(lm, train, validation, settings, seed=seed,
+                                        prompt=prompt, workdir=workdir)
     start = time.perf_counter()
+    model = new_adapter(lm.model, settings, seed)
     try:
         with cache.scratch("lora") as workdir:
-            args = TrainingArguments(
-                output_dir=str(workdir), num_train_epochs=settings.epochs,
-                learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
-                per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
-                logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
-                seed=seed, data_seed=seed, report_to="none", **cuda_flags(lm.device))
-            trainer = Trainer(model=model, args=args,
-                              train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
-                              eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
-                              data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
-                                                                   label_pad_token_id=-100),
-                              callbacks=[training_progress(f"LoRA training of {lm.name}")])
-            trainer.train()
-        params = count_parameters(model)
-        info = {"train_s": round(time.perf_counter() - start, 2), "n_train": len(train),
-                "trainable_parameters": params["trainable"], "total_parameters": params["total"],
-                "trainable_share": params["trainable"] / params["total"]}
-        history = epoch_history(trainer.state.log_history)
+            trainer = run_lora_training(model, lm.tokenizer, train, validation, settings,
+                                        seed=seed, prompt=prompt, device=lm.device,
+                                        name=lm.name, workdir=workdir)
         with cache.scratch("adapter") as folder:
-            model.save_pretrained(folder)
-            files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+            return adapter_output(model, trainer, time.perf_counter() - start, len(train),
+                                  folder)
     finally:
         # Give the base model back without the adapter layers, for the next run.
         lm.model = model.unload() if hasattr(model, "unload") else lm.model
-        tokenizer.padding_side = "left"
-    return files, {"history": history, "info": info}
+        lm.tokenizer.padding_side = "left"
+
+
+def new_adapter(model, settings: LoraSettings, seed: int):
+    """`model` wrapped with a freshly initialised (seeded) LoRA adapter."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import set_seed
+
+    set_seed(seed)
+    return get_peft_model(model, LoraConfig(
+        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+        task_type="CAUSAL_LM",
+        target_modules=list(settings.target_modules) if settings.target_modules else None))
+
+
+def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Sequence[Pair],
+                      settings: LoraSettings, *, seed: int, prompt: TranslationPrompt,
+                      device: str, name: str, workdir: str | Path):
+    """Train the adapter of the peft `model` (loss on target tokens only); returns the Trainer."""
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    tokenizer.padding_side = "right"
+    args = TrainingArguments(
+        output_dir=str(workdir), num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
+        logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
+        seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
+    trainer = Trainer(model=model, args=args,
+                      train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
+                      eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
+                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
+                                                           label_pad_token_id=-100),
+                      callbacks=[training_progress(f"LoRA training of {name}")])
+    trainer.train()
+    return trainer
+
+
+def adapter_output(model, trainer, seconds: float, n_train: int,
+                   folder: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Save the adapter into `folder`; its files (name -> bytes) and the run's metadata."""
+    params = count_parameters(model)
+    info = {"train_s": round(seconds, 2), "n_train": n_train,
+            "trainable_parameters": params["trainable"], "total_parameters": params["total"],
+            "trainable_share": params["trainable"] / params["total"]}
+    model.save_pretrained(folder)
+    files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+    return files, {"history": epoch_history(trainer.state.log_history), "info": info}
 
 
 @contextmanager

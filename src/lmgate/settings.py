@@ -21,6 +21,12 @@ EMBEDDED_DATA_ENV = "LMGATE_EMBEDDED_DATA_DIR"
 CACHE_DIR_ENV = "LMGATE_CACHE_DIR"
 
 
+def check_processes(processes: Any) -> None:
+    """A launch's process count: a whole number >= 1."""
+    if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
+        raise ConfigError(f"processes must be a whole number >= 1, not {processes!r}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one fine-tuning run (the study's defaults live in the profiles)."""
@@ -42,8 +48,7 @@ class TrainConfig:
     accelerate_config: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.processes, int) or self.processes < 1:
-            raise ConfigError(f"processes must be a whole number >= 1, not {self.processes!r}")
+        check_processes(self.processes)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

@@ -58,6 +58,15 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
                      device: str, workdir: str | Path) -> list[dict[str, float]]:
     """Fine-tune in place, checkpoints in `workdir`; returns the per-epoch history (train loss,
     eval loss, eval macro F1)."""
+    trainer = classifier_trainer(model, tokenizer, data, config, seed=seed, device=device,
+                                 workdir=workdir)
+    trainer.train()
+    return epoch_history(trainer.state.log_history)
+
+
+def classifier_trainer(model, tokenizer, data: DataSplits, config: TrainConfig, *, seed: int,
+                       device: str, workdir: str | Path):
+    """The configured (not yet run) Trainer behind `train_classifier`."""
     from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
                               TrainingArguments)
 
@@ -78,9 +87,14 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
         load_best_model_at_end=True, metric_for_best_model="eval_loss",
         greater_is_better=False, save_total_limit=1, save_only_model=True,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
+        seed=seed, data_seed=seed, report_to="none",
+        # Sequence classifiers take **kwargs, so Trainer believes their loss is normalised by
+        # the global token count and multiplies it by the world size; their loss is a local
+        # mean, so under DDP that doubled the gradients and the logged losses (measured:
+        # tests/test_distributed.py). DDP's gradient averaging of local means is what we want.
+        average_tokens_across_devices=False, **cuda_flags(device))
     cuda = device.startswith("cuda")
-    trainer = Trainer(
+    return Trainer(
         model=model, args=args, processing_class=tokenizer,
         train_dataset=_encode(tokenizer, data.train, config),
         eval_dataset=_encode(tokenizer, data.validation, config),
@@ -88,8 +102,6 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(config.early_stopping_patience),
                    training_progress(f"training on {data.name}")])
-    trainer.train()
-    return epoch_history(trainer.state.log_history)
 
 
 def epoch_history(log: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
@@ -213,7 +225,9 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     start = time.perf_counter()
     memo = cache.memo("finetune", dict(
         regime="full", model=model_fingerprint(resolved, tokenizer_texts),
-        data=data.fingerprint(), labels=data.labels, config=config.to_dict(), seed=seed),
+        data=data.fingerprint(), labels=data.labels, config=config.to_dict(), seed=seed,
+        # Runs of several processes trained before the loss-scaling fix are not reused.
+        **({"ddp_loss": "local mean"} if config.processes > 1 else {})),
         compute, save, lambda entry: entry)
     entry = memo.value
     model, tokenizer = (loaded[0].model, loaded[0].tokenizer) if loaded else (None, None)
