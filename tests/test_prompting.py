@@ -74,6 +74,33 @@ def test_single_token_fast_path_equals_general_path(lm):
     np.testing.assert_allclose(unshared.predict(TEXTS, "score").scores, fast.scores, atol=2e-3)
 
 
+def test_bf16_first_pass_rescores_close_calls_at_full_precision(lm, _test_cache_dir, tmp_path):
+    bf16 = load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu",
+                          dtype="bfloat16")
+    assert bf16.fingerprint != lm.fingerprint   # its cached predictions are kept apart
+    exact = ZeroShotClassifier(lm, WORDS, LABELS).predict(TEXTS, "score")
+    every = ZeroShotClassifier(lm, WORDS, LABELS, fast=bf16, recheck_margin=float("inf"))
+    out = every.predict(TEXTS, "score")
+    assert out.rechecked == 1.0   # every example re-scored: float32's scores exactly
+    np.testing.assert_array_equal(out.scores, exact.scores)
+    none = ZeroShotClassifier(lm, WORDS, LABELS, fast=bf16, recheck_margin=0.0).predict(
+        TEXTS, "score")
+    only_bf16 = ZeroShotClassifier(bf16, WORDS, LABELS).predict(TEXTS, "score")
+    assert none.rechecked == 0.0
+    np.testing.assert_array_equal(none.scores, only_bf16.scores)
+    margins = np.abs(np.diff(only_bf16.scores, axis=1))[:, 0]
+    some = ZeroShotClassifier(lm, WORDS, LABELS, fast=bf16, recheck_margin=float(np.median(margins)),
+                              cache=RunCache(tmp_path))
+    mixed = some.predict(TEXTS, "score")
+    close = margins < np.median(margins)
+    assert mixed.rechecked == close.mean()
+    # (A subset is batched and padded differently: equal up to float rounding.)
+    np.testing.assert_allclose(mixed.scores[close], exact.scores[close], atol=1e-4)
+    np.testing.assert_allclose(mixed.scores[~close], only_bf16.scores[~close], atol=1e-4)
+    data = LabeledData(pd.DataFrame({"text": TEXTS, "label": [1, 0, 1, 0, 1]}), LABELS, "reviews")
+    assert "bfloat16 first" in some.evaluate(data, "score").info["precision"]
+
+
 def test_generate_parses_answers_and_counts_invalid(lm):
     clf = ZeroShotClassifier(lm, WORDS, LABELS)
     out = clf.predict(TEXTS, "generate", max_new_tokens=1)

@@ -95,6 +95,7 @@ class PromptPredictions:
     answers: list[str] | None = None
     scores: np.ndarray | None = None            # (n, k) log-likelihoods in score mode
     seconds: float = 0.0
+    rechecked: float | None = None              # share re-scored at full precision (cascade)
 
     @property
     def invalid_rate(self) -> float:
@@ -115,6 +116,13 @@ class ZeroShotClassifier:
     #: Score mode: run the token prefix that every prompt shares (chat header, system prompt,
     #: instruction, shots) once and reuse its KV cache for every batch.
     share_prefix: bool = True
+    #: Score mode: a low-precision copy of `lm` (bf16 on a CPU that has native bf16) scores
+    #: every example first; examples whose top two label scores lie within `recheck_margin`
+    #: nats are scored again by `lm`, so the prediction is `lm`'s wherever the copy's error
+    #: (at most 0.24 nats on the SST-2 margins measured, benchmarks/p2_zero_shot.py) could
+    #: have flipped it.
+    fast: LanguageModel | None = None
+    recheck_margin: float = 0.25
     _candidate_ids: list[list[int]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -192,14 +200,14 @@ class ZeroShotClassifier:
             mask[i, width - len(r):] = 1
         return ids.to(self.lm.device), mask.to(self.lm.device)
 
-    def _prefix_cache(self, prefix: list[int]):
+    def _prefix_cache(self, model, prefix: list[int]):
         import torch
 
         ids = torch.tensor([prefix], device=self.lm.device)
-        out = self.lm.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return getattr(out, _kv_cache_name(self.lm.model))
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return getattr(out, _kv_cache_name(model))
 
-    def _forward_logprobs(self, rows: Sequence[list[int]], keep: int, prefix=None,
+    def _forward_logprobs(self, model, rows: Sequence[list[int]], keep: int, prefix=None,
                           prefix_len: int = 0):
         """Log-probabilities at the last `keep` positions only (the vocabulary is large).
         With `prefix` (a KV cache of `prefix_len` tokens), `rows` continue that prefix."""
@@ -214,30 +222,45 @@ class ZeroShotClassifier:
             past = copy.deepcopy(prefix)
             past.batch_repeat_interleave(len(rows))
             mask = torch.cat([mask.new_ones(len(rows), prefix_len), mask], dim=1)
-            extra[_kv_cache_name(self.lm.model)] = past
-        logits = self.lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                               logits_to_keep=keep, **extra).logits
+            extra[_kv_cache_name(model)] = past
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                       logits_to_keep=keep, **extra).logits
         return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
 
     def _score(self, texts: Sequence[str]) -> PromptPredictions:
+        prompts = self._encode_prompts(texts)
+        if self.fast is None:
+            scores = self._label_scores(self.lm.model, prompts)
+            return PromptPredictions(scores.argmax(1), scores=scores)
+        scores = self._label_scores(self.fast.model, prompts)
+        top2 = np.sort(scores, axis=1)[:, -2:]
+        close = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.recheck_margin)
+        if len(close):
+            scores[close] = self._label_scores(self.lm.model, [prompts[i] for i in close])
+        return PromptPredictions(scores.argmax(1), scores=scores,
+                                 rechecked=len(close) / len(prompts))
+
+    def _label_scores(self, model, prompts: Sequence[list[int]]) -> np.ndarray:
+        """(n, k) log-likelihoods of every label's answer after each prompt, under `model`."""
         import torch
 
-        prompts = self._encode_prompts(texts)
         k = len(self.labels)
-        scores = np.empty((len(texts), k), dtype=np.float64)
+        scores = np.empty((len(prompts), k), dtype=np.float64)
         single = all(len(c) == 1 for c in self._candidate_ids)
         first = [c[0] for c in self._candidate_ids]
         n = shared_prefix_length(prompts) if self.share_prefix else 0
         with torch.inference_mode():
-            shared = {"prefix": self._prefix_cache(prompts[0][:n]), "prefix_len": n} if n else {}
+            shared = ({"prefix": self._prefix_cache(model, prompts[0][:n]), "prefix_len": n}
+                      if n else {})
             for idx in self._batches(prompts, "score"):
                 if single:  # one forward scores every label: the next-token distribution
-                    logp = self._forward_logprobs([prompts[i][n:] for i in idx], keep=1,
+                    logp = self._forward_logprobs(model, [prompts[i][n:] for i in idx], keep=1,
                                                   **shared)[:, -1, :]
                     scores[idx] = logp[:, first].cpu().numpy()
                     continue
                 rows = [prompts[i][n:] + c for i in idx for c in self._candidate_ids]
-                logp = self._forward_logprobs(rows, keep=1 + max(map(len, self._candidate_ids)),
+                logp = self._forward_logprobs(model, rows,
+                                              keep=1 + max(map(len, self._candidate_ids)),
                                               **shared)
                 for r, row in enumerate(rows):
                     cand = self._candidate_ids[r % k]
@@ -245,7 +268,7 @@ class ZeroShotClassifier:
                     steps = logp[r, -len(cand) - 1:-1, :]
                     total = steps.gather(-1, torch.tensor(cand, device=steps.device)[:, None]).sum()
                     scores[idx[r // k], r % k] = float(total)
-        return PromptPredictions(scores.argmax(1), scores=scores)
+        return scores
 
     def _generate(self, texts: Sequence[str], max_new_tokens: int) -> PromptPredictions:
         import torch
@@ -295,18 +318,22 @@ class ZeroShotClassifier:
         def save(out: PromptPredictions, folder: Path) -> dict[str, Any]:
             save_arrays(folder, y_pred=out.y_pred,
                         **({"scores": out.scores} if out.scores is not None else {}))
-            return {"answers": out.answers, "seconds": out.seconds}
+            return {"answers": out.answers, "seconds": out.seconds, "rechecked": out.rechecked}
 
         def load(entry: Entry) -> PromptPredictions:
             arrays = entry.arrays()
             return PromptPredictions(arrays["y_pred"], entry.meta["answers"], arrays.get("scores"),
-                                     entry.meta["seconds"])
+                                     entry.meta["seconds"], entry.meta.get("rechecked"))
+
+        cascade = self.fast is not None and mode == "score"
 
         memo = self.cache.memo(
             "zero-shot", dict(model=self.lm.fingerprint, template=repr(self.template),
                               labels=self.labels, shots=list(self.shots), data=data.fingerprint(),
                               mode=mode, max_new_tokens=max_new_tokens if mode == "generate" else 0,
-                              max_length=self.max_length),
+                              max_length=self.max_length,
+                              **({"fast": self.fast.fingerprint, "recheck": self.recheck_margin}
+                                 if cascade else {})),
             lambda: self.predict(data.texts, mode, max_new_tokens), save, load)
         return memo.value, memo.hit
 
@@ -325,6 +352,11 @@ class ZeroShotClassifier:
                 "verbalizers": dict(self.template.verbalizers), "seconds": round(out.seconds, 3),
                 "examples_per_s": round(len(data) / out.seconds, 3) if out.seconds else None,
                 "model_fingerprint": self.lm.fingerprint, "data_fingerprint": data.fingerprint()}
+        if out.rechecked is not None:
+            first = str(getattr(self.fast.model, "dtype", "low precision")).replace("torch.", "")
+            info["precision"] = (f"{first} first, "
+                                 f"{out.rechecked:.1%} re-scored at full precision (margin < "
+                                 f"{self.recheck_margin} nats)")
         if out.answers is not None:
             info["answer_counts"] = {str(a): int(c) for a, c in
                                      zip(*np.unique(out.answers, return_counts=True))}

@@ -129,5 +129,6 @@ def load_causal_lm(model: str | ModelSpec, cache: RunCache, device: str,
     lm.config.pad_token_id = tokenizer.pad_token_id
     lm.generation_config.pad_token_id = tokenizer.pad_token_id
     lm.to(device).eval()
-    return CausalLM(resolved.spec, lm, tokenizer, device, model_fingerprint(resolved),
-                    resolved.source)
+    # Another precision computes other scores: keep its cached predictions apart.
+    fingerprint = model_fingerprint(resolved) + ("" if dtype == torch.float32 else f"@{dtype}")
+    return CausalLM(resolved.spec, lm, tokenizer, device, fingerprint, resolved.source)

@@ -112,18 +112,21 @@ def causal_lm(run_cache: "RunCache", device: str) -> Callable[[str], "CausalLM"]
     """
     from lmgate.models.load import load_model
 
-    loaded: dict[str, CausalLM] = {}
+    loaded: dict[tuple[str, str], CausalLM] = {}
 
-    def get(name: str) -> "CausalLM":
-        if name not in loaded:
-            loaded[name] = load_model(name, "prompting", run_cache, device=device)
-        return loaded[name]
+    def get(name: str, dtype: str = "auto") -> "CausalLM":
+        if (name, dtype) not in loaded:
+            loaded[name, dtype] = load_model(name, "prompting", run_cache, device=device,
+                                             dtype=dtype)
+        return loaded[name, dtype]
     return get
 
 
 @pytest.fixture(scope="session")
-def zero_shot(causal_lm, run_cache: "RunCache") -> Callable[..., "ZeroShotClassifier"]:
-    """A zero-/few-shot classifier prompting a causal LM; its predictions are cached.
+def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "ZeroShotClassifier"]:
+    """A zero-/few-shot classifier prompting a causal LM; its predictions are cached. On a CPU
+    with native bf16, label scoring runs a bf16 copy first and re-scores close calls in
+    float32 (`ZeroShotClassifier.fast`; pass `fast=None` to turn it off); results say so.
 
     Example::
 
@@ -132,10 +135,15 @@ def zero_shot(causal_lm, run_cache: "RunCache") -> Callable[..., "ZeroShotClassi
         classifier = zero_shot("smollm2-135m-instruct", prompt, labels=test.labels)
         result = classifier.evaluate(test, mode="score")      # or mode="generate"
     """
+    from lmgate.models.causal import cpu_has_native_bf16
     from lmgate.prompting import ZeroShotClassifier
+
+    cascade = device == "cpu" and cpu_has_native_bf16()
 
     def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
              shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
+        if cascade and "fast" not in options:
+            options["fast"] = causal_lm(llm, "bfloat16")
         return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,
                                   cache=run_cache, **options)
     return make
