@@ -89,10 +89,11 @@ def test_bf16_first_pass_rescores_close_calls_at_full_precision(lm, _test_cache_
     assert none.rechecked == 0.0
     np.testing.assert_array_equal(none.scores, only_bf16.scores)
     margins = np.abs(np.diff(only_bf16.scores, axis=1))[:, 0]
-    some = ZeroShotClassifier(lm, WORDS, LABELS, fast=bf16, recheck_margin=float(np.median(margins)),
+    median = float(np.median(margins))
+    some = ZeroShotClassifier(lm, WORDS, LABELS, fast=bf16, recheck_margin=median,
                               cache=RunCache(tmp_path))
     mixed = some.predict(TEXTS, "score")
-    close = margins < np.median(margins)
+    close = margins < median
     assert mixed.rechecked == close.mean()
     # (A subset is batched and padded differently: equal up to float rounding.)
     np.testing.assert_allclose(mixed.scores[close], exact.scores[close], atol=1e-4)

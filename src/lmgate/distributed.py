@@ -18,13 +18,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import pandas as pd
 
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.errors import ConfigError
 from lmgate.settings import TrainConfig
+
+if TYPE_CHECKING:
+    from lmgate.lora import LoraSettings, TranslationPrompt
+    from lmgate.models.causal import CausalLM
 
 LAUNCHERS = ("torchrun", "accelerate")
 SPLITS = ("train", "validation", "test")
@@ -61,8 +65,7 @@ def expected_engine(settings: LaunchSettings) -> str:
 
         asked = yaml.safe_load(Path(settings.accelerate_config).read_text()) or {}
         kind = str(asked.get("distributed_type", "")).upper()
-        if kind in ("FSDP", "DEEPSPEED"):
-            return {"FSDP": "FSDP", "DEEPSPEED": "DeepSpeed"}[kind]
+        return {"FSDP": "FSDP", "DEEPSPEED": "DeepSpeed"}.get(kind, "DDP")
     return "DDP"
 
 
@@ -135,8 +138,9 @@ def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *
     return result["history"]
 
 
-def fit_lora_distributed(lm, train: Sequence[tuple[str, str]],
-                         validation: Sequence[tuple[str, str]], settings, *, seed: int, prompt,
+def fit_lora_distributed(lm: "CausalLM", train: Sequence[tuple[str, str]],
+                         validation: Sequence[tuple[str, str]], settings: "LoraSettings", *,
+                         seed: int, prompt: "TranslationPrompt",
                          workdir: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Train a LoRA adapter of `lm` on `settings.processes` processes; returns the adapter's
     files and the run's metadata, as the one-process path does."""
@@ -180,8 +184,9 @@ def _train_lora_job(job: Path, spec: dict[str, Any], rank0: bool):
     from lmgate.lora import (LoraSettings, TranslationPrompt, adapter_output, new_adapter,
                              run_lora_training)
 
-    settings = LoraSettings(**{**spec["settings"], "target_modules": spec["settings"]["target_modules"]
-                               and tuple(spec["settings"]["target_modules"])})
+    raw = spec["settings"]
+    settings = LoraSettings(**{**raw, "target_modules": raw["target_modules"] and
+                               tuple(raw["target_modules"])})
     model = AutoModelForCausalLM.from_pretrained(job / "initial", dtype="auto")
     tokenizer = AutoTokenizer.from_pretrained(job / "initial")
     start = time.perf_counter()
@@ -193,8 +198,8 @@ def _train_lora_job(job: Path, spec: dict[str, Any], rank0: bool):
     if not rank0:
         return trainer, {}
     (job / "adapter").mkdir()
-    files, meta = adapter_output(model, trainer, time.perf_counter() - start,
-                                 len(spec["train"]), job / "adapter")
+    _, meta = adapter_output(model, trainer, time.perf_counter() - start, len(spec["train"]),
+                             job / "adapter")
     return trainer, {"meta": meta}
 
 
