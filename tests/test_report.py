@@ -132,6 +132,18 @@ def test_plots_show_cis_per_system_and_each_trained_run_once(tmp_path, monkeypat
     assert "0.50\n[0.45, 0.55]" in cells                                  # each cell's CI
 
 
+def test_a_claim_without_its_module_is_grouped_with_its_study_plots(tmp_path):
+    from lmgate.report.claims import claims_markdown, study_of
+
+    # Rows and claims from an older results folder carry no `module`: the file name of the
+    # node id is the study, as plots are keyed (a path would leave the plots unattached).
+    claim = {"nodeid": "evals/test_s.py::test_a", "verdict": "passed", "comparisons": []}
+    assert study_of(claim) == study_of({"nodeid": "evals/test_s.py::test_b[x]"}) == "test_s.py"
+    plot = tmp_path / "plots" / "curve.png"
+    text = claims_markdown([claim], {"test_s.py": [plot]}, tmp_path)
+    assert "plots/curve.png" in text and "### test_s.py" in text
+
+
 def test_a_claim_of_many_comparisons_is_summed_up_and_listed():
     from lmgate.report.claims import claim_line, claims_markdown
 

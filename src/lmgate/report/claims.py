@@ -17,6 +17,11 @@ MARKS = {"passed": "✅ passed", "failed": "❌ FAILED", "xfailed": "⚠️ expe
          "xpassed": "❗ unexpectedly passed", "skipped": "⏭ skipped", "error": "❌ ERROR"}
 
 
+def study_of(record: Mapping[str, Any]) -> str:
+    """The study a row, claim or section belongs to: its test module's file name."""
+    return record.get("module") or Path(record["nodeid"].split("::")[0]).name
+
+
 #: The heading of a study's full metric table (report.html folds it away).
 ALL_METRICS = "All recorded metrics"
 
@@ -86,7 +91,7 @@ def claims_markdown(claims: Iterable[dict[str, Any]],
     (`metric_tables`: a Markdown table per study)."""
     by_module: dict[str, list[dict]] = {}
     for claim in sorted(claims, key=lambda c: c["nodeid"]):
-        by_module.setdefault(claim.get("module") or claim["nodeid"].split("::")[0], []).append(claim)
+        by_module.setdefault(study_of(claim), []).append(claim)
     parts = []
     for module, items in by_module.items():
         counts = {}

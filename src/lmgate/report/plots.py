@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from lmgate.io import atomic_write
+from lmgate.report.claims import study_of
 
 
 def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -> pd.DataFrame:
@@ -314,16 +315,11 @@ def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     return [path]
 
 
-def study_of_row(row: dict[str, Any]) -> str:
-    """The study (test module file name) a row belongs to, as the claims are grouped."""
-    return Path(row["nodeid"].split("::")[0]).name
-
-
 def rows_by_study(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The rows of each study (test module file name), studies sorted."""
     by_study: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_study.setdefault(study_of_row(row), []).append(row)
+        by_study.setdefault(study_of(row), []).append(row)
     return dict(sorted(by_study.items()))
 
 

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from lmgate.io import atomic_write_text
+from lmgate.report.claims import study_of
 from lmgate.report.html import html_report
 
 #: Metrics shown as columns of the terminal table and the summary, in this order, when present.
@@ -71,7 +72,7 @@ def merge_sections(sections: Iterable[dict[str, str]]) -> dict[str, list[tuple[s
     blocks in test-id order."""
     merged: dict[str, dict[str, list[str]]] = {}
     for s in sorted(sections, key=lambda s: (s["title"], s["nodeid"])):
-        study = Path(s["nodeid"].split("::")[0]).name
+        study = study_of(s)
         merged.setdefault(study, {}).setdefault(s["title"], []).append(
             s["markdown"].rstrip() + "\n")
     return {study: [(title, _join_blocks(blocks)) for title, blocks in titles.items()]
@@ -153,10 +154,10 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     and its own sections (`plots`, `recorded_sections`: per study file), the metric table,
     then the sections and plots of studies without claims, notes."""
     from lmgate.report.claims import claims_markdown, image_lines
-    from lmgate.report.plots import rows_by_study, study_of_row
+    from lmgate.report.plots import rows_by_study
 
     plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
-    claimed = {c.get("module") or Path(c["nodeid"].split("::")[0]).name for c in claims}
+    claimed = {study_of(c) for c in claims}
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
              f"{len({r['nodeid'] for r in rows})} test(s).\n"]
     if header:
@@ -167,7 +168,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         tables = {study: markdown_table(key_table(study_rows, with_ci=True))
                   for study, study_rows in rows_by_study(rows).items()}
         parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
-    unclaimed_rows = [r for r in rows if study_of_row(r) not in claimed]
+    unclaimed_rows = [r for r in rows if study_of(r) not in claimed]
     if unclaimed_rows:
         parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]
     for study, sections in recorded_sections.items():
