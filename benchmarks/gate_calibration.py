@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lmgate.gate import DEFAULT_ALPHA, compare, measurements
+from lmgate.gate.decide import DEFAULT_ALPHA, compare
+from lmgate.gate.measure import measurements
 from lmgate.report.records import Recorder
-from lmgate.results import EvalResult
+from lmgate.results.classification import EvalResult
 
 MACRO_F1 = "toy.py::test_toy::toy::macro_f1"
 BASELINE_SEEDS = 100_000   # seeds of the per-rerun baselines of the power check

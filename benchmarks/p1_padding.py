@@ -14,14 +14,14 @@ import time
 import numpy as np
 from _report import report
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data import DataSplits
 from lmgate.data.sources import multilingual_sentiment
-from lmgate.models.loading import load_classifier
+from lmgate.models.load import load_model
 from lmgate.models.registry import get_model_spec
 from lmgate.models.resolve import resolve_model
-from lmgate.settings import TrainConfig, default_cache_dir
-from lmgate.training import train_classifier
+from lmgate.core.config import TrainConfig, default_cache_dir
+from lmgate.methods.trainer import train_classifier
 
 
 def padded_share(lengths: np.ndarray, batch: int, grouped: bool, max_length: int | None) -> float:
@@ -47,8 +47,7 @@ def main() -> None:
         for way, pad in (("pad to max_length", True), ("dynamic + grouped", False)):
             config = TrainConfig(epochs=1, batch_size=16, max_length=max_length,
                                  pad_to_max_length=pad, group_by_length=not pad, learning_rate=1e-4)
-            loaded = load_classifier(resolved, splits.labels, seed=0, max_length=max_length,
-                                     cache=cache)
+            loaded = load_model(resolved, "classifier", cache, labels=splits.labels, seed=0, max_length=max_length)
             lengths = np.array([len(x) for x in loaded.tokenizer(
                 train.texts, truncation=True, max_length=max_length)["input_ids"]])
             start = time.perf_counter()

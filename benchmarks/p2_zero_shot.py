@@ -23,11 +23,12 @@ import numpy as np  # noqa: E402
 from _report import report  # noqa: E402
 from test_sst2 import PROMPT  # noqa: E402
 
-from lmgate.cache import RunCache  # noqa: E402
+from lmgate.core.cache import RunCache  # noqa: E402
 from lmgate.data.sources import sst2  # noqa: E402
-from lmgate.models.causal import cpu_has_native_bf16, load_causal_lm  # noqa: E402
-from lmgate.prompting import ZeroShotClassifier  # noqa: E402
-from lmgate.settings import default_cache_dir  # noqa: E402
+from lmgate.core.device import cpu_has_native_bf16
+from lmgate.models.load import load_model  # noqa: E402
+from lmgate.methods.zero_shot import ZeroShotClassifier  # noqa: E402
+from lmgate.core.config import default_cache_dir  # noqa: E402
 
 
 def main() -> None:
@@ -39,8 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     data = sst2(args.split).balanced(args.n // 2, by=("label",), seed=0)
     cache = RunCache(default_cache_dir())
-    lms = {"fp32": load_causal_lm(args.model, cache, "cpu"),
-           "bf16": load_causal_lm(args.model, cache, "cpu", dtype="bfloat16")}
+    lms = {"fp32": load_model(args.model, "prompting", cache, device="cpu"),
+           "bf16": load_model(args.model, "prompting", cache, device="cpu", dtype="bfloat16")}
     ways = {"per-example generate": ("fp32", "generate", dict(batch_size=1)),
             "batched score, no shared prefix": ("fp32", "score", dict(share_prefix=False)),
             "batched score": ("fp32", "score", {}),

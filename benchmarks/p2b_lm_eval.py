@@ -27,11 +27,11 @@ import numpy as np  # noqa: E402
 from _report import report  # noqa: E402
 from test_sst2 import PROMPT  # noqa: E402
 
-from lmgate.cache import RunCache  # noqa: E402
+from lmgate.core.cache import RunCache  # noqa: E402
 from lmgate.data.sources import sst2  # noqa: E402
-from lmgate.models.causal import load_causal_lm  # noqa: E402
-from lmgate.prompting import ZeroShotClassifier  # noqa: E402
-from lmgate.settings import default_cache_dir  # noqa: E402
+from lmgate.models.load import load_model  # noqa: E402
+from lmgate.methods.zero_shot import ZeroShotClassifier  # noqa: E402
+from lmgate.core.config import default_cache_dir  # noqa: E402
 
 TASK = """task: lmgate_sst2_p2b
 dataset_path: json
@@ -84,7 +84,7 @@ def main() -> None:
         sys.exit("P2b needs lm-evaluation-harness: pip install lm-eval")
     data = sst2("validation").balanced(args.n // 2, by=("label",), seed=0)
     cache = RunCache(default_cache_dir())
-    lm = load_causal_lm(args.model, cache, "cpu")
+    lm = load_model(args.model, "prompting", cache, device="cpu")
     clf = ZeroShotClassifier(lm, PROMPT, data.labels, batch_size=16)
     start = time.perf_counter()
     ours = clf.predict(data.texts, "score").y_pred

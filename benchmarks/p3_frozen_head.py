@@ -12,10 +12,11 @@ import time
 import numpy as np
 from _report import report
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data.sources import sst2
-from lmgate.models.heads import last_token_features, load_frozen_base, train_classification_head
-from lmgate.settings import TrainConfig, default_cache_dir
+from lmgate.methods.heads import last_token_features, train_classification_head
+from lmgate.models.load import load_model
+from lmgate.core.config import TrainConfig, default_cache_dir
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
     config = TrainConfig(epochs=3, learning_rate=1e-3, batch_size=16, max_length=64)
     timings, weights = {}, {}
     for way in ("naive", "cached"):
-        frozen = load_frozen_base("smollm2-135m-instruct", "classification", cache,
+        frozen = load_model("smollm2-135m-instruct", "frozen-head", cache, task="classification",
                                   labels=data.labels, seed=0)
         start = time.perf_counter()
         feats = last_token_features(frozen, data.texts, max_length=64) if way == "cached" else None

@@ -26,12 +26,13 @@ def one_run(way: str, lang: str) -> dict:
 
     from lmgate.data import DataSplits
     from lmgate.data.sources import SENTIMENT_HUB_CONFIGS, multilingual_sentiment
-    from lmgate.models.loading import load_classifier
+    from lmgate.models.load import load_model
     from lmgate.models.registry import get_model_spec
     from lmgate.models.resolve import resolve_model
-    from lmgate.cache import RunCache
-    from lmgate.settings import TrainConfig, default_cache_dir
-    from lmgate.training import predict_labels, train_classifier
+    from lmgate.core.cache import RunCache
+    from lmgate.core.config import TrainConfig, default_cache_dir
+    from lmgate.methods.finetune import predict_labels
+    from lmgate.methods.trainer import train_classifier
 
     data = multilingual_sentiment(sorted(SENTIMENT_HUB_CONFIGS), seed=0)
     pick = lambda split, n: split.where(language=lang).balanced(n, seed=0)
@@ -39,7 +40,7 @@ def one_run(way: str, lang: str) -> dict:
                         name=f"levers-{lang}")
     cache = RunCache(default_cache_dir() / "runs")
     resolved = resolve_model(get_model_spec("minilm"), cache.root.parent)
-    model = load_classifier(resolved, splits.labels, seed=0, max_length=128, cache=cache)
+    model = load_model(resolved, "classifier", cache, labels=splits.labels, seed=0, max_length=128)
     original = transformers.TrainingArguments.__init__
 
     def with_lever(self, *args, **kwargs):

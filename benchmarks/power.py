@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from lmgate import EvalResult
-from lmgate.metrics.stats import bootstrap_ci, paired_bootstrap
+from lmgate.metrics.resampling import bootstrap_ci
+from lmgate.stats.claims import paired_bootstrap
 
 INNER_RESAMPLES = 500   # per re-run assertion; the suite uses more, the verdicts barely move
 

@@ -8,7 +8,7 @@ Claim: TF-IDF beats majority on macro F1 by at least 0.05 (paired bootstrap, 95%
 import pytest
 
 from lmgate import assert_better
-from lmgate.baselines import majority_class, tfidf_logreg
+from lmgate.methods.baselines import majority_class, tfidf_logreg
 
 LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "ms", "pt")
 

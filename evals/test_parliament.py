@@ -16,8 +16,7 @@ is recorded, not asserted: the study found it goes opposite ways for the two tas
 import pandas as pd
 import pytest
 
-from lmgate import agreement, assert_better
-from lmgate.report.writers import markdown_table
+from lmgate import agreement, assert_better, markdown_table
 
 TASKS = ("ideology", "power")
 FIELDS = ("text", "text_en")

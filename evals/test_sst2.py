@@ -11,9 +11,8 @@ Claim: the trained head beats the same model zero-shot on accuracy and macro F1.
 import pandas as pd
 import pytest
 
-from lmgate import PromptTemplate, agreement, assert_better
-from lmgate.prompting import MODES
-from lmgate.report.writers import markdown_table
+from lmgate import PromptTemplate, agreement, assert_better, markdown_table
+from lmgate.methods.zero_shot import MODES
 
 PROMPT = PromptTemplate(
     "Is the sentiment of this movie review positive or negative? Answer with one word: "

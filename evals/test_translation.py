@@ -13,11 +13,9 @@ short; the paper and paper-dryrun profiles run them).
 import pandas as pd
 import pytest
 
-from lmgate import LoraSettings, TranslationPrompt, adapter, assert_better_bleu, translate
+from lmgate import (LoraSettings, TranslationPrompt, adapter, assert_better, evaluate_translation,
+                    markdown_table, paired_bootstrap, translate)
 from lmgate.data.synthetic import synthesize_by_translation
-from lmgate.lora import evaluate_translation
-from lmgate.metrics.generation import paired_bootstrap_bleu
-from lmgate.report.writers import markdown_table
 
 PROMPT = TranslationPrompt("German", "French")
 pytestmark = pytest.mark.study("translation")
@@ -55,7 +53,7 @@ def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_
             result.info["synthetic_data"] = synthetic.report()
         systems += [c, d]
         record(synthetic_kept=len(synthetic.pairs), synthetic_requested=synthetic.requested,
-               **{f"{r.name.split()[0]}_minus_B_bleu": paired_bootstrap_bleu(r, b).diff.point
+               **{f"{r.name.split()[0]}_minus_B_bleu": paired_bootstrap(r, b, "bleu").diff.point
                   for r in (c, d)})
         record.section("Translation de->fr: synthetic data", f"{synthetic.report()}\n")
     record(*systems, notes=notes)
@@ -64,4 +62,4 @@ def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_
          "train pairs": r.info.get("n_train", ""),
          "trainable params": r.info.get("trainable_parameters", "")}
         for r in systems])) + f"\nBLEU signature: `{a.info['bleu_signature']}`.\n")
-    assert_better_bleu(b, a)
+    assert_better(b, a, metric="bleu")

@@ -46,7 +46,7 @@ def _test_cache_dir(tmp_path_factory) -> Path:
     fetched packages and dequantised weights are immutable and published atomically, so a
     full `pytest` fetches and dequantises each model once instead of once for tests/ and once
     for evals/ (SmolLM2's GGUF takes ~14 s to dequantise)."""
-    from lmgate.settings import default_cache_dir
+    from lmgate.core.config import default_cache_dir
 
     real, test = default_cache_dir(), tmp_path_factory.getbasetemp() / "lmgate-cache"
     for part in ("pypi", "runs/weights"):

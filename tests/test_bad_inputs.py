@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data.loaders import labeled, read_table
-from lmgate.errors import ConfigError, DataError
+from lmgate.core.errors import ConfigError, DataError
 from lmgate.models.registry import ModelSpec, spec_from_mapping
 from lmgate.models.resolve import resolve_model
 
@@ -239,7 +239,7 @@ def test_staging_folders_of_dead_writers_are_removed(tmp_path):
 
 
 def test_a_class_without_training_rows_is_noted():
-    from lmgate.baselines import majority_class
+    from lmgate.methods.baselines import majority_class
     from lmgate.data import LabeledData
 
     labels = ("neg", "neutral", "pos")
@@ -268,8 +268,8 @@ def test_leakage_between_splits_is_noted_or_an_error():
 
 def test_leakage_reaches_the_results_of_a_finetuned_run(tmp_path):
     from lmgate.data import LabeledData, train_val_test
-    from lmgate.settings import TrainConfig
-    from lmgate.training import finetune
+    from lmgate.core.config import TrainConfig
+    from lmgate.methods.finetune import finetune
 
     rows = [{"text": f"word{i % 30} thing", "label": i % 2} for i in range(120)]
     splits = train_val_test(LabeledData(pd.DataFrame(rows), ("neg", "pos")), seed=0)

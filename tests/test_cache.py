@@ -2,7 +2,7 @@ import time
 
 import numpy as np
 
-from lmgate.cache import RunCache, content_key, save_arrays
+from lmgate.core.cache import RunCache, content_key, save_arrays
 
 
 def test_roundtrip_and_miss(tmp_path):
@@ -71,7 +71,7 @@ def test_no_partial_entries_left_on_failure(tmp_path):
 CONCURRENT = '''
 import sys, time
 from pathlib import Path
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 
 root, log = sys.argv[1], Path(sys.argv[2])
 

@@ -4,7 +4,7 @@ import pytest
 from lmgate.data import LabeledData, labeled, read_table
 from lmgate.data.sources import (SENTIMENT_HUB_LABEL_IDS, SENTIMENT_LABELS, multilingual_sentiment,
                                  sentiment_frame_to_data)
-from lmgate.errors import DataError, DataUnavailable
+from lmgate.core.errors import DataError, DataUnavailable
 
 
 def frame(**cols):

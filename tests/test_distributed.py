@@ -8,14 +8,15 @@ import sys
 
 import pytest
 
-from lmgate.cache import RunCache
-from lmgate.distributed import expected_engine, launch_command, run_job
-from lmgate.errors import ConfigError
-from lmgate.lora import LoraSettings, adapter, train_lora, translate
+from lmgate.core.cache import RunCache
+from lmgate.methods.launch import expected_engine, launch_command, run_job
+from lmgate.core.errors import ConfigError
+from lmgate.methods.lora import LoraSettings, adapter, train_lora
+from lmgate.methods.translation import translate
 from lmgate.models.load import load_model
 from lmgate.models.standins import standin_name
-from lmgate.settings import TrainConfig
-from lmgate.training import finetune
+from lmgate.core.config import TrainConfig
+from lmgate.methods.finetune import finetune
 
 #: Two gloo processes of batch 4 against one of batch 8. Measured: the classifier's losses
 #: differ by <= 0.007 (0.69 -> 0.67 over two epochs) and its test macro F1 not at all; LoRA's
@@ -87,7 +88,7 @@ def test_launch_commands():
     job = "/tmp/job"
     torchrun = launch_command(TrainConfig(processes=4), job)
     assert torchrun[:4] == [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    assert "--nproc-per-node=4" in torchrun and torchrun[-3:] == ["-m", "lmgate.distributed", job]
+    assert "--nproc-per-node=4" in torchrun and torchrun[-3:] == ["-m", "lmgate.methods.rank", job]
     fsdp = launch_command(TrainConfig(processes=8, launcher="accelerate",
                                       accelerate_config="fsdp.yaml"), job)
     assert fsdp[1:3] == ["-m", "accelerate.commands.launch"]

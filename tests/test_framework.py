@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from lmgate.errors import ConfigError
-from lmgate.gate import Measurement, compare
+from lmgate.core.errors import ConfigError
+from lmgate.gate.decide import Measurement, compare
 from lmgate.metrics.registry import metric_info, register_metric
-from lmgate.profiles import BUILTIN, profiles_from_tables
+from lmgate.core.profiles import BUILTIN, profiles_from_tables
 
 PYPROJECT = '''
 [tool.lmgate.profiles.smoke.train]

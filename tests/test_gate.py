@@ -10,9 +10,12 @@ import pytest
 
 from lmgate import EvalResult
 from lmgate.cli import main as lmgate_cli
-from lmgate.gate import Measurement, compare, measurements, read_baseline
-from lmgate.errors import ConfigError
-from lmgate.metrics.stats import mcnemar, summarise_seeds
+from lmgate.gate.decide import Measurement, compare
+from lmgate.gate.measure import measurements
+from lmgate.gate.baseline import read_baseline
+from lmgate.core.errors import ConfigError
+from lmgate.stats.paired import mcnemar
+from lmgate.stats.seeds import summarise_seeds
 
 # A noisy toy experiment: a fixed test set of 4,000 examples, predictions 80% right with the
 # errors drawn from the run's seed. TOY_DELTA moves accuracy by that share of examples: negative
@@ -223,7 +226,7 @@ def test_crash(record):
 
 
 def test_generation_results_take_part_in_the_gate_without_classification_predictions():
-    from lmgate.metrics.generation import GenerationResult
+    from lmgate.results.generation import GenerationResult
     from lmgate.report.records import Recorder
 
     recorder = Recorder("t::x", "x")
@@ -262,7 +265,7 @@ def test_holm_catches_what_bonferroni_misses_and_keeps_the_false_alarm_rate():
 
 
 def test_minimum_detectable_drop_and_strict_power(toy):
-    from lmgate.gate import minimum_detectable_drop
+    from lmgate.gate.decide import minimum_detectable_drop
 
     mde = minimum_detectable_drop(0.01, alpha=0.01, m=1)
     assert mde == pytest.approx((2.5758 + 0.8416) * 0.01, abs=1e-4)

@@ -1,13 +1,16 @@
 """BLEU/chrF via sacrebleu, the paired bootstrap on sufficient statistics, synthetic-data filters."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from lmgate.data.synthetic import filter_pairs, synthesize_by_translation
-from lmgate.errors import DataError
-from lmgate.lora import check_pairs
-from lmgate.metrics.generation import (GenerationResult, assert_better_bleu, bleu_from_statistics,
-                                       paired_bootstrap_bleu)
+from lmgate.core.errors import DataError
+from lmgate.methods.translation import check_pairs
+from lmgate.results.generation import GenerationResult
+from lmgate.stats.claims import assert_better_bleu
+from lmgate.metrics.generation import bleu_from_statistics
+from lmgate.stats.paired import paired_bootstrap_bleu
 
 REFS = ["un homme avec un chapeau orange", "deux chiens jouent dans la neige",
         "une femme lit un livre au parc", "des enfants courent sur la plage"]
@@ -50,7 +53,7 @@ def test_paired_bootstrap_prefers_the_better_system():
     assert cmp.diff.low > 0 and cmp.p_value < 0.05
     with pytest.raises(AssertionError, match="not better"):
         assert_better_bleu(bad, good)
-    with pytest.raises(ValueError, match="different references"):
+    with pytest.raises(ValueError, match="not scored on the same examples"):
         paired_bootstrap_bleu(good, result("other", REFS))
 
 
@@ -90,3 +93,24 @@ def test_bleu_and_chrf_intervals_bracket_the_corpus_scores():
     # A perfect system's chrF cannot vary under resampling.
     perfect = result("perfect", refs, refs).chrf_ci()
     assert perfect.low == perfect.high == pytest.approx(100.0)
+
+
+def test_claims_on_bleu_are_the_paired_sentence_bootstrap():
+    """`assert_better(..., metric="bleu")` resamples sentences from per-sentence statistics,
+    the same draws as the corpus-BLEU CI (Koehn 2004); chrF the same way."""
+    from lmgate import assert_better
+    from lmgate.metrics.generation import bleu_from_statistics
+    from lmgate.metrics.resampling import resample_index
+
+    refs = REFS * 10
+    good = result("good", [r if i % 3 else "le chat" for i, r in enumerate(refs)], refs)
+    bad = result("bad", ["le chat"] * len(refs), refs)
+    cmp = assert_better(good, bad, metric="bleu")
+    index = resample_index(len(refs), 1000, 0)
+    diffs = np.array([bleu_from_statistics(good.stats[i]) - bleu_from_statistics(bad.stats[i])
+                      for i in index])
+    assert cmp.diff.point == pytest.approx(good["bleu"] - bad["bleu"])
+    assert cmp.p_value == pytest.approx(float(np.mean(diffs <= 0)))
+    assert (cmp.diff.low, cmp.diff.high) == pytest.approx(tuple(np.quantile(diffs, [0.025, 0.975])))
+    chrf = assert_better(good, bad, metric="chrf")
+    assert chrf.a == pytest.approx(good["chrf"]) and chrf.diff.low > 0

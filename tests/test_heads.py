@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data import LabeledData
-from lmgate.models.heads import (last_token_features, load_frozen_base, predict_head,
+from lmgate.models.load import load_model
+from lmgate.methods.heads import (last_token_features, predict_head,
                                  train_classification_head)
-from lmgate.settings import TrainConfig
+from lmgate.core.config import TrainConfig
 
 MODEL = "smollm2-135m-instruct"
 SMOLLM2_PARAMETERS = 134_515_008
@@ -21,7 +22,7 @@ def cache(_test_cache_dir):
 
 
 def test_classification_head_adds_hidden_times_labels(cache):
-    frozen = load_frozen_base(MODEL, "classification", cache, labels=("neg", "pos"))
+    frozen = load_model(MODEL, "frozen-head", cache, task="classification", labels=("neg", "pos"))
     p = frozen.parameters
     assert p["added_by_head"] == SMOLLM2_HIDDEN * 2 == frozen.expected_head_parameters() == 1152
     # As Llama-3.2-1B goes 1,235,814,400 -> 1,235,818,496 (tied embeddings count once).
@@ -30,7 +31,7 @@ def test_classification_head_adds_hidden_times_labels(cache):
 
 
 def test_qa_head_adds_two_times_hidden_plus_one(cache):
-    frozen = load_frozen_base(MODEL, "qa", cache)
+    frozen = load_model(MODEL, "frozen-head", cache, task="qa")
     assert frozen.parameters["added_by_head"] == 2 * (SMOLLM2_HIDDEN + 1) == 1154
     assert frozen.parameters["trainable"] == 1154 == frozen.expected_head_parameters()
     assert frozen.parameters["total"] == SMOLLM2_PARAMETERS + 1154
@@ -43,7 +44,7 @@ def test_training_on_cached_features_equals_the_naive_loop(cache):
     config = TrainConfig(epochs=2, learning_rate=1e-2, batch_size=4, max_length=32)
     runs = []
     for cached in (True, False):
-        frozen = load_frozen_base(MODEL, "classification", cache, labels=data.labels, seed=3)
+        frozen = load_model(MODEL, "frozen-head", cache, task="classification", labels=data.labels, seed=3)
         feats = last_token_features(frozen, data.texts, max_length=32, batch_size=3) if cached else None
         history = train_classification_head(frozen, data, data, config, seed=5,
                                             train_features=feats, eval_features=feats)
@@ -56,13 +57,14 @@ def test_training_on_cached_features_equals_the_naive_loop(cache):
 
 
 def test_bf16_features_are_keyed_apart_and_close_to_float32(cache):
-    from lmgate.models.causal import inference_dtype
-    from lmgate.models.heads import base_autocast, cached_features
-    from lmgate.errors import ConfigError
+    from lmgate.core.device import inference_dtype
+    from lmgate.core.device import autocast
+    from lmgate.methods.heads import cached_features
+    from lmgate.core.errors import ConfigError
 
     data = LabeledData(pd.DataFrame({"text": ["a great film", "dull and slow plot"],
                                      "label": [1, 0]}), ("neg", "pos"), "t")
-    frozen = load_frozen_base(MODEL, "classification", cache, labels=data.labels)
+    frozen = load_model(MODEL, "frozen-head", cache, task="classification", labels=data.labels)
     fp32 = cached_features(frozen, data, cache, max_length=16, device="cpu")
     bf16 = cached_features(frozen, data, cache, max_length=16, device="cpu", dtype="bfloat16")
     assert not np.array_equal(fp32, bf16)       # a different cache entry, really bf16
@@ -71,4 +73,4 @@ def test_bf16_features_are_keyed_apart_and_close_to_float32(cache):
     # CUDA runs frozen bases in bf16; this CPU class stays float32 (benchmarks/README.md).
     assert (inference_dtype("cuda"), inference_dtype("cpu")) == ("bfloat16", "float32")
     with pytest.raises(ConfigError, match="float32 or bfloat16"):
-        base_autocast("cpu", "float16")
+        autocast("cpu", "float16")

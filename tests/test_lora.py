@@ -3,9 +3,10 @@ reproduce their translations."""
 
 import pytest
 
-from lmgate.cache import RunCache
-from lmgate.lora import LoraSettings, TranslationPrompt, _encode, adapter, train_lora, translate
-from lmgate.models.causal import load_causal_lm
+from lmgate.core.cache import RunCache
+from lmgate.methods.lora import LoraSettings, TranslationPrompt, _encode, adapter, train_lora
+from lmgate.methods.translation import translate
+from lmgate.models.load import load_model
 
 PAIRS = [("Ein Hund läuft.", "Un chien court."), ("Zwei Katzen schlafen.", "Deux chats dorment."),
          ("Ein Mann liest.", "Un homme lit."), ("Eine Frau singt.", "Une femme chante.")] * 4
@@ -15,7 +16,7 @@ SETTINGS = LoraSettings(r=4, alpha=16, dropout=0.0, learning_rate=1e-3, epochs=1
 
 @pytest.fixture(scope="module")
 def lm(_test_cache_dir):
-    return load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu")
+    return load_model("smollm2-135m-instruct", "prompting", RunCache(_test_cache_dir), device="cpu")
 
 
 def test_loss_covers_target_tokens_only(lm):

@@ -144,7 +144,7 @@ def _population_accuracy(spread=0.15):
 
 
 def test_clustered_ci_covers_on_correlated_data_where_the_naive_ci_does_not():
-    from lmgate.metrics.stats import bootstrap_ci
+    from lmgate.metrics.resampling import bootstrap_ci
 
     rng = np.random.default_rng(0)
     truth = _population_accuracy()
@@ -165,8 +165,8 @@ def test_clustered_ci_covers_on_correlated_data_where_the_naive_ci_does_not():
 
 
 def test_clusters_travel_with_results_into_paired_tests_and_the_gate():
-    from lmgate.gate import measurements
-    from lmgate.metrics.stats import paired_bootstrap
+    from lmgate.gate.measure import measurements
+    from lmgate.stats.claims import paired_bootstrap
 
     rng = np.random.default_rng(1)
     y_true, y_pred, clusters = _clustered_sample(rng, n_clusters=20)
@@ -201,8 +201,9 @@ def test_degenerate_wins_are_named():
 
 
 def test_equivalence_and_non_inferiority_need_evidence():
-    from lmgate.metrics.stats import (assert_equivalent, assert_non_inferior, assert_not_worse,
-                                      comparisons_to, comparison_in_words)
+    from lmgate.stats.claims import assert_equivalent, assert_non_inferior, assert_not_worse
+    from lmgate.stats.listeners import comparisons_to
+    from lmgate.stats.comparison import comparison_in_words
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 4000)
@@ -238,7 +239,7 @@ def test_equivalence_and_non_inferiority_need_evidence():
 @given(scores=st.lists(st.floats(0, 1), min_size=2, max_size=60), seed=st.integers(0, 50),
        clustered=st.booleans())
 def test_bootstrap_mean_ci_brackets_the_mean(scores, seed, clustered):
-    from lmgate.metrics.stats import bootstrap_mean_ci
+    from lmgate.metrics.resampling import bootstrap_mean_ci
 
     clusters = [i % 2 for i in range(len(scores))] if clustered else None
     ci = bootstrap_mean_ci(scores, n_resamples=200, seed=seed, clusters=clusters, scale=100)
@@ -254,7 +255,7 @@ def test_results_give_the_intervals_reports_plot():
 
 
 def test_assert_above_a_reference_is_reported_like_a_comparison():
-    from lmgate.metrics.stats import comparisons_to
+    from lmgate.stats.listeners import comparisons_to
 
     a, _ = _results()
     seen = []

@@ -1,6 +1,6 @@
 import pytest
 
-from lmgate.errors import ConfigError, ModelUnavailable
+from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.models import ModelSpec, count_parameters, get_model_spec, register_model, resolve_model
 from lmgate.models.registry import register_from_pyproject
 
@@ -67,8 +67,8 @@ def test_parameter_accounting_of_a_head():
 
 
 def test_load_model_dispatches_on_kind_and_refuses_a_mismatch(tmp_path):
-    from lmgate.cache import RunCache
-    from lmgate.errors import ConfigError
+    from lmgate.core.cache import RunCache
+    from lmgate.core.errors import ConfigError
     from lmgate.models.load import load_model
 
     cache = RunCache(tmp_path)

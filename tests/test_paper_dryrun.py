@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lmgate.cache import RunCache
-from lmgate.lora import LoraSettings, train_lora
+from lmgate.core.cache import RunCache
+from lmgate.methods.lora import LoraSettings, train_lora
 from lmgate.models.load import load_model
 from lmgate.models.registry import get_model_spec
 from lmgate.models.standins import RECIPES, standin_name
-from lmgate.profiles import load_profiles
-from lmgate.prompting import PromptTemplate, ZeroShotClassifier
+from lmgate.core.profiles import load_profiles
+from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_KNOBS = {"model", "encoders", "llms", "bases", "teacher"}
@@ -86,13 +86,12 @@ def test_chat_template_or_plain_prompt_is_chosen_per_model(model, marker, cache)
 
 
 def test_llama_heads_add_the_published_parameter_counts(cache):
-    from lmgate.models.heads import load_frozen_base
 
     name = standin_name("llama32-1b")
     hidden = load_model(name, "prompting", cache).model.config.hidden_size
-    cls = load_frozen_base(name, "classification", cache, labels=("neg", "pos"))
+    cls = load_model(name, "frozen-head", cache, task="classification", labels=("neg", "pos"))
     assert cls.parameters["added_by_head"] == hidden * 2 == cls.parameters["trainable"]  # no bias
-    qa = load_frozen_base(name, "qa", cache)
+    qa = load_model(name, "frozen-head", cache, task="qa")
     assert qa.parameters["added_by_head"] == 2 * (hidden + 1) == qa.parameters["trainable"]
 
 
@@ -125,11 +124,11 @@ def test_lora_trainable_parameters_of_gpt_neo_follow_from_its_config(cache):
 
 
 def test_dtype_selection_on_this_machine():
-    from lmgate.models.causal import inference_dtype
-    from lmgate.training import cuda_flags
+    from lmgate.core.device import inference_dtype
+    from lmgate.core.device import trainer_flags
 
     assert inference_dtype("cpu") == "float32" and inference_dtype("cuda") == "bfloat16"
-    assert cuda_flags("cpu") == {"use_cpu": True}
+    assert trainer_flags("cpu") == {"use_cpu": True}
 
 
 def test_plan_lists_every_paper_model_with_its_memory(pytester):

@@ -9,7 +9,7 @@ import pytest
 from conftest import write_touche
 
 from lmgate.data.sources import parliament
-from lmgate.errors import DataError, DataUnavailable
+from lmgate.core.errors import DataError, DataUnavailable
 
 SUITE = Path(__file__).resolve().parents[1] / "evals" / "test_parliament.py"
 

@@ -120,7 +120,7 @@ def test_plugin_costs_plain_pytest_runs_no_heavy_imports(pytester):
 def test_unavailable_resource_is_a_skip_with_reason(pytester):
     pytester.makepyfile('''
         import pytest
-        from lmgate.errors import DataUnavailable
+        from lmgate.core.errors import DataUnavailable
 
         @pytest.fixture
         def data():

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data import LabeledData
-from lmgate.errors import ConfigError
-from lmgate.models.causal import load_causal_lm
-from lmgate.prompting import (INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots,
+from lmgate.core.errors import ConfigError
+from lmgate.models.load import load_model
+from lmgate.methods.zero_shot import (INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots,
                               shared_prefix_length)
 
 LABELS = ("negative", "positive")
@@ -28,7 +28,7 @@ TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every m
 
 @pytest.fixture(scope="module")
 def lm(_test_cache_dir):
-    return load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu")
+    return load_model("smollm2-135m-instruct", "prompting", RunCache(_test_cache_dir), device="cpu")
 
 
 def naive_loglik(lm, prompt_text, answer_ids):
@@ -75,7 +75,7 @@ def test_single_token_fast_path_equals_general_path(lm):
 
 
 def test_bf16_first_pass_rescores_close_calls_at_full_precision(lm, _test_cache_dir, tmp_path):
-    bf16 = load_causal_lm("smollm2-135m-instruct", RunCache(_test_cache_dir), "cpu",
+    bf16 = load_model("smollm2-135m-instruct", "prompting", RunCache(_test_cache_dir), device="cpu",
                           dtype="bfloat16")
     assert bf16.fingerprint != lm.fingerprint   # its cached predictions are kept apart
     exact = ZeroShotClassifier(lm, WORDS, LABELS).predict(TEXTS, "score")

@@ -5,11 +5,12 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lmgate.cache import RunCache
-from lmgate.errors import DataError
+from lmgate.core.cache import RunCache
+from lmgate.core.errors import DataError
 from lmgate.metrics.qa import exact_match, normalize_answer, squad_v2, text_metrics, token_f1
 from lmgate.models.tiny import train_tokenizer
-from lmgate.qa import make_windows, read_squad
+from lmgate.methods.span_head import make_windows
+from lmgate.data.squad import read_squad
 
 answers = st.lists(st.sampled_from("the a Normans France 10th century in and of Rollo".split()),
                    min_size=0, max_size=6).map(" ".join)
@@ -82,7 +83,8 @@ def test_answers_map_to_token_spans_with_stride(tmp_path):
 
 
 def test_qa_intervals_follow_the_squad_metrics():
-    from lmgate.qa import QAResult, Question
+    from lmgate.data.squad import Question
+    from lmgate.results.qa import QAResult
 
     questions = [Question(f"q{i}", "who?", f"context {i % 4}", ("Rollo",) if i % 3 else (), (0,) if i % 3 else ())
                  for i in range(24)]
@@ -93,3 +95,51 @@ def test_qa_intervals_follow_the_squad_metrics():
     for metric, ci in intervals.items():   # 0-100 like the metrics, resampling contexts
         assert ci.point == pytest.approx(result[metric])
         assert 0 <= ci.low <= ci.point <= ci.high <= 100
+
+
+def _qa_systems():
+    from lmgate.data.squad import Question
+    from lmgate.results.qa import QAResult
+
+    questions = [Question(f"q{i}", "who?", f"context {i % 6}", ("Rollo",) if i % 3 else (),
+                          (0,) if i % 3 else ()) for i in range(60)]
+    good = {q.id: ("Rollo" if q.answers or i % 4 == 0 else "") for i, q in enumerate(questions)}
+    bad = {q.id: ("Rollo" if i % 5 == 0 else "Norway") for i, q in enumerate(questions)}
+    return questions, QAResult("good", questions, good), QAResult("bad", questions, bad)
+
+
+@pytest.mark.parametrize("metric", ["f1", "HasAns_f1", "NoAns_f1"])
+def test_qa_claims_pair_whole_paragraphs_like_the_mean_bootstrap(metric):
+    """`assert_better` on QA results is the paired bootstrap of mean per-question F1 over
+    paragraphs, on SQuAD's 0-100 scale, for the subset the metric averages."""
+    from lmgate import assert_better
+    from lmgate.stats.paired import paired_bootstrap_means
+
+    questions, good, bad = _qa_systems()
+    keep = [{"f1": True, "HasAns_f1": bool(q.answers), "NoAns_f1": not q.answers}[metric]
+            for q in questions]
+    cmp = assert_better(good, bad, metric=metric)
+    by_hand = paired_bootstrap_means(
+        good.per_question_f1[keep], bad.per_question_f1[keep], "good", "bad", metric,
+        clusters=[q.context for q, k in zip(questions, keep) if k])
+    assert cmp.a == pytest.approx(good[metric]) and cmp.b == pytest.approx(bad[metric])
+    assert cmp.diff.point == pytest.approx(100 * by_hand.diff.point)
+    assert (cmp.diff.low, cmp.diff.high) == pytest.approx((100 * by_hand.diff.low,
+                                                           100 * by_hand.diff.high))
+    assert cmp.p_value == by_hand.p_value
+    with pytest.raises(AssertionError, match="not better"):
+        assert_better(bad, good, metric=metric)
+
+
+def test_qa_claims_refuse_other_questions_and_unknown_metrics():
+    from lmgate import assert_better
+    from lmgate.results.qa import QAResult
+
+    questions, good, bad = _qa_systems()
+    other = QAResult("other", questions[:30], {q.id: "Rollo" for q in questions[:30]})
+    with pytest.raises(ValueError, match="not scored on the same examples"):
+        assert_better(good, other, metric="f1")
+    with pytest.raises(ValueError, match="cannot be resampled"):
+        assert_better(good, bad, metric="exact")
+    with pytest.raises(TypeError, match="cannot be compared"):
+        assert_better(good, object(), metric="f1")

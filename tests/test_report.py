@@ -64,7 +64,10 @@ def test_known_gap(record):
     out = pytester.path / "out"
     summary = (out / "summary.md").read_text()
     assert "*Claim: the good model beats the bad one.*" in summary
-    assert "**device** cpu · **dtype** float32 · **seed** 0" in summary   # run facts on top
+    # Run facts on top: the dtype is core.device's policy, said the same way on every CPU.
+    from lmgate.core.device import precision_summary
+
+    assert f"**device** cpu · **dtype** {precision_summary('cpu')} · **seed** 0" in summary
     # The study's metrics, with macro F1's 95% CI, under its claims; no second global table.
     assert summary.index("## Claims") < summary.index("#### All recorded metrics of test_study.py")
     assert "## Results" not in summary

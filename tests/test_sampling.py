@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from lmgate.data import ShortCellWarning, balanced, stratified_split, train_val_test
-from lmgate.errors import DataError
+from lmgate.core.errors import DataError
 
 from conftest import make_data
 

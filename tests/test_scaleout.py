@@ -128,7 +128,7 @@ def test_workers_progress_shows_as_one_controller_line(pytester):
     pytester.makepyfile(test_slow='''
 import time
 import pytest
-from lmgate.progress import report
+from lmgate.core.progress import report
 
 @pytest.mark.parametrize("i", [0, 1])
 def test_work(i):
@@ -145,7 +145,7 @@ def test_work(i):
 
 
 def test_progress_reports_only_where_asked(tmp_path, monkeypatch):
-    from lmgate.progress import ENV, board_line, read_board, report, set_test
+    from lmgate.core.progress import ENV, board_line, read_board, report, set_test
 
     monkeypatch.delenv(ENV, raising=False)
     report("nothing", 1, 2)                         # no file named: nothing written

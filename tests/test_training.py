@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from lmgate.cache import RunCache
+from lmgate.core.cache import RunCache
 from lmgate.data import LabeledData
-from lmgate.settings import TrainConfig
-from lmgate.training import finetune
+from lmgate.core.config import TrainConfig
+from lmgate.methods.finetune import finetune
 
 
 def test_finetune_is_cached_with_identical_predictions(tmp_path, toy_splits):

@@ -3,6 +3,8 @@
 The library works without pytest (notebooks, scripts); `lmgate.plugin` adds the pytest side.
 Public names load on first use (PEP 562): the plugin is imported by every pytest run in an
 environment where lmgate is installed, and must not pay for scikit-learn or torch there.
+The layers, bottom up: core, data, metrics, models, results, stats, methods, report, gate,
+plugin and cli (README, "How lmgate is built").
 """
 
 from __future__ import annotations
@@ -13,58 +15,87 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    # data: tables with declared labels, balanced sampling, stratified splits
-    "lmgate.data": ("DataSplits", "LabeledData", "balanced", "labeled", "read_table",
-                    "split_off", "train_val_test"),
-    "lmgate.errors": ("ConfigError", "DataError", "DataUnavailable", "ModelUnavailable",
-                      "Unavailable"),
-    # methods: fine-tuning, zero-shot prompting, frozen-base heads, LoRA, classical baselines
-    "lmgate.training": ("TrainedRun", "finetune"),
-    "lmgate.prompting": ("PromptTemplate", "ZeroShotClassifier", "agreement"),
-    "lmgate.models.heads": ("HeadRun", "load_frozen_base", "train_frozen_head"),
-    "lmgate.lora": ("LoraSettings", "TranslationPrompt", "adapter", "train_lora", "translate"),
-    "lmgate.baselines": ("majority_class", "tfidf_logreg"),
-    # models: registry and loading
-    "lmgate.models.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
-    "lmgate.models.causal": ("CausalLM", "load_causal_lm"),
-    # results, metrics and statistics
-    "lmgate.results": ("EvalResult", "Result", "degenerate_reason"),
-    "lmgate.metrics.generation": ("GenerationResult", "assert_better_bleu"),
+    # core: errors, the run cache, configuration
+    "lmgate.core.errors": ("ConfigError", "DataError", "DataUnavailable", "ModelUnavailable",
+                           "Unavailable"),
+    "lmgate.core.cache": ("Entry", "Memo", "RunCache"),
+    "lmgate.core.config": ("LaunchSettings", "LoraSettings", "TrainConfig"),
+    "lmgate.core.profiles": ("Knobs", "Profile", "get_profile", "load_profiles"),
+    # data: tables with declared labels, balanced sampling, stratified splits, SQuAD
+    "lmgate.data": ("DataSplits", "LabeledData", "Question", "balanced", "labeled",
+                    "read_squad", "read_table", "split_off", "train_val_test"),
+    # metrics and their bootstrap
     "lmgate.metrics.registry": ("register_metric",),
-    "lmgate.metrics": ("assert_better", "assert_equivalent", "assert_non_inferior",
-                       "assert_above", "assert_not_worse", "bootstrap_ci", "classification_metrics",
-                       "paired_bootstrap"),
-    "lmgate.report": ("Recorder",),
-    # configuration and the cache
-    "lmgate.settings": ("TrainConfig",),
-    "lmgate.profiles": ("Knobs", "Profile", "get_profile", "load_profiles"),
-    "lmgate.cache": ("RunCache",),
+    "lmgate.metrics.classification": ("classification_metrics",),
+    "lmgate.metrics.resampling": ("Interval", "bootstrap_ci"),
+    # models: registry, one loader, the language-model interface
+    "lmgate.models.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
+    "lmgate.models.load": ("load_model",),
+    "lmgate.models.language_model": ("CausalLM", "LanguageModel"),
+    "lmgate.models.frozen": ("FrozenBaseModel",),
+    "lmgate.models.params": ("count_parameters",),
+    # results
+    "lmgate.results.base": ("Comparable", "Result", "degenerate_reason"),
+    "lmgate.results.classification": ("EvalResult",),
+    "lmgate.results.generation": ("GenerationResult",),
+    "lmgate.results.qa": ("QAResult",),
+    # statistics: claims over any comparable result
+    "lmgate.stats.comparison": ("Comparison",),
+    "lmgate.stats.claims": ("assert_above", "assert_better", "assert_better_bleu",
+                            "assert_equivalent", "assert_non_inferior", "assert_not_worse"),
+    "lmgate.stats.paired": ("mcnemar", "paired_bootstrap"),
+    "lmgate.stats.seeds": ("summarise_seeds",),
+    # methods: fine-tuning, zero-shot prompting, frozen-base heads, QA, LoRA, baselines
+    "lmgate.methods.finetune": ("TrainedRun", "finetune"),
+    "lmgate.methods.zero_shot": ("PromptTemplate", "ZeroShotClassifier", "agreement"),
+    "lmgate.methods.heads": ("HeadRun", "train_frozen_head"),
+    "lmgate.methods.span_head": ("SpanHeadRun", "train_frozen_span_head"),
+    "lmgate.methods.qa_zero_shot": ("zero_shot_answers",),
+    "lmgate.methods.lora": ("LoraRun", "adapter", "train_lora"),
+    "lmgate.methods.translation": ("TranslationPrompt", "evaluate_translation", "translate"),
+    "lmgate.methods.baselines": ("majority_class", "tfidf_logreg"),
+    # report
+    "lmgate.report.records": ("Recorder",),
+    "lmgate.report.writers": ("markdown_table",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below loads them
-    from lmgate.baselines import majority_class, tfidf_logreg
-    from lmgate.cache import RunCache
-    from lmgate.data import (DataSplits, LabeledData, balanced, labeled, read_table, split_off,
-                             train_val_test)
-    from lmgate.errors import (ConfigError, DataError, DataUnavailable, ModelUnavailable,
-                               Unavailable)
-    from lmgate.lora import LoraSettings, TranslationPrompt, adapter, train_lora, translate
-    from lmgate.metrics import (assert_better, assert_equivalent, assert_non_inferior,
-                                assert_above, assert_not_worse, bootstrap_ci, classification_metrics,
-                                paired_bootstrap)
-    from lmgate.metrics.generation import GenerationResult, assert_better_bleu
+    from lmgate.core.cache import Entry, Memo, RunCache
+    from lmgate.core.config import LaunchSettings, LoraSettings, TrainConfig
+    from lmgate.core.errors import (ConfigError, DataError, DataUnavailable, ModelUnavailable,
+                                    Unavailable)
+    from lmgate.core.profiles import Knobs, Profile, get_profile, load_profiles
+    from lmgate.data import (DataSplits, LabeledData, Question, balanced, labeled, read_squad,
+                             read_table, split_off, train_val_test)
+    from lmgate.methods.baselines import majority_class, tfidf_logreg
+    from lmgate.methods.finetune import TrainedRun, finetune
+    from lmgate.methods.heads import HeadRun, train_frozen_head
+    from lmgate.methods.lora import LoraRun, adapter, train_lora
+    from lmgate.methods.qa_zero_shot import zero_shot_answers
+    from lmgate.methods.span_head import SpanHeadRun, train_frozen_span_head
+    from lmgate.methods.translation import TranslationPrompt, evaluate_translation, translate
+    from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier, agreement
+    from lmgate.metrics.classification import classification_metrics
     from lmgate.metrics.registry import register_metric
-    from lmgate.models.causal import CausalLM, load_causal_lm
-    from lmgate.models.heads import HeadRun, load_frozen_base, train_frozen_head
+    from lmgate.metrics.resampling import Interval, bootstrap_ci
+    from lmgate.models.frozen import FrozenBaseModel
+    from lmgate.models.language_model import CausalLM, LanguageModel
+    from lmgate.models.load import load_model
+    from lmgate.models.params import count_parameters
     from lmgate.models.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
-    from lmgate.profiles import Knobs, Profile, get_profile, load_profiles
-    from lmgate.prompting import PromptTemplate, ZeroShotClassifier, agreement
-    from lmgate.report import Recorder
-    from lmgate.results import EvalResult, Result, degenerate_reason
-    from lmgate.settings import TrainConfig
-    from lmgate.training import TrainedRun, finetune
+    from lmgate.report.records import Recorder
+    from lmgate.report.writers import markdown_table
+    from lmgate.results.base import Comparable, Result, degenerate_reason
+    from lmgate.results.classification import EvalResult
+    from lmgate.results.generation import GenerationResult
+    from lmgate.results.qa import QAResult
+    from lmgate.stats.claims import (assert_above, assert_better, assert_better_bleu,
+                                     assert_equivalent, assert_non_inferior, assert_not_worse)
+    from lmgate.stats.comparison import Comparison
+    from lmgate.stats.paired import mcnemar, paired_bootstrap
+    from lmgate.stats.seeds import summarise_seeds
 
 
 def __getattr__(name: str) -> Any:

@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from lmgate.gate import (DEFAULT_ALPHA, compare, failure_message, markdown, measurements,
-                         passed_tests_of, read_results_dir, settings_by_result)
+from lmgate.gate.decide import DEFAULT_ALPHA, compare
+from lmgate.gate.render import failure_message, markdown
+from lmgate.gate.measure import measurements
+from lmgate.gate.settings import passed_tests_of, settings_by_result
+from lmgate.gate.baseline import read_results_dir
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -39,7 +42,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from lmgate.gate import read_baseline
+    from lmgate.gate.baseline import read_baseline
     from lmgate.report.plots import plots_by_study
     from lmgate.report.writers import read_results, write_results
 
@@ -65,7 +68,7 @@ def _merge(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     gate_sections, status = [], 0
     if args.baseline:
-        from lmgate.errors import ConfigError
+        from lmgate.core.errors import ConfigError
 
         try:
             old, old_ex = read_baseline(args.baseline)

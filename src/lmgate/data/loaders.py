@@ -16,9 +16,10 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lmgate.data.types import LABEL, TEXT, LabeledData
-from lmgate.errors import DataError, DataUnavailable
-from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV
+from lmgate.data.columns import LABEL, TEXT
+from lmgate.data.types import LabeledData
+from lmgate.core.errors import DataError, DataUnavailable
+from lmgate.core.config import DATA_DIR_ENV, EMBEDDED_DATA_ENV
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

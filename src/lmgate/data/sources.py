@@ -11,10 +11,10 @@ from typing import Sequence
 import pandas as pd
 
 from lmgate.data.loaders import data_dir, embedded_dir, labeled, load_hub, read_table
-from lmgate.data.sampling import split_off
+from lmgate.data.splits import split_off
 from lmgate.data.types import DataSplits, LabeledData
-from lmgate.errors import DataError, DataUnavailable
-from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV
+from lmgate.core.errors import DataError, DataUnavailable
+from lmgate.core.config import DATA_DIR_ENV, EMBEDDED_DATA_ENV
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 #: tyqiangz/multilingual-sentiments numbers its classes in the opposite order to XLM-T.

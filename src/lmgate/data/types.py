@@ -9,10 +9,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from lmgate.errors import DataError
-
-TEXT, TEXT_EN, LABEL, LANGUAGE, GROUP = "text", "text_en", "label", "language", "group"
-OPTIONAL_COLUMNS = (TEXT_EN, LANGUAGE, GROUP)
+from lmgate.core.errors import DataError
+from lmgate.data.columns import GROUP, LABEL, LANGUAGE, OPTIONAL_COLUMNS, TEXT, TEXT_EN
+from lmgate.data.sampling import balanced_rows
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,16 @@ class LabeledData:
 
     def balanced(self, n_per_cell: int, by: Sequence[str] = (LANGUAGE, LABEL),
                  seed: int = 0) -> "LabeledData":
-        """Exactly `n_per_cell` rows per cell of `by` (see `lmgate.data.sampling.balanced`)."""
-        from lmgate.data.sampling import balanced
+        """Exactly `n_per_cell` rows from every cell of `by`.
 
-        return balanced(self, n_per_cell, by=by, seed=seed)
+        Without replacement when a cell is large enough; with replacement (and a recorded
+        `ShortCellWarning`, kept in `notes`) when it is short; a `DataError` when a label has
+        no rows at all in a group (e.g. a language with no neutral examples), since nothing
+        can be sampled.
+        """
+        order, notes = balanced_rows(self.frame, self.labels, self.name, n_per_cell, by, seed)
+        return LabeledData(self.frame.iloc[order].reset_index(drop=True), self.labels,
+                           f"{self.name}|balanced{n_per_cell}", (*self.notes, *notes))
 
     def fingerprint(self) -> str:
         """Content hash of texts, labels, label names and optional columns (order-sensitive)."""

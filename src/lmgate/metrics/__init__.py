@@ -1,12 +1,8 @@
-"""Metrics: classification scores (scikit-learn) and bootstrap statistics."""
+"""Metrics: classification (scikit-learn), generation (sacrebleu), SQuAD v2, their declared
+directions, and bootstrap resampling of them."""
 
 from lmgate.metrics.classification import RESAMPLABLE, classification_metrics, confusion
-from lmgate.metrics.stats import (Comparison, Interval, assert_better, assert_equivalent,
-                                  assert_non_inferior, assert_above, assert_not_worse, bootstrap_ci,
-                                  paired_bootstrap)
+from lmgate.metrics.resampling import Interval, bootstrap_ci, bootstrap_mean_ci
 
-__all__ = [
-    "RESAMPLABLE", "Comparison", "Interval", "assert_better", "assert_equivalent",
-    "assert_non_inferior", "assert_above", "assert_not_worse",
-    "bootstrap_ci", "classification_metrics", "confusion", "paired_bootstrap",
-]
+__all__ = ["RESAMPLABLE", "Interval", "bootstrap_ci", "bootstrap_mean_ci",
+           "classification_metrics", "confusion"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from lmgate.errors import ConfigError
+from lmgate.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

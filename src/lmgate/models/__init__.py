@@ -1,6 +1,7 @@
-"""Model layer: registry of named specs, offline resolution, loading, parameter accounting."""
+"""Model layer: registry of named specs, offline resolution, stand-ins, one `load_model` for
+every kind, the language-model interface and its engine, parameter accounting, the plan."""
 
-from lmgate.models.loading import LoadedModel, load_classifier
+from lmgate.models.load import LoadedModel, load_model, resolve
 from lmgate.models.params import count_parameters
 from lmgate.models.registry import (ModelSpec, PyPIWeights, get_model_spec, register_model,
                                     registered_models)
@@ -8,5 +9,6 @@ from lmgate.models.resolve import ResolvedModel, resolve_model
 
 __all__ = [
     "LoadedModel", "ModelSpec", "PyPIWeights", "ResolvedModel", "count_parameters",
-    "get_model_spec", "load_classifier", "register_model", "registered_models", "resolve_model",
+    "get_model_spec", "load_model", "register_model", "registered_models", "resolve",
+    "resolve_model",
 ]

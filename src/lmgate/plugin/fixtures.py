@@ -13,18 +13,18 @@ import pytest
 
 from lmgate.plugin.options import SETTINGS
 from lmgate.plugin.selection import study_of
-from lmgate.profiles import Knobs
-from lmgate.settings import Settings
+from lmgate.core.profiles import Knobs
+from lmgate.plugin.session import Settings
 
 if TYPE_CHECKING:  # the fixtures import torch-side modules only when a test uses them
-    from lmgate.cache import RunCache
+    from lmgate.core.cache import RunCache
     from lmgate.data import DataSplits, LabeledData
-    from lmgate.lora import LoraRun, LoraSettings, TranslationPrompt
-    from lmgate.models.causal import CausalLM
-    from lmgate.models.heads import HeadRun
-    from lmgate.prompting import PromptTemplate, ZeroShotClassifier
-    from lmgate.qa import Question, SpanHeadRun
-    from lmgate.training import TrainedRun
+    from lmgate.methods.lora import LoraRun, LoraSettings, TranslationPrompt
+    from lmgate.models.language_model import CausalLM
+    from lmgate.methods.heads import HeadRun
+    from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
+    from lmgate.methods.span_head import Question, SpanHeadRun
+    from lmgate.methods.finetune import TrainedRun
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +67,7 @@ def knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> Knobs:
 @pytest.fixture(scope="session")
 def run_cache(lmgate_settings: Settings) -> "RunCache":
     """lmgate's content-addressed cache of this session (disabled by --no-cache)."""
-    from lmgate.cache import RunCache
+    from lmgate.core.cache import RunCache
 
     return RunCache(lmgate_settings.cache_dir, enabled=lmgate_settings.use_cache)
 
@@ -91,7 +91,7 @@ def finetune(lmgate_settings: Settings, run_cache: "RunCache", device: str, lmga
     `tokenizer_texts=` is needed by embedded models that train their tokenizer on the data; a
     `config=TrainConfig(...)` replaces the profile defaults. Seeded with this run's seed.
     """
-    from lmgate.training import finetune as run_finetune
+    from lmgate.methods.finetune import finetune as run_finetune
 
     def run(model: str, data: "DataSplits", tokenizer_texts: Sequence[str] | None = None,
             config=None, **overrides: Any) -> "TrainedRun":
@@ -135,15 +135,15 @@ def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "Z
         classifier = zero_shot("smollm2-135m-instruct", prompt, labels=test.labels)
         result = classifier.evaluate(test, mode="score")      # or mode="generate"
     """
-    from lmgate.models.causal import cpu_has_native_bf16
-    from lmgate.prompting import ZeroShotClassifier
+    from lmgate.core.device import fast_scoring_dtype
+    from lmgate.methods.zero_shot import ZeroShotClassifier
 
-    cascade = device == "cpu" and cpu_has_native_bf16()
+    fast = fast_scoring_dtype(device)
 
     def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
              shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
-        if cascade and "fast" not in options:
-            options["fast"] = causal_lm(llm, "bfloat16")
+        if fast is not None and "fast" not in options:
+            options["fast"] = causal_lm(llm, fast)
         return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,
                                   cache=run_cache, **options)
     return make
@@ -159,7 +159,7 @@ def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int) -> Callabl
         run.result                      # EvalResult on `evaluation`
         run.frozen.parameters           # {"total", "trainable", "added_by_head", ...}
     """
-    from lmgate.models.heads import train_frozen_head
+    from lmgate.methods.heads import train_frozen_head
 
     def run(base: str, train: "LabeledData", evaluation: "LabeledData", config) -> "HeadRun":
         return train_frozen_head(base, train, evaluation, config, cache=run_cache,
@@ -179,7 +179,7 @@ def frozen_span_head(run_cache: "RunCache", device: str, lmgate_seed: int
                                max_length=192, stride=64)
         run.result["f1"], run.result["HasAns_f1"]        # SQuAD v2 metrics (QAResult)
     """
-    from lmgate.qa import train_frozen_span_head
+    from lmgate.methods.span_head import train_frozen_span_head
 
     def run(base: str, train: Sequence["Question"], test: Sequence["Question"], config, *,
             max_length: int = 384, stride: int = 128) -> "SpanHeadRun":
@@ -200,7 +200,7 @@ def lora(run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
         with adapter(lm, run) as tuned:
             hypotheses = translate(tuned, sources)
     """
-    from lmgate.lora import TranslationPrompt, train_lora
+    from lmgate.methods.lora import TranslationPrompt, train_lora
 
     def run(lm: "CausalLM", train: Sequence[tuple[str, str]],
             validation: Sequence[tuple[str, str]], settings: "LoraSettings",

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lmgate.errors import ConfigError
-from lmgate.profiles import get_profile, load_profiles
-from lmgate.settings import DATA_DIR_ENV, EMBEDDED_DATA_ENV, Settings, default_cache_dir, split_csv
+from lmgate.core.device import check_device
+from lmgate.core.errors import ConfigError
+from lmgate.core.profiles import get_profile, load_profiles
+from lmgate.core.config import DATA_DIR_ENV, EMBEDDED_DATA_ENV, default_cache_dir, split_csv
+from lmgate.plugin.session import Settings
 
 SETTINGS = pytest.StashKey[Settings]()
 GATE = pytest.StashKey["GateOptions"]()
@@ -162,10 +163,7 @@ def _results_dir(config: pytest.Config) -> Path:
 
 
 def _device(config: pytest.Config) -> str:
-    device = option(config, "lmgate_device").strip().lower()
-    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise ConfigError(f"unknown --device {device!r}; use auto, cpu, cuda or cuda:N")
-    return device
+    return check_device(option(config, "lmgate_device"), "--device")
 
 
 def _set_env(config: pytest.Config, name: str, value: str) -> None:
@@ -211,7 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if embedded:
         _set_env(config, EMBEDDED_DATA_ENV, str(config.rootpath / embedded))
     if config.getoption("cacheclear", False) and not is_worker(config):
-        from lmgate.cache import RunCache
+        from lmgate.core.cache import RunCache
 
         RunCache(settings.cache_dir).clear()
 

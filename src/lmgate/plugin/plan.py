@@ -1,4 +1,4 @@
-"""`--lmgate-plan`: print the pre-flight plan of the selected cases (lmgate.plan), run nothing."""
+"""`--lmgate-plan`: print the pre-flight plan of the selected cases (lmgate.models.plan), run nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     config = session.config
     if not config.getoption("lmgate_plan", False):
         return None
-    from lmgate.plan import needs_from_cases, plan_rows, plan_text
+    from lmgate.models.plan import needs_from_cases, plan_rows, plan_text
 
     settings = config.stash[SETTINGS]
     cases = []

@@ -1,4 +1,4 @@
-"""Progress across xdist workers: each worker writes its latest `lmgate.progress` report to a
+"""Progress across xdist workers: each worker writes its latest `lmgate.core.progress` report to a
 file of its own; the controller prints one line for all workers every
 `lmgate_progress_interval` seconds (when something moved), e.g.
 
@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from lmgate.progress import ENV, board_line, read_board, set_test
+from lmgate.core.progress import ENV, board_line, read_board, set_test
 
 BOARD_KEY = "lmgate_progress_dir"
 BOARD = pytest.StashKey["Board"]()
@@ -51,7 +51,7 @@ def pytest_configure_node(node) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    from lmgate.plugin.scaleout import strip_group
+    from lmgate.plugin.selection import strip_group
 
     set_test(strip_group(item.nodeid))   # the id results use, without loadgroup's @group
 

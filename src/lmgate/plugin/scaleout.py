@@ -116,10 +116,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = kept
-
-
-def strip_group(nodeid: str) -> str:
-    """A node id without the `@group` suffix that `--dist loadgroup` appends (the groups are
-    `model_group`'s), so results and baselines match whatever the distribution mode."""
-    head, _, group = nodeid.rpartition("@")
-    return head if head and group.startswith(("model-", "module-")) else nodeid

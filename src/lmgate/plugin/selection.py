@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from lmgate.errors import ConfigError, DataError, Unavailable
+from lmgate.core.errors import ConfigError, DataError, Unavailable
 from lmgate.plugin.options import GATE, SETTINGS
 
 LANG_PARAMS = ("lang", "language", "languages", "train_lang", "test_lang", "source_lang")
@@ -145,3 +145,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.longrepr = (f"{where}: {call.excinfo.typename}: {call.excinfo.value}\n"
                                "(lmgate input error; --tb=long shows the full traceback)")
     return report
+
+
+def strip_group(nodeid: str) -> str:
+    """A node id without the `@group` suffix that `--dist loadgroup` appends (the groups are
+    `model_group`'s), so results and baselines match whatever the distribution mode."""
+    head, _, group = nodeid.rpartition("@")
+    return head if head and group.startswith(("model-", "module-")) else nodeid

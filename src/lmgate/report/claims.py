@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from lmgate.metrics.stats import comparison_in_words
+from lmgate.stats.comparison import comparison_in_words
 
 MARKS = {"passed": "✅ passed", "failed": "❌ FAILED", "xfailed": "⚠️ expected failure",
          "xpassed": "❗ unexpectedly passed", "skipped": "⏭ skipped", "error": "❌ ERROR"}

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from lmgate.io import atomic_write
+from lmgate.core.io import atomic_write
 from lmgate.report.claims import study_of
 
 

@@ -1,4 +1,4 @@
-"""The recorder that turns results (lmgate.results) into exportable rows.
+"""The recorder that turns results (lmgate.results.classification) into exportable rows.
 
 Nothing here knows about pytest: a notebook can build `EvalResult`s and call the writers.
 """
@@ -12,8 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from lmgate.metrics.classification import confusion
-from lmgate.results import EvalResult, Result
+from lmgate.results.base import Result
 
 
 def _jsonable(value: Any) -> Any:
@@ -48,7 +47,7 @@ class Recorder:
         self.gate: dict[str, Any] = {}                 # its lmgate_gate marker's settings
         self._started = time.perf_counter()
 
-    def __call__(self, *results: EvalResult, notes: Sequence[str] = (), **metrics: float) -> None:
+    def __call__(self, *results: Result, notes: Sequence[str] = (), **metrics: float) -> None:
         """Record results (with their predictions) and/or loose scalar metrics."""
         for result in results:
             self._add_result(result, notes)
@@ -70,9 +69,9 @@ class Recorder:
         intervals = getattr(result, "intervals", None)   # optional in the Result protocol
         if intervals is not None:
             info.update({f"{metric}_ci": [ci.low, ci.high] for metric, ci in intervals().items()})
-        if isinstance(result, EvalResult):  # classification: its confusion matrix
-            info.update(labels=list(result.labels),
-                        confusion=confusion(result.y_true, result.y_pred, len(result.labels)))
+        record_info = getattr(result, "record_info", None)  # optional: task-specific facts
+        if record_info is not None:
+            info.update(record_info())
         row = self._add_row(result.name, result.params, result.metrics, info, notes)
         self.predictions.append({"record_id": row["record_id"], **result.predictions()})
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from lmgate.io import atomic_write_text
+from lmgate.core.io import atomic_write_text
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report
 

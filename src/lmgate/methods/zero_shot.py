@@ -11,15 +11,12 @@ Two decoding modes, chosen per call:
   is reported as `invalid_rate`.
 
 Prompts use the tokenizer's chat template when it has one and a plain "Answer:" template when
-not. Batches are length-sorted and left-padded, under `torch.inference_mode`. In `score` mode the
-token prefix all prompts share (chat header, system prompt, instruction, shots) runs once and its
-KV cache is reused by every batch.
+not. The model runs through `lmgate.models.engine` (length-sorted, left-padded batches; in
+`score` mode the token prefix all prompts share runs once and its KV cache is reused).
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,24 +25,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lmgate.cache import Entry, RunCache, save_arrays
+from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
-from lmgate.errors import ConfigError
+from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.models.causal import LanguageModel
-from lmgate.results import EvalResult
-from lmgate.progress import progress_bar
+from lmgate.models.engine import continuation_logprobs, generate_from_ids, shared_prefix_length
+from lmgate.models.language_model import LanguageModel
+from lmgate.results.classification import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
-           "agreement", "draw_shots", "greedy_generate", "shared_prefix_length"]
+           "agreement", "draw_shots", "shared_prefix_length"]
 
 MODES = ("score", "generate")
-
-
-def _kv_cache_name(model: Any) -> str:
-    """What a KV cache is called in forward()'s arguments and outputs: `cache` in recent
-    transformers 5.x, `past_key_values` before."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -104,7 +95,7 @@ class PromptPredictions:
 
 @dataclass
 class ZeroShotClassifier:
-    """Prompt a causal LM (a `lmgate.models.causal.CausalLM`) to classify texts."""
+    """Prompt a causal LM (a `lmgate.models.language_model.CausalLM`) to classify texts."""
 
     lm: LanguageModel
     template: PromptTemplate
@@ -182,51 +173,6 @@ class ZeroShotClassifier:
         out.seconds = time.perf_counter() - start
         return out
 
-    def _batches(self, encoded: Sequence[list[int]], desc: str):
-
-        order = np.argsort([len(x) for x in encoded], kind="stable")
-        for start in progress_bar(range(0, len(order), self.batch_size), desc=desc):
-            yield order[start:start + self.batch_size]
-
-    def _pad_left(self, rows: Sequence[list[int]]):
-        import torch
-
-        width = max(len(r) for r in rows)
-        pad = self.lm.tokenizer.pad_token_id
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r):] = torch.tensor(r)
-            mask[i, width - len(r):] = 1
-        return ids.to(self.lm.device), mask.to(self.lm.device)
-
-    def _prefix_cache(self, model, prefix: list[int]):
-        import torch
-
-        ids = torch.tensor([prefix], device=self.lm.device)
-        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return getattr(out, _kv_cache_name(model))
-
-    def _forward_logprobs(self, model, rows: Sequence[list[int]], keep: int, prefix=None,
-                          prefix_len: int = 0):
-        """Log-probabilities at the last `keep` positions only (the vocabulary is large).
-        With `prefix` (a KV cache of `prefix_len` tokens), `rows` continue that prefix."""
-        import torch
-
-        ids, mask = self._pad_left(rows)
-        # Left padding: positions must count from each row's first real token.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
-        extra: dict[str, Any] = {"use_cache": prefix is not None}
-        if prefix is not None:
-            # Padding now sits between the prefix and each row's suffix; the mask hides it.
-            past = copy.deepcopy(prefix)
-            past.batch_repeat_interleave(len(rows))
-            mask = torch.cat([mask.new_ones(len(rows), prefix_len), mask], dim=1)
-            extra[_kv_cache_name(model)] = past
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                       logits_to_keep=keep, **extra).logits
-        return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
-
     def _score(self, texts: Sequence[str]) -> PromptPredictions:
         prompts = self._encode_prompts(texts)
         if self.fast is None:
@@ -242,55 +188,19 @@ class ZeroShotClassifier:
 
     def _label_scores(self, model, prompts: Sequence[list[int]]) -> np.ndarray:
         """(n, k) log-likelihoods of every label's answer after each prompt, under `model`."""
-        import torch
-
-        k = len(self.labels)
-        scores = np.empty((len(prompts), k), dtype=np.float64)
-        single = all(len(c) == 1 for c in self._candidate_ids)
-        first = [c[0] for c in self._candidate_ids]
-        n = shared_prefix_length(prompts) if self.share_prefix else 0
-        with torch.inference_mode():
-            shared = ({"prefix": self._prefix_cache(model, prompts[0][:n]), "prefix_len": n}
-                      if n else {})
-            for idx in self._batches(prompts, "score"):
-                if single:  # one forward scores every label: the next-token distribution
-                    logp = self._forward_logprobs(model, [prompts[i][n:] for i in idx], keep=1,
-                                                  **shared)[:, -1, :]
-                    scores[idx] = logp[:, first].cpu().numpy()
-                    continue
-                rows = [prompts[i][n:] + c for i in idx for c in self._candidate_ids]
-                logp = self._forward_logprobs(model, rows,
-                                              keep=1 + max(map(len, self._candidate_ids)),
-                                              **shared)
-                for r, row in enumerate(rows):
-                    cand = self._candidate_ids[r % k]
-                    # logits at position t predict token t+1; the candidate ends the row.
-                    steps = logp[r, -len(cand) - 1:-1, :]
-                    total = steps.gather(-1, torch.tensor(cand, device=steps.device)[:, None]).sum()
-                    scores[idx[r // k], r % k] = float(total)
-        return scores
+        return continuation_logprobs(self.lm, prompts, self._candidate_ids,
+                                     batch_size=self.batch_size, share_prefix=self.share_prefix,
+                                     model=model)
 
     def _generate(self, texts: Sequence[str], max_new_tokens: int) -> PromptPredictions:
-        import torch
-
         heads = {tuple(c[:max_new_tokens]) for c in self._candidate_ids}
         if len(heads) < len(self._candidate_ids):
             raise ConfigError(f"with max_new_tokens={max_new_tokens}, the answers {self._answers} "
                               f"start with the same tokens for {self.lm.name}: a generated "
                               "answer could not name one label. Raise max_new_tokens or change "
                               "the verbalisers")
-        prompts = self._encode_prompts(texts)
-        answers: list[str] = [""] * len(texts)
-        tok = self.lm.tokenizer
-        with torch.inference_mode():
-            for idx in self._batches(prompts, "generate"):
-                ids, mask = self._pad_left([prompts[i] for i in idx])
-                out = self.lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                             max_new_tokens=max_new_tokens, num_beams=1,
-                                             temperature=None, top_p=None, top_k=None,
-                                             pad_token_id=tok.pad_token_id)
-                for j, i in enumerate(idx):
-                    answers[i] = tok.decode(out[j, ids.shape[1]:], skip_special_tokens=True)
+        answers = generate_from_ids(self.lm, self._encode_prompts(texts),
+                                    max_new_tokens=max_new_tokens, batch_size=self.batch_size)
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers)
 
@@ -366,18 +276,6 @@ class ZeroShotClassifier:
                           examples=data.texts, clusters=data.clusters)
 
 
-def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens all rows share, leaving every row at least one token of its own
-    (0 for fewer than two rows)."""
-    if len(rows) < 2:
-        return 0
-    first, n = rows[0], max(min(map(len, rows)) - 1, 0)
-    for row in rows[1:]:
-        if row[:n] != first[:n]:   # the common case (equal prefixes) stays one C-level compare
-            n = next(i for i in range(n) if row[i] != first[i])
-    return n
-
-
 def draw_shots(train: LabeledData, k: int, seed: int) -> list[tuple[str, int]]:
     """k in-context examples drawn from `train` with a seed, spread over the labels."""
     if k <= 0:
@@ -399,30 +297,3 @@ def agreement(a: EvalResult, b: EvalResult) -> float:
     if a.y_pred.shape != b.y_pred.shape:
         raise ValueError("agreement needs predictions on the same examples")
     return float(np.mean(a.y_pred == b.y_pred))
-
-
-def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: int = 16,
-                    max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
-    """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
-    EOS or, by default, at the first newline."""
-    import torch
-
-    tok = lm.tokenizer
-    tok.padding_side = "left"
-    order = np.argsort([len(p) for p in prompts], kind="stable")
-    out: list[str] = [""] * len(prompts)
-    stops = [tok.eos_token_id]
-    if stop_at_newline:
-        stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
-    with torch.inference_mode():
-        for start in progress_bar(range(0, len(order), batch_size), desc="generate"):
-            idx = order[start:start + batch_size]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                      add_special_tokens=False).to(lm.device)
-            gen = lm.model.generate(**enc, do_sample=False, num_beams=1,
-                                    max_new_tokens=max_new_tokens, eos_token_id=stops,
-                                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
-                                    top_k=None)
-            for j, i in enumerate(idx):
-                out[i] = tok.decode(gen[j, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return out

@@ -2,46 +2,20 @@
 
 `Result` is the protocol (name, params, info, metrics, n, per-example predictions);
 `EvalResult` is the classification result. Generation (lmgate.metrics.generation) and
-extractive QA (lmgate.qa) results implement the same protocol. This module sits below the
+extractive QA (lmgate.methods.span_head) results implement the same protocol. This module sits below the
 metrics' statistics and the report layer: methods return results without importing either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 
-from lmgate.metrics.classification import classification_metrics
-
-
-@runtime_checkable
-class Result(Protocol):
-    """One system's per-example outputs on one evaluation set, with its metrics.
-
-    Example::
-
-        result = run.predict(test)          # any method's result
-        result["macro_f1"], result.n, result.params["model"]
-    """
-
-    name: str
-    params: dict[str, Any]
-    info: dict[str, Any]
-    metrics: dict[str, float]
-
-    @property
-    def n(self) -> int: ...
-
-    def __getitem__(self, metric: str) -> float: ...
-
-    def predictions(self) -> Mapping[str, Any]:
-        """Per-example outputs, JSON-ready, from which every metric can be recomputed."""
-        ...
-
-    # Optional: `intervals() -> {metric: Interval}`, the bootstrap 95% CIs that reports and
-    # plots show (EvalResult: macro F1; generation: BLEU, chrF; QA: F1, HasAns/NoAns F1).
+from lmgate.metrics.classification import classification_metrics, confusion
+from lmgate.metrics.resampling import Interval, bootstrap_ci, point_and_resamples
+from lmgate.results.base import excerpt
 
 
 @dataclass
@@ -97,41 +71,21 @@ class EvalResult:
             out["examples"] = list(self.examples)
         return out
 
-    def intervals(self) -> dict[str, Any]:
+    def intervals(self) -> dict[str, Interval]:
         """Bootstrap 95% CI of macro F1 (over clusters when the result has them)."""
-        from lmgate.metrics.stats import bootstrap_ci
-
         return {"macro_f1": bootstrap_ci(self.y_true, self.y_pred, len(self.labels), "macro_f1",
                                          clusters=self.clusters)}
 
+    def record_info(self) -> dict[str, Any]:
+        """The label names and the confusion matrix (rows: true, columns: predicted)."""
+        return {"labels": list(self.labels),
+                "confusion": confusion(self.y_true, self.y_pred, len(self.labels))}
 
-EXCERPT_CHARS = 80
+    def examples_key(self) -> Hashable:
+        return (self.labels, tuple(self.y_true.tolist()))
 
-
-def excerpt(text: Any, limit: int = EXCERPT_CHARS) -> str:
-    """One line of at most `limit` characters: what a flip report shows of an example."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[:limit - 1] + "…"
-
-
-def degenerate_reason(result: Any, max_class_share: float = 0.95,
-                      max_abstain: float = 0.9) -> str | None:
-    """Why a result is degenerate (it "wins" without doing the task), or None.
-
-    A classifier that gives one label to `max_class_share` of the examples, or a QA system
-    that abstains on `max_abstain` of the questions (`abstain_rate`), can beat a baseline on
-    a metric while having learned nothing: such a win is reported as such, not passed.
-    """
-    abstain = getattr(result, "abstain_rate", None)
-    if abstain is not None and abstain >= max_abstain:
-        return f"{result.name} abstains (answers nothing) on {abstain:.0%} of the questions"
-    y_pred = getattr(result, "y_pred", None)
-    if y_pred is not None and len(y_pred):
-        values, counts = np.unique(np.asarray(y_pred), return_counts=True)
-        share = counts.max() / counts.sum()
-        if share >= max_class_share:
-            label = values[counts.argmax()]
-            labels = getattr(result, "labels", ())
-            name = labels[label] if 0 <= label < len(labels) else "an invalid answer"
-            return f"{result.name} predicts {name!r} for {share:.0%} of the examples"
-    return None
+    def resampled(self, metric: str, n_resamples: int, seed: int,
+                  clusters: Any = None) -> tuple[float, np.ndarray]:
+        """A confusion-matrix metric (`RESAMPLABLE`) on all examples and on resamples."""
+        return point_and_resamples(self.y_true, self.y_pred, len(self.labels), metric,
+                                   n_resamples, seed, clusters)

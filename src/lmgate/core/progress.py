@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from lmgate.io import atomic_write_text
+from lmgate.core.io import atomic_write_text
 
 ENV = "LMGATE_PROGRESS_FILE"
 MIN_INTERVAL_S = 1.0

@@ -10,55 +10,21 @@ the context's characters; '' when the null score wins (SQuAD v2).
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from lmgate.cache import RunCache, cache_arrays
-from lmgate.errors import DataError
-from lmgate.models.causal import LanguageModel, inference_dtype
-from lmgate.models.heads import FrozenBaseModel, base_autocast, linear_schedule
-from lmgate.settings import TrainConfig
-from lmgate.progress import progress_bar
-
-
-_LEADIN = re.compile(r"^(?:the answer is\s*:?\s*)+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-    context: str
-    answers: tuple[str, ...]            # () when unanswerable
-    starts: tuple[int, ...]
-    article: str = ""
-
-
-def read_squad(path: str | Path) -> list[Question]:
-    """SQuAD v1.1/v2.0 JSON (`data[].paragraphs[].qas[]`) as a flat list of questions."""
-    doc = json.loads(Path(path).read_text())
-    if "data" not in doc:
-        raise DataError(f"{path}: not SQuAD JSON (no 'data' key)")
-    out = []
-    for article in doc["data"]:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                for a in answers:
-                    if para["context"][a["answer_start"]:a["answer_start"] + len(a["text"])] != a["text"]:
-                        raise DataError(f"{path}: question {qa['id']}: answer {a['text']!r} is not "
-                                        f"at offset {a['answer_start']} of its context")
-                out.append(Question(qa["id"], qa["question"], para["context"],
-                                    tuple(a["text"] for a in answers),
-                                    tuple(a["answer_start"] for a in answers),
-                                    article.get("title", "")))
-    return out
+from lmgate.core.cache import RunCache, cache_arrays
+from lmgate.core.config import TrainConfig
+from lmgate.core.device import autocast, inference_dtype
+from lmgate.core.progress import progress_bar
+from lmgate.data.squad import Question
+from lmgate.methods.trainer import linear_schedule
+from lmgate.models.frozen import FrozenBaseModel
+from lmgate.models.load import load_model
+from lmgate.results.qa import QAResult
 
 
 @dataclass
@@ -107,7 +73,7 @@ def token_features(frozen: FrozenBaseModel, windows: Windows, *, batch_size: int
     width = max(len(x) for x in windows.input_ids)
     out = np.zeros((len(windows.input_ids), width, frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
-    with torch.inference_mode(), base_autocast(device, dtype):
+    with torch.inference_mode(), autocast(device, dtype):
         for s in progress_bar(range(0, len(out), batch_size), desc="base features"):
             rows = windows.input_ids[s:s + batch_size]
             batch = frozen.tokenizer.pad({"input_ids": rows}, return_tensors="pt")
@@ -188,81 +154,6 @@ def predict_spans(frozen: FrozenBaseModel, questions: Sequence[Question], window
     return answers, na_probs
 
 
-def zero_shot_answers(lm: "LanguageModel", questions: Sequence[Question], *, max_new_tokens: int = 16,
-                      batch_size: int = 8) -> dict[str, str]:
-    """Greedy generative QA with a prompt; 'unanswerable' maps to ''."""
-    from lmgate.prompting import greedy_generate
-
-    prompts = [("Answer the question with a short span copied from the context. If the context "
-                f"does not answer it, reply unanswerable.\nContext: {q.context}\n"
-                f"Question: {q.question}\nAnswer:") for q in questions]
-    outputs = greedy_generate(lm, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens)
-    # Small chat models preface answers ("The answer is: Melbourne"): keep the answer itself.
-    answers = [_LEADIN.sub("", o.strip()).strip().rstrip(".") for o in outputs]
-    return {q.id: "" if "unanswerable" in a.lower() else a for q, a in zip(questions, answers)}
-
-
-@dataclass
-class QAResult:
-    """Answers of one system to SQuAD questions, with the full metric set."""
-
-    name: str
-    questions: Sequence[Question]
-    answers: dict[str, str]
-    na_probs: dict[str, float] | None = None
-    params: dict[str, Any] | None = None
-    info: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        from lmgate.metrics.qa import best_over_golds, squad_v2, text_metrics, token_f1
-
-        self.params, self.info = dict(self.params or {}), dict(self.info or {})
-        golds = {q.id: list(q.answers) for q in self.questions}
-        self.metrics = squad_v2(self.answers, golds, self.na_probs)
-        answerable = [q for q in self.questions if q.answers]
-        if answerable:
-            texts = text_metrics([self.answers[q.id] for q in answerable],
-                                 [q.answers[0] for q in answerable])
-            self.metrics.update({f"HasAns_{k}": v for k, v in texts.items()})
-        self.per_question_f1 = np.array([best_over_golds(token_f1, self.answers[q.id], golds[q.id])
-                                         for q in self.questions])
-        self.info.setdefault("meteor_note", "METEOR without WordNet synonyms (not available "
-                                            "offline): exact and stem matches only")
-
-    @property
-    def n(self) -> int:
-        return len(self.questions)
-
-    @property
-    def abstain_rate(self) -> float:
-        """Share of questions answered with nothing (predicted unanswerable)."""
-        return sum(not self.answers[q.id].strip() for q in self.questions) / max(1, self.n)
-
-    def __getitem__(self, metric: str) -> float:
-        return self.metrics[metric]
-
-    def intervals(self) -> dict[str, Any]:
-        """Bootstrap 95% CIs of F1, HasAns F1 and NoAns F1 (0-100), resampling whole
-        paragraphs: questions about one context are not independent."""
-        from lmgate.metrics.stats import bootstrap_mean_ci
-
-        out = {}
-        subsets = {"f1": [True] * self.n, "HasAns_f1": [bool(q.answers) for q in self.questions],
-                   "NoAns_f1": [not q.answers for q in self.questions]}
-        for metric, keep in subsets.items():
-            keep = np.asarray(keep)
-            contexts = [q.context for q, k in zip(self.questions, keep) if k]
-            if keep.any():
-                out[metric] = bootstrap_mean_ci(self.per_question_f1[keep], scale=100,
-                                                clusters=contexts if len(set(contexts)) > 1 else None)
-        return out
-
-    def predictions(self) -> dict[str, Any]:
-        return {"ids": [q.id for q in self.questions],
-                "answers": [self.answers[q.id] for q in self.questions],
-                "golds": [list(q.answers) for q in self.questions]}
-
-
 def cached_token_features(frozen: FrozenBaseModel, windows: Windows,
                           questions: Sequence[Question], cache: RunCache, *,
                           device: str = "cpu", dtype: str = "float32") -> np.ndarray:
@@ -289,8 +180,6 @@ def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[
                            cache: RunCache, device: str = "cpu", seed: int = 0) -> SpanHeadRun:
     """Load `base` with a seeded span head, freeze the base, train the head on the base's
     cached token features of the train windows, and answer the test questions."""
-    from lmgate.models.load import load_model
-
     frozen = load_model(base, "frozen-head", cache, task="qa", seed=seed)
     windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
                for name, qs in (("train", train), ("test", test))}

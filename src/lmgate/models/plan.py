@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from lmgate.errors import ConfigError, ModelUnavailable
+from lmgate.core.device import inference_dtype
+from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import ModelSpec, get_model_spec, registered_models
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def parameters_of(spec: ModelSpec, resolved: "ResolvedModel | None") -> int | No
 
 def plan_rows(needs: Mapping[str, ModelNeed], cache_dir: Path, device: str) -> list[dict]:
     """One row per model: source, size, regimes, peak memory estimate for `device`."""
-    dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    dtype = inference_dtype(device)
     rows = []
     for name in sorted(needs):
         need = needs[name]

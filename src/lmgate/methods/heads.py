@@ -1,104 +1,29 @@
-"""Task heads on a frozen causal-LM base, and training them on cached base features.
+"""Classification heads on a frozen causal-LM base, trained on cached base features.
 
-The heads are transformers' own: `AutoModelForSequenceClassification` (a bias-free `score`
-layer applied at the last non-padding token, hidden x labels parameters) and
-`AutoModelForQuestionAnswering` (`qa_outputs`, a Linear(hidden, 2) with bias: 2 x (hidden + 1)).
-Everything in the base is frozen. Because the base never changes, its features are computed
-once (and cached) and the head trains on them: the same numbers as a forward pass through the
-base every epoch (tests/test_heads.py), many times faster.
+Because the base never changes, its features are computed once (and cached) and the head
+trains on them: the same numbers as a forward pass through the base every epoch
+(tests/test_heads.py), many times faster. The model with its head is
+`lmgate.models.frozen.FrozenBaseModel`, loaded by `lmgate.models.load`.
 """
-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from lmgate.cache import RunCache, cache_arrays
+from lmgate.core.cache import RunCache, cache_arrays
+from lmgate.core.config import TrainConfig
+from lmgate.core.device import autocast, inference_dtype
+from lmgate.core.errors import ConfigError
+from lmgate.core.progress import progress_bar
 from lmgate.data.types import LabeledData
-from lmgate.errors import ConfigError
+from lmgate.methods.trainer import linear_schedule
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.causal import inference_dtype, prepare_tokenizer, resolve_plain
-from lmgate.models.fingerprint import model_fingerprint
-from lmgate.models.params import count_parameters
-from lmgate.results import EvalResult
-from lmgate.settings import TrainConfig
-from lmgate.progress import progress_bar
-
-TASKS = ("classification", "qa")
-
-
-@dataclass
-class FrozenBaseModel:
-    """A transformers model with a task head whose base is frozen, plus its accounting."""
-
-    name: str
-    task: str
-    model: Any
-    tokenizer: Any
-    fingerprint: str
-    parameters: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def head(self):
-        return self.model.score if self.task == "classification" else self.model.qa_outputs
-
-    @property
-    def hidden_size(self) -> int:
-        return self.model.config.hidden_size
-
-    def expected_head_parameters(self) -> int:
-        """hidden x labels (no bias) for classification; 2 x (hidden + 1) for span QA."""
-        if self.task == "classification":
-            return self.hidden_size * self.model.config.num_labels
-        return 2 * (self.hidden_size + 1)
-
-
-def load_frozen_base(model: str, task: str, cache: RunCache, *, labels: Sequence[str] = (),
-                     seed: int = 0) -> FrozenBaseModel:
-    """Load `model` with a fresh, seeded head for `task`; freeze the base; count parameters."""
-    import torch
-    from transformers import (AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
-                              AutoTokenizer)
-
-    if task not in TASKS:
-        raise ConfigError(f"unknown head task {task!r}; use one of {TASKS}")
-    resolved = resolve_plain(model, cache)
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location,
-                                                                **resolved.load_kwargs),
-                                  padding_side="right")
-    torch.manual_seed(seed)
-    if task == "classification":
-        if len(labels) < 2:
-            raise ConfigError("a classification head needs at least 2 labels")
-        net = AutoModelForSequenceClassification.from_pretrained(
-            resolved.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={n: i for i, n in enumerate(labels)}, dtype=torch.float32,
-            **resolved.load_kwargs)
-    else:
-        net = AutoModelForQuestionAnswering.from_pretrained(resolved.location, dtype=torch.float32,
-                                                            **resolved.load_kwargs)
-    net.config.pad_token_id = tokenizer.pad_token_id
-    for p in net.base_model.parameters():
-        p.requires_grad_(False)
-    frozen = FrozenBaseModel(resolved.spec.name, task, net.eval(), tokenizer,
-                             model_fingerprint(resolved))
-    frozen.parameters = count_parameters(net)
-    return frozen
-
-
-def base_autocast(device: str, dtype: str):
-    """The context a frozen base runs in: bf16 autocast when `dtype` is "bfloat16" (CUDA's
-    default, see `inference_dtype`), plain float32 otherwise."""
-    import torch
-
-    if dtype not in ("float32", "bfloat16"):
-        raise ConfigError(f"feature dtype must be float32 or bfloat16, not {dtype!r}")
-    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
-                          enabled=dtype == "bfloat16")
-
+from lmgate.models.frozen import FrozenBaseModel
+from lmgate.models.load import load_model
+from lmgate.results.classification import EvalResult
 
 def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: int,
                         batch_size: int = 32, device: str = "cpu",
@@ -112,7 +37,7 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
     order = np.argsort([len(x) for x in enc], kind="stable")
     out = np.empty((len(texts), frozen.hidden_size), dtype=np.float32)
     base = frozen.model.base_model.to(device)
-    with torch.inference_mode(), base_autocast(device, dtype):
+    with torch.inference_mode(), autocast(device, dtype):
         for start in progress_bar(range(0, len(order), batch_size), desc="base features"):
             idx = order[start:start + batch_size]
             batch = tok.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
@@ -133,18 +58,6 @@ def cached_features(frozen: FrozenBaseModel, data: LabeledData, cache: RunCache,
     return cache_arrays(cache, "features", key,
                         lambda: last_token_features(frozen, data.texts, max_length=max_length,
                                                     device=device, dtype=dtype))
-
-
-def linear_schedule(optimizer, total: int, warmup_ratio: float):
-    import torch
-
-    warmup = int(math.ceil(total * warmup_ratio))
-
-    def factor(step: int) -> float:  # linear warm-up then linear decay, as transformers does
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def train_classification_head(frozen: FrozenBaseModel, train: LabeledData, evaluation: LabeledData,
@@ -231,8 +144,6 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                       seed: int = 0) -> HeadRun:
     """Load `base` with a seeded classification head, freeze the base, train the head on the
     base's cached features of `train`, and evaluate it on `evaluation`."""
-    from lmgate.models.load import load_model
-
     frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
     dtype = inference_dtype(device)
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from lmgate.data.types import LabeledData
-from lmgate.results import EvalResult
+from lmgate.results.classification import EvalResult
 
 
 def _fit_predict(name: str, estimator, train: LabeledData, test: LabeledData) -> EvalResult:

@@ -2,7 +2,7 @@
 
 `finetune` and `train_lora` stay in the pytest process; when `processes > 1` they write the
 starting model, the data and the settings to a job folder, launch the training there as
-`python -m lmgate.distributed JOB` under torchrun (or accelerate, whose config file may ask for
+`python -m lmgate.methods.rank JOB` (the rank worker, `lmgate.methods.rank`) under torchrun (or accelerate, whose config file may ask for
 FSDP or DeepSpeed), and load the trained weights (or adapter) back into the run cache. Why a
 subprocess and not a pytest session under torchrun: the test session, its fixtures, results and
 terminal stay one process, and only the training pays for the launch. Only rank 0 writes
@@ -18,29 +18,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import Any, Sequence
 
-import pandas as pd
-
+from lmgate.core.config import LAUNCHERS, LaunchSettings, LoraSettings, TrainConfig
+from lmgate.core.device import is_cuda
+from lmgate.core.errors import ConfigError
 from lmgate.data.types import DataSplits, LabeledData
-from lmgate.errors import ConfigError
-from lmgate.settings import TrainConfig
+from lmgate.models.language_model import LanguageModel
 
-if TYPE_CHECKING:
-    from lmgate.lora import LoraSettings, TranslationPrompt
-    from lmgate.models.causal import CausalLM
-
-LAUNCHERS = ("torchrun", "accelerate")
 SPLITS = ("train", "validation", "test")
-
-
-class LaunchSettings(Protocol):
-    """How a training run is launched (`TrainConfig` and `LoraSettings` both carry it)."""
-
-    processes: int
-    launcher: str
-    accelerate_config: str | None
-
+RANK_MODULE = "lmgate.methods.rank"
 
 def launch_command(config: LaunchSettings, job: Path, device: str = "cpu") -> list[str]:
     """The command that runs `job` on `config.processes` processes."""
@@ -50,12 +37,12 @@ def launch_command(config: LaunchSettings, job: Path, device: str = "cpu") -> li
         if config.accelerate_config:
             raise ConfigError("accelerate_config needs launcher = \"accelerate\"")
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc-per-node={config.processes}", "-m", "lmgate.distributed", str(job)]
+                f"--nproc-per-node={config.processes}", "-m", RANK_MODULE, str(job)]
     # Without a config file accelerate must be told the kind of run (else it starts one process).
     extra = (["--config_file", config.accelerate_config] if config.accelerate_config else
-             ["--multi_gpu" if device.startswith("cuda") else "--cpu"])
+             ["--multi_gpu" if is_cuda(device) else "--cpu"])
     return [sys.executable, "-m", "accelerate.commands.launch", *extra,
-            f"--num_processes={config.processes}", "--module", "lmgate.distributed", str(job)]
+            f"--num_processes={config.processes}", "--module", RANK_MODULE, str(job)]
 
 
 def expected_engine(settings: LaunchSettings) -> str:
@@ -69,20 +56,10 @@ def expected_engine(settings: LaunchSettings) -> str:
     return "DDP"
 
 
-def engine_of(trainer) -> str:
-    """The wrapper that trained: transformers may fall back from FSDP to DDP without a word
-    (measured on CPUs), so the parent compares this with `expected_engine`."""
-    name = type(trainer.model_wrapped).__name__
-    if "FullyShardedDataParallel" in name or name.startswith("FSDP"):
-        return "FSDP"
-    return {"DeepSpeedEngine": "DeepSpeed", "DistributedDataParallel": "DDP"}.get(
-        name, f"no wrapper ({name})")
-
-
 def run_job(job: Path, settings: LaunchSettings, device: str) -> dict[str, Any]:
     """Launch `job` on `settings.processes` processes; rank 0's result.json, checked."""
     env = dict(os.environ)
-    if not device.startswith("cuda"):   # the cores, shared out between the processes
+    if not is_cuda(device):   # the cores, shared out between the processes
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // settings.processes))
     done = subprocess.run(launch_command(settings, job, device), env=env, capture_output=True,
                           text=True)
@@ -95,7 +72,7 @@ def run_job(job: Path, settings: LaunchSettings, device: str) -> dict[str, Any]:
     if result["world_size"] != settings.processes:
         hint = (" (accelerate starts several CPU processes only through MPI: set "
                 "mpirun_hostfile in its config, or use launcher = \"torchrun\")"
-                if settings.launcher == "accelerate" and not device.startswith("cuda") else "")
+                if settings.launcher == "accelerate" and not is_cuda(device) else "")
         raise RuntimeError(f"{settings.launcher} ran {result['world_size']} process(es), not "
                            f"{settings.processes}{hint}")
     expected = expected_engine(settings)
@@ -110,7 +87,7 @@ def _job_folder(workdir: str | Path, kind: str, device: str, **spec: Any) -> Pat
     job.mkdir(parents=True)
     # Each rank takes the GPU of its local rank, so a pinned "cuda:N" becomes plain "cuda".
     (job / "job.json").write_text(json.dumps({
-        "kind": kind, "device": "cuda" if device.startswith("cuda") else "cpu", **spec}))
+        "kind": kind, "device": "cuda" if is_cuda(device) else "cpu", **spec}))
     return job
 
 
@@ -138,12 +115,13 @@ def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *
     return result["history"]
 
 
-def fit_lora_distributed(lm: "CausalLM", train: Sequence[tuple[str, str]],
-                         validation: Sequence[tuple[str, str]], settings: "LoraSettings", *,
-                         seed: int, prompt: "TranslationPrompt",
+def fit_lora_distributed(lm: LanguageModel, train: Sequence[tuple[str, str]],
+                         validation: Sequence[tuple[str, str]], settings: LoraSettings, *,
+                         seed: int, prompt: Any,
                          workdir: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Train a LoRA adapter of `lm` on `settings.processes` processes; returns the adapter's
-    files and the run's metadata, as the one-process path does."""
+    files and the run's metadata, as the one-process path does. `prompt` is a
+    `TranslationPrompt` (a dataclass, sent to the ranks as its fields)."""
     from dataclasses import asdict
 
     job = _job_folder(workdir, "lora", lm.device, name=lm.name, train=list(train),
@@ -154,68 +132,3 @@ def fit_lora_distributed(lm: "CausalLM", train: Sequence[tuple[str, str]],
     result = run_job(job, settings, lm.device)
     files = {p.name: p.read_bytes() for p in (job / "adapter").iterdir() if p.is_file()}
     return files, result["meta"]
-
-
-def _train_classifier_job(job: Path, spec: dict[str, Any], rank0: bool):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from lmgate.training import classifier_trainer, epoch_history
-
-    labels = tuple(spec["labels"])
-    data = DataSplits(*[LabeledData(pd.read_json(job / f"{split}.jsonl", orient="records",
-                                                 lines=True, dtype={"text": str, "label": int}),
-                                    labels, f"{spec['name']}[{split}]") for split in SPLITS],
-                      name=spec["name"], leakage="warn")
-    model = AutoModelForSequenceClassification.from_pretrained(job / "initial")
-    tokenizer = AutoTokenizer.from_pretrained(job / "initial")
-    trainer = classifier_trainer(model, tokenizer, data, TrainConfig(**spec["config"]),
-                                 seed=spec["seed"], device=spec["device"], workdir=job / "work")
-    trainer.train()
-    if rank0:
-        model.save_pretrained(job / "trained", safe_serialization=True)
-    return trainer, {"history": epoch_history(trainer.state.log_history)}
-
-
-def _train_lora_job(job: Path, spec: dict[str, Any], rank0: bool):
-    import time
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from lmgate.lora import (LoraSettings, TranslationPrompt, adapter_output, new_adapter,
-                             run_lora_training)
-
-    raw = spec["settings"]
-    settings = LoraSettings(**{**raw, "target_modules": raw["target_modules"] and
-                               tuple(raw["target_modules"])})
-    model = AutoModelForCausalLM.from_pretrained(job / "initial", dtype="auto")
-    tokenizer = AutoTokenizer.from_pretrained(job / "initial")
-    start = time.perf_counter()
-    model = new_adapter(model, settings, spec["seed"])
-    trainer = run_lora_training(model, tokenizer, [tuple(p) for p in spec["train"]],
-                                [tuple(p) for p in spec["validation"]], settings,
-                                seed=spec["seed"], prompt=TranslationPrompt(**spec["prompt"]),
-                                device=spec["device"], name=spec["name"], workdir=job / "work")
-    if not rank0:
-        return trainer, {}
-    (job / "adapter").mkdir()
-    _, meta = adapter_output(model, trainer, time.perf_counter() - start, len(spec["train"]),
-                             job / "adapter")
-    return trainer, {"meta": meta}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """One rank of a launched job (`python -m lmgate.distributed JOB`)."""
-    job = Path((argv if argv is not None else sys.argv[1:])[0])
-    spec = json.loads((job / "job.json").read_text())
-    rank0 = int(os.environ.get("RANK", "0")) == 0
-    train = {"classifier": _train_classifier_job, "lora": _train_lora_job}[spec["kind"]]
-    trainer, result = train(job, spec, rank0)
-    if rank0:
-        (job / "result.json").write_text(json.dumps(
-            {**result, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
-             "engine": engine_of(trainer)}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""LoRA fine-tuning of a causal LM for translation, and batched greedy translation.
+"""LoRA fine-tuning of a causal LM for translation (the prompt and the translating are in
+`lmgate.methods.translation`).
 
 Training uses peft's LoraConfig on transformers' Trainer; the loss covers the target tokens
 only (prompt positions are labelled -100). The adapter (safetensors + JSON config) is stored in
@@ -11,77 +12,17 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-from lmgate.cache import Entry, RunCache
-from lmgate.errors import DataError
-from lmgate.models.causal import CausalLM
+from lmgate.core.cache import Entry, RunCache
+from lmgate.core.config import LoraSettings
+from lmgate.core.device import trainer_flags
+from lmgate.core.progress import training_progress
+from lmgate.methods.launch import fit_lora_distributed
+from lmgate.methods.trainer import epoch_history
+from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
+from lmgate.models.language_model import CausalLM
 from lmgate.models.params import count_parameters
-from lmgate.prompting import greedy_generate
-from lmgate.settings import check_processes
-from lmgate.training import cuda_flags, epoch_history
-from lmgate.progress import training_progress
-
-if TYPE_CHECKING:
-    from lmgate.metrics.generation import GenerationResult
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """Seed 002's LoRA recipe (paper values as defaults)."""
-
-    r: int = 16
-    alpha: int = 64
-    dropout: float = 0.1
-    learning_rate: float = 1e-4
-    epochs: int = 2
-    batch_size: int = 4
-    max_length: int = 256
-    target_modules: tuple[str, ...] | None = None   # None: peft's default for the architecture
-    # processes > 1: trained under torchrun / accelerate (lmgate.distributed), as TrainConfig.
-    processes: int = 1
-    launcher: str = "torchrun"
-    accelerate_config: str | None = None
-
-    def __post_init__(self) -> None:
-        check_processes(self.processes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TranslationPrompt:
-    """A fixed plain-text prompt; the translation ends at the first newline."""
-
-    source_lang: str = "German"
-    target_lang: str = "French"
-
-    def __call__(self, source: str) -> str:
-        return f"Translate {self.source_lang} to {self.target_lang}.\n{self.source_lang}: {source}\n{self.target_lang}:"
-
-    @staticmethod
-    def postprocess(generated: str) -> str:
-        """Keep the first line, stripped (recorded with the results)."""
-        return generated.strip().split("\n", 1)[0].strip()
-
-
-Pair = tuple[str, str]
-
-
-def check_pairs(pairs: Sequence[Any], name: str) -> list[Pair]:
-    """Validate (source, target) pairs: both sides non-empty strings."""
-    out = []
-    for i, pair in enumerate(pairs):
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            raise DataError(f"{name}: row {i} is not a (source, target) pair: {pair!r}")
-        src, tgt = pair
-        if not isinstance(src, str) or not isinstance(tgt, str) or not src.strip() or not tgt.strip():
-            raise DataError(f"{name}: row {i} has an empty or non-text side: {pair!r}")
-        out.append((src, tgt))
-    if not out:
-        raise DataError(f"{name}: no pairs")
-    return out
 
 
 def _encode(tokenizer, prompt: TranslationPrompt, pairs: Sequence[Pair], max_length: int):
@@ -142,8 +83,6 @@ def _fit_lora(lm: CausalLM, train: list[Pair], validation: list[Pair], settings:
               cache: RunCache) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Train an adapter; returns its saved files (name -> bytes) and the run's metadata."""
     if settings.processes > 1:
-        from lmgate.distributed import fit_lora_distributed
-
         with cache.scratch("lora") as workdir:
             return fit_lora_distributed(lm, train, validation, settings, seed=seed,
                                         prompt=prompt, workdir=workdir)
@@ -187,7 +126,7 @@ def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Seque
         learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
         logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
-        seed=seed, data_seed=seed, report_to="none", **cuda_flags(device))
+        seed=seed, data_seed=seed, report_to="none", **trainer_flags(device))
     trainer = Trainer(model=model, args=args,
                       train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
                       eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
@@ -221,27 +160,3 @@ def adapter(lm: CausalLM, run: LoraRun) -> Iterator[CausalLM]:
                        lm.source)
     finally:
         lm.model = model.unload()
-
-
-def translate(lm: CausalLM, sources: Sequence[str], *, prompt: TranslationPrompt = TranslationPrompt(),
-              batch_size: int = 16, max_new_tokens: int = 64) -> list[str]:
-    """Batched greedy translation; the first line of each output, stripped."""
-    outputs = greedy_generate(lm, [prompt(s) for s in sources], batch_size=batch_size,
-                              max_new_tokens=max_new_tokens)
-    return [prompt.postprocess(o) for o in outputs]
-
-
-def evaluate_translation(lm: CausalLM, pairs: Sequence[Pair], system: str, *,
-                         prompt: TranslationPrompt = TranslationPrompt(), max_new_tokens: int = 64,
-                         run: LoraRun | None = None) -> "GenerationResult":
-    """Translate the sources of `pairs` greedily and score them against the targets (BLEU/chrF);
-    a LoRA run's training info and per-epoch history go into the result's info."""
-    from lmgate.metrics.generation import GenerationResult
-
-    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
-    hypotheses = translate(lm, sources, prompt=prompt, max_new_tokens=max_new_tokens)
-    info: dict[str, Any] = {"postprocessing": "first line of the greedy output, stripped"}
-    if run is not None:
-        info.update(run.info, history=run.history, cache_hit=run.cache_hit)
-    return GenerationResult(system, sources, hypotheses, references,
-                            params={"model": lm.name, "system": system}, info=info)

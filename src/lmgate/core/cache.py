@@ -173,6 +173,10 @@ class RunCache:
             raise
         return Entry(final, meta)
 
+    def lookup(self, kind: str, key_parts: Mapping[str, Any]) -> Entry | None:
+        """The valid entry `memo` would return for `key_parts`, or None; computes nothing."""
+        return self.get(kind, content_key(kind=kind, **key_parts))
+
     def memo(self, kind: str, key_parts: Mapping[str, Any], compute: Callable[[], T],
              save: Callable[[T, Path], dict[str, Any] | None],
              load: Callable[[Entry], T]) -> Memo:

@@ -22,19 +22,14 @@ A test reads its study's knobs through the `knobs` fixture (see lmgate.plugin.fi
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-from lmgate.errors import ConfigError
-from lmgate.settings import TrainConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from lmgate.core.errors import ConfigError
+from lmgate.core.config import TrainConfig
+from lmgate.core.pyproject import section
 
 
 class Knobs(Mapping[str, Any]):
@@ -186,14 +181,8 @@ def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Pr
 
 def load_profiles(pyproject: str | Path | None) -> dict[str, Profile]:
     """The built-in profiles plus those a project's pyproject.toml declares."""
-    if pyproject is None or not Path(pyproject).exists():
-        return dict(BUILTIN)
-    with open(pyproject, "rb") as f:
-        try:
-            tables = tomllib.load(f).get("tool", {}).get("lmgate", {}).get("profiles", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject} is not valid TOML: {exc}") from None
-    return profiles_from_tables(tables, str(pyproject))
+    tables = section(pyproject, "profiles")
+    return profiles_from_tables(tables, str(pyproject)) if tables else dict(BUILTIN)
 
 
 def get_profile(name: str, profiles: Mapping[str, Profile] | None = None) -> Profile:

@@ -1,0 +1,103 @@
+"""Configuration values: training and LoRA settings, how a run is launched, and the
+environment variables lmgate reads. Profiles (named bundles of defaults) live in
+`lmgate.core.profiles`. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgate.core.errors import ConfigError
+
+DATA_DIR_ENV = "LMGATE_DATA_DIR"
+#: Small samples a project ships (its pyproject's `lmgate_embedded_data_dir` ini key sets it):
+#: the last resort after $LMGATE_DATA_DIR and the hub.
+EMBEDDED_DATA_ENV = "LMGATE_EMBEDDED_DATA_DIR"
+CACHE_DIR_ENV = "LMGATE_CACHE_DIR"
+LAUNCHERS = ("torchrun", "accelerate")
+
+
+def check_processes(processes: Any) -> None:
+    """A launch's process count: a whole number >= 1."""
+    if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
+        raise ConfigError(f"processes must be a whole number >= 1, not {processes!r}")
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How a training run is launched: `processes` > 1 runs it under torchrun, or under
+    `accelerate launch` (whose config file may ask for FSDP or DeepSpeed); see
+    `lmgate.methods.launch`. Fine-tuning (`TrainConfig`) and LoRA (`LoraSettings`) share it."""
+
+    processes: int = 1
+    launcher: str = "torchrun"
+    accelerate_config: str | None = None
+
+    def __post_init__(self) -> None:
+        check_processes(self.processes)
+
+    def replace(self, **changes: Any):
+        """A copy with `changes`; an unknown setting is a ConfigError listing the known ones."""
+        known = [f.name for f in dataclasses.fields(self)]
+        unknown = set(changes) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {sorted(unknown)}; known: {known}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig(LaunchSettings):
+    """Hyper-parameters of one fine-tuning run (the study's defaults live in the profiles)."""
+
+    epochs: int = 3
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    early_stopping_patience: int = 3
+    group_by_length: bool = True
+    pad_to_max_length: bool = False
+
+
+@dataclass(frozen=True)
+class LoraSettings(LaunchSettings):
+    """Seed 002's LoRA recipe (paper values as defaults)."""
+
+    r: int = 16
+    alpha: int = 64
+    dropout: float = 0.1
+    learning_rate: float = 1e-4
+    epochs: int = 2
+    batch_size: int = 4
+    max_length: int = 256
+    target_modules: tuple[str, ...] | None = None   # None: peft's default for the architecture
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "LoraSettings":
+        """The inverse of `to_dict` (JSON turns the target modules into a list)."""
+        targets = values.get("target_modules")
+        return cls(**{**values, "target_modules": tuple(targets) if targets else None})
+
+
+def split_csv(value: str | None) -> tuple[str, ...]:
+    """'en, fr' -> ('en', 'fr'); None or '' -> ()."""
+    if not value:
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def default_cache_dir() -> Path:
+    """LMGATE_CACHE_DIR, else $XDG_CACHE_HOME/lmgate, else ~/.cache/lmgate."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lmgate"

@@ -1,0 +1,110 @@
+"""The gate's verdict in words: the Markdown section of summary.md (a CI job summary), the
+terminal's failure message and one-line summaries."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from lmgate.gate.decide import GateReport
+from lmgate.gate.flips import Flips
+
+ARROWS = {"regression": "🔻 regression", "improvement": "🔺 improvement",
+          "within-noise": "= within noise", "new": "+ new", "missing": "− missing",
+          "stale": "− stale", "not-gated": "· not gated"}
+
+
+def data_changes(report: "GateReport") -> list[str]:
+    """Tests whose test data differ from the baseline's (by fingerprint), one line each."""
+    tests = sorted({c.key.rsplit("::", 2)[0] for c in report.checks if c.data_changed})
+    return [f"test data changed: {t}" for t in tests]
+
+
+def power_summary(report: "GateReport") -> str | None:
+    """One line: the range of minimum detectable drops over the gated metrics."""
+    mdes = sorted(c.mde for c in report.checks if c.mde is not None)
+    if not mdes:
+        return None
+    worst = max((c for c in report.checks if c.mde is not None), key=lambda c: c.mde)
+    return (f"power: with 80% probability this gate catches a drop of {mdes[len(mdes) // 2]:.4f} "
+            f"(median over {len(mdes)} gated metrics; smallest {mdes[0]:.4f}, largest "
+            f"{worst.mde:.4f} for {worst.key})")
+
+
+def markdown(report: GateReport, show_unchanged: bool = True) -> str:
+    """The 'Compared with baseline' section: a table that reads well as a CI job summary."""
+    counts = report.counts()
+    verdict = ("**FAILED**: " + ", ".join(c.key for c in report.failures)) if report.failures \
+        else "**FAILED**: nothing could be compared" if report.nothing_compared \
+        else "**passed**: no regression beyond noise"
+    if report.environment_changes:
+        verdict += ("\n\n**Environment differs from the baseline's** (differences may come from "
+                    "it): " + "; ".join(report.environment_changes))
+    changed = data_changes(report)
+    if changed:
+        verdict += ("\n\n**Test data differ from the baseline's** (rows marked \"data changed\"; "
+                    "a difference there is not a like-for-like comparison): " + "; ".join(changed))
+    power = power_summary(report)
+    warnings = [line for w in report.power_warnings for line in ("", f"**Power**: {w}")]
+    lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())),
+             *(["", power] if power else []), *warnings, "",
+             "| test | result | metric | baseline | now | Δ | allowed | detectable (80%) | status |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    stale = sum(c.status == "stale" for c in report.checks)
+    if stale:
+        lines[1:1] = ["", f"{stale} stale metric(s): their tests passed without producing them "
+                          "(renamed or removed); `--update-baseline` drops them."]
+    order = {"regression": 0, "missing": 1, "stale": 2, "improvement": 3, "new": 4,
+             "not-gated": 5, "within-noise": 6}
+    fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+    for c in sorted(report.checks, key=lambda c: (order[c.status], c.key)):
+        if not show_unchanged and c.status == "within-noise":
+            continue
+        test, result, metric = c.key.rsplit("::", 2)
+        delta = "" if c.delta is None else f"{c.delta:+.4f}"
+        status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
+        lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
+                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
+    return "\n".join(lines + flips_markdown(report.flips)) + "\n"
+
+
+def _quoted(text: str | None) -> str:
+    """ “excerpt” for a table cell (pipes escaped), or nothing."""
+    return f" “{text.replace('|', '/')}”" if text else ""
+
+
+def flips_markdown(found: Sequence[Flips]) -> list[str]:
+    """A 'Flipped examples' block: results whose predictions changed, worst first."""
+    changed = sorted((f for f in found if f.right_to_wrong or f.wrong_to_right),
+                     key=lambda f: (f.p_value, -f.right_to_wrong))
+    if not changed:
+        return []
+    lines = ["", "### Flipped examples (against the baseline's predictions)", "",
+             "| test | result | right→wrong | wrong→right | n | McNemar p | first flips "
+             "(index “text”: gold, baseline → now) |", "|---|---|---|---|---|---|---|"]
+    for f in changed:
+        test, result = f.key.rsplit("::", 1)
+        shown = "; ".join(f"{e['index']}{_quoted(e.get('text'))}: {e['gold']}, "
+                          f"{e['baseline']} → {e['now']}" for e in f.examples)
+        lines.append(f"| {test.split('::')[-1]} | {result} | {f.right_to_wrong} | "
+                     f"{f.wrong_to_right} | {f.n} | {f.p_value:.3g} | {shown} |")
+    return lines
+
+
+def failure_message(report: GateReport) -> str:
+    if report.underpowered and not report.failures:
+        return ("lmgate: the gate cannot detect the --gate-mde drop (--strict-power):\n"
+                + "\n".join("  " + w for w in report.power_warnings))
+    if report.nothing_compared:
+        return (f"lmgate: nothing could be compared with the baseline: all "
+                f"{sum(c.status == 'missing' for c in report.checks)} of its metrics are missing "
+                "from this run (different tests selected, or every test skipped)")
+    regressed = sum(c.status == "regression" for c in report.failures)
+    missing = len(report.failures) - regressed
+    parts = ([f"{regressed} metric(s) regressed beyond their noise"] if regressed else []) + \
+        ([f"{missing} metric(s) missing (--strict-missing)"] if missing else [])
+    lines = [f"lmgate: {', '.join(parts)}:"]
+    for c in report.failures:
+        lines.append("  " + c.describe() + (
+            "; real: the drop exceeds the tolerance derived from this metric's own noise"
+            if c.status == "regression" else "; missing from this run (--strict-missing)"))
+    return "\n".join(lines)

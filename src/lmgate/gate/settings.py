@@ -1,0 +1,44 @@
+"""A test's own gate settings (`@pytest.mark.lmgate_gate`), validated, and what rows say of
+their tests."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from lmgate.core.errors import ConfigError
+from lmgate.gate.measure import row_group
+
+
+def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `@pytest.mark.lmgate_gate(tolerance=..., ignore=[...])`: tolerance is a number
+    (every metric of the test) or {metric: number}; ignore lists metrics not to gate."""
+    unknown = set(marker_kwargs) - {"tolerance", "ignore"}
+    if unknown:
+        raise ConfigError(f"lmgate_gate takes tolerance= and ignore=, not {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    tolerance = marker_kwargs.get("tolerance")
+    if tolerance is not None:
+        items = tolerance.items() if isinstance(tolerance, Mapping) else [("*", tolerance)]
+        try:
+            out["tolerance"] = {str(k): float(v) for k, v in items}
+        except (TypeError, ValueError):
+            raise ConfigError(f"lmgate_gate tolerance must be a number or {{metric: number}}, "
+                              f"not {tolerance!r}") from None
+        if any(v < 0 for v in out["tolerance"].values()):
+            raise ConfigError(f"lmgate_gate tolerance must be >= 0, not {tolerance!r}")
+    ignore = marker_kwargs.get("ignore", ())
+    if isinstance(ignore, str) or not all(isinstance(m, str) for m in ignore):
+        raise ConfigError(f"lmgate_gate ignore must be a list of metric names, not {ignore!r}")
+    if ignore:
+        out["ignore"] = sorted(ignore)
+    return out
+
+
+def settings_by_result(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per `group::result`, the gate settings its test declared (rows carry them)."""
+    return {f"{row_group(r)}::{r['result']}": r["gate"] for r in rows if r.get("gate")}
+
+
+def passed_tests_of(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The tests whose rows say they passed (for comparisons made from results folders)."""
+    return {row_group(r) for r in rows if r.get("verdict") == "passed"}

@@ -1,0 +1,172 @@
+"""The in-process engine of a transformers causal LM: batched log-likelihoods of candidate
+continuations and greedy generation.
+
+Batches are length-sorted and left-padded, under `torch.inference_mode`. Log-likelihood scoring
+keeps only the last positions' logits (the vocabulary is large), and can run the token prefix
+that every row shares (chat header, system prompt, instruction, shots) once, reusing its KV
+cache for every batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from lmgate.core.progress import progress_bar
+from lmgate.models.language_model import LanguageModel
+
+
+def kv_cache_name(model: Any) -> str:
+    """What a KV cache is called in forward()'s arguments and outputs: `cache` in recent
+    transformers 5.x, `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all rows share, leaving every row at least one token of its own
+    (0 for fewer than two rows)."""
+    if len(rows) < 2:
+        return 0
+    first, n = rows[0], max(min(map(len, rows)) - 1, 0)
+    for row in rows[1:]:
+        if row[:n] != first[:n]:   # the common case (equal prefixes) stays one C-level compare
+            n = next(i for i in range(n) if row[i] != first[i])
+    return n
+
+
+def length_batches(rows: Sequence[Sequence[int]], batch_size: int, desc: str) -> Iterator[np.ndarray]:
+    """Indices of `rows` in batches of similar length (shortest first), with a progress bar."""
+    order = np.argsort([len(x) for x in rows], kind="stable")
+    for start in progress_bar(range(0, len(order), batch_size), desc=desc):
+        yield order[start:start + batch_size]
+
+
+def pad_left(lm: LanguageModel, rows: Sequence[list[int]]):
+    """(input ids, attention mask) of `rows`, left-padded with the tokenizer's pad token."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    pad = lm.tokenizer.pad_token_id
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = torch.tensor(r)
+        mask[i, width - len(r):] = 1
+    return ids.to(lm.device), mask.to(lm.device)
+
+
+def prefix_cache(lm: LanguageModel, model, prefix: list[int]):
+    """The KV cache of `prefix` under `model`."""
+    import torch
+
+    ids = torch.tensor([prefix], device=lm.device)
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    return getattr(out, kv_cache_name(model))
+
+
+def forward_logprobs(lm: LanguageModel, model, rows: Sequence[list[int]], keep: int,
+                     prefix=None, prefix_len: int = 0):
+    """Log-probabilities at the last `keep` positions only (the vocabulary is large).
+    With `prefix` (a KV cache of `prefix_len` tokens), `rows` continue that prefix."""
+    import torch
+
+    ids, mask = pad_left(lm, rows)
+    # Left padding: positions must count from each row's first real token.
+    positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
+    extra: dict[str, Any] = {"use_cache": prefix is not None}
+    if prefix is not None:
+        # Padding now sits between the prefix and each row's suffix; the mask hides it.
+        past = copy.deepcopy(prefix)
+        past.batch_repeat_interleave(len(rows))
+        mask = torch.cat([mask.new_ones(len(rows), prefix_len), mask], dim=1)
+        extra[kv_cache_name(model)] = past
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                   logits_to_keep=keep, **extra).logits
+    return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
+
+
+def continuation_logprobs(lm: LanguageModel, prompts: Sequence[list[int]],
+                          candidates: Sequence[list[int]], *, batch_size: int = 16,
+                          share_prefix: bool = True, model=None) -> np.ndarray:
+    """(n, k) sums of log-probabilities of each of the k candidate continuations after each
+    of the n prompts (token ids), under `model` (default `lm.model`, e.g. a bf16 copy's).
+
+    When every candidate is one token, one forward pass per batch scores all of them (the
+    next-token distribution); otherwise all (prompt, candidate) rows go through one batched
+    forward. With `share_prefix`, the prefix all prompts share runs once."""
+    import torch
+
+    model = lm.model if model is None else model
+    k = len(candidates)
+    scores = np.empty((len(prompts), k), dtype=np.float64)
+    single = all(len(c) == 1 for c in candidates)
+    first = [c[0] for c in candidates]
+    n = shared_prefix_length(prompts) if share_prefix else 0
+    with torch.inference_mode():
+        shared = ({"prefix": prefix_cache(lm, model, prompts[0][:n]), "prefix_len": n}
+                  if n else {})
+        for idx in length_batches(prompts, batch_size, "score"):
+            if single:  # one forward scores every candidate: the next-token distribution
+                logp = forward_logprobs(lm, model, [prompts[i][n:] for i in idx], keep=1,
+                                        **shared)[:, -1, :]
+                scores[idx] = logp[:, first].cpu().numpy()
+                continue
+            rows = [prompts[i][n:] + c for i in idx for c in candidates]
+            logp = forward_logprobs(lm, model, rows, keep=1 + max(map(len, candidates)),
+                                    **shared)
+            for r in range(len(rows)):
+                cand = candidates[r % k]
+                # logits at position t predict token t+1; the candidate ends the row.
+                steps = logp[r, -len(cand) - 1:-1, :]
+                total = steps.gather(-1, torch.tensor(cand, device=steps.device)[:, None]).sum()
+                scores[idx[r // k], r % k] = float(total)
+    return scores
+
+
+def generate_from_ids(lm: LanguageModel, prompts: Sequence[list[int]], *, max_new_tokens: int,
+                      batch_size: int = 16) -> list[str]:
+    """Greedy continuations (decoded, special tokens dropped) of prompts given as token ids."""
+    import torch
+
+    answers: list[str] = [""] * len(prompts)
+    tok = lm.tokenizer
+    with torch.inference_mode():
+        for idx in length_batches(prompts, batch_size, "generate"):
+            ids, mask = pad_left(lm, [prompts[i] for i in idx])
+            out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                                    max_new_tokens=max_new_tokens, num_beams=1,
+                                    temperature=None, top_p=None, top_k=None,
+                                    pad_token_id=tok.pad_token_id)
+            for j, i in enumerate(idx):
+                answers[i] = tok.decode(out[j, ids.shape[1]:], skip_special_tokens=True)
+    return answers
+
+
+def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: int = 16,
+                    max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
+    """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
+    EOS or, by default, at the first newline."""
+    import torch
+
+    tok = lm.tokenizer
+    tok.padding_side = "left"
+    order = np.argsort([len(p) for p in prompts], kind="stable")
+    out: list[str] = [""] * len(prompts)
+    stops = [tok.eos_token_id]
+    if stop_at_newline:
+        stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
+    with torch.inference_mode():
+        for start in progress_bar(range(0, len(order), batch_size), desc="generate"):
+            idx = order[start:start + batch_size]
+            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(lm.device)
+            gen = lm.model.generate(**enc, do_sample=False, num_beams=1,
+                                    max_new_tokens=max_new_tokens, eos_token_id=stops,
+                                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
+                                    top_k=None)
+            for j, i in enumerate(idx):
+                out[i] = tok.decode(gen[j, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return out

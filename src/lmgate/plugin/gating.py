@@ -1,0 +1,87 @@
+"""The baseline side of a session: read the baseline before any test runs, compare the run
+with it at the end, or write it (`--update-baseline`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lmgate.plugin.options import GATE, SETTINGS, GateOptions
+
+
+def read_baseline_now(gate: GateOptions):
+    """The baseline to compare with (None when not comparing): a corrupt baseline must stop
+    the run now, not after an hour of training."""
+    if gate.baseline is None or gate.update:
+        return None
+    from lmgate.core.errors import ConfigError
+    from lmgate.gate.baseline import read_baseline
+
+    try:
+        return read_baseline(gate.baseline)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"lmgate: {exc}") from None
+
+
+def check_baseline(collector: Any, session: pytest.Session) -> None:
+    """Compare the run with the baseline; the verdict joins summary.md and fails the session."""
+    from lmgate.gate.baseline import baseline_environment, environment_changes
+    from lmgate.gate.decide import compare
+    from lmgate.gate.render import markdown
+    from lmgate.gate.measure import measurements
+    from lmgate.gate.settings import settings_by_result
+
+    old, old_examples = collector.baseline
+    new, new_examples = measurements(collector.rows, collector.predictions)
+    options = collector.gate_options
+    collector.gate = compare(old, new, old_examples, new_examples, tolerance=options.tolerance,
+                        alpha=options.alpha, strict_missing=options.strict_missing,
+                        settings=settings_by_result(collector.rows),
+                        passed_tests=collector.tests("passed"))
+
+    collector.gate.environment_changes = environment_changes(
+        baseline_environment(options.baseline), environment(collector.config))
+    if options.mde is not None:
+        from lmgate.gate.decide import power_warnings
+
+        collector.gate.power_warnings = power_warnings(collector.gate, options.mde)
+        collector.gate.strict_power = options.strict_power
+    collector.write([("Compared with baseline", markdown(collector.gate))])
+    if not collector.gate.passed:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def update_baseline(collector: Any, session: pytest.Session) -> None:
+    """Write the baseline from this run (refused when tests failed, unless --force)."""
+    from lmgate.gate.baseline import carried_over, read_baseline, write_baseline
+    from lmgate.gate.measure import measurements
+
+    if session.testsfailed and not collector.gate_options.force:
+        collector.baseline_refused = (f"{session.testsfailed} test(s) failed: the baseline "
+                                 f"{collector.gate_options.baseline} was not updated (add "
+                                 "--force to write it anyway)")
+        return
+    path = collector.gate_options.baseline
+    found, examples = measurements(collector.rows, collector.predictions)
+    if not collector.gate_options.prune and path.exists():
+        old, old_examples = read_baseline(path)
+        kept, kept_examples = carried_over(old, old_examples, collector.tests())
+        collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
+        collector.baseline_kept = len(kept)
+        found, examples = {**kept, **found}, {**kept_examples, **examples}
+    collector.baseline_written = write_baseline(path, found, examples, environment(collector.config))
+
+
+def environment(config: pytest.Config) -> dict[str, Any]:
+    """What a baseline stores about the run that produced it."""
+    import platform
+
+    from lmgate.core.cache import library_versions
+
+    settings = config.stash[SETTINGS]
+    return {"profile": settings.profile.name, "seed": settings.seed, "device": settings.device,
+            "repeats": config.stash[GATE].repeats, "python": platform.python_version(),
+            **library_versions()}
+
+

@@ -1,0 +1,75 @@
+"""The session's lmgate lines in the terminal: one line per claim, the report's path, the
+baseline written or the gate's verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> None:
+    """What the collector tells the terminal at the end of the session."""
+    if collector.rows:
+        from lmgate.report.claims import claim_line
+        from lmgate.report.writers import key_table
+
+        terminalreporter.section("lmgate results")
+        if config.option.verbose > 0:   # the metric dump only with -v
+            table = key_table(collector.rows)
+            limit = 40
+            terminalreporter.write_line(table.head(limit).to_string(
+                index=False, float_format="%.4f", na_rep=""))
+            if len(table) > limit:
+                terminalreporter.write_line(f"... {len(table) - limit} more rows")
+        # One screen for the whole suite: a line per claim, many comparisons summed up
+        # (-v: every comparison in words).
+        style = "words" if config.option.verbose > 0 else "compact"
+        for claim in sorted(collector.claims, key=lambda c: c["nodeid"]):
+            terminalreporter.write_line(claim_line(claim, style),
+                                        red=claim["verdict"] in ("failed", "error"),
+                                        green=claim["verdict"] == "passed")
+        if collector.written:
+            report = Path(collector.written[0]).parent / "report.html"
+            terminalreporter.write_line(f"report: {report} (metrics: -v, or results.csv)")
+    if collector.baseline_written:
+        terminalreporter.write_line(f"lmgate: baseline written to {collector.baseline_written[0]}"
+                                    + (f"; kept {collector.baseline_kept} entries of tests that "
+                                       "did not run" if collector.baseline_kept else ""))
+        if collector.baseline_pruned:
+            terminalreporter.write_line(f"lmgate: dropped {len(collector.baseline_pruned)} stale "
+                                        f"entries: {', '.join(collector.baseline_pruned[:5])}"
+                                        + (" ..." if len(collector.baseline_pruned) > 5 else ""))
+    if collector.baseline_refused:
+        terminalreporter.write_line(f"lmgate: {collector.baseline_refused}", red=True)
+    if collector.gate is not None:
+        from lmgate.gate.render import data_changes, failure_message, power_summary
+
+        terminalreporter.section("lmgate baseline check")
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(collector.gate.counts().items()))
+        terminalreporter.write_line(f"{len(collector.gate.checks)} metric(s) compared: {counts}")
+        for change in data_changes(collector.gate):
+            terminalreporter.write_line(f"lmgate: {change}", yellow=True)
+        for change in collector.gate.environment_changes:
+            terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
+                                        f"{change}", yellow=True)
+        moved = [f for f in collector.gate.flips if f.right_to_wrong or f.wrong_to_right]
+        for flip in sorted(moved, key=lambda f: f.p_value)[:10]:
+            terminalreporter.write_line(f"lmgate: flips: {flip.describe()}")
+        if len(moved) > 10:
+            terminalreporter.write_line(f"lmgate: flips in {len(moved) - 10} more result(s) "
+                                        "(summary.md lists them)")
+        power = power_summary(collector.gate)
+        if power:
+            terminalreporter.write_line(f"lmgate: {power}")
+        for warning in collector.gate.power_warnings:
+            terminalreporter.write_line(f"lmgate: too blind: {warning}",
+                                        red=collector.gate.strict_power,
+                                        yellow=not collector.gate.strict_power)
+        if collector.gate.passed:
+            terminalreporter.write_line("no regression beyond noise", green=True)
+        else:
+            terminalreporter.write_line(failure_message(collector.gate), red=True)
+
+

@@ -1,0 +1,114 @@
+"""Paired comparisons of two systems scored on the same examples: the paired bootstrap of any
+comparable result (classification, generation, QA), McNemar's exact test, and the paired noise
+the gate uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, check_clusters, interval,
+                                       resampled_means, resampled_metric)
+from lmgate.results.base import Comparable
+from lmgate.stats.comparison import Comparison
+
+
+def shared_clusters(a, b):
+    """The cluster ids two paired results share (None when neither has any)."""
+    ca, cb = getattr(a, "clusters", None), getattr(b, "clusters", None)
+    if ca is not None and cb is not None and not np.array_equal(ca, cb):
+        raise ValueError(f"cannot pair {a.name} and {b.name}: their cluster ids differ")
+    return ca if ca is not None else cb
+
+
+def check_pair(a: Comparable, b: Comparable) -> None:
+    """Two results can be compared: both resample, on the same examples in the same order."""
+    for r in (a, b):
+        if not isinstance(r, Comparable):
+            raise TypeError(f"{getattr(r, 'name', r)!r} cannot be compared: a claim needs a "
+                            "result with examples_key() and resampled() (EvalResult, "
+                            f"GenerationResult, QAResult), not {type(r).__name__}")
+    if getattr(a, "labels", None) != getattr(b, "labels", None):
+        raise ValueError(f"cannot compare {a.name} and {b.name}: label sets differ "
+                         f"({a.labels} vs {b.labels})")
+    if a.examples_key() != b.examples_key():
+        raise ValueError(f"cannot pair {a.name} and {b.name}: they were not scored on the same "
+                         f"examples in the same order (n={a.n} vs n={b.n})")
+
+
+def paired_bootstrap(a: Comparable, b: Comparable, metric: str = "macro_f1",
+                     margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
+                     confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Resample the same examples (or clusters, when the results carry cluster ids; whole
+    paragraphs for QA) for A and B and bootstrap A - B of `metric`."""
+    check_pair(a, b)
+    clusters = check_clusters(shared_clusters(a, b), a.n)
+    point_a, samples_a = a.resampled(metric, n_resamples, seed, clusters)
+    point_b, samples_b = b.resampled(metric, n_resamples, seed, clusters)
+    diffs = samples_a - samples_b
+    return Comparison(metric, a.name, b.name, float(point_a), float(point_b),
+                      interval(point_a - point_b, diffs, confidence), margin,
+                      float(np.mean(diffs <= 0)), a.n)
+
+
+def paired_bootstrap_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
+                          n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Comparison:
+    """Paired bootstrap of corpus BLEU(A) - BLEU(B) on the same sentences."""
+    return paired_bootstrap(a, b, "bleu", margin, n_resamples, seed=seed)
+
+
+def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric: str,
+                           margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
+                           seed: int = 0, clusters=None) -> Comparison:
+    """Paired bootstrap of mean(A) - mean(B) for per-example scores (e.g. QA token F1),
+    resampling whole clusters (e.g. SQuAD paragraphs) when `clusters` is given."""
+    a, b = np.asarray(a_scores, dtype=np.float64), np.asarray(b_scores, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"cannot pair {a_name} and {b_name}: shapes {a.shape} and {b.shape}")
+    diffs = resampled_means(a - b, n_resamples, seed, clusters)
+    point = float(a.mean() - b.mean())
+    return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
+                      interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Exact McNemar test on the discordant pairs of two classifiers scored on the same examples."""
+
+    a_only: int      # examples A gets right and B gets wrong
+    b_only: int
+    p_value: float   # two-sided exact binomial p on the discordant pairs
+
+
+def mcnemar(a, b) -> McNemar:
+    """McNemar's exact test of A vs B correctness (the standard paired test for accuracy)."""
+    if a.y_true.shape != b.y_true.shape or not np.array_equal(a.y_true, b.y_true):
+        raise ValueError(f"cannot pair {a.name} and {b.name}: different examples")
+    return mcnemar_arrays(a.y_true, a.y_pred, b.y_pred)
+
+
+def mcnemar_arrays(y_true, pred_a, pred_b) -> McNemar:
+    """McNemar's exact test on plain arrays (A and B predictions for the same `y_true`)."""
+    from scipy.stats import binomtest
+
+    y_true = np.asarray(y_true)
+    right_a, right_b = np.asarray(pred_a) == y_true, np.asarray(pred_b) == y_true
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = a_only + b_only
+    p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5).pvalue)
+    return McNemar(a_only, b_only, p)
+
+
+def paired_diff_sigma(y_true, old_pred, new_pred, n_labels: int, metric: str,
+                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                      clusters=None) -> float:
+    """Bootstrap standard deviation of metric(new) - metric(old) over the same examples
+    (or clusters)."""
+    y_true = np.asarray(y_true)
+    clusters = check_clusters(clusters, len(y_true))
+    diffs = (resampled_metric(y_true, np.asarray(new_pred), n_labels, metric, n_resamples,
+                               seed, clusters)
+             - resampled_metric(y_true, np.asarray(old_pred), n_labels, metric, n_resamples,
+                                 seed, clusters))
+    return float(diffs.std(ddof=1))
