@@ -80,7 +80,7 @@ def test_planted_three_point_drop_fails_with_a_readable_message(toy, monkeypatch
         "(Holm step */7: z=* x sigma * (paired bootstrap on 4000 examples)); real:*"])
     summary = (toy.path / "bad" / "summary.md").read_text()
     assert "## Compared with baseline" in summary and "**FAILED**" in summary
-    assert "| test_toy | toy | macro_f1 |" in summary and "🔻 regression" in summary
+    assert "| test_toy | toy | macro_f1 |" in summary and "REGRESSION" in summary
 
 
 def test_improvement_passes_and_is_reported(toy, monkeypatch):
@@ -89,7 +89,7 @@ def test_improvement_passes_and_is_reported(toy, monkeypatch):
                  monkeypatch=monkeypatch)
     assert result.ret == 0
     summary = (toy.path / "good" / "summary.md").read_text()
-    assert "🔺 improvement" in summary and "**passed**" in summary
+    assert "improvement" in summary and "**passed**" in summary
 
 
 def test_update_baseline_round_trips(toy):
@@ -185,7 +185,7 @@ def test_compare_cli(toy, monkeypatch, capsys):
     assert lmgate_cli(["compare", old, same]) == 0
     assert "**passed**" in capsys.readouterr().out
     assert lmgate_cli(["compare", old, worse, "--markdown", str(toy.path / "gate.md")]) == 1
-    assert "🔻 regression" in (toy.path / "gate.md").read_text()
+    assert "REGRESSION" in (toy.path / "gate.md").read_text()
     assert lmgate_cli(["compare", old, str(toy.path / "missing")]) == 2
 
 

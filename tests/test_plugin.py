@@ -90,7 +90,7 @@ def test_exports_results_files(suite):
     props = ET.parse(suite.path / "junit.xml").getroot().iter("property")
     assert any(p.get("name") == "big.macro_f1" for p in props)
     # One line per claim (verdict), then the report; the metric dump only with -v.
-    result.stdout.fnmatch_lines(["*lmgate results*", "✅ passed test_sentiment[[]en-big[]]",
+    result.stdout.fnmatch_lines(["*lmgate results*", "PASS test_sentiment[[]en-big[]]",
                                  "report: *out/report.html*"])
     assert "macro_f1" not in result.stdout.str().split("lmgate results")[1]
     verbose = suite.runpytest("--results-dir", "out", "-v")

@@ -8,7 +8,8 @@ from typing import Sequence
 from lmgate.gate.decide import GateReport
 from lmgate.gate.flips import Flips
 
-ARROWS = {"regression": "🔻 regression", "improvement": "🔺 improvement",
+#: Status words in plain letters (emoji arrows drew empty boxes without an emoji font).
+ARROWS = {"regression": "REGRESSION", "improvement": "improvement",
           "within-noise": "= within noise", "new": "+ new", "missing": "− missing",
           "stale": "− stale", "not-gated": "· not gated"}
 

@@ -12,7 +12,7 @@ import pytest
 def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> None:
     """What the collector tells the terminal at the end of the session."""
     if collector.rows:
-        from lmgate.report.claims import claim_line
+        from lmgate.report.claims import by_attention, claim_line, scoreboard
         from lmgate.report.writers import key_table
 
         terminalreporter.section("lmgate results")
@@ -26,7 +26,11 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
         # One screen for the whole suite: a line per claim, many comparisons summed up
         # (-v: every comparison in words).
         style = "words" if config.option.verbose > 0 else "compact"
-        for claim in sorted(collector.claims, key=lambda c: c["nodeid"]):
+        if collector.claims:
+            bad = any(c["verdict"] in ("failed", "error") for c in collector.claims)
+            terminalreporter.write_line(f"scoreboard: {scoreboard(collector.claims)}", bold=True,
+                                        red=bad, green=not bad)
+        for claim in by_attention(collector.claims):
             terminalreporter.write_line(claim_line(claim, style),
                                         red=claim["verdict"] in ("failed", "error"),
                                         green=claim["verdict"] == "passed")

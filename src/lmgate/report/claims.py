@@ -13,8 +13,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lmgate.stats.comparison import comparison_in_words
 
-MARKS = {"passed": "✅ passed", "failed": "❌ FAILED", "xfailed": "⚠️ expected failure",
-         "xpassed": "❗ unexpectedly passed", "skipped": "⏭ skipped", "error": "❌ ERROR"}
+#: Verdict marks in plain letters: emoji marks drew empty boxes where no emoji font is
+#: installed (headless Chromium on Debian).
+MARKS = {"passed": "PASS", "failed": "FAIL", "xfailed": "XFAIL (expected failure)",
+         "xpassed": "XPASS (unexpectedly passed)", "skipped": "SKIP", "error": "ERROR"}
+HELD = {True: "[held]", False: "[not held]"}
+#: The scoreboard's order: what needs attention first.
+VERDICT_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+VERDICT_WORDS = {"failed": "failed", "error": "in error", "xfailed": "expected to fail",
+                 "xpassed": "unexpectedly passed", "skipped": "skipped"}
 
 
 def study_of(record: Mapping[str, Any]) -> str:
@@ -56,7 +63,7 @@ def _held_count(comparisons: Sequence[dict[str, Any]]) -> str:
 def _compact(comparisons: Sequence[dict[str, Any]]) -> str:
     """'4 of 6 held (macro_f1): en@n=200 vs en@n=30 +0.046 ✗, ...' for a many-comparison claim."""
     return (f"{_held_count(comparisons)}: " + ", ".join(
-        f"{c['a_name']} vs {c['b_name']} {c['diff']['point']:+.3f} {'✓' if c.get('held') else '✗'}"
+        f"{c['a_name']} vs {c['b_name']} {c['diff']['point']:+.3f} {HELD[bool(c.get('held'))]}"
         for c in comparisons))
 
 
@@ -75,6 +82,26 @@ def claim_line(claim: dict[str, Any], style: str = "words") -> str:
         words += reason if len(reason) <= 300 else reason[:297] + "..."
     name = claim["nodeid"].split("::", 1)[-1]
     return f"{MARKS.get(claim['verdict'], claim['verdict'])} {name}" + (f": {words}" if words else "")
+
+
+def by_attention(claims: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Claims with the failing ones first, then in node-id order."""
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    return sorted(claims, key=lambda c: (rank.get(c["verdict"], 0), c["nodeid"]))
+
+
+def scoreboard(claims: Sequence[dict[str, Any]]) -> str:
+    """The verdict in one line: how many claims held, failed, were expected failures or were
+    skipped, the failing ones named."""
+    counts: dict[str, int] = {}
+    for c in claims:
+        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    tally = ", ".join(f"{counts[v]} {VERDICT_WORDS[v]}" for v in VERDICT_ORDER
+                      if counts.get(v) and v in VERDICT_WORDS)
+    bad = [c["nodeid"].split("::", 1)[-1] for c in by_attention(claims)
+           if c["verdict"] in ("failed", "error")]
+    head = f"{counts.get('passed', 0)} of {len(claims)} claims held"
+    return head + (f"; {tally}" if tally else "") + (f"; failing: {', '.join(bad)}" if bad else "")
 
 
 def image_lines(paths: Iterable[Path], out: Path) -> list[str]:
@@ -105,7 +132,7 @@ def claims_markdown(claims: Iterable[dict[str, Any]],
         for c in items:   # many comparisons: how many held, then one sub-item each
             parts.append(f"- {claim_line(c, 'count')}")
             if len(c.get("comparisons", [])) > COMPACT_AFTER:
-                parts += [f"    - {'✓' if cmp.get('held') else '✗'} {comparison_in_words(cmp)}"
+                parts += [f"    - {HELD[bool(cmp.get('held'))]} {comparison_in_words(cmp)}"
                           for cmp in c["comparisons"]]
         parts.append("")
         if plots and out is not None:

@@ -153,7 +153,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     """Top-down: run facts, baseline check, claims per study with verdicts, the study's plots
     and its own sections (`plots`, `recorded_sections`: per study file), the metric table,
     then the sections and plots of studies without claims, notes."""
-    from lmgate.report.claims import claims_markdown, image_lines
+    from lmgate.report.claims import claims_markdown, image_lines, scoreboard
     from lmgate.report.plots import rows_by_study
 
     plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
@@ -168,6 +168,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         tables = {study: markdown_table(key_table(study_rows, with_ci=True))
                   for study, study_rows in rows_by_study(rows).items()}
         parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
+        parts[2:2] = [f"**Scoreboard**: {scoreboard(claims)}\n"]
     unclaimed_rows = [r for r in rows if study_of(r) not in claimed]
     if unclaimed_rows:
         parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]
