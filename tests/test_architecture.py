@@ -13,6 +13,10 @@ import pytest
 
 import lmgate
 
+#: `lint-imports`, run by this interpreter (a console script may not be on PATH, e.g. under
+#: pyenv before a rehash).
+LINT_IMPORTS = [sys.executable, "-c", "import sys; from importlinter.cli import "
+                "lint_imports_command; sys.exit(lint_imports_command())"]
 SRC = Path(lmgate.__file__).parent
 ROOT = SRC.parent.parent
 MAX_LINES = 400
@@ -22,8 +26,7 @@ def test_layers_import_only_downward_and_nothing_imports_in_a_circle():
     """`lint-imports` with pyproject.toml's contracts (lazy and TYPE_CHECKING imports count)."""
     if not (ROOT / "pyproject.toml").exists():
         pytest.skip("lmgate is installed without its source tree")
-    command = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
-    done = subprocess.run([command, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
+    done = subprocess.run([*LINT_IMPORTS, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout
@@ -40,8 +43,7 @@ def test_the_contract_catches_an_upward_import(tmp_path):
                       "    from lmgate.report.records import Recorder  # noqa: F401\n")
     config = tmp_path / "pyproject.toml"
     config.write_text((ROOT / "pyproject.toml").read_text())
-    command = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
-    done = subprocess.run([command, "--config", str(config)], cwd=tmp_path, capture_output=True,
+    done = subprocess.run([*LINT_IMPORTS, "--config", str(config)], cwd=tmp_path, capture_output=True,
                           text=True, env={"PYTHONPATH": str(copy), "PATH": ""})
     assert done.returncode != 0 and "lmgate.core.errors -> lmgate.report.records" in done.stdout
 
