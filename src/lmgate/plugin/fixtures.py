@@ -18,13 +18,15 @@ from lmgate.plugin.session import Settings
 
 if TYPE_CHECKING:  # the fixtures import torch-side modules only when a test uses them
     from lmgate.core.cache import RunCache
-    from lmgate.data import DataSplits, LabeledData
-    from lmgate.methods.lora import LoraRun, LoraSettings, TranslationPrompt
-    from lmgate.models.language_model import CausalLM
-    from lmgate.methods.heads import HeadRun
-    from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
-    from lmgate.methods.span_head import Question, SpanHeadRun
+    from lmgate.core.config import LoraSettings
+    from lmgate.data import DataSplits, LabeledData, Question
     from lmgate.methods.finetune import TrainedRun
+    from lmgate.methods.heads import HeadRun
+    from lmgate.methods.lora import LoraRun
+    from lmgate.methods.span_head import SpanHeadRun
+    from lmgate.methods.translation import TranslationPrompt
+    from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
+    from lmgate.models.language_model import CausalLM
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +202,8 @@ def lora(run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
         with adapter(lm, run) as tuned:
             hypotheses = translate(tuned, sources)
     """
-    from lmgate.methods.lora import TranslationPrompt, train_lora
+    from lmgate.methods.lora import train_lora
+    from lmgate.methods.translation import TranslationPrompt
 
     def run(lm: "CausalLM", train: Sequence[tuple[str, str]],
             validation: Sequence[tuple[str, str]], settings: "LoraSettings",
