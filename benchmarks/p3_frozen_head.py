@@ -14,7 +14,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.data.sources import sst2
-from lmgate.methods.heads import last_token_features, train_classification_head
+from lmgate.methods.heads import base_features, train_classification_head
 from lmgate.models.load import load_model
 from lmgate.core.config import TrainConfig, default_cache_dir
 
@@ -31,7 +31,7 @@ def main() -> None:
         frozen = load_model("smollm2-135m-instruct", "frozen-head", cache, task="classification",
                                   labels=data.labels, seed=0)
         start = time.perf_counter()
-        feats = last_token_features(frozen, data.texts, max_length=64) if way == "cached" else None
+        feats = base_features(frozen, data.texts, max_length=64) if way == "cached" else None
         train_classification_head(frozen, data, data, config, seed=0, train_features=feats,
                                   eval_features=feats)
         timings[way] = time.perf_counter() - start

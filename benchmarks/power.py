@@ -1,21 +1,25 @@
-"""Power of each smoke claim against test-set sampling, from a results folder's predictions.
+"""Power of each smoke claim over training seeds and test-set draws.
 
-For every test whose rows recorded comparisons (`assert_better` / `assert_not_worse`), and for
+Given results folders of the same tests run with different `--lmgate-seed`s (the seed redraws
+the training sample, the head or model initialisation and the data order; where the data holds
+more than the profile's test size, the test subset too), or `--run-seeds K` to run them here:
+for every test whose rows recorded comparisons (`assert_better` / `assert_not_worse`), and for
 the in-language claim (its CI against the mean transfer score), redraw each test set R times
 (stratified by class, with replacement, at `scale` x its size per class), re-run the same
-assertion on the redrawn examples, and report how often the claim holds: its power at the
-effect this run measured. What it leaves out: the spread from training seeds (the trained
-models are fixed), and BLEU / SQuAD claims (their predictions are text, not labels).
+assertion on the redrawn examples, and report how often the claim holds over seeds x draws. The
+verdict each seed's run gave is reported beside it. BLEU / SQuAD claims (their predictions are
+text, not labels) get the verdicts over seeds only.
 
-    python benchmarks/power.py lmgate-results [--scales 0.5 1 2] [--draws 200]
-"""
-
+    python benchmarks/power.py --run-seeds 10 --out power-runs -- evals/test_sentiment_multilingual.py
+    python benchmarks/power.py power-runs/seed* [--scales 0.5 1 2] [--draws 100]
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
+import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -97,33 +101,77 @@ def claim_of(nodeid: str, rows: list[dict], results: dict[str, EvalResult]):
     return what, lambda d: all(held(d))
 
 
+def run_seeds(k: int, out: Path, pytest_args: list[str]) -> list[Path]:
+    """Run `pytest_args` once per seed 0..k-1, each into out/seed<S>; the folders."""
+    folders = []
+    for seed in range(k):
+        folder = out / f"seed{seed}"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               f"--lmgate-seed={seed}", f"--results-dir={folder}", *pytest_args]
+        start = time.perf_counter()
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+        print(f"seed {seed}: pytest exit {rc} in {time.perf_counter() - start:.0f} s", flush=True)
+        folders.append(folder)
+    return folders
+
+
+def power_over(folders: list[Path], scales: list[float], draws: int, seed: int) -> list[dict]:
+    """Per test: the verdicts over the folders' seeds and the power over seeds x test draws."""
+    runs = [load(folder) for folder in folders]
+    verdicts: dict[str, list[str]] = defaultdict(list)
+    for rows, _ in runs:
+        for nodeid in dict.fromkeys(row["nodeid"] for row in rows):
+            verdicts[nodeid].append(next(r.get("verdict") for r in rows if r["nodeid"] == nodeid))
+    power: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    claims, sizes = {}, {}
+    for rows, preds in runs:
+        for nodeid, results in results_of(rows, preds).items():
+            claim = claim_of(nodeid, rows, results)
+            if claim is None:
+                continue
+            claims[nodeid], holds = claim
+            sizes[nodeid] = len(next(iter(results.values())).y_true)
+            for scale in scales:
+                rng = np.random.default_rng(seed)
+                power[nodeid][scale].append(
+                    float(np.mean([holds(Redraw(rng, scale)) for _ in range(draws)])))
+    report = []
+    for nodeid, seen in verdicts.items():
+        entry = {"test": nodeid.split("::")[-1], "seeds": len(seen),
+                 "seeds_passed": sum(v == "passed" for v in seen), "verdicts": seen}
+        if nodeid in power:
+            entry.update(claim=claims[nodeid], n_test=sizes[nodeid],
+                         power={s: float(np.mean(p)) for s, p in power[nodeid].items()},
+                         power_per_seed={s: p for s, p in power[nodeid].items()})
+        report.append(entry)
+        shown = "  ".join(f"x{s:g}: {p:.2f}" for s, p in entry.get("power", {}).items())
+        print(f"{entry['test']}: passed on {entry['seeds_passed']}/{entry['seeds']} seeds  "
+              f"{shown}", flush=True)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    parser.add_argument("--draws", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    rows, preds = load(args.folder)
-    report = []
-    for nodeid, results in results_of(rows, preds).items():
-        claim = claim_of(nodeid, rows, results)
-        if claim is None:
-            continue
-        what, holds = claim
-        n = len(next(iter(results.values())).y_true)
-        power = {}
-        for scale in args.scales:
-            rng = np.random.default_rng(args.seed)
-            power[scale] = float(np.mean([holds(Redraw(rng, scale)) for _ in range(args.draws)]))
-        report.append({"test": nodeid.split("::")[-1], "claim": what, "n_test": n, "power": power})
-        print(f"{nodeid.split('::')[-1]}  (n = {n})  " + "  ".join(
-            f"x{s:g}: {p:.2f}" for s, p in power.items()), flush=True)
-        print(f"    {what}")
-    out = Path(__file__).parent / "results" / "power.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"folder": str(args.folder), "draws": args.draws,
-                               "claims": report}, indent=1))
+    parser.add_argument("folders", type=Path, nargs="*", help="results folders, one per seed")
+    parser.add_argument("--run-seeds", type=int, default=0,
+                        help="run the pytest arguments after -- with seeds 0..K-1 first")
+    parser.add_argument("--out", type=Path, default=Path("power-runs"),
+                        help="where --run-seeds writes its results folders")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--draws", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test-set redraws")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "power.json")
+    args, pytest_args = parser.parse_known_args(argv)
+    pytest_args = [a for a in pytest_args if a != "--"]
+    folders = list(args.folders)
+    if args.run_seeds:
+        folders += run_seeds(args.run_seeds, args.out, pytest_args)
+    if not folders:
+        parser.error("give results folders or --run-seeds K")
+    report = power_over(folders, args.scales, args.draws, args.seed)
+    args.json.parent.mkdir(exist_ok=True)
+    args.json.write_text(json.dumps({"folders": [str(f) for f in folders], "draws": args.draws,
+                                     "pytest_args": pytest_args, "claims": report}, indent=1))
     return 0
 
 

@@ -7,7 +7,7 @@ import pytest
 from lmgate.core.cache import RunCache
 from lmgate.data import LabeledData
 from lmgate.models.load import load_model
-from lmgate.methods.heads import (last_token_features, predict_head,
+from lmgate.methods.heads import (base_features, predict_head,
                                  train_classification_head)
 from lmgate.core.config import TrainConfig
 
@@ -45,7 +45,7 @@ def test_training_on_cached_features_equals_the_naive_loop(cache):
     runs = []
     for cached in (True, False):
         frozen = load_model(MODEL, "frozen-head", cache, task="classification", labels=data.labels, seed=3)
-        feats = last_token_features(frozen, data.texts, max_length=32, batch_size=3) if cached else None
+        feats = base_features(frozen, data.texts, max_length=32, batch_size=3) if cached else None
         history = train_classification_head(frozen, data, data, config, seed=5,
                                             train_features=feats, eval_features=feats)
         runs.append((history, frozen.head.weight.detach().clone(),
@@ -74,3 +74,38 @@ def test_bf16_features_are_keyed_apart_and_close_to_float32(cache):
     assert (inference_dtype("cuda"), inference_dtype("cpu")) == ("bfloat16", "float32")
     with pytest.raises(ConfigError, match="float32 or bfloat16"):
         autocast("cpu", "float16")
+
+
+def test_encoder_head_reads_mean_pooled_features_and_predicts_new_data(cache):
+    """multilingual-e5-small frozen: a bias-free hidden x labels head on the mean of the tokens;
+    cached features give the naive forward's logits; `predict` scores data it never saw."""
+    import torch
+
+    from lmgate.methods.heads import base_features, train_frozen_head
+
+    frozen = load_model("me5-small", "frozen-head", cache, labels=("neg", "pos"), seed=1)
+    assert frozen.pooling == "mean" and frozen.head.bias is None
+    assert frozen.parameters["added_by_head"] == 384 * 2 == frozen.parameters["trainable"]
+    texts = ["un film magnifique", "ein schrecklicher Film", "a lovely, warm story", "فيلم سيء"]
+    feats = base_features(frozen, texts, max_length=32, batch_size=3)
+    enc = frozen.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        naive = frozen.model(**enc).logits.numpy()
+    np.testing.assert_allclose(frozen.head(torch.as_tensor(feats)).detach().numpy(), naive,
+                               rtol=1e-4, atol=1e-5)
+    data = LabeledData(pd.DataFrame({"text": texts * 3, "label": [1, 0, 1, 0] * 3}),
+                       ("neg", "pos"), "t")
+    run = train_frozen_head("me5-small", data, data, TrainConfig(
+        epochs=20, learning_rate=1e-2, batch_size=4, max_length=32), cache=cache, seed=1)
+    other = LabeledData(pd.DataFrame({"text": ["quel beau film", "what a dull film"],
+                                      "label": [1, 0]}), ("neg", "pos"), "other")
+    result = run.predict(other, name="probe", lang="mixed")
+    assert result.params == {"model": "me5-small", "system": "frozen-base head", "lang": "mixed"}
+    assert len(result.y_pred) == 2 and run.result.metrics["accuracy"] == 1.0
+
+
+def test_a_from_scratch_encoder_is_no_frozen_base(cache):
+    from lmgate.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="built from scratch"):
+        load_model("tiny-encoder", "frozen-head", cache, labels=("neg", "pos"))

@@ -1,4 +1,5 @@
-"""Classification heads on a frozen causal-LM base, trained on cached base features.
+"""Classification heads on a frozen base (a causal LM or an encoder), trained on cached base
+features.
 
 Because the base never changes, its features are computed once (and cached) and the head
 trains on them: the same numbers as a forward pass through the base every epoch
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,12 +26,14 @@ from lmgate.models.frozen import FrozenBaseModel
 from lmgate.models.load import load_model
 from lmgate.results.classification import EvalResult
 
-def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: int,
-                        batch_size: int = 32, device: str = "cpu",
-                        dtype: str = "float32") -> np.ndarray:
-    """The base's hidden state at each text's last non-padding token: what the classification
-    head reads. Length-sorted batches with dynamic (right) padding."""
+def base_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: int,
+                  batch_size: int = 32, device: str = "cpu", dtype: str = "float32") -> np.ndarray:
+    """What the classification head reads: the base's hidden state at each text's last
+    non-padding token (a causal LM) or its mean over the tokens (an encoder; `frozen.pooling`).
+    Length-sorted batches with dynamic (right) padding."""
     import torch
+
+    from lmgate.models.pooled import mean_pool
 
     tok = frozen.tokenizer
     enc = tok(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -41,23 +44,43 @@ def last_token_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_le
         for start in progress_bar(range(0, len(order), batch_size), desc="base features"):
             idx = order[start:start + batch_size]
             batch = tok.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
+            mask = batch["attention_mask"].to(device)
             hidden = base(input_ids=batch["input_ids"].to(device),
-                          attention_mask=batch["attention_mask"].to(device)).last_hidden_state
-            last = batch["attention_mask"].sum(-1) - 1
-            out[idx] = hidden[torch.arange(len(idx)), last.to(device)].float().cpu().numpy()
+                          attention_mask=mask).last_hidden_state
+            if frozen.pooling == "mean":
+                pooled = mean_pool(hidden.float(), mask)
+            else:
+                pooled = hidden[torch.arange(len(idx)), mask.sum(-1) - 1]
+            out[idx] = pooled.float().cpu().numpy()
     return out
 
 
 def cached_features(frozen: FrozenBaseModel, data: LabeledData, cache: RunCache, *,
-                    max_length: int, device: str, dtype: str = "float32") -> np.ndarray:
-    """The base's last-token features of `data`, computed once per (base, data, max_length,
-    dtype)."""
+                    max_length: int, device: str, dtype: str = "float32",
+                    known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The base's features of `data`, computed once per (base, data, max_length, dtype).
+
+    `known` (text -> features, filled here) lets runs on overlapping subsets of one pool compute
+    each text once: on a cache miss only the texts it lacks go through the base.
+    """
     key = dict(base=frozen.fingerprint, data=data.fingerprint(), max_length=max_length)
     if dtype != "float32":   # float32 entries keep the keys they had before dtypes existed
         key["dtype"] = dtype
-    return cache_arrays(cache, "features", key,
-                        lambda: last_token_features(frozen, data.texts, max_length=max_length,
-                                                    device=device, dtype=dtype))
+    if frozen.pooling != "last":
+        key["pooling"] = frozen.pooling
+    known = {} if known is None else known
+
+    def compute() -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in data.texts if t not in known))
+        if missing:
+            known.update(zip(missing, base_features(frozen, missing, max_length=max_length,
+                                                    device=device, dtype=dtype)))
+        return np.stack([known[t] for t in data.texts]) if len(data) else \
+            np.empty((0, frozen.hidden_size), dtype=np.float32)
+
+    features = cache_arrays(cache, "features", key, compute)
+    known.update(zip(data.texts, features))
+    return features
 
 
 def train_classification_head(frozen: FrozenBaseModel, train: LabeledData, evaluation: LabeledData,
@@ -131,33 +154,71 @@ def predict_head(frozen: FrozenBaseModel, data: LabeledData, max_length: int, de
 
 @dataclass
 class HeadRun:
-    """A classification head trained on a frozen base: the model, its history and its result."""
+    """A classification head trained on a frozen base: the model, its history and its result
+    on the evaluation split; `predict` scores any other data (features cached)."""
 
     frozen: FrozenBaseModel
     config: TrainConfig
     history: list[dict[str, float]]
     result: EvalResult
+    cache: RunCache | None = None
+    device: str = "cpu"
+    known: dict[str, np.ndarray] | None = None
+    notes: tuple[str, ...] = ()
+    head: Any = None       # this run's trained head (the base may be shared with other runs)
+
+    def predict(self, data: LabeledData, name: str | None = None, **params) -> EvalResult:
+        """Score `data`; the result's params include the model and any factors given here."""
+        import torch
+
+        if data.labels != self.result.labels:
+            raise ValueError(f"{data.name} has labels {data.labels}; the head was trained on "
+                             f"{self.result.labels}")
+        if self.cache is None:
+            raise ConfigError("this head run has no cache to compute features through")
+        features = cached_features(self.frozen, data, self.cache, max_length=self.config.max_length,
+                                   device=self.device, dtype=self.result.info["features_dtype"],
+                                   known=self.known)
+        head = self.head if self.head is not None else self.frozen.head
+        with torch.inference_mode():
+            predictions = head(torch.as_tensor(features).to(self.device)).argmax(-1).cpu().numpy()
+        return EvalResult(name or self.result.name, data.labels, data.y, predictions,
+                          params={**self.result.params, **params},
+                          info={**self.result.info,
+                                "notes": list(dict.fromkeys([*self.notes, *data.notes]))},
+                          examples=data.texts, clusters=data.clusters)
 
 
 def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                       config: TrainConfig, *, cache: RunCache, device: str = "cpu",
-                      seed: int = 0) -> HeadRun:
+                      seed: int = 0, known: dict[str, np.ndarray] | None = None,
+                      frozen: FrozenBaseModel | None = None) -> HeadRun:
     """Load `base` with a seeded classification head, freeze the base, train the head on the
-    base's cached features of `train`, and evaluate it on `evaluation`."""
-    frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
+    base's cached features of `train`, and evaluate it on `evaluation`.
+
+    Runs on one data pool can share `known` (text -> features; see `cached_features`) and an
+    already loaded `frozen` base, whose head the caller has set to its seeded initial weights.
+    """
+    import copy
+
+    if frozen is None:
+        frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
     dtype = inference_dtype(device)
+    known = {} if known is None else known
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,
-                                            device=device, dtype=dtype)
+                                            device=device, dtype=dtype, known=known)
                 for split in (train, evaluation)}
     history = train_classification_head(frozen, train, evaluation, config, seed=seed,
                                         device=device, train_features=features[train.name],
                                         eval_features=features[evaluation.name])
     predictions = predict_head(frozen, evaluation, config.max_length, device,
                                features[evaluation.name])
+    notes = tuple(dict.fromkeys([*train.notes, *evaluation.notes]))
     result = EvalResult(f"{base} frozen + head", train.labels, evaluation.y, predictions,
                         params={"model": base, "system": "frozen-base head"},
                         info={"parameters": frozen.parameters, "history": history,
-                              "features_dtype": dtype,
-                              "notes": list(dict.fromkeys([*train.notes, *evaluation.notes]))},
+                              "features_dtype": dtype, "pooling": frozen.pooling,
+                              "notes": list(notes)},
                         examples=evaluation.texts, clusters=evaluation.clusters)
-    return HeadRun(frozen, config, history, result)
+    return HeadRun(frozen, config, history, result, cache, device, known, train.notes,
+                   copy.deepcopy(frozen.head))

@@ -3,6 +3,8 @@
 The heads are transformers' own: `AutoModelForSequenceClassification` (a bias-free `score`
 layer applied at the last non-padding token, hidden x labels parameters) and
 `AutoModelForQuestionAnswering` (`qa_outputs`, a Linear(hidden, 2) with bias: 2 x (hidden + 1)).
+On an encoder the classification head is `lmgate.models.pooled.MeanPooledClassifier` (the same
+bias-free `score` layer, read at the mean of the tokens: how a sentence encoder is read).
 `lmgate.models.load` loads one; `lmgate.methods.heads` and `lmgate.methods.span_head` train it.
 """
 
@@ -23,6 +25,7 @@ class FrozenBaseModel:
     model: Any
     tokenizer: Any
     fingerprint: str
+    pooling: str = "last"      # "last": last non-padding token (causal LM); "mean": encoder
     parameters: dict[str, int] = field(default_factory=dict)
 
     @property

