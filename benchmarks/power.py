@@ -12,6 +12,8 @@ text, not labels) get the verdicts over seeds only.
 
     python benchmarks/power.py --run-seeds 10 --out power-runs -- evals/test_sentiment_multilingual.py
     python benchmarks/power.py power-runs/seed* [--scales 0.5 1 2] [--draws 100]
+"""
+
 from __future__ import annotations
 
 import argparse
@@ -161,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0, help="seed of the test-set redraws")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "power.json")
-    args, pytest_args = parser.parse_known_args(argv)
-    pytest_args = [a for a in pytest_args if a != "--"]
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, pytest_args = parser.parse_args(argv[:split]), argv[split + 1:]
     folders = list(args.folders)
     if args.run_seeds:
         folders += run_seeds(args.run_seeds, args.out, pytest_args)

@@ -21,6 +21,7 @@ from lmgate.core.progress import training_progress
 from lmgate.methods.launch import fit_lora_distributed
 from lmgate.methods.trainer import epoch_history
 from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
+from lmgate.models.engine import encode_prompt
 from lmgate.models.language_model import CausalLM
 from lmgate.models.params import count_parameters
 
@@ -31,7 +32,7 @@ def _encode(tokenizer, prompt: TranslationPrompt, pairs: Sequence[Pair], max_len
     rows = {"input_ids": [], "attention_mask": [], "labels": []}
     eos = [tokenizer.eos_token_id]
     for src, tgt in pairs:
-        context = tokenizer(prompt(src), add_special_tokens=False)["input_ids"]
+        context = encode_prompt(tokenizer, prompt(src))
         target = tokenizer(" " + tgt + "\n", add_special_tokens=False)["input_ids"] + eos
         ids = (context + target)[:max_length]
         labels = ([-100] * len(context) + target)[:max_length]

@@ -29,7 +29,9 @@ from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.models.engine import continuation_logprobs, generate_from_ids, shared_prefix_length
+from lmgate.models.engine import (continuation_logprobs, encode_prompt, encode_prompts,
+                                 generate_from_ids,
+                                 shared_prefix_length)
 from lmgate.models.language_model import LanguageModel
 from lmgate.results.classification import EvalResult
 
@@ -149,15 +151,15 @@ class ZeroShotClassifier:
         # As lm-evaluation-harness does: encode context and context+answer, keep the tail, so
         # the answer is tokenised the way it would be inside the full string.
         tok = self.lm.tokenizer
-        ctx = tok(context, add_special_tokens=False)["input_ids"]
-        full = tok(context + self._separator() + answer, add_special_tokens=False)["input_ids"]
+        ctx = encode_prompt(tok, context)
+        full = encode_prompt(tok, context + self._separator() + answer)
         if full[:len(ctx)] != ctx:
             return tok(self._separator() + answer, add_special_tokens=False)["input_ids"]
         return full[len(ctx):]
 
     def _encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
         tok = self.lm.tokenizer
-        ids = tok([self.prompt(t) for t in texts], add_special_tokens=False)["input_ids"]
+        ids = encode_prompts(tok, [self.prompt(t) for t in texts])["input_ids"]
         # Keep the end of long prompts: the instruction's tail and the answer slot matter most.
         return [x[-self.max_length:] for x in ids]
 

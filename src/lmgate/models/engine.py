@@ -19,6 +19,30 @@ from lmgate.core.progress import progress_bar
 from lmgate.models.language_model import LanguageModel
 
 
+def _adds_bos(tokenizer) -> bool:
+    bos = getattr(tokenizer, "bos_token", None)
+    return bos is not None and tokenizer.bos_token_id in tokenizer("")["input_ids"]
+
+
+def encode_prompts(tokenizer, texts: Sequence[str], **kwargs: Any):
+    """Tokenise prompts as the start of a text: with the BOS token where the tokenizer adds one
+    (Gemma reads garbage without it; SmolLM2's adds none), never twice (a chat template may
+    have written it already). Continuations are tokenised without special tokens."""
+    adds_bos = _adds_bos(tokenizer)
+    if adds_bos:
+        bos = tokenizer.bos_token
+        texts = [t[len(bos):] if t.startswith(bos) else t for t in texts]
+    return tokenizer(list(texts), add_special_tokens=adds_bos, **kwargs)
+
+
+def encode_prompt(tokenizer, text: str) -> list[int]:
+    """The token ids of one prompt, as `encode_prompts` makes them."""
+    adds_bos = _adds_bos(tokenizer)
+    if adds_bos and text.startswith(tokenizer.bos_token):
+        text = text[len(tokenizer.bos_token):]
+    return tokenizer(text, add_special_tokens=adds_bos)["input_ids"]
+
+
 def kv_cache_name(model: Any) -> str:
     """What a KV cache is called in forward()'s arguments and outputs: `cache` in recent
     transformers 5.x, `past_key_values` before."""
@@ -161,8 +185,8 @@ def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: in
     with torch.inference_mode():
         for start in progress_bar(range(0, len(order), batch_size), desc="generate"):
             idx = order[start:start + batch_size]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                      add_special_tokens=False).to(lm.device)
+            enc = encode_prompts(tok, [prompts[i] for i in idx], return_tensors="pt",
+                                 padding=True).to(lm.device)
             gen = lm.model.generate(**enc, do_sample=False, num_beams=1,
                                     max_new_tokens=max_new_tokens, eos_token_id=stops,
                                     pad_token_id=tok.pad_token_id, temperature=None, top_p=None,

