@@ -137,14 +137,18 @@ def _forward_logits(frozen: FrozenBaseModel, texts: Sequence[str], max_length: i
 
 
 def predict_head(frozen: FrozenBaseModel, data: LabeledData, max_length: int, device: str = "cpu",
-                 features: np.ndarray | None = None, batch_size: int = 64) -> np.ndarray:
+                 features: np.ndarray | None = None, batch_size: int = 64,
+                 head=None) -> np.ndarray:
+    """Argmax labels of `data`: `head` (default: the base's own) on `features` when given,
+    otherwise a forward pass through the whole model."""
     import torch
 
+    head = frozen.head if head is None else head
     preds = []
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             if features is not None:
-                logits = frozen.head(torch.as_tensor(features[start:start + batch_size]).to(device))
+                logits = head(torch.as_tensor(features[start:start + batch_size]).to(device))
             else:
                 logits = _forward_logits(frozen, data.texts[start:start + batch_size], max_length,
                                          device)
@@ -169,8 +173,6 @@ class HeadRun:
 
     def predict(self, data: LabeledData, name: str | None = None, **params) -> EvalResult:
         """Score `data`; the result's params include the model and any factors given here."""
-        import torch
-
         if data.labels != self.result.labels:
             raise ValueError(f"{data.name} has labels {data.labels}; the head was trained on "
                              f"{self.result.labels}")
@@ -179,9 +181,8 @@ class HeadRun:
         features = cached_features(self.frozen, data, self.cache, max_length=self.config.max_length,
                                    device=self.device, dtype=self.result.info["features_dtype"],
                                    known=self.known)
-        head = self.head if self.head is not None else self.frozen.head
-        with torch.inference_mode():
-            predictions = head(torch.as_tensor(features).to(self.device)).argmax(-1).cpu().numpy()
+        predictions = predict_head(self.frozen, data, self.config.max_length, self.device,
+                                   features, head=self.head)
         return EvalResult(name or self.result.name, data.labels, data.y, predictions,
                           params={**self.result.params, **params},
                           info={**self.result.info,

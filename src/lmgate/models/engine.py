@@ -19,27 +19,26 @@ from lmgate.core.progress import progress_bar
 from lmgate.models.language_model import LanguageModel
 
 
-def _adds_bos(tokenizer) -> bool:
+def _as_text_start(tokenizer, texts: Sequence[str]) -> tuple[list[str], bool]:
+    """`texts` without a BOS a chat template wrote, and whether the tokenizer adds its own."""
     bos = getattr(tokenizer, "bos_token", None)
-    return bos is not None and tokenizer.bos_token_id in tokenizer("")["input_ids"]
+    adds_bos = bos is not None and tokenizer.bos_token_id in tokenizer("")["input_ids"]
+    if adds_bos:
+        texts = [t[len(bos):] if t.startswith(bos) else t for t in texts]
+    return list(texts), adds_bos
 
 
 def encode_prompts(tokenizer, texts: Sequence[str], **kwargs: Any):
     """Tokenise prompts as the start of a text: with the BOS token where the tokenizer adds one
     (Gemma reads garbage without it; SmolLM2's adds none), never twice (a chat template may
     have written it already). Continuations are tokenised without special tokens."""
-    adds_bos = _adds_bos(tokenizer)
-    if adds_bos:
-        bos = tokenizer.bos_token
-        texts = [t[len(bos):] if t.startswith(bos) else t for t in texts]
-    return tokenizer(list(texts), add_special_tokens=adds_bos, **kwargs)
+    texts, adds_bos = _as_text_start(tokenizer, texts)
+    return tokenizer(texts, add_special_tokens=adds_bos, **kwargs)
 
 
 def encode_prompt(tokenizer, text: str) -> list[int]:
     """The token ids of one prompt, as `encode_prompts` makes them."""
-    adds_bos = _adds_bos(tokenizer)
-    if adds_bos and text.startswith(tokenizer.bos_token):
-        text = text[len(tokenizer.bos_token):]
+    (text,), adds_bos = _as_text_start(tokenizer, [text])
     return tokenizer(text, add_special_tokens=adds_bos)["input_ids"]
 
 
