@@ -298,7 +298,7 @@ def test_flip_report_names_changed_examples_with_mcnemar(toy, monkeypatch):
     assert "### Flipped examples" in summary
     assert "| test_toy | toy | 120 | 0 | 4000 |" in summary
     # Each flip shows its example: a one-line excerpt, table pipes escaped, cut with "…".
-    flipped = re.search(r"\| (\d+) “review (\d+) / said very [very ]*…”: (\w), (\w) → (\w)", summary)
+    flipped = re.search(r"\| (\d+) “review (\d+) \\\| said very [very ]*…”: (\w), (\w) → (\w)", summary)
     assert flipped and flipped.group(1) == flipped.group(2)
     assert flipped.group(3) == flipped.group(4) != flipped.group(5)   # right -> wrong
     # The baseline keeps predictions, not the excerpts.

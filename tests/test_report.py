@@ -17,7 +17,8 @@ def test_tables_render_and_plots_are_inlined(tmp_path):
     summary = ("# lmgate results\n\n| test | macro_f1 |\n|---|---|\n| a<b | 0.5000 |\n"
                "| <script>alert(1)</script> | 1.0 |\n\n<div>raw block</div>\n\n"
                "## Plots\n\n![curve](plots/curve.png)\n\n![gone](plots/missing.png)\n")
-    page = html_report(summary, tmp_path)
+    page = html_report(summary, tmp_path, [tmp_path / "plots" / n for n in ("curve.png",
+                                                                          "missing.png")])
     assert page.startswith("<!DOCTYPE html>") and "<h1>lmgate results</h1>" in page
     assert "<th>macro_f1</th>" in page and "<td>a&lt;b</td>" in page   # escaped, not markup
     assert f'src="data:image/png;base64,{base64.b64encode(PIXEL).decode()}"' in page
@@ -26,6 +27,31 @@ def test_tables_render_and_plots_are_inlined(tmp_path):
     assert "<div>" not in page and "&lt;div&gt;raw block" in page
     assert 'src="plots/missing.png"' in page           # a missing file stays a plain link
     assert 'src="plots/curve.png"' not in page
+
+
+def test_nothing_from_data_becomes_a_link_or_a_file_reference(tmp_path):
+    """Names, texts and notes reach summary.md verbatim; in report.html they are only text."""
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "curve.png").write_bytes(PIXEL)
+    (tmp_path / "secret.png").write_bytes(b"SECRET")
+    summary = ("# lmgate results\n\n"
+               "- [click](javascript:alert(1)) and <javascript:alert(2)>\n"
+               "- ![x](javascript:alert(3)) ![y](secret.png) ![z](../secret.png)\n"
+               "- ![d](data:image/png;base64,Zm9yZ2Vk) [home](https://example.org/x)\n"
+               '- <img src=x onerror="alert(4)"> <a href="javascript:alert(5)">a</a>\n\n'
+               "| name | v |\n|---|---|\n| [c](javascript:alert(6)) | 1 |\n\n"
+               "![curve](plots/curve.png)\n")
+    page = html_report(summary, tmp_path, [tmp_path / "plots" / "curve.png"])
+    body = page[page.index("<body>") + 6:page.index("<script>")]
+    tags = re.findall(r"<([a-z0-9]+)([^>]*)>", body)   # real tags; escaped text has no "<"
+    assert {name for name, _ in tags} <= {"p", "ul", "li", "h1", "img", "table", "thead",
+                                          "tbody", "tr", "th", "td"}
+    assert not any("javascript" in attrs or "onerror" in attrs or "href" in attrs
+                   for _, attrs in tags)
+    images = re.findall(r"<img[^>]*>", body)
+    assert len(images) == 1 and images[0].count("data:image/png;base64,") == 1   # lmgate's plot
+    assert base64.b64encode(b"SECRET").decode() not in body and "Zm9yZ2Vk" not in body
+    assert "click" in body and "home" in body                 # the text stays
 
 
 def test_claims_carry_verdicts_comparisons_and_reasons(pytester):

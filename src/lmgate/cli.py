@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from lmgate.gate.decide import DEFAULT_ALPHA, compare
+from lmgate.core.errors import ConfigError
+from lmgate.gate.decide import DEFAULT_ALPHA, checked_alpha, checked_tolerance, compare
 from lmgate.gate.render import failure_message, markdown
 from lmgate.gate.measure import measurements
 from lmgate.gate.settings import passed_tests_of, settings_by_result
@@ -68,8 +69,6 @@ def _merge(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     gate_sections, status = [], 0
     if args.baseline:
-        from lmgate.core.errors import ConfigError
-
         try:
             old, old_ex = read_baseline(args.baseline)
         except ConfigError as exc:
@@ -88,15 +87,28 @@ def _merge(args: argparse.Namespace) -> int:
     return status
 
 
+def _option_type(check, flag: str):
+    """An argparse type from a checker: a bad value is a usage error (exit 2) naming `flag`."""
+    def convert(text: str) -> float:
+        try:
+            return check(text, flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = flag
+    return convert
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lmgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser("compare", help="compare two results folders (OLD is the baseline)")
     cmp.add_argument("old", help="baseline results folder (results.jsonl, predictions.jsonl)")
     cmp.add_argument("new", help="candidate results folder")
-    cmp.add_argument("--tolerance", type=float, default=None,
+    tolerance, alpha = (_option_type(checked_tolerance, "--tolerance"),
+                        _option_type(checked_alpha, "--alpha"))
+    cmp.add_argument("--tolerance", type=tolerance, default=None,
                      help="fixed absolute tolerance (default: each metric's own noise)")
-    cmp.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+    cmp.add_argument("--alpha", type=alpha, default=DEFAULT_ALPHA,
                      help="false-alarm probability of the whole comparison")
     cmp.add_argument("--strict-missing", action="store_true",
                      help="fail when a metric of OLD is missing from NEW")
@@ -106,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge.add_argument("folders", nargs="+", help="results folders (one per shard)")
     merge.add_argument("--out", required=True, help="folder for the merged results")
     merge.add_argument("--baseline", help="baseline JSON: one gate verdict for all shards")
-    merge.add_argument("--tolerance", type=float, default=None)
-    merge.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
+    merge.add_argument("--tolerance", type=tolerance, default=None)
+    merge.add_argument("--alpha", type=alpha, default=DEFAULT_ALPHA)
     args = parser.parse_args(argv)
     return _compare(args) if args.command == "compare" else _merge(args)
 

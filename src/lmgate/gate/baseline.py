@@ -4,6 +4,7 @@ of the run that wrote it; and the rows of a results folder to compare with one."
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -67,11 +68,12 @@ def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, l
     entries = {}
     for key, value in doc["entries"].items():
         try:
-            entries[key] = Measurement(key=key, **value)
-            if not isinstance(entries[key].value, (int, float)) or isinstance(entries[key].value, bool):
-                raise TypeError(f"value {entries[key].value!r} is not a number")
-        except TypeError as exc:
-            raise ConfigError(f"baseline {path}: entry {key!r} is malformed ({exc})") from None
+            if not isinstance(value, dict):
+                raise TypeError("an entry must be an object")
+            entries[key] = checked_measurement(Measurement(key=key, **value))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"baseline {path}: entry {key!r} is malformed ({exc}); rewrite "
+                              "it with --update-baseline") from None
     examples: dict[str, list[dict]] = defaultdict(list)
     side = predictions_path(path)
     if side.exists():
@@ -81,11 +83,49 @@ def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, l
                 examples[item.pop("key")].append(item)
                 if not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
                     raise TypeError("y_true/y_pred must be lists")
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                if len(item["y_true"]) != len(item["y_pred"]):
+                    raise ValueError(f"{len(item['y_true'])} gold labels but "
+                                     f"{len(item['y_pred'])} predictions")
+                if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
+                    raise ValueError("labels must be integer ids")
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError,
+                    ValueError) as exc:
                 raise ConfigError(f"baseline predictions {side}, line {number}: malformed "
                                   f"({type(exc).__name__}: {exc}); rewrite the baseline with "
                                   "--update-baseline") from None
     return entries, dict(examples)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def checked_measurement(m: Measurement) -> Measurement:
+    """`m` if every number in it is one the gate can judge: finite values (one per seed),
+    a CI of two finite numbers in order, a count >= 0; ValueError/TypeError saying which."""
+    if not _is_number(m.value) or not math.isfinite(m.value):
+        raise ValueError(f"value {m.value!r} is not a finite number")
+    if not isinstance(m.values, list) or not m.values or \
+            not all(_is_number(v) and math.isfinite(v) for v in m.values):
+        raise ValueError(f"values {m.values!r} must be a non-empty list of finite numbers")
+    if not isinstance(m.seeds, list) or len(m.seeds) != len(m.values):
+        raise ValueError(f"seeds {m.seeds!r} must be a list with one seed per value")
+    if m.ci is not None and not (isinstance(m.ci, list) and len(m.ci) == 2
+                                 and all(_is_number(v) and math.isfinite(v) for v in m.ci)
+                                 and m.ci[0] <= m.ci[1]):
+        raise ValueError(f"ci {m.ci!r} must be [low, high], two finite numbers")
+    if m.n is not None and not (_is_int(m.n) and m.n >= 0):
+        raise ValueError(f"n {m.n!r} must be a count")
+    if m.higher_is_better not in (True, False, None):
+        raise ValueError(f"higher_is_better {m.higher_is_better!r} must be true, false or null")
+    for name in ("data_fingerprint", "model_fingerprint"):
+        if not isinstance(getattr(m, name), (str, type(None))):
+            raise ValueError(f"{name} must be a string")
+    return m
 
 
 def baseline_environment(path: str | Path) -> dict[str, Any]:

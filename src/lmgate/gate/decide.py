@@ -33,10 +33,38 @@ from lmgate.stats.seeds import summarise_seeds
 DEFAULT_ALPHA = 0.01
 
 
+def checked_alpha(alpha: object, name: str = "alpha") -> float:
+    """`alpha` as a false-alarm probability in (0, 1); ConfigError otherwise (NaN included)."""
+    value = _as_number(alpha, name)
+    if not 0 < value < 1:
+        raise ConfigError(f"{name} must be in (0, 1), got {alpha!r}")
+    return value
+
+
+def checked_tolerance(tolerance: object, name: str = "tolerance") -> float:
+    """`tolerance` as a finite number >= 0; ConfigError otherwise."""
+    value = _as_number(tolerance, name)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {tolerance!r}")
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {tolerance!r}")
+    return value
+
+
+def _as_number(value: object, name: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
 @dataclass
 class Check:
     key: str
-    status: str                     # regression | improvement | within-noise | new | missing | stale | not-gated
+    #: regression | unjudgeable | improvement | within-noise | new | missing | stale | not-gated
+    status: str
     old: float | None = None
     new: float | None = None
     delta: float | None = None
@@ -48,6 +76,8 @@ class Check:
 
     def describe(self) -> str:
         head = f"{self.key}: {self.status}"
+        if self.status == "unjudgeable":
+            return f"{head}: {self.basis}"
         if self.old is None or self.new is None:
             return head
         data = "; the test data changed since the baseline" if self.data_changed else ""
@@ -66,7 +96,7 @@ class GateReport:
 
     @property
     def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.status == "regression"
+        return [c for c in self.checks if c.status in ("regression", "unjudgeable")
                 or (self.strict_missing and c.status == "missing")]
 
     @property
@@ -142,6 +172,8 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
     for comparison (benchmarks/gate_calibration.py)."""
     if correction not in CORRECTIONS:
         raise ConfigError(f"unknown correction {correction!r}; use one of {CORRECTIONS}")
+    alpha = checked_alpha(alpha)
+    tolerance = None if tolerance is None else checked_tolerance(tolerance)
     baseline_examples, current_examples = baseline_examples or {}, current_examples or {}
     settings, passed_tests = settings or {}, list(passed_tests)
     report = GateReport(strict_missing=strict_missing)
@@ -154,6 +186,12 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
         if new is None:
             report.checks.append(Check(key, "stale" if of_tests(key, passed_tests) else
                                        "missing", old.value, None))
+            continue
+        bad = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
+               if not math.isfinite(m.value) or any(not math.isfinite(v) for v in m.values)]
+        if bad:  # NaN would compare as "not worse" with everything: never a pass
+            report.checks.append(Check(key, "unjudgeable", old.value, new.value, None, None,
+                                       f"not a finite number ({', '.join(bad)})"))
             continue
         base, metric = key.rsplit("::", 1)
         direction, info = higher_is_better(metric), metric_info(metric)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from lmgate.core.markup import md_cell
 from lmgate.gate.decide import GateReport
 from lmgate.gate.flips import Flips
 
 #: Status words in plain letters (emoji arrows drew empty boxes without an emoji font).
-ARROWS = {"regression": "REGRESSION", "improvement": "improvement",
+ARROWS = {"regression": "REGRESSION", "unjudgeable": "CANNOT JUDGE", "improvement": "improvement",
           "within-noise": "= within noise", "new": "+ new", "missing": "− missing",
           "stale": "− stale", "not-gated": "· not gated"}
 
@@ -54,8 +55,8 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     if stale:
         lines[1:1] = ["", f"{stale} stale metric(s): their tests passed without producing them "
                           "(renamed or removed); `--update-baseline` drops them."]
-    order = {"regression": 0, "missing": 1, "stale": 2, "improvement": 3, "new": 4,
-             "not-gated": 5, "within-noise": 6}
+    order = {"regression": 0, "unjudgeable": 0, "missing": 1, "stale": 2, "improvement": 3,
+             "new": 4, "not-gated": 5, "within-noise": 6}
     fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
     for c in sorted(report.checks, key=lambda c: (order[c.status], c.key)):
         if not show_unchanged and c.status == "within-noise":
@@ -63,14 +64,15 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
         test, result, metric = c.key.rsplit("::", 2)
         delta = "" if c.delta is None else f"{c.delta:+.4f}"
         status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
-        lines.append(f"| {test.split('::')[-1]} | {result} | {metric} | {fmt(c.old)} | "
-                     f"{fmt(c.new)} | {delta} | {fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
+        lines.append(f"| {md_cell(test.split('::')[-1])} | {md_cell(result)} | "
+                     f"{md_cell(metric)} | {fmt(c.old)} | {fmt(c.new)} | {delta} | "
+                     f"{fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
     return "\n".join(lines + flips_markdown(report.flips)) + "\n"
 
 
 def _quoted(text: str | None) -> str:
     """ “excerpt” for a table cell (pipes escaped), or nothing."""
-    return f" “{text.replace('|', '/')}”" if text else ""
+    return f" “{md_cell(text)}”" if text else ""
 
 
 def flips_markdown(found: Sequence[Flips]) -> list[str]:
@@ -84,9 +86,9 @@ def flips_markdown(found: Sequence[Flips]) -> list[str]:
              "(index “text”: gold, baseline → now) |", "|---|---|---|---|---|---|---|"]
     for f in changed:
         test, result = f.key.rsplit("::", 1)
-        shown = "; ".join(f"{e['index']}{_quoted(e.get('text'))}: {e['gold']}, "
-                          f"{e['baseline']} → {e['now']}" for e in f.examples)
-        lines.append(f"| {test.split('::')[-1]} | {result} | {f.right_to_wrong} | "
+        shown = "; ".join(f"{e['index']}{_quoted(e.get('text'))}: {md_cell(e['gold'])}, "
+                          f"{md_cell(e['baseline'])} → {md_cell(e['now'])}" for e in f.examples)
+        lines.append(f"| {md_cell(test.split('::')[-1])} | {md_cell(result)} | {f.right_to_wrong} | "
                      f"{f.wrong_to_right} | {f.n} | {f.p_value:.3g} | {shown} |")
     return lines
 
@@ -100,12 +102,16 @@ def failure_message(report: GateReport) -> str:
                 f"{sum(c.status == 'missing' for c in report.checks)} of its metrics are missing "
                 "from this run (different tests selected, or every test skipped)")
     regressed = sum(c.status == "regression" for c in report.failures)
-    missing = len(report.failures) - regressed
+    unjudgeable = sum(c.status == "unjudgeable" for c in report.failures)
+    missing = len(report.failures) - regressed - unjudgeable
     parts = ([f"{regressed} metric(s) regressed beyond their noise"] if regressed else []) + \
+        ([f"{unjudgeable} metric(s) could not be judged"] if unjudgeable else []) + \
         ([f"{missing} metric(s) missing (--strict-missing)"] if missing else [])
+    why = {"regression": "; real: the drop exceeds the tolerance derived from this metric's own "
+                         "noise",
+           "unjudgeable": "; a metric the gate cannot compare fails it",
+           "missing": "; missing from this run (--strict-missing)"}
     lines = [f"lmgate: {', '.join(parts)}:"]
     for c in report.failures:
-        lines.append("  " + c.describe() + (
-            "; real: the drop exceeds the tolerance derived from this metric's own noise"
-            if c.status == "regression" else "; missing from this run (--strict-missing)"))
+        lines.append("  " + c.describe() + why[c.status])
     return "\n".join(lines)

@@ -15,7 +15,6 @@ import pytest
 
 from lmgate.plugin.gating import check_baseline, environment, read_baseline_now, update_baseline
 from lmgate.plugin.options import GATE, SETTINGS, GateOptions, is_worker
-from lmgate.plugin.recording import REPEAT_ID
 from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
 
@@ -54,6 +53,7 @@ class Collector:
         self.predictions: list[dict] = []
         self.sections: list[dict] = []
         self.verdicts: dict[str, str] = {}
+        self.groups: dict[str, str] = {}             # node id -> its repeat-independent group
         self.reasons: dict[str, str] = {}
         self.claims: list[dict] = []
         self.started = time.time()
@@ -76,6 +76,7 @@ class Collector:
                                                                  config=self.config)[0]
             self.verdicts[nodeid] = category
             self.reasons[nodeid] = reason_of(report)
+            self.groups[nodeid] = getattr(report, "lmgate_group", nodeid)
         payload = getattr(report, "lmgate", None)
         if payload:
             verdict = self.verdicts.get(nodeid, "error")
@@ -128,7 +129,7 @@ class Collector:
 
     def tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
-        return {REPEAT_ID.sub("", nodeid) for nodeid, v in self.verdicts.items()
+        return {self.groups.get(nodeid, nodeid) for nodeid, v in self.verdicts.items()
                 if verdict is None or v == verdict}
 
 

@@ -6,24 +6,48 @@ Records travel from xdist workers to the controller on the teardown report (`rep
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import pytest
 
+from lmgate.plugin.options import SETTINGS
 from lmgate.plugin.selection import item_params, strip_group
 
 if TYPE_CHECKING:  # records pull in numpy and scikit-learn: loaded when a test records
     from lmgate.report.records import Recorder
 
 RECORDER = pytest.StashKey["Recorder"]()
-#: What makes repeated runs of one experiment one group: the `-seedN` id --lmgate-repeats adds.
-REPEAT_ID = re.compile(r"-seed\d+(?=\])|\[seed\d+\]")
+
+
+def repeat_group(nodeid: str, ids: Sequence[str], seed: int) -> str:
+    """The node id shared by the repeats of one experiment: `nodeid` without the `seedN` id
+    --lmgate-repeats added to its parameter `ids` (pytest's id parts, in order). Only that
+    part goes: a test's own ids that merely contain `seed1` (`bert-seed1`) stay apart."""
+    token = f"seed{seed}"
+    if token not in ids or "[" not in nodeid:
+        return nodeid
+    rest = list(ids)
+    rest.remove(token)
+    head = nodeid[:nodeid.index("[")]
+    return head + (f"[{'-'.join(rest)}]" if rest else "")
+
+
+def item_group(item: pytest.Item) -> str:
+    """`repeat_group` of a collected item (its node id without the seed id of a repeat)."""
+    params = item_params(item)
+    if "lmgate_repeat" not in params:
+        return strip_group(item.nodeid)
+    seed = item.config.stash[SETTINGS].seed + int(params["lmgate_repeat"])
+    callspec = item.callspec  # type: ignore[attr-defined]
+    # pytest keeps the id parts as CallSpec2._idlist; joined with "-" they are callspec.id.
+    ids = list(getattr(callspec, "_idlist", None) or callspec.id.split("-"))
+    return repeat_group(strip_group(item.nodeid), ids, seed)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
     report = yield
+    report.lmgate_group = item_group(item)   # travels from xdist workers with the report
     if call.when == "teardown" and RECORDER in item.stash:
         recorder = item.stash[RECORDER]
         report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
@@ -56,10 +80,9 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
                                     for metric, value in row["metrics"].items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
-    nodeid = strip_group(item.nodeid)
-    recorder = Recorder(nodeid, getattr(item, "originalname", item.name),
+    recorder = Recorder(strip_group(item.nodeid), getattr(item, "originalname", item.name),
                         {**params, "seed": lmgate_seed}, on_row=to_junit,
-                        group=REPEAT_ID.sub("", nodeid))
+                        group=item_group(item))
     module = getattr(request, "module", None)
     recorder.study = {"module": item.path.name, "doc": (getattr(module, "__doc__", "") or "")}
     marker = item.get_closest_marker("lmgate_gate")

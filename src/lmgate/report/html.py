@@ -6,6 +6,7 @@ import base64
 import html
 import re
 from pathlib import Path
+from typing import Collection
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
@@ -21,6 +22,14 @@ code { background: #f6f8fa; padding: 0 3px; }
 """
 
 _IMG_SRC = re.compile(r'src="([^":]+\.png)"')
+_SRCLESS_IMG = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
+_ALIGN = re.compile(r"text-align: ?(left|right|center);?")
+
+#: What lmgate's own Markdown renders to; everything else (links, scripts, raw HTML, styles,
+#: event handlers) is dropped by the sanitiser, keeping only its text.
+ALLOWED_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "ul", "ol", "li", "em",
+                "strong", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th",
+                "td", "img"}
 _METRIC_TABLE = re.compile(r"<h([24])>((?:Results|All recorded metrics)[^<]*)</h\1>\s*"
                            r"(<table>.*?</table>)", re.S)
 
@@ -45,20 +54,35 @@ document.querySelectorAll("table").forEach(function (table) {
 """
 
 
-def html_report(summary_md: str, out_dir: Path) -> str:
-    """Render `summary_md` (whose image links are relative to `out_dir`) to a standalone page;
-    every linked PNG is embedded as a data URI so the file can be mailed or attached alone."""
+def html_report(summary_md: str, out_dir: Path, images: Collection[Path] = ()) -> str:
+    """Render `summary_md` to a standalone page; the PNGs in `images` (lmgate's own plots, whose
+    links in the summary are relative to `out_dir`) are embedded as data URIs so the file can be
+    mailed or attached alone. Nothing else from the summary becomes markup: names, texts and
+    answers come from data and models, so links, raw HTML and any other image are reduced to
+    their text by a sanitiser (nh3)."""
     import markdown
+    import nh3
 
     renderer = markdown.Markdown(extensions=["tables"], output_format="html")
-    # Names and answers in the summary come from data and models: never pass raw HTML through.
     renderer.preprocessors.deregister("html_block")
     renderer.inlinePatterns.deregister("html")
-    body = renderer.convert(summary_md)
+    own = {p.resolve() for p in images}
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            return value if (out_dir / value).resolve() in own and ":" not in value else None
+        if tag in ("th", "td") and attribute == "style":
+            return value if _ALIGN.fullmatch(value.strip()) else None
+        return value
+
+    body = nh3.clean(renderer.convert(summary_md), tags=ALLOWED_TAGS,
+                     attributes={"img": {"src", "alt"}, "th": {"style"}, "td": {"style"}},
+                     attribute_filter=keep, url_schemes=set(), link_rel=None)
+    body = _SRCLESS_IMG.sub("", body)
 
     def inline(match: re.Match) -> str:
         path = out_dir / html.unescape(match.group(1))
-        if not path.is_file():
+        if path.resolve() not in own or not path.is_file():
             return match.group(0)
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         return f'src="data:image/png;base64,{data}"'

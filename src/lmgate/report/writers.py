@@ -3,6 +3,7 @@ report.html."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from lmgate.core.io import atomic_write_text
+from lmgate.core.markup import md_cell, spreadsheet_safe
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report
 
@@ -27,6 +29,16 @@ def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         if flat[col].map(lambda v: isinstance(v, (list, dict))).any():
             flat[col] = flat[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     return flat
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell (and column name) a spreadsheet would run as a formula
+    shown as text instead."""
+    safe = frame.rename(columns=spreadsheet_safe)
+    for col in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[col]):
+            safe[col] = safe[col].map(spreadsheet_safe)
+    return safe
 
 
 def key_table(rows: Sequence[dict[str, Any]], with_ci: bool = False) -> pd.DataFrame:
@@ -61,8 +73,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
             return ""
         if isinstance(v, float):
             return f"{v:.4f}"
-        return str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        return md_cell(v)
+    lines = ["| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(v) for v in rec) + " |" for rec in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
@@ -123,7 +135,9 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     written = [
         atomic_write_text(out / "results.jsonl",
                           "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
-        atomic_write_text(out / "results.csv", to_frame(rows).to_csv(index=False)),
+        # Every text cell quoted: a line break inside one must not start a new row.
+        atomic_write_text(out / "results.csv", spreadsheet_safe_frame(to_frame(rows)).to_csv(
+            index=False, quoting=csv.QUOTE_NONNUMERIC)),
         atomic_write_text(out / "predictions.jsonl", "".join(
             json.dumps(p, sort_keys=True) + "\n"
             for p in sorted(predictions, key=lambda p: p["record_id"]))),
@@ -135,7 +149,8 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     summary = summary_markdown(rows, plots, out, extra_sections, claims, header,
                                merge_sections(recorded))
     written.append(atomic_write_text(out / "summary.md", summary))
-    written.append(atomic_write_text(out / "report.html", html_report(summary, out)))
+    images = [path for paths in (plots or {}).values() for path in paths]
+    written.append(atomic_write_text(out / "report.html", html_report(summary, out, images)))
     return written
 
 

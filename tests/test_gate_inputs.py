@@ -1,0 +1,133 @@
+"""Numbers the gate cannot judge are errors, never passes (issue 30, "the gate passes what it
+cannot judge")."""
+
+import json
+import math
+
+import pytest
+
+from lmgate.cli import main as lmgate_cli
+from lmgate.core.errors import ConfigError
+from lmgate.gate.baseline import read_baseline
+from lmgate.gate.decide import compare
+from lmgate.gate.measure import Measurement
+
+BASE = {"key": "t.py::test_x::model::macro_f1", "value": 0.805, "values": [0.805],
+        "seeds": [0], "ci": [0.78, 0.83], "n": 400}
+
+
+def measurement(**changes) -> Measurement:
+    return Measurement(**{**BASE, **changes})
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--alpha", "0"], "--alpha must be in (0, 1)"),
+    (["--alpha", "-1"], "--alpha must be in (0, 1)"),
+    (["--alpha", "nan"], "--alpha must be in (0, 1)"),
+    (["--alpha", "x"], "--alpha must be a number"),
+    (["--tolerance", "nan"], "--tolerance must be a finite number"),
+    (["--tolerance", "inf"], "--tolerance must be a finite number"),
+    (["--tolerance", "-1"], "--tolerance must be >= 0"),
+])
+@pytest.mark.parametrize("command", [["compare", "old", "new"], ["merge", "a", "--out", "o"]])
+def test_cli_refuses_gate_settings_it_cannot_use(command, args, words, capsys):
+    with pytest.raises(SystemExit) as stop:
+        lmgate_cli([*command, *args])
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("alpha, tolerance", [(0, None), (float("nan"), None), (1.5, None),
+                                              (0.01, float("nan")), (0.01, -1.0)])
+def test_compare_refuses_alpha_and_tolerance_out_of_range(alpha, tolerance):
+    with pytest.raises(ConfigError):
+        compare({}, {}, alpha=alpha, tolerance=tolerance)
+
+
+def test_a_real_regression_fails_whatever_the_valid_settings():
+    old = {BASE["key"]: measurement()}
+    new = {BASE["key"]: measurement(value=0.713, values=[0.713], ci=[0.69, 0.74])}
+    for kwargs in ({}, {"alpha": 0.5}, {"tolerance": 0.0}, {"tolerance": 0.05}):
+        assert not compare(old, new, **kwargs).passed, kwargs
+
+
+@pytest.mark.parametrize("side", ["baseline", "now"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_metric_that_is_not_a_finite_number_fails_the_gate(side, bad):
+    good, broken = measurement(), measurement(value=bad, values=[bad])
+    old, new = (broken, good) if side == "baseline" else (good, broken)
+    report = compare({BASE["key"]: old}, {BASE["key"]: new})
+    assert not report.passed
+    assert [c.status for c in report.checks] == ["unjudgeable"]
+    assert "not a finite number" in report.checks[0].describe()
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"value": float("nan")}, "value nan is not a finite number"),
+    ({"value": float("inf")}, "value inf is not a finite number"),
+    ({"values": ["abc"]}, "must be a non-empty list of finite numbers"),
+    ({"values": "abc"}, "must be a non-empty list of finite numbers"),
+    ({"values": [0.8, 0.81]}, "one seed per value"),
+    ({"ci": [0.9, 0.1]}, "must be [low, high]"),
+    ({"ci": [0.1, float("nan")]}, "must be [low, high]"),
+    ({"n": -3}, "must be a count"),
+    ({"n": 2.5}, "must be a count"),
+    ({"higher_is_better": "yes"}, "must be true, false or null"),
+])
+def test_baseline_entries_are_validated_with_file_and_entry_named(tmp_path, entry, words):
+    fields = {k: v for k, v in {**BASE, **entry}.items() if k != "key"}
+    path = tmp_path / "main.json"
+    # json.dumps writes NaN/Infinity, which json.loads reads back: the check is lmgate's.
+    path.write_text(json.dumps({"lmgate_baseline": 1, "entries": {BASE["key"]: fields}}))
+    with pytest.raises(ConfigError) as error:
+        read_baseline(path)
+    assert str(path) in str(error.value) and repr(BASE["key"]) in str(error.value)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("line, words", [
+    ({"y_true": [0, 1, 1], "y_pred": [0, 1]}, "3 gold labels but 2 predictions"),
+    ({"y_true": [0, 1], "y_pred": [0, "x"]}, "labels must be integer ids"),
+    ({"y_true": [0.5, 1], "y_pred": [0, 1]}, "labels must be integer ids"),
+])
+def test_baseline_predictions_of_the_wrong_shape_are_errors(tmp_path, line, words):
+    path = tmp_path / "main.json"
+    fields = {k: v for k, v in BASE.items() if k != "key"}
+    path.write_text(json.dumps({"lmgate_baseline": 1, "entries": {BASE["key"]: fields}}))
+    (tmp_path / "main.predictions.jsonl").write_text(json.dumps(
+        {"key": "t.py::test_x::model", "seed": 0, "labels": 2, **line}) + "\n")
+    with pytest.raises(ConfigError) as error:
+        read_baseline(path)
+    assert "line 1" in str(error.value) and words in str(error.value)
+
+
+STUDY = '''
+import numpy as np
+import pytest
+from lmgate import EvalResult
+
+@pytest.mark.parametrize("ckpt, errors", [("bert-seed1", 10), ("bert-seed2", 200)])
+def test_ckpt(ckpt, errors, record, lmgate_seed):
+    y = np.array([0, 1] * 500)
+    pred = y.copy()
+    pred[:errors] = 1 - pred[:errors]
+    record(EvalResult("model", ("neg", "pos"), y, pred))
+'''
+
+
+def test_a_tests_own_seed_like_ids_stay_separate_entries(pytester):
+    pytester.makepyfile(test_study=STUDY)
+    assert pytester.runpytest("--baseline", "b.json", "--update-baseline").ret == 0
+    entries = json.loads((pytester.path / "b.json").read_text())["entries"]
+    keys = sorted(k for k in entries if k.endswith("::accuracy"))
+    assert keys == ["test_study.py::test_ckpt[bert-seed1-10]::model::accuracy",
+                    "test_study.py::test_ckpt[bert-seed2-200]::model::accuracy"]
+    assert all(len(entries[k]["values"]) == 1 for k in keys)
+    # Repeats still group by the seed id lmgate adds, and only by it.
+    assert pytester.runpytest("--baseline", "r.json", "--update-baseline",
+                              "--lmgate-repeats", "2").ret == 0
+    entries = json.loads((pytester.path / "r.json").read_text())["entries"]
+    keys = sorted(k for k in entries if k.endswith("::accuracy"))
+    assert keys == ["test_study.py::test_ckpt[bert-seed1-10]::model::accuracy",
+                    "test_study.py::test_ckpt[bert-seed2-200]::model::accuracy"]
+    assert [entries[k]["seeds"] for k in keys] == [[0, 1], [0, 1]]
+    assert math.isclose(entries[keys[0]]["value"], 0.99)
