@@ -128,9 +128,9 @@ def test_plots_show_cis_per_system_and_each_trained_run_once(tmp_path, monkeypat
 
     drawn = {}
 
-    def capture(fig, path):
-        drawn[path.name] = fig
-        return path
+    def capture(fig, out_dir, name):
+        drawn[f"{name}.png"] = fig
+        return out_dir / f"{name}.png"
     monkeypatch.setattr(plots, "_save", capture)
     monkeypatch.setattr(plots._pyplot(), "close", lambda fig: None)
     history = [{"epoch": e, "train_loss": 1 / e, "eval_loss": 1.1 / e, "eval_macro_f1": 0.3 * e}

@@ -43,10 +43,23 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from lmgate.core.folder import publish
     from lmgate.gate.baseline import read_baseline
-    from lmgate.report.plots import plots_by_study
-    from lmgate.report.writers import read_results, write_results
+    from lmgate.report.writers import read_results, write_folder
 
+    from lmgate.core.folder import foreign
+
+    out = Path(args.out)
+    try:
+        theirs = foreign(out, ("results.jsonl", "results.csv", "summary.md", "report.html",
+                               "plots"))
+    except ConfigError as exc:
+        print(f"lmgate merge: {exc}", file=sys.stderr)
+        return 2
+    if theirs:
+        print(f"lmgate merge: {out} holds {', '.join(theirs)}, which lmgate did not write: "
+              "choose another --out", file=sys.stderr)
+        return 2
     rows, predictions, sections, claims, seen = [], [], [], [], {}
     for folder in args.folders:
         try:
@@ -65,8 +78,6 @@ def _merge(args: argparse.Namespace) -> int:
         predictions += more_preds
         sections += more_sections
         claims += more_claims
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     gate_sections, status = [], 0
     if args.baseline:
         try:
@@ -81,8 +92,12 @@ def _merge(args: argparse.Namespace) -> int:
         if not report.passed:
             print(failure_message(report), file=sys.stderr)
             status = 1
-    write_results(rows, predictions, out, plots_by_study(rows, out), gate_sections, sections,
-                  claims)
+    try:
+        publish(out, lambda stage: write_folder(stage, rows, predictions, gate_sections, sections,
+                                                claims))
+    except ConfigError as exc:
+        print(f"lmgate merge: {exc}", file=sys.stderr)
+        return 2
     print(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
     return status
 

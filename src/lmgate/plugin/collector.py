@@ -19,7 +19,7 @@ from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
 
 COLLECTOR = pytest.StashKey["Collector"]()
-#: Files lmgate writes into --results-dir; removed at session start so results are this run's.
+#: Files lmgate writes into --results-dir (with plots/ and its manifest, lmgate.core.folder).
 RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.jsonl",
                 "claims.jsonl", "summary.md", "report.html")
 
@@ -29,9 +29,25 @@ def pytest_configure(config: pytest.Config) -> None:
     if is_worker(config):
         return
     gate = config.stash[GATE]
+    _check_results_folder(config.stash[SETTINGS].results_dir)
     baseline = read_baseline_now(gate)
     config.stash[COLLECTOR] = collector = Collector(config, gate, baseline)
     config.pluginmanager.register(collector, "lmgate-collector")
+
+
+def _check_results_folder(folder: Path) -> None:
+    """Before any test: lmgate must not replace files it did not write."""
+    from lmgate.core.errors import ConfigError
+    from lmgate.core.folder import foreign
+
+    try:
+        theirs = foreign(folder, (*RESULT_FILES, "plots"))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"lmgate: {exc}") from None
+    if theirs:
+        raise pytest.UsageError(
+            f"lmgate: --results-dir {folder} holds {', '.join(theirs)}, which lmgate did not "
+            "write (no manifest lists them): choose another --results-dir, or move them away")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -57,16 +73,13 @@ class Collector:
         self.reasons: dict[str, str] = {}
         self.claims: list[dict] = []
         self.started = time.time()
+        self.interrupted = False
         self.written: list[Path] = []
         self.gate = None
         self.baseline_written: list[Path] = []
         self.baseline_refused: str | None = None
         self.baseline_kept = 0                       # entries of tests that did not run
         self.baseline_pruned: list[str] = []         # stale entries dropped on update
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        for name in RESULT_FILES:  # a run where everything skips must not show the last run's
-            (self.out / name).unlink(missing_ok=True)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = strip_group(report.nodeid)
@@ -91,25 +104,38 @@ class Collector:
                                     "verdict": verdict, "comparisons": payload["comparisons"],
                                     "reason": self.reasons.get(nodeid, ""), **payload["study"]})
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.rows:
-            self.write([])
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.verdicts:   # nothing ran (--collect-only, --lmgate-plan, none selected)
+            return
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        # Tests ran: this run's results replace the last run's, even when it recorded nothing.
+        self.write([])
         if self.baseline is not None:
             check_baseline(self, session)
         elif self.gate_options.update and self.rows:
-            update_baseline(self, session)
+            if self.interrupted:
+                self.baseline_refused = (f"the run was interrupted: the baseline "
+                                         f"{self.gate_options.baseline} was not updated")
+            else:
+                update_baseline(self, session)
 
     def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
         write_summary(self, terminalreporter, config)
 
     def write(self, sections: list[tuple[str, str]]) -> None:
-        from lmgate.report.plots import plots_by_study
-        from lmgate.report.writers import write_results
+        """Publish this run's files as the results folder's set (lmgate.core.folder)."""
+        from lmgate.core.folder import owned, publish
 
-        plots = plots_by_study(self.rows, self.out)
-        self.written = write_results(self.rows, self.predictions, self.out, plots, sections,
-                                     self.sections, self.claims, self._header()) \
-            + [p for paths in plots.values() for p in paths]
+        if not self.rows:   # the last run's results go; a plain pytest run creates nothing
+            self.written = []
+            if self.out.is_dir() and owned(self.out):
+                publish(self.out, lambda stage: [])
+            return
+        from lmgate.report.writers import write_folder
+
+        self.written = publish(self.out, lambda stage: write_folder(
+            stage, self.rows, self.predictions, sections, self.sections, self.claims,
+            self._header()))
 
     def _header(self) -> dict[str, Any]:
         """Run facts for the top of summary.md (not in results files: they would differ per
@@ -119,7 +145,10 @@ class Collector:
         env = environment(self.config)
         hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
         device = resolve_device(str(env["device"]))   # "auto" -> what the tests ran on
-        return {"profile": env["profile"], "device": device, "dtype": precision_summary(device),
+        stopped = (f"yes: stopped (Ctrl-C) after {len(self.verdicts)} of "
+                   f"{self.config.stash.get(ITEMS, '?')} tests; these results are partial"
+                   if self.interrupted else None)
+        return {"interrupted": stopped, "profile": env["profile"], "device": device, "dtype": precision_summary(device),
                 "seed": env["seed"],
                 "repeats": env["repeats"],
                 "versions": ", ".join(f"{k} {env[k]}" for k in ("lmgate", "torch",
@@ -131,6 +160,13 @@ class Collector:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
         return {self.groups.get(nodeid, nodeid) for nodeid, v in self.verdicts.items()
                 if verdict is None or v == verdict}
+
+
+ITEMS = pytest.StashKey[int]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[ITEMS] = len(session.items)
 
 
 def reason_of(report: pytest.TestReport) -> str:

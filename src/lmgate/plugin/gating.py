@@ -12,16 +12,42 @@ from lmgate.plugin.options import GATE, SETTINGS, GateOptions
 
 def read_baseline_now(gate: GateOptions):
     """The baseline to compare with (None when not comparing): a corrupt baseline must stop
-    the run now, not after an hour of training."""
-    if gate.baseline is None or gate.update:
+    the run now, not after an hour of training. With --update-baseline, the file that will be
+    merged into (or replaced) is checked now too."""
+    if gate.baseline is None:
         return None
     from lmgate.core.errors import ConfigError
     from lmgate.gate.baseline import read_baseline
 
+    if gate.update:
+        _check_updatable(gate)
+        return None
     try:
         return read_baseline(gate.baseline)
     except ConfigError as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
+
+
+def _check_updatable(gate: GateOptions) -> None:
+    import os
+
+    from lmgate.core.errors import ConfigError
+    from lmgate.gate.baseline import read_baseline
+
+    path = gate.baseline
+    folder = next((p for p in path.parents if p.exists()), None)
+    if (path.exists() and not os.access(path, os.W_OK)) or \
+            (folder is not None and not os.access(folder, os.W_OK | os.X_OK)):
+        raise pytest.UsageError(f"lmgate: --update-baseline: {path} is not writable")
+    if path.exists() and not gate.prune:
+        try:
+            read_baseline(path)
+        except ConfigError as exc:
+            reason = str(exc).split("; rewrite")[0]
+            raise pytest.UsageError(
+                f"lmgate: --update-baseline would merge this run into {path}, which cannot be "
+                f"read ({reason}); it was left as it is: move it away, or add --prune-baseline "
+                "to replace it with this run's measurements") from None
 
 
 def check_baseline(collector: Any, session: pytest.Session) -> None:
@@ -62,15 +88,20 @@ def update_baseline(collector: Any, session: pytest.Session) -> None:
                                  f"{collector.gate_options.baseline} was not updated (add "
                                  "--force to write it anyway)")
         return
+    from filelock import FileLock
+
     path = collector.gate_options.baseline
     found, examples = measurements(collector.rows, collector.predictions)
-    if not collector.gate_options.prune and path.exists():
-        old, old_examples = read_baseline(path)
-        kept, kept_examples = carried_over(old, old_examples, collector.tests())
-        collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
-        collector.baseline_kept = len(kept)
-        found, examples = {**kept, **found}, {**kept_examples, **examples}
-    collector.baseline_written = write_baseline(path, found, examples, environment(collector.config))
+    # Concurrent updates (two CI jobs) take turns; each merges into what the other wrote.
+    with FileLock(str(path.with_name(path.name + ".lock"))):
+        if not collector.gate_options.prune and path.exists():
+            old, old_examples = read_baseline(path)
+            kept, kept_examples = carried_over(old, old_examples, collector.tests())
+            collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
+            collector.baseline_kept = len(kept)
+            found, examples = {**kept, **found}, {**kept_examples, **examples}
+        collector.baseline_written = write_baseline(path, found, examples,
+                                                    environment(collector.config))
 
 
 def environment(config: pytest.Config) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
                                         red=claim["verdict"] in ("failed", "error"),
                                         green=claim["verdict"] == "passed")
         if collector.written:
-            report = Path(collector.written[0]).parent / "report.html"
+            report = collector.out / "report.html"
             terminalreporter.write_line(f"report: {report} (metrics: -v, or results.csv)")
     if collector.baseline_written:
         terminalreporter.write_line(f"lmgate: baseline written to {collector.baseline_written[0]}"

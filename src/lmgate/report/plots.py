@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from lmgate.core.folder import slug
 from lmgate.core.io import atomic_write
 from lmgate.report.claims import study_of
 
@@ -54,7 +55,9 @@ def language_colour(lang: str, languages: Sequence[str]) -> str:
     return PALETTE[sorted(set(languages)).index(lang) % len(PALETTE)]
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, out_dir: Path, name: str) -> Path:
+    """Save `fig` as `out_dir/<name>.png`; `name` (from models and tests) is made one file name."""
+    path = out_dir / f"{slug(name)}.png"
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), "wb")
     return path
 
@@ -82,7 +85,7 @@ def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
         ax.set_xticks(sizes, [str(int(n)) for n in sizes])   # the sizes used, in plain numbers
         ax.minorticks_off()
         ax.legend(title="language", loc="center left", bbox_to_anchor=(1.01, 0.5))
-        paths.append(_save(fig, out_dir / f"learning_curves_{model or 'model'}.png"))
+        paths.append(_save(fig, out_dir, f"learning_curves_{model or 'model'}"))
         plt.close(fig)
     return paths
 
@@ -115,7 +118,7 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                            edgecolor="white", linewidth=2))
         fig.colorbar(im, ax=ax)
-        paths.append(_save(fig, out_dir / f"transfer_{model or 'model'}.png"))
+        paths.append(_save(fig, out_dir, f"transfer_{model or 'model'}"))
         plt.close(fig)
     return paths
 
@@ -157,7 +160,7 @@ def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
         ax.set(ylabel="score (F1 with 95% CI)", ylim=(0, 1),
                title=f"Per-language scores at the largest N ({model})")
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-        paths.append(_save(fig, out_dir / f"languages_{model or 'model'}.png"))
+        paths.append(_save(fig, out_dir, f"languages_{model or 'model'}"))
         plt.close(fig)
     return paths
 
@@ -198,7 +201,7 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
         fig.suptitle(f"Confusion matrices, counts of examples ({test})"
                      + (f"; {left_out} more in results.jsonl" if left_out else ""), fontsize=9)
         fig.tight_layout()
-        paths.append(_save(fig, out_dir / f"confusion_{test}.png"))
+        paths.append(_save(fig, out_dir, f"confusion_{test}"))
         plt.close(fig)
     return paths
 
@@ -243,7 +246,7 @@ def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
                 ax.set(title=metric.replace("_", " "), ylabel=f"{metric} (0-100, 95% CI)")
             fig.suptitle(f"{title} ({test})", fontsize=9)
             fig.tight_layout()
-            paths.append(_save(fig, out_dir / f"{stem}_{test}.png"))
+            paths.append(_save(fig, out_dir, f"{stem}_{test}"))
             plt.close(fig)
     return paths
 
@@ -310,7 +313,7 @@ def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
                        loc="upper left", bbox_to_anchor=(1.01, 1))
     for ax in axes.flat:
         ax.xaxis.get_major_locator().set_params(integer=True)
-    path = _save(fig, out_dir / "training_curves.png")
+    path = _save(fig, out_dir, "training_curves")
     plt.close(fig)
     return [path]
 
@@ -327,7 +330,8 @@ def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[
     """Every study's plots, drawn from its own rows only, under plots/<study>/ (colours by the
     languages of all studies, so a language looks the same in every study's plots)."""
     languages = _languages(rows)
-    plots = {study: all_plots(study_rows, Path(out_dir) / "plots" / Path(study).stem, languages)
+    plots = {study: all_plots(study_rows, Path(out_dir) / "plots" / slug(Path(study).stem),
+                              languages)
              for study, study_rows in rows_by_study(rows).items()}
     return {study: paths for study, paths in plots.items() if paths}
 

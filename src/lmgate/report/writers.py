@@ -154,6 +154,20 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     return written
 
 
+def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
+                 predictions: Iterable[dict[str, Any]],
+                 extra_sections: Sequence[tuple[str, str]] = (),
+                 recorded_sections: Sequence[dict[str, str]] = (),
+                 claims: Sequence[dict[str, Any]] = (),
+                 header: Mapping[str, Any] | None = None) -> list[Path]:
+    """Every export of one run into `folder`, its plots included; the paths written."""
+    from lmgate.report.plots import plots_by_study
+
+    plots = plots_by_study(rows, folder)
+    return write_results(rows, predictions, folder, plots, extra_sections, recorded_sections,
+                         claims, header) + [p for paths in plots.values() for p in paths]
+
+
 def header_markdown(header: Mapping[str, Any]) -> str:
     """One line of run facts: profile, device, seed(s), versions, wall time, cache hits."""
     return " · ".join(f"**{k}** {v}" for k, v in header.items() if v not in (None, "")) + "\n"
