@@ -194,3 +194,45 @@ def _write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def test_cuda_on_a_machine_without_it_stops_before_any_test(study):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = study.runpytest("--device", "cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "CUDA is not available" in result.stderr.str()
+    assert study.runpytest("--device", "cuda", "--lmgate-plan").ret == 0   # planning is fine
+
+
+def test_a_dangling_symlink_as_results_folder_stops_before_any_test(study):
+    (study.path / "out").symlink_to(study.path / "gone")
+    result = study.runpytest("--results-dir", "out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is a symbolic link to" in result.stderr.str()
+
+
+def test_results_that_cannot_be_written_say_so_and_keep_the_previous_set(study):
+    """A disk that fills mid-write, made real for the run with a file-size limit (EFBIG on
+    any file over 16 KiB, as root too): the plots cannot be written."""
+    import resource
+    import signal
+
+    assert study.runpytest().ret == 0
+    out = study.path / "lmgate-results"
+    before = {f: (out / f).read_bytes() for f in files(out)}
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+                         cwd=study.path, preexec_fn=small_files, capture_output=True, text=True,
+                         env={**__import__("os").environ, "PYTHONDONTWRITEBYTECODE": "1",
+                              "TOY_MODEL": "other"})
+    assert run.returncode == pytest.ExitCode.INTERNAL_ERROR, run.stdout[-2000:]
+    assert "results could not be written" in run.stdout
+    assert {f: (out / f).read_bytes() for f in files(out)} == before
+    assert not list(out.glob(f"{STAGING_PREFIX}*"))

@@ -53,14 +53,30 @@ def _read(path: Path) -> pd.DataFrame:
         return pd.read_json(path, lines=True, dtype=False)
     if suffix == ".tsv":
         # GLUE/Touché TSVs are unquoted: a stray '"' must stay part of the text.
+        _check_fields(path, "\t", csv.QUOTE_NONE)
         return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False,
-                           dtype=str)
+                           dtype=str, index_col=False)
     if suffix == ".csv":
-        return pd.read_csv(path, keep_default_na=False, dtype=str)
+        _check_fields(path, ",", csv.QUOTE_MINIMAL)
+        return pd.read_csv(path, keep_default_na=False, dtype=str, index_col=False)
     if suffix == ".parquet":
         return pd.read_parquet(path)
     raise DataError(f"unsupported data file type {suffix!r} ({path}); "
                     "use .csv, .tsv, .jsonl or .parquet")
+
+
+def _check_fields(path: Path, sep: str, quoting: int) -> None:
+    """Every row has as many fields as the header: pandas would take a first row with one
+    more for an index column and shift every column, or drop the extra field."""
+    csv.field_size_limit(2**31 - 1)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter=sep, quoting=quoting)
+        header = next(rows, [])
+        for row in rows:
+            if row and len(row) != len(header):
+                raise DataError(f"{path}, line {rows.line_num}: {len(row)} fields, but the "
+                                f"header has {len(header)} ({header}); quote fields that "
+                                "hold the separator")
 
 
 #: Columns that name each row's label beside integer ids: checked against the ids.
@@ -86,14 +102,30 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
     if TEXT not in frame.columns:
         raise DataError(f"{name}: missing column {TEXT!r}; columns are {list(frame.columns)}. "
                         "Map yours with columns={'text': 'your_column'}.")
+    not_text = (~frame[TEXT].map(lambda v: isinstance(v, str))).to_numpy()
+    if not_text.any():
+        row = int(not_text.argmax())
+        raise DataError(f"{name}: {int(not_text.sum())} text(s) are not strings (first: row "
+                        f"{row}, {frame[TEXT].iloc[row]!r} of type "
+                        f"{type(frame[TEXT].iloc[row]).__name__})")
     if label_name_column is not None:
         if label_name_column not in frame.columns:
             raise DataError(f"{name}: missing label-name column {label_name_column!r}")
         names = frame[label_name_column].astype(str)
     elif LABEL not in frame.columns:
         raise DataError(f"{name}: missing column {LABEL!r}; columns are {list(frame.columns)}")
+    elif frame[LABEL].isna().any() or frame[LABEL].map(lambda v: isinstance(v, (list, dict))).any():
+        bad = (frame[LABEL].isna() | frame[LABEL].map(lambda v: isinstance(v, (list, dict))))
+        row = int(bad.to_numpy().argmax())
+        raise DataError(f"{name}: {int(bad.sum())} row(s) have no usable label (first: row "
+                        f"{row}, {frame[LABEL].iloc[row]!r})")
     elif label_ids is not None:
         ids = pd.to_numeric(frame[LABEL], errors="coerce")
+        fractional = (ids.notna() & (ids != ids.round())).to_numpy()
+        if fractional.any():
+            row = int(fractional.argmax())
+            raise DataError(f"{name}: label id {frame[LABEL].iloc[row]} (row {row}) is not an "
+                            "integer")
         unknown = sorted(set(ids.dropna().astype(int)) - set(label_ids)) or (
             ["non-integer"] if ids.isna().any() else [])
         if unknown:
@@ -117,7 +149,7 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
                         f"{frame[named].iloc[row]!r}); pass label_name_column={named!r} to "
                         "map by name")
     index = {n: i for i, n in enumerate(labels)}
-    unknown_names = sorted(set(names) - set(index))
+    unknown_names = sorted(set(names) - set(index), key=str)
     if unknown_names:
         raise DataError(f"{name}: label {unknown_names[0]!r} is not in the declared label set "
                         f"{list(labels)}")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from lmgate.core.errors import ConfigError
 from lmgate.plugin.gating import check_baseline, environment, read_baseline_now, update_baseline
 from lmgate.plugin.options import GATE, SETTINGS, GateOptions, is_worker
 from lmgate.plugin.selection import strip_group
@@ -74,6 +75,7 @@ class Collector:
         self.claims: list[dict] = []
         self.started = time.time()
         self.interrupted = False
+        self.write_error: str | None = None
         self.written: list[Path] = []
         self.gate = None
         self.baseline_written: list[Path] = []
@@ -110,6 +112,9 @@ class Collector:
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         # Tests ran: this run's results replace the last run's, even when it recorded nothing.
         self.write([])
+        if self.write_error:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
         if self.baseline is not None:
             check_baseline(self, session)
         elif self.gate_options.update and self.rows:
@@ -133,9 +138,13 @@ class Collector:
             return
         from lmgate.report.writers import write_folder
 
-        self.written = publish(self.out, lambda stage: write_folder(
-            stage, self.rows, self.predictions, sections, self.sections, self.claims,
-            self._header()))
+        try:
+            self.written = publish(self.out, lambda stage: write_folder(
+                stage, self.rows, self.predictions, sections, self.sections, self.claims,
+                self._header()))
+        except (OSError, ConfigError) as exc:   # a full disk, a folder gone read-only
+            self.write_error = (f"results could not be written to {self.out} ({exc}); the "
+                                "folder keeps the previous run's complete set")
 
     def _header(self) -> dict[str, Any]:
         """Run facts for the top of summary.md (not in results files: they would differ per

@@ -154,6 +154,10 @@ def _results_dir(config: pytest.Config) -> Path:
     """The results folder, checked now: a run must not train for minutes and fail to write."""
     path = Path(option(config, "lmgate_results_dir"))
     path = path if path.is_absolute() else config.invocation_params.dir / path
+    dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is not None:
+        raise ConfigError(f"--results-dir {path}: {dangling} is a symbolic link to "
+                          f"{os.readlink(dangling)}, which does not exist")
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise ConfigError(f"--results-dir {path}: {existing} is a file, not a folder")
@@ -163,7 +167,15 @@ def _results_dir(config: pytest.Config) -> Path:
 
 
 def _device(config: pytest.Config) -> str:
-    return check_device(option(config, "lmgate_device"), "--device")
+    """--device, checked now: `cuda` on a machine without one fails before any test (a
+    pre-flight --lmgate-plan or --collect-only for a GPU machine is fine anywhere)."""
+    device = check_device(option(config, "lmgate_device"), "--device")
+    planning = config.getoption("lmgate_plan", False) or config.getoption("collectonly", False)
+    if device.startswith("cuda") and not planning:
+        from lmgate.core.device import resolve_device
+
+        resolve_device(device)
+    return device
 
 
 def _set_env(config: pytest.Config, name: str, value: str) -> None:

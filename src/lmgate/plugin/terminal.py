@@ -45,6 +45,8 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
             terminalreporter.write_line(f"lmgate: dropped {len(collector.baseline_pruned)} stale "
                                         f"entries: {', '.join(collector.baseline_pruned[:5])}"
                                         + (" ..." if len(collector.baseline_pruned) > 5 else ""))
+    if collector.write_error:
+        terminalreporter.write_line(f"lmgate: {collector.write_error}", red=True)
     if collector.baseline_refused:
         terminalreporter.write_line(f"lmgate: {collector.baseline_refused}", red=True)
     if collector.gate is not None:
