@@ -39,6 +39,8 @@ class LaunchSettings:
 
     def __post_init__(self) -> None:
         check_processes(self.processes)
+        for f in dataclasses.fields(self):
+            _check_setting(type(self).__name__, f.name, str(f.type), getattr(self, f.name))
 
     def replace(self, **changes: Any):
         """A copy with `changes`; an unknown setting is a ConfigError listing the known ones."""
@@ -86,6 +88,48 @@ class LoraSettings(LaunchSettings):
         """The inverse of `to_dict` (JSON turns the target modules into a list)."""
         targets = values.get("target_modules")
         return cls(**{**values, "target_modules": tuple(targets) if targets else None})
+
+
+#: Ranges of settings (beyond their types): (test, what it must be).
+_RANGES: dict[str, tuple[Any, str]] = {
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "learning_rate": (lambda v: 0 < v < 10, "in (0, 10)"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "eval_batch_size": (lambda v: v >= 1, ">= 1"),
+    "max_length": (lambda v: v >= 2, ">= 2"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "weight_decay": (lambda v: 0 <= v < 10, "in [0, 10)"),
+    "early_stopping_patience": (lambda v: v >= 0, ">= 0"),
+    "r": (lambda v: v >= 1, ">= 1"),
+    "alpha": (lambda v: v > 0, "> 0"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "launcher": (lambda v: v in LAUNCHERS, f"one of {LAUNCHERS}"),
+}
+
+
+def _check_setting(owner: str, name: str, annotation: str, value: Any) -> None:
+    """One setting against its declared type and range; ConfigError naming it otherwise."""
+    import math
+
+    optional = annotation.endswith("| None")
+    kind = annotation.removesuffix("| None").strip()
+    if value is None and optional:
+        return
+    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, (int, float)) and not isinstance(value, bool)
+                   and math.isfinite(value),
+          "bool": isinstance(value, bool),
+          "str": isinstance(value, str),
+          "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
+          }.get(kind, True)
+    if not ok:
+        words = {"int": "a whole number", "float": "a finite number", "bool": "true or false",
+                 "str": "a string", "tuple[str, ...]": "a list of module names"}[kind]
+        raise ConfigError(f"{owner} setting {name} must be {words}, not {value!r}")
+    if name in _RANGES:
+        test, must = _RANGES[name]
+        if not test(value):
+            raise ConfigError(f"{owner} setting {name} must be {must}, not {value!r}")
 
 
 def split_csv(value: str | None) -> tuple[str, ...]:

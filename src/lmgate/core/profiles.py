@@ -163,15 +163,22 @@ def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Pr
                 train_config = base.train.replace(**train)
             except ConfigError as exc:
                 raise ConfigError(f"{where}.train: {exc}") from None
+            studies = table.get("studies", {})
+            if not isinstance(studies, Mapping):
+                raise ConfigError(f"{where}: studies must be a table of study tables "
+                                  f"([tool.lmgate.profiles.{name}.studies.<study>]), not "
+                                  f"{studies!r}")
             claims = table.get("claims", base.claims)
             if claims not in CLAIM_MODES:
                 raise ConfigError(f"{where}: claims must be one of {CLAIM_MODES}, not {claims!r}")
             description = table.get("description", "")
             if not isinstance(description, str):
                 raise ConfigError(f"{where}: description must be a string")
-            profiles[name] = Profile(name, train_config, _merge(base.studies,
-                                                                table.get("studies", {})), source,
-                                     claims, description)
+            try:
+                merged = _merge(base.studies, studies)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            profiles[name] = Profile(name, train_config, merged, source, claims, description)
             del pending[name]
             progressed = True
         if not progressed:

@@ -1,0 +1,49 @@
+"""Configuration validated with its types and ranges before any test runs (issue 30, "late
+failures"): training and LoRA settings, profile tables."""
+
+import pytest
+
+from lmgate.core.config import LoraSettings, TrainConfig
+from lmgate.core.errors import ConfigError
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"epochs": "two"}, "epochs must be a whole number, not 'two'"),
+    ({"epochs": 2.5}, "epochs must be a whole number"),
+    ({"batch_size": 0}, "batch_size must be >= 1, not 0"),
+    ({"warmup_ratio": 7}, "warmup_ratio must be in [0, 1], not 7"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+    ({"learning_rate": -1e-4}, "learning_rate must be in (0, 10)"),
+    ({"launcher": "rm -rf /"}, "launcher must be one of ('torchrun', 'accelerate')"),
+    ({"group_by_length": "yes"}, "group_by_length must be true or false"),
+    ({"max_length": True}, "max_length must be a whole number"),
+])
+def test_training_settings_are_checked_when_made(change, words):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig().replace(**change)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"r": 0}, "r must be >= 1"), ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+    ({"target_modules": ("q", 3)}, "target_modules must be a list of module names"),
+])
+def test_lora_settings_are_checked_when_made(change, words):
+    with pytest.raises(ConfigError) as error:
+        LoraSettings(**change)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("table, words", [
+    ("[tool.lmgate.profiles.smoke.train]\nepochs = \"two\"\n", "epochs must be a whole number"),
+    ("[tool.lmgate.profiles.smoke.train]\nlauncher = \"rm -rf /\"\n", "launcher must be one of"),
+    ("[tool.lmgate.profiles.fast]\nstudies = 5\n", "studies must be a table of study tables"),
+    ("[tool.lmgate.profiles.fast.studies]\nreviews = 3\n", "studies.reviews must be a table"),
+    ("[tool.lmgate]\nprofiles = \"x\"\n", "profiles"),
+])
+def test_bad_profile_tables_are_usage_errors_before_any_test(pytester, table, words):
+    pytester.makepyfile(test_one="def test_one():\n    raise AssertionError('ran')\n")
+    pytester.makefile(".toml", pyproject=table)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()
