@@ -87,8 +87,15 @@ def test_exports_results_files(suite):
     assert "| test | result | accuracy | macro_f1" in (out / "summary.md").read_text()
     page = (out / "report.html").read_text()
     assert "<table>" in page and "<th>macro_f1</th>" in page and "test_sentiment[en-big]" in page
-    props = ET.parse(suite.path / "junit.xml").getroot().iter("property")
-    assert any(p.get("name") == "big.macro_f1" for p in props)
+    # pytest's default junit_family (xunit2) takes properties per suite, not per test case.
+    root = ET.parse(suite.path / "junit.xml").getroot()
+    assert not any(case.find("properties") is not None for case in root.iter("testcase"))
+    suite_props = {p.get("name") for p in root.find("testsuite").find("properties")}
+    assert "test_study.py::test_sentiment[en-big]::big.macro_f1" in suite_props
+    suite.runpytest("--results-dir", "out", "--junitxml", "j1.xml", "-o", "junit_family=xunit1")
+    per_test = [p.get("name") for case in ET.parse(suite.path / "j1.xml").getroot().iter("testcase")
+                for p in case.iter("property")]
+    assert "big.macro_f1" in per_test
     # One line per claim (verdict), then the report; the metric dump only with -v.
     result.stdout.fnmatch_lines(["*lmgate results*", "PASS test_sentiment[[]en-big[]]",
                                  "report: *out/report.html*"])

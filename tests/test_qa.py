@@ -143,3 +143,18 @@ def test_qa_claims_refuse_other_questions_and_unknown_metrics():
         assert_better(good, bad, metric="exact")
     with pytest.raises(TypeError, match="cannot be compared"):
         assert_better(good, object(), metric="f1")
+
+
+def test_official_script_edge_cases():
+    """The official SQuAD v2 evaluate-v2.0.py: a gold that normalises to nothing is dropped
+    beside a real one (an empty prediction no longer matches it), a question whose golds all
+    normalise to nothing keeps '' (and still counts as HasAns); in the threshold sweep any
+    non-empty prediction is an answer, even one that normalises to nothing."""
+    golds = {"q1": ["the", "France"], "q2": ["a"], "q3": []}
+    m = squad_v2({"q1": "", "q2": "", "q3": "the"}, golds)
+    assert (m["HasAns_exact"], m["HasAns_total"]) == (50.0, 2)   # q1 scores 0, q2 scores 1
+    assert m["NoAns_exact"] == 100.0                              # "the" normalises to ''
+    # Sweep from "abstain everywhere" (1 of 3: q3): answering q3 ("the", na_prob 0.1) costs its
+    # point (the official diff = -1), q1 adds 0, q2 adds 1: never above 1, so threshold 0.
+    best = squad_v2({"q1": "", "q2": "", "q3": "the"}, golds, {"q1": 0.5, "q2": 0.5, "q3": 0.1})
+    assert best["best_exact"] == pytest.approx(100 / 3) and best["best_exact_thresh"] == 0.0

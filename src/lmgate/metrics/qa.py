@@ -38,13 +38,17 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 def best_over_golds(metric, prediction: str, golds: Sequence[str]) -> float:
-    """Max over gold answers; an unanswerable question has the single gold answer ''."""
-    return max(metric(prediction, g) for g in (golds or [""]))
+    """Max over gold answers, as the official script: golds that normalise to nothing are
+    dropped, and a question left without one has the single gold answer ''."""
+    return max(metric(prediction, g) for g in ([g for g in golds if normalize_answer(g)]
+                                               or [""]))
 
 
 def _best_threshold(scores: Mapping[str, float], na_probs: Mapping[str, float],
-                    has_answer: Mapping[str, bool]) -> tuple[float, float]:
-    """The official sweep: abstain when na_prob > threshold; best score over thresholds."""
+                    has_answer: Mapping[str, bool],
+                    predictions: Mapping[str, str]) -> tuple[float, float]:
+    """The official sweep: abstain when na_prob > threshold; best score over thresholds. Any
+    non-empty prediction is an answer, even one that normalises to nothing ("the")."""
     current = sum(not has_answer[q] for q in scores)  # abstaining everywhere
     best, best_thresh = current, 0.0
     for qid in sorted(na_probs, key=lambda q: na_probs[q]):
@@ -52,7 +56,7 @@ def _best_threshold(scores: Mapping[str, float], na_probs: Mapping[str, float],
             continue
         if has_answer[qid]:
             current += scores[qid]
-        elif scores[qid] == 0:  # answered an unanswerable question: loses its point
+        elif predictions[qid]:  # answered an unanswerable question: loses its point
             current -= 1
         if current > best:
             best, best_thresh = current, na_probs[qid]
@@ -77,8 +81,8 @@ def squad_v2(predictions: Mapping[str, str], golds: Mapping[str, Sequence[str]],
             out[f"{name}_f1"] = 100 * float(np.mean([f1[q] for q in ids]))
             out[f"{name}_total"] = float(len(ids))
     na = na_probs or {q: 0.0 if predictions[q] else 1.0 for q in golds}
-    out["best_exact"], out["best_exact_thresh"] = _best_threshold(em, na, has_answer)
-    out["best_f1"], out["best_f1_thresh"] = _best_threshold(f1, na, has_answer)
+    out["best_exact"], out["best_exact_thresh"] = _best_threshold(em, na, has_answer, predictions)
+    out["best_f1"], out["best_f1_thresh"] = _best_threshold(f1, na, has_answer, predictions)
     return {k: float(v) for k, v in out.items()}
 
 

@@ -16,6 +16,7 @@ import pytest
 from lmgate.core.errors import ConfigError
 from lmgate.plugin.gating import check_baseline, environment, read_baseline_now, update_baseline
 from lmgate.plugin.options import GATE, SETTINGS, GateOptions, is_worker
+from lmgate.plugin.recording import junit_per_test
 from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
 
@@ -98,6 +99,7 @@ class Collector:
             from lmgate.report.claims import attach
 
             rows = attach(payload["rows"], payload["comparisons"], verdict)
+            self._junit_suite_properties(rows)
             self.rows.extend(rows)
             self.predictions.extend(payload["predictions"])
             self.sections.extend(payload["sections"])
@@ -105,6 +107,17 @@ class Collector:
                 self.claims.append({"nodeid": rows[0]["nodeid"], "test": rows[0]["test"],
                                     "verdict": verdict, "comparisons": payload["comparisons"],
                                     "reason": self.reasons.get(nodeid, ""), **payload["study"]})
+
+    def _junit_suite_properties(self, rows: list[dict]) -> None:
+        """Metrics as <testsuite> properties, where xunit2's schema allows them."""
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None or junit_per_test(self.config):
+            return
+        for row in rows:
+            for metric, value in row["metrics"].items():
+                xml.add_global_property(f"{row['nodeid']}::{row['result']}.{metric}", value)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.verdicts:   # nothing ran (--collect-only, --lmgate-plan, none selected)

@@ -32,6 +32,11 @@ def repeat_group(nodeid: str, ids: Sequence[str], seed: int) -> str:
     return head + (f"[{'-'.join(rest)}]" if rest else "")
 
 
+def junit_per_test(config: pytest.Config) -> bool:
+    """Whether JUnit XML takes properties per test case (junit_family xunit1 or legacy)."""
+    return config.getini("junit_family") in ("xunit1", "legacy")
+
+
 def item_group(item: pytest.Item) -> str:
     """`repeat_group` of a collected item (its node id without the seed id of a repeat)."""
     params = item_params(item)
@@ -76,8 +81,11 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
     item = request.node
 
     def to_junit(row: dict) -> None:
-        item.user_properties.extend((f"{row['result']}.{metric}", value)
-                                    for metric, value in row["metrics"].items())
+        # Per-test properties are in the schema of xunit1 only; under xunit2 (pytest's
+        # default) the controller writes them as test-suite properties (collector).
+        if junit_per_test(item.config):
+            item.user_properties.extend((f"{row['result']}.{metric}", value)
+                                        for metric, value in row["metrics"].items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
     recorder = Recorder(strip_group(item.nodeid), getattr(item, "originalname", item.name),
