@@ -54,8 +54,8 @@ def test_merged_shards_equal_one_unsharded_run(pytester, shards):
         result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--results-dir",
                                     f"shard{i}")
         assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED)
-        if (pytester.path / f"shard{i}" / "results.jsonl").exists():
-            folders.append(str(pytester.path / f"shard{i}"))
+        assert (pytester.path / f"shard{i}" / "results.jsonl").exists()
+        folders.append(str(pytester.path / f"shard{i}"))
     nodeids = [{json.loads(l)["nodeid"] for l in open(f"{f}/results.jsonl")} for f in folders]
     assert sum(map(len, nodeids)) == len(set().union(*nodeids)) == 9   # disjoint, complete
     assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "merged")]) == 0
@@ -72,6 +72,21 @@ def test_merge_gives_one_gate_verdict_and_refuses_overlaps(pytester):
                        str(pytester.path / "b.json")]) == 0
     assert "**passed**" in (pytester.path / "m" / "summary.md").read_text()
     assert lmgate_cli(["merge", folders[0], folders[0], "--out", str(pytester.path / "x")]) == 2
+
+
+def test_a_shard_that_selects_nothing_still_writes_a_folder_to_merge(pytester):
+    pytester.makepyfile(test_suite="def test_plain(record):\n    record(accuracy_of_nothing=1.0)\n")
+    results = [pytester.runpytest("--lmgate-shard", f"{i}/3", "--results-dir", f"s{i}").ret
+               for i in (1, 2, 3)]
+    assert sorted(results) == [0, pytest.ExitCode.NO_TESTS_COLLECTED,
+                               pytest.ExitCode.NO_TESTS_COLLECTED]
+    folders = [str(pytester.path / f"s{i}") for i in (1, 2, 3)]
+    assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "m")]) == 0
+    assert len((pytester.path / "m" / "results.jsonl").read_text().splitlines()) == 1
+    # Outside a shard matrix, a run that selects nothing still touches nothing.
+    assert pytester.runpytest("-k", "nothing", "--results-dir", "none").ret == \
+        pytest.ExitCode.NO_TESTS_COLLECTED
+    assert not (pytester.path / "none").exists()
 
 
 def test_bad_shard_is_a_usage_error(pytester):

@@ -108,6 +108,14 @@ class Collector:
                                     "verdict": verdict, "comparisons": payload["comparisons"],
                                     "reason": self.reasons.get(nodeid, ""), **payload["study"]})
 
+    def _publish_empty_shard(self) -> None:
+        from lmgate.core.folder import publish
+        from lmgate.report.writers import write_folder
+
+        shard = self.config.getoption("lmgate_shard")
+        note = [("Shard", f"Shard {shard} selected no test: it has nothing to merge.\n")]
+        self.written = publish(self.out, lambda stage: write_folder(stage, [], [], note))
+
     def _junit_suite_properties(self, rows: list[dict]) -> None:
         """Metrics as <testsuite> properties, where xunit2's schema allows them."""
         from _pytest.junitxml import xml_key
@@ -121,6 +129,8 @@ class Collector:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.verdicts:   # nothing ran (--collect-only, --lmgate-plan, none selected)
+            if self.config.getoption("lmgate_shard", None) and not session.config.option.collectonly:
+                self._publish_empty_shard()   # `lmgate merge` of the matrix needs every shard
             return
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         # Tests ran: this run's results replace the last run's, even when it recorded nothing.
