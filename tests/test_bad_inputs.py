@@ -308,3 +308,14 @@ def test_language_codes_in_another_case_or_unknown_are_said_not_dropped(tmp_path
     notes = " ".join(data.test.notes)
     assert "6 row(s) with language codes spelled ['EN'] read as ['en']" in notes
     assert "3 row(s) with unknown language code(s) ['xx'] left out" in notes
+
+
+def test_leakage_reaches_results_of_methods_that_take_the_splits_apart():
+    """The baselines study's way: `tfidf_logreg(splits.train, splits.test)`, no DataSplits."""
+    from lmgate.data import LabeledData, train_val_test
+    from lmgate.methods.baselines import tfidf_logreg
+
+    rows = [{"text": f"text {i % 40} of many", "label": i % 2} for i in range(200)]
+    splits = train_val_test(LabeledData(pd.DataFrame(rows), ("neg", "pos")), seed=0)
+    result = tfidf_logreg(splits.train, splits.test)
+    assert any(n.startswith("leakage: ") for n in result.info["notes"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -117,6 +118,10 @@ class LabeledData:
         return LabeledData(frame, self.labels, name or "+".join(p.name for p in parts), notes)
 
 
+def _without_leakage(notes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in notes if not n.startswith("leakage: "))
+
+
 @dataclass(frozen=True)
 class DataSplits:
     """Train / validation / test splits sharing one label set."""
@@ -142,6 +147,9 @@ class DataSplits:
             if self.leakage == "error":
                 raise DataError(f"{self.name}: {message}")
             object.__setattr__(self, "notes", tuple(dict.fromkeys([*self.notes, message])))
+            # The splits carry it too: a method handed `splits.train, splits.test` reports it.
+            for split in ("train", "test"):
+                object.__setattr__(self, split, getattr(self, split).with_notes([message]))
 
     def leaked(self) -> dict[str, int]:
         """How many test texts also occur (normalised) in train and in validation."""
@@ -159,9 +167,11 @@ class DataSplits:
 
     def map(self, fn) -> "DataSplits":
         """Apply `fn` to every split (e.g. `lambda s: s.where(language='fr')`)."""
-        return DataSplits(fn(self.train), fn(self.validation), fn(self.test), self.name,
-                          tuple(n for n in self.notes if not n.startswith("leakage: ")),
-                          self.leakage)
+        def fresh(split: LabeledData) -> LabeledData:   # leakage is found again, per subset
+            return dataclasses.replace(split, notes=_without_leakage(split.notes))
+
+        return DataSplits(fresh(fn(self.train)), fresh(fn(self.validation)), fresh(fn(self.test)),
+                          self.name, _without_leakage(self.notes), self.leakage)
 
     def fingerprint(self) -> str:
         return hashlib.sha256("|".join(
