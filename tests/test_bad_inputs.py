@@ -319,3 +319,24 @@ def test_leakage_reaches_results_of_methods_that_take_the_splits_apart():
     splits = train_val_test(LabeledData(pd.DataFrame(rows), ("neg", "pos")), seed=0)
     result = tfidf_logreg(splits.train, splits.test)
     assert any(n.startswith("leakage: ") for n in result.info["notes"])
+
+
+def test_a_write_that_fills_the_disk_leaves_no_staging_and_later_runs_sweep_the_cache(tmp_path):
+    import errno
+
+    cache = RunCache(tmp_path)
+
+    def full_disk(folder):
+        (folder / "weights.safetensors").write_bytes(b"x" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        cache.put("runs", "ef" * 32, full_disk, {})
+    assert not [p for p in (tmp_path / "runs").rglob(".*") if p.is_dir()]
+    # A writer killed under some other key: the next cache object removes its staging.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / "runs" / "other" / "12" / f".12121212-{dead}-x"
+    stale.mkdir(parents=True)
+    RunCache(tmp_path).put("runs", "ab" * 32, lambda folder: None, {})
+    assert not stale.exists()

@@ -131,3 +131,23 @@ def test_a_tests_own_seed_like_ids_stay_separate_entries(pytester):
                     "test_study.py::test_ckpt[bert-seed2-200]::model::accuracy"]
     assert [entries[k]["seeds"] for k in keys] == [[0, 1], [0, 1]]
     assert math.isclose(entries[keys[0]]["value"], 0.99)
+
+
+def test_a_rootdir_picked_from_the_baseline_path_is_an_error_not_other_keys(pytester):
+    """Without a pytest configuration file, `--baseline /elsewhere/main.json` (two tokens)
+    makes pytest pick the common ancestor as rootdir, and every key would change."""
+    project = pytester.mkdir("proj")
+    elsewhere = pytester.mkdir("elsewhere")
+    (project / "test_x.py").write_text(STUDY)
+    pytester.chdir()
+    import os
+
+    os.chdir(project)
+    assert pytester.runpytest("--baseline", str(elsewhere / "main.json"),
+                              "--update-baseline").ret == 0   # rootdir: proj (the cwd)
+    os.chdir(project)
+    result = pytester.runpytest("test_x.py", "--baseline", str(elsewhere / "main.json"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "which pytest chose from the command line's paths" in result.stderr.str()
+    (project / "pytest.ini").write_text("[pytest]\n")
+    assert pytester.runpytest("test_x.py", "--baseline", str(elsewhere / "main.json")).ret == 0

@@ -118,6 +118,16 @@ class RunCache:
             weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
         return self._scratch
 
+    def _sweep_once(self) -> None:
+        """Staging folders of dead writers anywhere in the cache, once per cache object (not
+        only beside the key being written: a killed run leaves them under other keys)."""
+        if getattr(self, "_swept", False):
+            return
+        self._swept = True
+        for folder in self.root.glob("*/*"):
+            if folder.is_dir():
+                _remove_dead_staging(folder)
+
     def _dir(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / key
 
@@ -150,6 +160,7 @@ class RunCache:
             return Entry(tmp, meta)
         final = self._dir(kind, key)
         final.parent.mkdir(parents=True, exist_ok=True)
+        self._sweep_once()
         _remove_dead_staging(final.parent)
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-{os.getpid()}-", dir=final.parent))
         try:
@@ -164,9 +175,10 @@ class RunCache:
                 shutil.rmtree(final, ignore_errors=True)
             os.replace(staging, final)
         except OSError:
-            if final.exists():  # a concurrent writer published the same content first
-                shutil.rmtree(staging, ignore_errors=True)
-            else:
+            # A full disk, or a concurrent writer that published the same content first:
+            # either way this half-written folder must not stay behind.
+            shutil.rmtree(staging, ignore_errors=True)
+            if not final.exists():
                 raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

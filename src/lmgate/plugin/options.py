@@ -124,6 +124,17 @@ def gate_options(config: pytest.Config) -> GateOptions:
         raise ConfigError("--update-baseline needs --baseline FILE to know where to write")
     if path is not None and not update and not path.exists():
         raise ConfigError(f"baseline {path} does not exist; create it with --update-baseline")
+    if path is not None and config.inipath is None and \
+            config.getoption("rootdir", None) is None and \
+            config.rootpath != config.invocation_params.dir:
+        # Keys are node ids relative to the rootdir, which pytest picks from the arguments'
+        # paths when no configuration file anchors it (`--baseline FILE` as two tokens
+        # counts): this run would key its tests differently from a run without them.
+        raise ConfigError(f"baselines are keyed by test ids relative to pytest's rootdir, here "
+                          f"{config.rootpath}, which pytest chose from the command line's paths "
+                          f"(not {config.invocation_params.dir}) because no pytest configuration "
+                          "file was found; add a [tool.pytest.ini_options] table to "
+                          "pyproject.toml (or a pytest.ini), or pass --rootdir")
     tolerance = None
     if option(config, "lmgate_tolerance").strip():
         tolerance = _number(config, "lmgate_tolerance", "--tolerance")
