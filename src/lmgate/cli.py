@@ -24,7 +24,7 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         old_rows, old_preds = read_results_dir(args.old)
         new_rows, new_preds = read_results_dir(args.new)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ConfigError) as exc:
         print(f"lmgate compare: {exc}", file=sys.stderr)
         return 2
     old, old_ex = measurements(old_rows, old_preds)
@@ -64,7 +64,7 @@ def _merge(args: argparse.Namespace) -> int:
     for folder in args.folders:
         try:
             more_rows, more_preds, more_sections, more_claims = read_results(folder)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ConfigError) as exc:
             print(f"lmgate merge: {exc}", file=sys.stderr)
             return 2
         for row in more_rows:

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import md_cell, spreadsheet_safe
 from lmgate.report.claims import study_of
@@ -112,11 +113,38 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
 
     def lines(name: str) -> list[dict]:
         path = folder / name
-        return ([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                 if line.strip()] if path.exists() else [])
+        if not path.exists():
+            return []
+        out = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}, line {number}: not JSON ({exc})") from None
+            problem = _row_problem(item) if name == "results.jsonl" else (
+                None if isinstance(item, dict) else "not a JSON object")
+            if problem:
+                raise ConfigError(f"{path}, line {number}: {problem}: not a row lmgate wrote")
+            out.append(item)
+        return out
 
     return (lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl"),
             lines("claims.jsonl"))
+
+
+def _row_problem(row: Any) -> str | None:
+    """What is wrong with one results.jsonl row, or None."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for key, kind in (("nodeid", str), ("result", str), ("record_id", str), ("params", dict),
+                      ("metrics", dict), ("info", dict)):
+        if not isinstance(row.get(key), kind):
+            return f"{key!r} missing or not a {kind.__name__}"
+    bad = [k for k, v in row["metrics"].items()
+           if v is not None and not isinstance(v, (int, float))]
+    return f"metric(s) {bad} are not numbers" if bad else None
 
 
 def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
