@@ -47,3 +47,12 @@ def test_bad_profile_tables_are_usage_errors_before_any_test(pytester, table, wo
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_cache_folder_that_is_a_file_stops_the_run_before_any_test(pytester):
+    pytester.makepyfile(test_one="def test_one():\n    raise AssertionError('ran')\n")
+    (pytester.path / "cachefile").write_text("not a folder")
+    result = pytester.runpytest("--lmgate-cache-dir", "cachefile/x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--lmgate-cache-dir (or LMGATE_CACHE_DIR)" in result.stderr.str()
+    assert "is a file, not a folder" in result.stderr.str()

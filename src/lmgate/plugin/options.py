@@ -161,6 +161,16 @@ def gate_options(config: pytest.Config) -> GateOptions:
                        strict_power, prune)
 
 
+def _writable_folder(path: Path, what: str) -> Path:
+    """`path` if it is (or can be made) a writable folder; ConfigError naming `what`."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"{what} {path}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path}: {existing} is not writable")
+    return path
+
+
 def _results_dir(config: pytest.Config) -> Path:
     """The results folder, checked now: a run must not train for minutes and fail to write."""
     path = Path(option(config, "lmgate_results_dir"))
@@ -215,8 +225,9 @@ def pytest_configure(config: pytest.Config) -> None:
             results_dir=_results_dir(config),
             langs=split_csv(option(config, "lmgate_lang")),
             models=split_csv(option(config, "lmgate_model")),
-            cache_dir=(Path(option(config, "lmgate_cache_dir")) if option(config, "lmgate_cache_dir")
-                       else default_cache_dir()),
+            cache_dir=_writable_folder(
+                Path(option(config, "lmgate_cache_dir")) if option(config, "lmgate_cache_dir")
+                else default_cache_dir(), "--lmgate-cache-dir (or LMGATE_CACHE_DIR)"),
             use_cache=not config.getoption("lmgate_no_cache"))
         config.stash[GATE] = gate_options(config)
         _register_project_models(config)
