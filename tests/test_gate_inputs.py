@@ -51,14 +51,15 @@ def test_a_real_regression_fails_whatever_the_valid_settings():
 
 
 @pytest.mark.parametrize("side", ["baseline", "now"])
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 1e308, -0.2])
 def test_a_metric_that_is_not_a_finite_number_fails_the_gate(side, bad):
     good, broken = measurement(), measurement(value=bad, values=[bad])
     old, new = (broken, good) if side == "baseline" else (good, broken)
     report = compare({BASE["key"]: old}, {BASE["key"]: new})
     assert not report.passed
     assert [c.status for c in report.checks] == ["unjudgeable"]
-    assert "not a finite number" in report.checks[0].describe()
+    assert ("not a finite number" if not math.isfinite(bad) else
+            "outside the range [0.0, 1.0] of macro_f1") in report.checks[0].describe()
 
 
 @pytest.mark.parametrize("entry, words", [
@@ -69,6 +70,8 @@ def test_a_metric_that_is_not_a_finite_number_fails_the_gate(side, bad):
     ({"values": [0.8, 0.81]}, "one seed per value"),
     ({"ci": [0.9, 0.1]}, "must be [low, high]"),
     ({"ci": [0.1, float("nan")]}, "must be [low, high]"),
+    ({"value": 1e308, "values": [1e308]}, "outside the range [0.0, 1.0] of metric 'macro_f1'"),
+    ({"value": -0.5, "values": [-0.5]}, "outside the range"),
     ({"n": -3}, "must be a count"),
     ({"n": 2.5}, "must be a count"),
     ({"higher_is_better": "yes"}, "must be true, false or null"),
@@ -151,3 +154,15 @@ def test_a_rootdir_picked_from_the_baseline_path_is_an_error_not_other_keys(pyte
     assert "which pytest chose from the command line's paths" in result.stderr.str()
     (project / "pytest.ini").write_text("[pytest]\n")
     assert pytester.runpytest("test_x.py", "--baseline", str(elsewhere / "main.json")).ret == 0
+
+
+def test_declared_bounds_are_checked_and_declarations_validated():
+    from lmgate.metrics.registry import metric_info, register_metric
+
+    assert metric_info("macro_f1").bounds == (0.0, 1.0) and metric_info("bleu").bounds == (0, 100)
+    assert metric_info("my_own_score") is None            # undeclared: no bounds, not gated
+    info = register_metric("fuzz_score", higher_is_better=True, bounds=(0, 5))
+    assert info.within(5.0) and not info.within(5.1)
+    for bad in [(1, 0), ("a", 1), (0,)]:
+        with pytest.raises(ConfigError):
+            register_metric("fuzz_score2", higher_is_better=True, bounds=bad)

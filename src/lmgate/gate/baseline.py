@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_text
 from lmgate.gate.measure import Measurement, of_tests
+from lmgate.metrics.registry import metric_info
 from lmgate.report.writers import read_results
 
 FORMAT_VERSION = 1
@@ -112,6 +113,11 @@ def checked_measurement(m: Measurement) -> Measurement:
     if not isinstance(m.values, list) or not m.values or \
             not all(_is_number(v) and math.isfinite(v) for v in m.values):
         raise ValueError(f"values {m.values!r} must be a non-empty list of finite numbers")
+    info = metric_info(m.key.rsplit("::", 1)[-1])
+    outside = [v for v in (m.value, *m.values) if info is not None and not info.within(v)]
+    if outside:
+        raise ValueError(f"value {outside[0]!r} is outside the range {list(info.bounds)} of "
+                         f"metric {info.name!r}")
     if not isinstance(m.seeds, list) or len(m.seeds) != len(m.values):
         raise ValueError(f"seeds {m.seeds!r} must be a list with one seed per value")
     if m.ci is not None and not (isinstance(m.ci, list) and len(m.ci) == 2

@@ -187,14 +187,17 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
             report.checks.append(Check(key, "stale" if of_tests(key, passed_tests) else
                                        "missing", old.value, None))
             continue
-        bad = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
-               if not math.isfinite(m.value) or any(not math.isfinite(v) for v in m.values)]
-        if bad:  # NaN would compare as "not worse" with everything: never a pass
-            report.checks.append(Check(key, "unjudgeable", old.value, new.value, None, None,
-                                       f"not a finite number ({', '.join(bad)})"))
-            continue
         base, metric = key.rsplit("::", 1)
         direction, info = higher_is_better(metric), metric_info(metric)
+        bad = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
+               if not math.isfinite(m.value) or any(not math.isfinite(v) for v in m.values)]
+        outside = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
+                   if not bad and info is not None and not info.within(m.value)]
+        if bad or outside:  # NaN would compare as "not worse" with everything: never a pass
+            why = (f"not a finite number ({', '.join(bad)})" if bad else
+                   f"outside the range {list(info.bounds)} of {info.name} ({', '.join(outside)})")
+            report.checks.append(Check(key, "unjudgeable", old.value, new.value, None, None, why))
+            continue
         own = settings.get(base, {})
         if metric in own.get("ignore", ()):
             report.checks.append(Check(key, "not-gated", old.value, new.value,

@@ -26,6 +26,11 @@ class MetricInfo:
     higher_is_better: bool
     gated: bool = True              # False: recorded and shown, never a regression
     description: str = ""
+    bounds: tuple[float, float] | None = None   # the values it can take (a value outside: an error)
+
+    def within(self, value: float) -> bool:
+        """Whether `value` is one this metric can take (always, without declared bounds)."""
+        return self.bounds is None or self.bounds[0] - 1e-9 <= value <= self.bounds[1] + 1e-9
 
 
 _EXACT: dict[str, MetricInfo] = {}
@@ -33,12 +38,23 @@ _PATTERNS: dict[str, MetricInfo] = {}
 
 
 def register_metric(name: str, *, higher_is_better: bool, gated: bool = True,
-                    description: str = "", replace: bool = False) -> MetricInfo:
-    """Declare a metric's direction (`name` may be a glob such as `wer/*`)."""
+                    description: str = "", replace: bool = False,
+                    bounds: tuple[float, float] | None = None) -> MetricInfo:
+    """Declare a metric's direction (`name` may be a glob such as `wer/*`) and, optionally,
+    the `bounds` of its values (e.g. (0, 1)): the gate refuses a value outside them."""
     if not isinstance(higher_is_better, bool) or not isinstance(gated, bool):
         raise ConfigError(f"register_metric({name!r}): higher_is_better and gated must be "
                           f"True or False, got {higher_is_better!r} and {gated!r}")
-    info = MetricInfo(name, higher_is_better, gated, description)
+    if bounds is not None:
+        try:
+            low, high = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise ConfigError(f"register_metric({name!r}): bounds must be (low, high), got "
+                              f"{bounds!r}") from None
+        if not low < high:
+            raise ConfigError(f"register_metric({name!r}): bounds {bounds!r} are not low < high")
+        bounds = (low, high)
+    info = MetricInfo(name, higher_is_better, gated, description, bounds)
     table = _PATTERNS if any(c in name for c in "*?[") else _EXACT
     existing = table.get(name)
     if existing is not None and existing != info and not replace:
@@ -62,19 +78,23 @@ def undeclared_message(name: str) -> str:
 
 
 def _builtin() -> None:
-    higher = ["accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1",
-              "weighted_precision", "weighted_recall", "f1/*", "precision/*", "recall/*",
-              # SQuAD v2 and text overlap
-              "exact", "f1", "best_exact", "best_f1", "HasAns_*", "NoAns_*",
-              "bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum", "meteor",
-              "*_bleu", "*_rouge1", "*_rouge2", "*_rougeL", "*_meteor", "eval_accuracy",
-              "eval_macro_f1"]
-    lower = ["loss", "*_loss", "invalid_rate", "ter", "wer", "cer", "perplexity", "mae", "mse",
-             "rmse"]
-    for name in higher:
-        register_metric(name, higher_is_better=True)
-    for name in lower:
-        register_metric(name, higher_is_better=False)
+    fractions = ["accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1",
+                 "weighted_precision", "weighted_recall", "f1/*", "precision/*", "recall/*",
+                 "eval_accuracy", "eval_macro_f1"]
+    # SQuAD v2 and text overlap, on the 0-100 scale of their reference implementations.
+    percents = ["exact", "f1", "best_exact", "best_f1", "HasAns_exact", "HasAns_f1",
+                "NoAns_exact", "NoAns_f1", "bleu", "chrf", "rouge1", "rouge2", "rougeL",
+                "rougeLsum", "meteor", "*_bleu", "*_rouge1", "*_rouge2", "*_rougeL", "*_meteor"]
+    for name in fractions:
+        register_metric(name, higher_is_better=True, bounds=(0, 1))
+    for name in percents:
+        register_metric(name, higher_is_better=True, bounds=(0, 100))
+    register_metric("HasAns_*", higher_is_better=True)
+    register_metric("NoAns_*", higher_is_better=True)
+    register_metric("invalid_rate", higher_is_better=False, bounds=(0, 1))
+    for name in ["loss", "*_loss", "ter", "wer", "cer", "perplexity", "mae", "mse", "rmse"]:
+        register_metric(name, higher_is_better=False,
+                        bounds=(1.0 if name == "perplexity" else 0.0, float("inf")))
     # Recorded, never gated: machine timings, thresholds, sizes and counts.
     for name in ("*_s", "*seconds", "*_per_s", "latency*", "*_thresh", "n", "n_*",
                  "*_parameters", "*_count"):
