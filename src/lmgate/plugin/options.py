@@ -162,7 +162,12 @@ def gate_options(config: pytest.Config) -> GateOptions:
 
 
 def _writable_folder(path: Path, what: str) -> Path:
-    """`path` if it is (or can be made) a writable folder; ConfigError naming `what`."""
+    """`path` if it is (or can be made) a writable folder; ConfigError naming `what`. A
+    dangling symbolic link on the way is an error too (creating the folder would fail)."""
+    dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is not None:
+        raise ConfigError(f"{what} {path}: {dangling} is a symbolic link to "
+                          f"{os.readlink(dangling)}, which does not exist")
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise ConfigError(f"{what} {path}: {existing} is a file, not a folder")
@@ -174,17 +179,8 @@ def _writable_folder(path: Path, what: str) -> Path:
 def _results_dir(config: pytest.Config) -> Path:
     """The results folder, checked now: a run must not train for minutes and fail to write."""
     path = Path(option(config, "lmgate_results_dir"))
-    path = path if path.is_absolute() else config.invocation_params.dir / path
-    dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
-    if dangling is not None:
-        raise ConfigError(f"--results-dir {path}: {dangling} is a symbolic link to "
-                          f"{os.readlink(dangling)}, which does not exist")
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ConfigError(f"--results-dir {path}: {existing} is a file, not a folder")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"--results-dir {path}: {existing} is not writable")
-    return path
+    return _writable_folder(path if path.is_absolute() else config.invocation_params.dir / path,
+                            "--results-dir")
 
 
 def _device(config: pytest.Config) -> str:
