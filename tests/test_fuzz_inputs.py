@@ -4,7 +4,6 @@ result, and nothing lost (the inputs are never changed)."""
 
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lmgate.cli import main as lmgate_cli

@@ -55,15 +55,6 @@ def owned(folder: Path) -> set[str]:
     return {f for f in files if isinstance(f, str) and _inside(f)}
 
 
-def was_interrupted(folder: Path) -> bool:
-    """True when the last publish into `folder` did not finish (the set may be mixed)."""
-    try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("state") \
-            == "publishing"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def foreign(folder: Path, names: Iterable[str]) -> list[str]:
     """Those of `names` (relative paths; a folder stands for the files in it) that exist in
     `folder` but lmgate did not write."""
@@ -89,7 +80,7 @@ def publish(folder: Path, build: Callable[[Path], Iterable[Path]]) -> list[Path]
         previous = owned(folder)
         clash = [n for n in new if n not in previous and (folder / n).exists()]
         if clash:
-            keep = folder / f"lmgate-unpublished-{os.getpid()}"
+            keep = folder / f"lmgate-unpublished-{os.getpid()}-{os.urandom(2).hex()}"
             stage.rename(keep)
             raise ConfigError(f"{folder} holds {', '.join(clash)}, which lmgate did not write: "
                               f"nothing was replaced; this run's results are in {keep}")

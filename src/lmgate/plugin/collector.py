@@ -39,7 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _check_results_folder(folder: Path) -> None:
     """Before any test: lmgate must not replace files it did not write."""
-    from lmgate.core.errors import ConfigError
     from lmgate.core.folder import foreign
 
     try:
@@ -129,7 +128,7 @@ class Collector:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.verdicts:   # nothing ran (--collect-only, --lmgate-plan, none selected)
-            if self.config.getoption("lmgate_shard", None) and not session.config.option.collectonly:
+            if self.config.getoption("lmgate_shard", None) and not self.config.option.collectonly:
                 self._publish_empty_shard()   # `lmgate merge` of the matrix needs every shard
             return
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED

@@ -3,7 +3,6 @@ baseline written or the gate's verdict."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
