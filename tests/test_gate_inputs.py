@@ -166,3 +166,29 @@ def test_declared_bounds_are_checked_and_declarations_validated():
     for bad in [(1, 0), ("a", 1), (0,)]:
         with pytest.raises(ConfigError):
             register_metric("fuzz_score2", higher_is_better=True, bounds=bad)
+
+
+def test_a_pipe_in_a_name_keeps_the_baseline_tables_cells():
+    import re
+
+    from lmgate.gate.render import markdown
+    from lmgate.report.html import html_report
+
+    key = "t.py::test_x[a|b]::model|v2::macro_f1"
+    old = {key: measurement(key=key)}
+    new = {key: measurement(key=key, value=0.5, values=[0.5], ci=[0.45, 0.55])}
+    page = html_report(markdown(compare(old, new)), __import__("pathlib").Path("."))
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    assert len(rows) == 2 and all(len(re.findall(r"<t[hd][ >]", r)) == 9 for r in rows)
+    assert "model|v2" in page and "test_x[a|b]" in page
+
+
+def test_update_over_a_newer_format_baseline_leaves_it_and_says_why(pytester):
+    pytester.makepyfile(test_study=STUDY)
+    newer = json.dumps({"lmgate_baseline": 2, "entries": {}})
+    (pytester.path / "b.json").write_text(newer)
+    result = pytester.runpytest("--baseline", "b.json", "--update-baseline")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot be read" in result.stderr.str() and "not an lmgate baseline" in \
+        result.stderr.str()
+    assert (pytester.path / "b.json").read_text() == newer
