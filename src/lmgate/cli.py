@@ -43,16 +43,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from lmgate.core.folder import publish
+    from lmgate.core.folder import foreign_results, publish
     from lmgate.gate.baseline import read_baseline
     from lmgate.report.writers import read_results, write_folder
 
-    from lmgate.core.folder import foreign
-
     out = Path(args.out)
     try:
-        theirs = foreign(out, ("results.jsonl", "results.csv", "summary.md", "report.html",
-                               "plots"))
+        theirs = foreign_results(out)
     except ConfigError as exc:
         print(f"lmgate merge: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
+from lmgate.core.io import pid_alive
+
 MANIFEST = "manifest.json"
 T = TypeVar("T")
 
@@ -53,22 +55,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
 def _remove_dead_staging(folder: Path) -> None:
     """Staging folders (`.<key>-<pid>-<random>`) of writers that died (kill -9) mid-write."""
     for staging in folder.glob(".*-*-*"):
         parts = staging.name.split("-")
         if staging.is_dir() and len(parts) >= 3 and parts[1].isdigit() \
-                and not _pid_alive(int(parts[1])):
+                and not pid_alive(int(parts[1])):
             shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -110,6 +102,7 @@ class RunCache:
         self.root = Path(root) / "runs"
         self.enabled = enabled
         self._scratch: Path | None = None   # where a disabled cache builds its entries
+        self._swept = False                 # dead writers' staging removed (first put)
 
     def _scratch_dir(self) -> Path:
         """One temporary folder per disabled cache, removed with it (or at interpreter exit)."""
@@ -121,7 +114,7 @@ class RunCache:
     def _sweep_once(self) -> None:
         """Staging folders of dead writers anywhere in the cache, once per cache object (not
         only beside the key being written: a killed run leaves them under other keys)."""
-        if getattr(self, "_swept", False):
+        if self._swept:
             return
         self._swept = True
         for folder in self.root.glob("*/*"):

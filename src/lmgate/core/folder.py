@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from lmgate.core.errors import ConfigError
-from lmgate.core.io import atomic_write_text
+from lmgate.core.io import atomic_write_text, pid_alive
 
 MANIFEST = ".lmgate-manifest.json"
 STAGING_PREFIX = ".lmgate-staging-"
@@ -66,6 +66,16 @@ def foreign(folder: Path, names: Iterable[str]) -> list[str]:
                   if not p.is_dir()] if path.is_dir() else [name] if path.exists() else [])
         out += [f for f in files if f not in mine]
     return out
+
+
+#: What lmgate writes into a results folder (lmgate.report.writers), beside plots/.
+RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.jsonl",
+                "claims.jsonl", "summary.md", "report.html")
+
+
+def foreign_results(folder: Path) -> list[str]:
+    """Files in `folder` where lmgate would write (RESULT_FILES, plots/) that it did not."""
+    return foreign(folder, (*RESULT_FILES, "plots"))
 
 
 def publish(folder: Path, build: Callable[[Path], Iterable[Path]]) -> list[Path]:
@@ -122,18 +132,8 @@ def _remove_dead_staging(folder: Path) -> None:
     """Staging folders of runs that died (killed, power cut) before they could clean up."""
     for stale in folder.glob(f"{STAGING_PREFIX}*"):
         pid = stale.name[len(STAGING_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Atomic file writes: write a temporary file beside the target, then rename over it."""
+"""Atomic file writes: write a temporary file beside the target, then rename over it; and
+whether the writer of a staging folder is still alive."""
 
 from __future__ import annotations
 
@@ -31,3 +32,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (a staging folder named after it may still be written)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True

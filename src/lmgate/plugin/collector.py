@@ -21,9 +21,6 @@ from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
 
 COLLECTOR = pytest.StashKey["Collector"]()
-#: Files lmgate writes into --results-dir (with plots/ and its manifest, lmgate.core.folder).
-RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.jsonl",
-                "claims.jsonl", "summary.md", "report.html")
 
 
 @pytest.hookimpl(trylast=True)  # after options.pytest_configure has parsed the settings
@@ -39,10 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _check_results_folder(folder: Path) -> None:
     """Before any test: lmgate must not replace files it did not write."""
-    from lmgate.core.folder import foreign
+    from lmgate.core.folder import foreign_results
 
     try:
-        theirs = foreign(folder, (*RESULT_FILES, "plots"))
+        theirs = foreign_results(folder)
     except ConfigError as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     if theirs:
