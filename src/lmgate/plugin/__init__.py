@@ -10,7 +10,8 @@ One module per concern, each a plugin of its own:
 - `gating`: the baseline read before any test, compared or written at the end;
 - `terminal`: lmgate's lines in the terminal summary;
 - `fixtures`: the fixtures every experiment uses (finetune, zero_shot, causal_lm, ...);
-- `claims`: a dry-run profile's failed claims reported as xfailed (code errors still fail);
+- `claims`: failed claims of a dry-run profile, or of a study's `unpowered` list, reported as
+  xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
 - `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
 - `progress`: one progress line for all xdist workers, printed by the controller.

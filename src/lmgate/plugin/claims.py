@@ -1,26 +1,88 @@
-"""Claims in a dry-run profile (`claims = "xfail"`): failed assertions reported as xfailed.
+"""Claims a profile does not expect to hold, reported as xfailed instead of failed.
 
-A dry run swaps a profile's models for random-weight stand-ins to prove its code paths. Their
-predictions are noise, so a claim's `AssertionError` says nothing about the claim: the test is
-reported as xfailed with the profile's reason. Every other exception (a tokenizer without a pad
-token, a head of the wrong size, a shape error) still fails: that is what a dry run is for.
+- A dry-run profile (`claims = "xfail"`) swaps its models for random-weight stand-ins to prove
+  its code paths. Their predictions are noise, so a claim's `AssertionError` says nothing about
+  the claim: every failed claim is reported as xfailed with the profile's reason.
+- A study's `unpowered` knob (a table: test-name pattern -> the measured reason) names the
+  claims a profile's design cannot power, e.g. an effect the source study itself did not find
+  at the smoke profile's sizes. Those tests still run and assert: a failed claim is xfailed
+  with the reason, a held one is reported as XPASS, so nothing is dropped. A key is a test
+  function's name, optionally with parameter values in brackets that the case must all have
+  (`test_in_language_beats_transfer[hi]`: every model's Hindi case).
+
+Every other exception (a tokenizer without a pad token, a shape error) still fails.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from lmgate.core.errors import ConfigError
 from lmgate.plugin.options import SETTINGS
+
+
+def check_unpowered(studies: dict) -> None:
+    """ConfigError unless every study's `unpowered` knob maps keys to non-empty reasons."""
+    for study, knobs in studies.items():
+        table = knobs.get("unpowered", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip()
+                                                  for v in table.values()):
+            raise ConfigError(f"study {study!r}: knob unpowered must be a table of "
+                              "\"test_name[param values]\" = \"measured reason\", not "
+                              f"{table!r}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    settings = session.config.stash.get(SETTINGS, None)
+    if settings is not None:
+        try:
+            check_unpowered(settings.profile.studies)
+        except ConfigError as error:
+            raise pytest.UsageError(f"profile {settings.profile.name!r}: {error}") from None
+
+
+def unpowered_reason(item: pytest.Item) -> str | None:
+    """The reason the item's study knob `unpowered` gives for this test, if any."""
+    settings = item.config.stash.get(SETTINGS, None)
+    marker = item.get_closest_marker("study")
+    if settings is None or marker is None or not marker.args:
+        return None
+    table = settings.profile.studies.get(marker.args[0], {}).get("unpowered", {})
+    for key, reason in table.items():
+        if matches(item, key):
+            return f"unpowered in profile {settings.profile.name!r}: {reason}"
+    return None
+
+
+def matches(item: pytest.Item, key: str) -> bool:
+    """Whether `key` (`name` or `name[value,value]`) names this test case."""
+    name, _, rest = key.partition("[")
+    if getattr(item, "originalname", item.name) != name.strip():
+        return False
+    wanted = [v.strip() for v in rest.rstrip("]").split(",") if v.strip()]
+    callspec = getattr(item, "callspec", None)
+    values = {str(v) for v in callspec.params.values()} if callspec is not None else set()
+    return all(v in values for v in wanted)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     settings = item.config.stash.get(SETTINGS, None)
-    if settings is None or settings.profile.claims != "xfail" or call.when != "call":
+    if settings is None or call.when != "call":
         return report
-    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
-        report.outcome = "skipped"
-        report.wasxfail = (f"profile {settings.profile.name!r} does not evaluate claims "
-                           f"(stand-in models): {str(call.excinfo.value).splitlines()[0][:200]}")
+    claim_failed = (report.failed and call.excinfo is not None
+                    and call.excinfo.errisinstance(AssertionError))
+    if settings.profile.claims == "xfail":
+        if claim_failed:
+            report.outcome = "skipped"
+            report.wasxfail = (f"profile {settings.profile.name!r} does not evaluate claims "
+                               f"(stand-in models): {str(call.excinfo.value).splitlines()[0][:200]}")
+        return report
+    reason = unpowered_reason(item)
+    if reason is not None and (claim_failed or report.passed):
+        if claim_failed:
+            report.outcome = "skipped"
+            reason += f"; measured: {str(call.excinfo.value).splitlines()[0][:200]}"
+        report.wasxfail = reason     # a passed report with wasxfail is pytest's XPASS
     return report

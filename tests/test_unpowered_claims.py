@@ -1,0 +1,54 @@
+"""A study's `unpowered` knob: the named claims run and assert, failures are xfailed with the
+measured reason, passes are XPASS, and everything else keeps its outcome."""
+
+import pytest
+
+SUITE = '''
+import pytest
+pytestmark = pytest.mark.study("s")
+
+@pytest.mark.parametrize("lang", ["en", "hi"])
+def test_in_language(lang):
+    assert lang == "en", f"{lang}: in-language 0.37 is not above transfer 0.38"
+
+@pytest.mark.parametrize("lang", ["hi"])
+def test_held(lang):
+    pass
+
+@pytest.mark.parametrize("lang", ["hi"])
+def test_broken(lang):
+    raise ValueError("a shape error is a bug, not a claim")
+'''
+
+
+def _project(pytester, unpowered: str) -> None:
+    pytester.makepyfile(test_study=SUITE)
+    pytester.makefile(".toml", pyproject=f'''
+[tool.lmgate.profiles.smoke.studies.s]
+unpowered = {unpowered}
+''')
+
+
+def test_listed_failure_is_xfailed_with_reason_and_pass_is_xpass(pytester):
+    _project(pytester, '{ "test_in_language[hi]" = "the study measured 0.401 vs 0.387", '
+                       '"test_held[hi]" = "small effect", "test_broken" = "not a claim" }')
+    result = pytester.runpytest("-rxX")
+    result.assert_outcomes(passed=1, xfailed=1, xpassed=1, failed=1)
+    out = result.stdout.str()
+    assert "unpowered in profile 'smoke': the study measured 0.401 vs 0.387" in out
+    assert "hi: in-language 0.37 is not above transfer 0.38" in out   # the measured numbers
+    assert "ValueError" in out                                         # errors still fail
+
+
+def test_unlisted_cases_keep_failing(pytester):
+    _project(pytester, '{ "test_in_language[fr]" = "another language" }')
+    pytester.runpytest().assert_outcomes(passed=2, failed=2)
+
+
+@pytest.mark.parametrize("table", ['"all"', '{ "test_in_language[hi]" = "" }',
+                                   '{ "test_in_language[hi]" = 3 }'])
+def test_malformed_table_is_an_error(pytester, table):
+    _project(pytester, table)
+    result = pytester.runpytest()
+    assert result.ret != 0
+    assert "knob unpowered must be a table" in result.stdout.str() + result.stderr.str()
