@@ -3,7 +3,7 @@
 - A dry-run profile (`claims = "xfail"`) swaps its models for random-weight stand-ins to prove
   its code paths. Their predictions are noise, so a claim's `AssertionError` says nothing about
   the claim: every failed claim is reported as xfailed with the profile's reason.
-- A study's `unpowered` knob (a table: test-name pattern -> the measured reason) names the
+- A study's `unpowered` knob (a table: test key -> the measured reason) names the
   claims a profile's design cannot power, e.g. an effect the source study itself did not find
   at the smoke profile's sizes. Those tests still run and assert: a failed claim is xfailed
   with the reason, a held one is reported as XPASS, so nothing is dropped. A key is a test
