@@ -129,8 +129,17 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     for study, knobs in over.items():
         if not isinstance(knobs, Mapping):
             raise ConfigError(f"studies.{study} must be a table of knobs, not {knobs!r}")
+        _check_unpowered(study, knobs.get("unpowered", {}))
         merged.setdefault(study, {}).update(knobs)
     return merged
+
+
+def _check_unpowered(study: str, table: Any) -> None:
+    """The `unpowered` knob (lmgate.plugin.claims) maps test keys to non-empty reasons."""
+    if not isinstance(table, Mapping) or not all(isinstance(v, str) and v.strip()
+                                                 for v in table.values()):
+        raise ConfigError(f"studies.{study}: knob unpowered must be a table of "
+                          f"\"test_name[param values]\" = \"measured reason\", not {table!r}")
 
 
 def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Profile]:

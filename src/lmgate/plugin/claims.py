@@ -17,28 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmgate.core.errors import ConfigError
 from lmgate.plugin.options import SETTINGS
-
-
-def check_unpowered(studies: dict) -> None:
-    """ConfigError unless every study's `unpowered` knob maps keys to non-empty reasons."""
-    for study, knobs in studies.items():
-        table = knobs.get("unpowered", {})
-        if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip()
-                                                  for v in table.values()):
-            raise ConfigError(f"study {study!r}: knob unpowered must be a table of "
-                              "\"test_name[param values]\" = \"measured reason\", not "
-                              f"{table!r}")
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    settings = session.config.stash.get(SETTINGS, None)
-    if settings is not None:
-        try:
-            check_unpowered(settings.profile.studies)
-        except ConfigError as error:
-            raise pytest.UsageError(f"profile {settings.profile.name!r}: {error}") from None
 
 
 def unpowered_reason(item: pytest.Item) -> str | None:
@@ -73,16 +52,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     claim_failed = (report.failed and call.excinfo is not None
                     and call.excinfo.errisinstance(AssertionError))
+    measured = str(call.excinfo.value).splitlines()[0][:200] if claim_failed else ""
     if settings.profile.claims == "xfail":
         if claim_failed:
             report.outcome = "skipped"
             report.wasxfail = (f"profile {settings.profile.name!r} does not evaluate claims "
-                               f"(stand-in models): {str(call.excinfo.value).splitlines()[0][:200]}")
+                               f"(stand-in models): {measured}")
         return report
     reason = unpowered_reason(item)
     if reason is not None and (claim_failed or report.passed):
         if claim_failed:
             report.outcome = "skipped"
-            reason += f"; measured: {str(call.excinfo.value).splitlines()[0][:200]}"
+            reason += f"; measured: {measured}"
         report.wasxfail = reason     # a passed report with wasxfail is pytest's XPASS
     return report
