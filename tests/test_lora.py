@@ -4,7 +4,8 @@ reproduce their translations."""
 import pytest
 
 from lmgate.core.cache import RunCache
-from lmgate.methods.lora import LoraSettings, TranslationPrompt, _encode, adapter, train_lora
+from lmgate.methods.lora import (LoraSettings, TranslationPrompt, _encode, adapter, target_loss,
+                                 train_lora)
 from lmgate.methods.translation import translate
 from lmgate.models.load import load_model
 
@@ -27,6 +28,48 @@ def test_loss_covers_target_tokens_only(lm):
     target = lm.tokenizer.decode(row["input_ids"][n_context:], skip_special_tokens=True)
     assert target == " Un chien court.\n"
     assert row["labels"][n_context:] == row["input_ids"][n_context:]
+
+
+def _batch(tokenizer, rows, side):
+    from transformers import DataCollatorForSeq2Seq
+
+    tokenizer.padding_side = side
+    try:
+        return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)(rows)
+    finally:
+        tokenizer.padding_side = "left"
+
+
+def test_target_loss_is_the_models_own_loss_and_gradient(lm):
+    """The left-padded, target-logits-only loss equals transformers' loss on the same rows
+    padded on the right (prompts and targets of different lengths), and so do the gradients."""
+    import torch
+
+    pairs = [("Ein Hund läuft schnell über die große Wiese.", "Un chien."),
+             ("Ja.", "Oui, bien sûr, je viens demain matin avec mes amis."),
+             ("Zwei Katzen schlafen.", "Deux chats dorment.")]
+    rows = list(_encode(lm.tokenizer, TranslationPrompt(), pairs, 64))
+    right, left = _batch(lm.tokenizer, rows, "right"), _batch(lm.tokenizer, rows, "left")
+    assert right["input_ids"].shape[1] > min(len(r["input_ids"]) for r in rows)  # padding happens
+    weight = lm.model.get_input_embeddings().weight
+
+    def loss_and_grad(compute):
+        lm.model.zero_grad()
+        loss = compute()
+        loss.backward()
+        grad = weight.grad.clone()
+        lm.model.zero_grad()
+        return loss.detach(), grad
+
+    weight.requires_grad_(True)
+    try:
+        reference, ref_grad = loss_and_grad(lambda: lm.model(**right).loss)
+        ours, our_grad = loss_and_grad(lambda: target_loss(lm.model, left))
+    finally:
+        weight.requires_grad_(False)
+        weight.grad = None
+    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(our_grad, ref_grad, rtol=1e-3, atol=1e-5)
 
 
 def test_cached_adapter_reproduces_translations(lm, tmp_path):

@@ -2,7 +2,11 @@
 `lmgate.methods.translation`).
 
 Training uses peft's LoraConfig on transformers' Trainer; the loss covers the target tokens
-only (prompt positions are labelled -100). The adapter (safetensors + JSON config) is stored in
+only (prompt positions are labelled -100). Batches are padded on the left, so every row's target
+sits at the end and the output layer is applied to the last positions only (`logits_to_keep`):
+for a 262k-entry vocabulary (Gemma 3) the logits of the prompt positions were most of a step's
+cost (benchmarks/README.md, tenth session). Position ids follow the attention mask, so padding
+does not move a row's positions. The adapter (safetensors + JSON config) is stored in
 the run cache and reloaded onto the base model, so a cached run reproduces its translations.
 """
 
@@ -24,6 +28,11 @@ from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
 from lmgate.models.engine import encode_prompt
 from lmgate.models.language_model import CausalLM
 from lmgate.models.params import count_parameters
+
+
+#: Part of every adapter's cache key: a change in how training batches are built or scored
+#: must not reuse adapters trained the old way.
+RECIPE = "left-padded batches, loss from target-position logits"
 
 
 def _encode(tokenizer, prompt: TranslationPrompt, pairs: Sequence[Pair], max_length: int):
@@ -64,7 +73,8 @@ def train_lora(lm: CausalLM, train: Sequence[Pair], validation: Sequence[Pair],
     """Train (or fetch from the cache) a LoRA adapter on `lm` for the prompt's translation."""
     train, validation = check_pairs(train, "train pairs"), check_pairs(validation, "validation pairs")
     key_parts = dict(base=lm.fingerprint, train=train, validation=validation,
-                     settings=settings.to_dict(), prompt=asdict(prompt), seed=seed)
+                     settings=settings.to_dict(), prompt=asdict(prompt), seed=seed,
+                     recipe=RECIPE)
     memo = cache.memo("lora", key_parts, lambda: _fit_lora(lm, train, validation, settings,
                                                              seed=seed, prompt=prompt,
                                                              cache=cache),
@@ -115,20 +125,54 @@ def new_adapter(model, settings: LoraSettings, seed: int):
         target_modules=list(settings.target_modules) if settings.target_modules else None))
 
 
+def target_loss(model, batch: dict[str, Any]):
+    """Mean cross-entropy over the target tokens of a left-padded batch, computing logits only
+    for the positions that predict them (the loss transformers computes, without the prompt's
+    logits)."""
+    import torch
+
+    labels = batch["labels"]
+    span = int((labels != -100).sum(-1).max())   # the longest target, at the end of every row
+    mask = batch["attention_mask"]
+    position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=position_ids,
+                   logits_to_keep=span + 1).logits[:, :-1]
+    return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                             labels[:, labels.shape[1] - span:].reshape(-1),
+                                             ignore_index=-100)
+
+
+def _target_loss_trainer():
+    from transformers import Trainer
+
+    class TargetLossTrainer(Trainer):
+        """Trainer whose loss is `target_loss` (a per-batch mean, so gradient accumulation
+        divides it as usual)."""
+
+        loss_is_scaled_for_ga = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = target_loss(model, inputs)
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return TargetLossTrainer
+
+
 def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Sequence[Pair],
                       settings: LoraSettings, *, seed: int, prompt: TranslationPrompt,
                       device: str, name: str, workdir: str | Path):
     """Train the adapter of the peft `model` (loss on target tokens only); returns the Trainer."""
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import DataCollatorForSeq2Seq, TrainingArguments
 
-    tokenizer.padding_side = "right"
+    tokenizer.padding_side = "left"
     args = TrainingArguments(
         output_dir=str(workdir), num_train_epochs=settings.epochs,
         learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size, eval_strategy="epoch",
         logging_strategy="epoch", save_strategy="no", lr_scheduler_type="linear",
-        seed=seed, data_seed=seed, report_to="none", **trainer_flags(device))
-    trainer = Trainer(model=model, args=args,
+        prediction_loss_only=True, seed=seed, data_seed=seed, report_to="none",
+        **trainer_flags(device))
+    trainer = _target_loss_trainer()(model=model, args=args,
                       train_dataset=_encode(tokenizer, prompt, train, settings.max_length),
                       eval_dataset=_encode(tokenizer, prompt, validation, settings.max_length),
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
