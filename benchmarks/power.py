@@ -7,8 +7,8 @@ for every test whose rows recorded comparisons (`assert_better` / `assert_not_wo
 the in-language claim (its CI against the mean transfer score), redraw each test set R times
 (stratified by class, with replacement, at `scale` x its size per class), re-run the same
 assertion on the redrawn examples, and report how often the claim holds over seeds x draws. The
-verdict each seed's run gave is reported beside it. BLEU / SQuAD claims (their predictions are
-text, not labels) get the verdicts over seeds only.
+verdict each seed's run gave is reported beside it. Translation claims are redrawn by sentence
+(corpus BLEU recomputed on each redraw); SQuAD claims get the verdicts over seeds only.
 
     python benchmarks/power.py --run-seeds 10 --out power-runs -- evals/test_sentiment_multilingual.py
     python benchmarks/power.py power-runs/seed* [--scales 0.5 1 2] [--draws 100]
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lmgate import EvalResult
+from lmgate.results.generation import GenerationResult
 from lmgate.metrics.resampling import bootstrap_ci
 from lmgate.stats.claims import paired_bootstrap
 
@@ -41,11 +42,15 @@ def load(folder: Path) -> tuple[list[dict], dict[str, dict]]:
 
 
 def results_of(rows: list[dict], preds: dict[str, dict]) -> dict[str, dict[str, EvalResult]]:
-    """Per test node id, its classification results by name (rows with label predictions)."""
+    """Per test node id, its classification and translation results by name."""
     out: dict[str, dict[str, EvalResult]] = defaultdict(dict)
     for row in rows:
         p, labels = preds.get(row["record_id"]), row.get("info", {}).get("labels")
-        if p and labels and isinstance(p.get("y_pred"), list) and p["y_pred"] \
+        if p and isinstance(p.get("hypotheses"), list):
+            out[row["nodeid"]][row["result"]] = GenerationResult(
+                row["result"], p["sources"], p["hypotheses"], p["references"],
+                params=row["params"])
+        elif p and labels and isinstance(p.get("y_pred"), list) and p["y_pred"] \
                 and isinstance(p["y_pred"][0], int):
             out[row["nodeid"]][row["result"]] = EvalResult(
                 row["result"], tuple(labels), p["y_true"], p["y_pred"], params=row["params"])
@@ -58,7 +63,15 @@ class Redraw:
     def __init__(self, rng: np.random.Generator, scale: float) -> None:
         self.rng, self.scale, self.index = rng, scale, {}
 
-    def __call__(self, result: EvalResult) -> EvalResult:
+    def __call__(self, result):
+        if isinstance(result, GenerationResult):   # sentences, with replacement
+            key = ("text", *result.references)
+            if key not in self.index:
+                n = len(result.references)
+                self.index[key] = self.rng.choice(n, max(2, round(n * self.scale)))
+            idx = self.index[key]
+            return GenerationResult(result.name, *([items[i] for i in idx] for items in (
+                result.sources, result.hypotheses, result.references)), params=result.params)
         key = result.y_true.tobytes()
         if key not in self.index:
             parts = [np.flatnonzero(result.y_true == c) for c in np.unique(result.y_true)]
@@ -132,7 +145,9 @@ def power_over(folders: list[Path], scales: list[float], draws: int, seed: int) 
             if claim is None:
                 continue
             claims[nodeid], holds = claim
-            sizes[nodeid] = len(next(iter(results.values())).y_true)
+            first = next(iter(results.values()))
+            sizes[nodeid] = len(first.references if isinstance(first, GenerationResult)
+                                else first.y_true)
             for scale in scales:
                 rng = np.random.default_rng(seed)
                 power[nodeid][scale].append(

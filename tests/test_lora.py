@@ -4,6 +4,7 @@ reproduce their translations."""
 import pytest
 
 from lmgate.core.cache import RunCache
+from lmgate.core.device import cpu_has_native_bf16
 from lmgate.methods.lora import (LoraSettings, TranslationPrompt, _encode, adapter, target_loss,
                                  train_lora)
 from lmgate.methods.translation import translate
@@ -77,6 +78,9 @@ def test_cached_adapter_reproduces_translations(lm, tmp_path):
     first = train_lora(lm, PAIRS, PAIRS[:4], SETTINGS, seed=0, cache=cache)
     # q_proj 576->576 and v_proj 576->192 in 30 layers, rank 4: r x (in + out) each.
     assert first.info["trainable_parameters"] == 30 * 4 * ((576 + 576) + (576 + 192))
+    # bf16 mixed precision where the CPU computes bf16 natively, and said in the results.
+    assert first.info["training_precision"] == ("bf16 mixed" if cpu_has_native_bf16()
+                                                else "float32")
     sources = [s for s, _ in PAIRS[:4]]
     with adapter(lm, first) as tuned:
         before = translate(tuned, sources, max_new_tokens=8)

@@ -6,7 +6,8 @@ autocast asks here, and the report's run facts describe what this module decided
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
 | zero-shot label scoring | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
 | frozen-base weights | float32, features under bf16 autocast | float32 |
-| fine-tuning and LoRA | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
+| fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
+| LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses, 1.7x: benchmarks/p10), else float32 |
 
 Nothing here imports torch at module import time.
 """
@@ -91,10 +92,12 @@ def autocast(device: str, dtype: str):
     return torch.autocast("cuda" if is_cuda(device) else "cpu", dtype=torch.bfloat16)
 
 
-def trainer_flags(device: str) -> dict[str, Any]:
-    """TrainingArguments for `device`: CPU, or CUDA with bf16 mixed precision and TF32."""
+def trainer_flags(device: str, *, cpu_bf16: bool = False) -> dict[str, Any]:
+    """TrainingArguments for `device`: CPU, or CUDA with bf16 mixed precision and TF32.
+    `cpu_bf16`: bf16 mixed precision on a CPU with native bf16 too (for the training whose
+    losses were measured to agree: LoRA)."""
     if not is_cuda(device):
-        return {"use_cpu": True}
+        return {"use_cpu": True, **({"bf16": True} if cpu_bf16 and cpu_has_native_bf16() else {})}
     import torch
 
     if ":" in device:
