@@ -45,6 +45,23 @@ def test_unlisted_cases_keep_failing(pytester):
     pytester.runpytest().assert_outcomes(passed=2, failed=2)
 
 
+@pytest.mark.parametrize("key, problem", [
+    ("test_in_langauge[hi]", "names no test of study 's'"),
+    ("test_in_language[fr]", "matches no collected case of test_in_language")])
+def test_a_key_that_names_nothing_is_warned_about(pytester, key, problem):
+    _project(pytester, f'{{ "{key}" = "a reason" }}')
+    result = pytester.runpytest("-k", "held")   # deselection does not hide what was collected
+    result.assert_outcomes(passed=1, deselected=3)
+    out = result.stdout.str()
+    assert f"PytestConfigWarning: profile 'smoke', studies.s.unpowered: '{key}' {problem}" in out
+
+
+def test_keys_that_match_warn_nothing(pytester):
+    _project(pytester, '{ "test_in_language[hi]" = "a reason", "test_held" = "a reason" }')
+    result = pytester.runpytest("-k", "held")
+    assert "PytestConfigWarning" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("table", ['"all"', '{ "test_in_language[hi]" = "" }',
                                    '{ "test_in_language[hi]" = 3 }'])
 def test_malformed_table_is_an_error(pytester, table):

@@ -10,10 +10,15 @@
   function's name, optionally with parameter values in brackets that the case must all have
   (`test_in_language_beats_transfer[hi]`: every model's Hindi case).
 
-Every other exception (a tokenizer without a pad token, a shape error) still fails.
+Every other exception (a tokenizer without a pad token, a shape error) still fails. A key
+that names no test of its study, or no case of the test it names, is warned about at collection
+(a typo there would turn an expected failure into a plain one, never hide a failure).
 """
 
 from __future__ import annotations
+
+import warnings
+from collections import defaultdict
 
 import pytest
 
@@ -42,6 +47,32 @@ def matches(item: pytest.Item, key: str) -> bool:
     callspec = getattr(item, "callspec", None)
     values = {str(v) for v in callspec.params.values()} if callspec is not None else set()
     return all(v in values for v in wanted)
+
+
+@pytest.hookimpl(tryfirst=True)   # before -k/-m deselect: every collected case counts
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    settings = config.stash.get(SETTINGS, None)
+    if settings is None:
+        return
+    by_study: dict[str, list[pytest.Item]] = defaultdict(list)
+    for item in items:
+        marker = item.get_closest_marker("study")
+        if marker is not None and marker.args:
+            by_study[marker.args[0]].append(item)
+    for study, cases in by_study.items():
+        for key in settings.profile.studies.get(study, {}).get("unpowered", {}):
+            name = key.partition("[")[0].strip()
+            modules = {getattr(case, "module", None) for case in cases} - {None}
+            if not any(hasattr(module, name) for module in modules):
+                problem = f"names no test of study {study!r}"
+            elif any(getattr(c, "originalname", c.name) == name for c in cases) \
+                    and not any(matches(c, key) for c in cases):
+                problem = f"matches no collected case of {name}"
+            else:
+                continue
+            warnings.warn(pytest.PytestConfigWarning(
+                f"profile {settings.profile.name!r}, studies.{study}.unpowered: {key!r} "
+                f"{problem}"), stacklevel=1)
 
 
 @pytest.hookimpl(wrapper=True)
