@@ -129,14 +129,20 @@ class Collector:
                 self._publish_empty_shard()   # `lmgate merge` of the matrix needs every shard
             return
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        # Tests ran: this run's results replace the last run's, even when it recorded nothing.
-        self.write([])
+        # Tests ran: this run's results replace the last run's, even when it recorded nothing,
+        # published once (with the gate's verdict when a baseline is checked).
+        sections: list[tuple[str, str]] = []
+        if self.baseline is not None:
+            try:
+                sections = check_baseline(self, session)
+            except BaseException:   # the gate's bug must not cost the run's results
+                self.write([])
+                raise
+        self.write(sections)
         if self.write_error:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             return
-        if self.baseline is not None:
-            check_baseline(self, session)
-        elif self.gate_options.update and self.rows:
+        if self.baseline is None and self.gate_options.update and self.rows:
             if self.interrupted:
                 self.baseline_refused = (f"the run was interrupted: the baseline "
                                          f"{self.gate_options.baseline} was not updated")

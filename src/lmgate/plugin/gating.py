@@ -50,8 +50,9 @@ def _check_updatable(gate: GateOptions) -> None:
                 "to replace it with this run's measurements") from None
 
 
-def check_baseline(collector: Any, session: pytest.Session) -> None:
-    """Compare the run with the baseline; the verdict joins summary.md and fails the session."""
+def check_baseline(collector: Any, session: pytest.Session) -> list[tuple[str, str]]:
+    """Compare the run with the baseline; a regression fails the session. Returns the verdict's
+    section of summary.md (the caller publishes the results folder once, with it)."""
     from lmgate.gate.baseline import baseline_environment, environment_changes
     from lmgate.gate.decide import compare
     from lmgate.gate.render import markdown
@@ -73,9 +74,9 @@ def check_baseline(collector: Any, session: pytest.Session) -> None:
 
         collector.gate.power_warnings = power_warnings(collector.gate, options.mde)
         collector.gate.strict_power = options.strict_power
-    collector.write([("Compared with baseline", markdown(collector.gate))])
     if not collector.gate.passed:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return [("Compared with baseline", markdown(collector.gate))]
 
 
 def update_baseline(collector: Any, session: pytest.Session) -> None:
