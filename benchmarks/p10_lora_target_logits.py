@@ -41,9 +41,10 @@ def one_run(way: str, model: str, n_train: int) -> dict:
     start = time.perf_counter()
     with cache.scratch("bench") as workdir:
         if way.startswith("target_logits"):
-            if way.endswith("bf16"):   # autocast on a CPU with native bf16 (Trainer's bf16=True)
-                flags = {"use_cpu": True, "bf16": True}
-                lora.trainer_flags = lambda device: flags
+            # Each way fixes its precision: lmgate's policy (lora_trainer_flags) picks bf16 on
+            # CPUs with native bf16, which would make "target_logits" a bf16 run there.
+            flags = {"use_cpu": True, **({"bf16": True} if way.endswith("bf16") else {})}
+            lora.lora_trainer_flags = lambda device: flags
             trainer = lora.run_lora_training(peft_model, lm.tokenizer, train, validation, settings,
                                              seed=0, prompt=prompt, device="cpu", name=model,
                                              workdir=workdir)

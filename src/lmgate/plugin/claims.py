@@ -60,9 +60,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None and marker.args:
             by_study[marker.args[0]].append(item)
     for study, cases in by_study.items():
+        modules = {getattr(case, "module", None) for case in cases} - {None}
         for key in settings.profile.studies.get(study, {}).get("unpowered", {}):
             name = key.partition("[")[0].strip()
-            modules = {getattr(case, "module", None) for case in cases} - {None}
             if not any(hasattr(module, name) for module in modules):
                 problem = f"names no test of study {study!r}"
             elif any(getattr(c, "originalname", c.name) == name for c in cases) \
