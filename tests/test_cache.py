@@ -121,3 +121,26 @@ def test_a_lock_held_by_a_killed_process_does_not_block(tmp_path):
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "cache"), str(log), "0"],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "miss value"
+
+
+def test_large_files_are_hashed_once_per_process_and_a_rewrite_is_still_caught(tmp_path,
+                                                                              monkeypatch):
+    import hashlib
+    import os
+
+    from lmgate.core import cache as cache_module
+
+    big = os.urandom(9 << 20)                     # over the size whose digest is remembered
+    cache = RunCache(tmp_path)
+    entry = cache.put("weights", "9a" * 32, lambda d: (d / "w.bin").write_bytes(big), meta={})
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(cache_module.hashlib, "sha256", lambda *a: reads.append(1) or real(*a))
+    assert cache.get("weights", "9a" * 32) is not None
+    first = len(reads)
+    assert cache.get("weights", "9a" * 32) is not None
+    assert len(reads) == first + 1                 # the manifest's digest only: no re-read
+    flipped = bytes([big[0] ^ 1]) + big[1:]
+    (entry.path / "w.bin").write_bytes(flipped)    # same size: the new mtime tells it
+    os.utime(entry.path / "w.bin", ns=(time.time_ns() + 10**9,) * 2)
+    assert cache.get("weights", "9a" * 32) is None

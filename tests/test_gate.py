@@ -219,7 +219,7 @@ def test_crash(record):
     record(score=1.0)
     os._exit(3)   # the worker process dies mid-test
 ''')
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--results-dir", "out")
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--results-dir", "out")
     assert result.ret != 0
     rows = [json.loads(l) for l in (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
     assert [r["result"] for r in rows] == ["ok"]

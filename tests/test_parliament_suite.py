@@ -15,7 +15,7 @@ SUITE = Path(__file__).resolve().parents[1] / "evals" / "test_parliament.py"
 
 
 def run_suite(pytester, *args):
-    return pytester.runpytest_subprocess(str(SUITE), "-p", "no:cacheprovider", *args)
+    return pytester.runpytest(str(SUITE), "-p", "no:cacheprovider", *args)
 
 
 @pytest.mark.slow

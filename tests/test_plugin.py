@@ -165,9 +165,9 @@ def test_gpu_marker_skips_without_cuda(pytester):
 
 
 def test_xdist_results_match_serial_run(suite):
-    serial = suite.runpytest_subprocess("--results-dir", "serial", "-p", "no:randomly")
+    serial = suite.runpytest("--results-dir", "serial", "-p", "no:randomly")
     serial.assert_outcomes(passed=4)
-    parallel = suite.runpytest_subprocess("-n", "2", "--results-dir", "parallel")
+    parallel = suite.runpytest("-n", "2", "--results-dir", "parallel")
     parallel.assert_outcomes(passed=4)
 
     def comparable(folder):

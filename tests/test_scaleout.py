@@ -120,7 +120,7 @@ def test_b(worker_id):
     open(f"pin-{worker_id}-b.txt", "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", ""))
 ''')
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,7")
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 0
     pins = {p.name.split("-")[1]: p.read_text() for p in pytester.path.glob("pin-*.txt")}
     assert pins == {"gw0": "4", "gw1": "7"}
@@ -132,8 +132,8 @@ def test_threads(worker_id):
     open(f"threads-{worker_id}.txt", "w").write(str(torch.get_num_threads()))
 ''')
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")      # no GPU: the workers split the cores
-    assert pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider",
-                                         "test_threads.py").ret == 0
+    assert pytester.runpytest("-n", "2", "-p", "no:cacheprovider",
+                              "test_threads.py").ret == 0
     threads = {p.read_text() for p in pytester.path.glob("threads-*.txt")}
     assert threads == {str(max(1, (os.cpu_count() or 1) // 2))}
 
@@ -151,7 +151,7 @@ def test_work(i):
         report(f"job{i}", step, 8)
         time.sleep(0.4)
 ''')
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     lines = [l for l in result.stdout.lines if l.startswith("lmgate progress: ")]
     assert any(re.search(r"gw\d test_work\[\d\]: job\d \d/8 \(\d+%\)", l) for l in lines), lines

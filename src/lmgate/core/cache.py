@@ -47,11 +47,25 @@ def content_key(**parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+#: Digests of large files this process computed, by file identity: a cached model's weights
+#: (hundreds of MB) are verified once per process, not at every load. A rewrite changes the
+#: size or mtime; small files (where a same-size rewrite within one clock tick could hide)
+#: are always hashed again.
+_DIGESTS: dict[tuple, str] = {}
+_MEMO_DIGEST_BYTES = 8 << 20
+
+
 def _sha256(path: Path) -> str:
+    stat = os.stat(path)
+    identity = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if identity in _DIGESTS:
+        return _DIGESTS[identity]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    if stat.st_size >= _MEMO_DIGEST_BYTES:
+        _DIGESTS[identity] = h.hexdigest()
     return h.hexdigest()
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 
 import pytest
@@ -72,10 +73,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
     else:
-        import torch
-
         workers = int(workerinput.get("workercount", 1))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, workers)))
+        share_cores(max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
+def share_cores(threads: int) -> None:
+    """Limit this process's torch to `threads` intra-op threads without importing torch
+    (~2 s per worker): torch reads OMP_NUM_THREADS when first imported; one that a conftest
+    already imported is told directly."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 def model_group(item: pytest.Item) -> str:
