@@ -24,7 +24,7 @@ from lmgate.core.config import LAUNCHERS, LaunchSettings, LoraSettings, TrainCon
 from lmgate.core.device import is_cuda
 from lmgate.core.errors import ConfigError
 from lmgate.data.types import DataSplits, LabeledData
-from lmgate.models.language_model import LanguageModel
+from lmgate.models.language_model import InProcessLM
 
 SPLITS = ("train", "validation", "test")
 RANK_MODULE = "lmgate.methods.rank"
@@ -115,7 +115,7 @@ def train_distributed(model, tokenizer, data: DataSplits, config: TrainConfig, *
     return result["history"]
 
 
-def fit_lora_distributed(lm: LanguageModel, train: Sequence[tuple[str, str]],
+def fit_lora_distributed(lm: InProcessLM, train: Sequence[tuple[str, str]],
                          validation: Sequence[tuple[str, str]], settings: LoraSettings, *,
                          seed: int, prompt: Any,
                          workdir: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:

@@ -6,7 +6,6 @@ import re
 from typing import Sequence
 
 from lmgate.data.squad import Question
-from lmgate.models.engine import greedy_generate
 from lmgate.models.language_model import LanguageModel
 
 _LEADIN = re.compile(r"^(?:the answer is\s*:?\s*)+", re.IGNORECASE)
@@ -18,7 +17,8 @@ def zero_shot_answers(lm: "LanguageModel", questions: Sequence[Question], *, max
     prompts = [("Answer the question with a short span copied from the context. If the context "
                 f"does not answer it, reply unanswerable.\nContext: {q.context}\n"
                 f"Question: {q.question}\nAnswer:") for q in questions]
-    outputs = greedy_generate(lm, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    outputs = lm.generate(prompts, max_new_tokens=max_new_tokens, stop=("\n",),
+                          batch_size=batch_size)
     # Small chat models preface answers ("The answer is: Melbourne"): keep the answer itself.
     answers = [_LEADIN.sub("", o.strip()).strip().rstrip(".") for o in outputs]
     return {q.id: "" if "unanswerable" in a.lower() else a for q, a in zip(questions, answers)}

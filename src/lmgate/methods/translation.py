@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from lmgate.core.errors import DataError
-from lmgate.models.engine import greedy_generate
 from lmgate.models.language_model import LanguageModel
 from lmgate.results.generation import GenerationResult
 
@@ -58,8 +57,8 @@ def check_pairs(pairs: Sequence[Any], name: str) -> list[Pair]:
 def translate(lm: LanguageModel, sources: Sequence[str], *, prompt: TranslationPrompt = TranslationPrompt(),
               batch_size: int = 16, max_new_tokens: int = 64) -> list[str]:
     """Batched greedy translation; the first line of each output, stripped."""
-    outputs = greedy_generate(lm, [prompt(s) for s in sources], batch_size=batch_size,
-                              max_new_tokens=max_new_tokens)
+    outputs = lm.generate([prompt(s) for s in sources], max_new_tokens=max_new_tokens,
+                          stop=("\n",), batch_size=batch_size)
     return [prompt.postprocess(o) for o in outputs]
 
 

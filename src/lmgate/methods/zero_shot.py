@@ -32,7 +32,7 @@ from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.models.engine import (continuation_logprobs, encode_prompt, encode_prompts,
                                  generate_from_ids,
                                  shared_prefix_length)
-from lmgate.models.language_model import LanguageModel
+from lmgate.models.language_model import InProcessLM, LanguageModel
 from lmgate.results.classification import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
@@ -97,7 +97,9 @@ class PromptPredictions:
 
 @dataclass
 class ZeroShotClassifier:
-    """Prompt a causal LM (a `lmgate.models.language_model.CausalLM`) to classify texts."""
+    """Prompt a causal LM to classify texts: one in this process (`CausalLM`: token-level
+    scoring, shared-prefix KV reuse, the bf16-first cascade) or a served one
+    (`lmgate.models.endpoint.EndpointLM`: text requests to its server)."""
 
     lm: LanguageModel
     template: PromptTemplate
@@ -114,29 +116,53 @@ class ZeroShotClassifier:
     #: nats are scored again by `lm`, so the prediction is `lm`'s wherever the copy's error
     #: (at most 0.24 nats on the SST-2 margins measured, benchmarks/p2_zero_shot.py) could
     #: have flipped it.
-    fast: LanguageModel | None = None
+    fast: InProcessLM | None = None
     recheck_margin: float = 0.25
     _candidate_ids: list[list[int]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
         self._answers = self.template.answers(self.labels)
+        # A served model (lmgate.models.endpoint) takes text and answers text: no token ids.
+        self._served = not hasattr(self.lm, "tokenizer")
+        if self._served:
+            self._init_served()
+            return
         self._chat = bool(getattr(self.lm.tokenizer, "chat_template", None))
         self._candidate_ids = [self._continuation_ids("", a) for a in self._answers]
         if len({tuple(c) for c in self._candidate_ids}) != len(self._candidate_ids):
             raise ConfigError(f"verbalisers {self._answers} tokenise identically for "
                               f"{self.lm.name}; choose answers the model can tell apart")
 
+    def _init_served(self) -> None:
+        self._chat = self.lm.chat
+        self._candidate_ids = []
+        if self.fast is not None:
+            raise ConfigError(f"{self.lm.name} is served: its server chooses the precision, "
+                              "so there is no fast copy to score with first (pass fast=None)")
+        if self._chat and self.template.response_prefix:
+            raise ConfigError(f"{self.lm.name} is served over a chat API, which applies the chat "
+                              "template itself: a response_prefix cannot be pre-filled. Use "
+                              "api = 'completions' or a template without response_prefix")
+
     # ---- prompts -------------------------------------------------------------------------------
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """The chat messages for one input: system prompt, shots, then the input."""
+        t = self.template
+        messages = [{"role": "system", "content": t.system}] if t.system else []
+        for shot_text, shot_label in self.shots:
+            messages += [{"role": "user", "content": t.user_turn(shot_text)},
+                         {"role": "assistant", "content": self._answers[shot_label]}]
+        messages.append({"role": "user", "content": t.user_turn(text)})
+        return messages
+
     def prompt(self, text: str) -> str:
         """The full prompt for one input, ending where the answer starts."""
         t = self.template
         if self._chat:
-            messages = [{"role": "system", "content": t.system}] if t.system else []
-            for shot_text, shot_label in self.shots:
-                messages += [{"role": "user", "content": t.user_turn(shot_text)},
-                             {"role": "assistant", "content": self._answers[shot_label]}]
-            messages.append({"role": "user", "content": t.user_turn(text)})
+            if self._served:
+                raise ConfigError(f"{self.lm.name}: a chat API takes messages, not prompt text")
+            messages = self.messages(text)
             return self.lm.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True) + t.response_prefix
         blocks = [t.system] if t.system else []
@@ -171,7 +197,10 @@ class ZeroShotClassifier:
         if not texts:
             raise ValueError("no texts to classify")
         start = time.perf_counter()
-        out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
+        if self._served:
+            out = self._served_predict(texts, mode, max_new_tokens)
+        else:
+            out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
         out.seconds = time.perf_counter() - start
         return out
 
@@ -205,6 +234,27 @@ class ZeroShotClassifier:
                                     max_new_tokens=max_new_tokens, batch_size=self.batch_size)
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers)
+
+    def _served_predict(self, texts: Sequence[str], mode: str,
+                        max_new_tokens: int) -> PromptPredictions:
+        """Score mode: each label's answer as a continuation, through the server's prompt
+        log-probabilities (refused before any scoring where it has none). Generate mode:
+        greedy answers parsed back to labels."""
+        from lmgate.models.endpoint import unscorable
+
+        if mode == "score":
+            if not self.lm.supports_loglikelihood():
+                raise ConfigError(unscorable(self.lm))
+            prompts = [self.prompt(t) for t in texts]
+            sep = self._separator()
+            pairs = [(p, sep + a) for p in prompts for a in self._answers]
+            flat = np.array([score for score, _ in self.lm.loglikelihood(pairs)])
+            scores = flat.reshape(len(texts), len(self._answers))
+            return PromptPredictions(scores.argmax(1), scores=scores)
+        requests = [self.messages(t) if self._chat else self.prompt(t) for t in texts]
+        answers = self.lm.generate(requests, max_new_tokens=max_new_tokens)
+        return PromptPredictions(np.array([self.parse(a) for a in answers], dtype=np.int64),
+                                 answers=answers)
 
     def parse(self, answer: str) -> int:
         """The label whose verbaliser starts the answer (or that the answer starts, when
@@ -263,7 +313,8 @@ class ZeroShotClassifier:
                 "shots": len(self.shots), "chat_template": self._chat, "cache_hit": hit,
                 "verbalizers": dict(self.template.verbalizers), "seconds": round(out.seconds, 3),
                 "examples_per_s": round(len(data) / out.seconds, 3) if out.seconds else None,
-                "model_fingerprint": self.lm.fingerprint, "data_fingerprint": data.fingerprint()}
+                "model_fingerprint": self.lm.fingerprint, "data_fingerprint": data.fingerprint(),
+                **self.lm.describe()}
         if out.rechecked is not None:
             first = str(getattr(self.fast.model, "dtype", "low precision")).replace("torch.", "")
             info["precision"] = (f"{first} first, "

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from lmgate.core.progress import progress_bar
-from lmgate.models.language_model import LanguageModel
+from lmgate.models.language_model import InProcessLM
 
 
 def _as_text_start(tokenizer, texts: Sequence[str]) -> tuple[list[str], bool]:
@@ -67,7 +67,7 @@ def length_batches(rows: Sequence[Sequence[int]], batch_size: int, desc: str) ->
         yield order[start:start + batch_size]
 
 
-def pad_left(lm: LanguageModel, rows: Sequence[list[int]]):
+def pad_left(lm: InProcessLM, rows: Sequence[list[int]]):
     """(input ids, attention mask) of `rows`, left-padded with the tokenizer's pad token."""
     import torch
 
@@ -81,7 +81,7 @@ def pad_left(lm: LanguageModel, rows: Sequence[list[int]]):
     return ids.to(lm.device), mask.to(lm.device)
 
 
-def prefix_cache(lm: LanguageModel, model, prefix: list[int]):
+def prefix_cache(lm: InProcessLM, model, prefix: list[int]):
     """The KV cache of `prefix` under `model`."""
     import torch
 
@@ -90,7 +90,7 @@ def prefix_cache(lm: LanguageModel, model, prefix: list[int]):
     return getattr(out, kv_cache_name(model))
 
 
-def forward_logprobs(lm: LanguageModel, model, rows: Sequence[list[int]], keep: int,
+def forward_logprobs(lm: InProcessLM, model, rows: Sequence[list[int]], keep: int,
                      prefix=None, prefix_len: int = 0):
     """Log-probabilities at the last `keep` positions only (the vocabulary is large).
     With `prefix` (a KV cache of `prefix_len` tokens), `rows` continue that prefix."""
@@ -111,7 +111,7 @@ def forward_logprobs(lm: LanguageModel, model, rows: Sequence[list[int]], keep: 
     return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
 
 
-def continuation_logprobs(lm: LanguageModel, prompts: Sequence[list[int]],
+def continuation_logprobs(lm: InProcessLM, prompts: Sequence[list[int]],
                           candidates: Sequence[list[int]], *, batch_size: int = 16,
                           share_prefix: bool = True, model=None) -> np.ndarray:
     """(n, k) sums of log-probabilities of each of the k candidate continuations after each
@@ -149,7 +149,7 @@ def continuation_logprobs(lm: LanguageModel, prompts: Sequence[list[int]],
     return scores
 
 
-def generate_from_ids(lm: LanguageModel, prompts: Sequence[list[int]], *, max_new_tokens: int,
+def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_tokens: int,
                       batch_size: int = 16) -> list[str]:
     """Greedy continuations (decoded, special tokens dropped) of prompts given as token ids."""
     import torch
@@ -168,7 +168,7 @@ def generate_from_ids(lm: LanguageModel, prompts: Sequence[list[int]], *, max_ne
     return answers
 
 
-def greedy_generate(lm: LanguageModel, prompts: Sequence[str], *, batch_size: int = 16,
+def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int = 16,
                     max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
     """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
     EOS or, by default, at the first newline."""

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from lmgate.core.cache import RunCache
 from lmgate.core.device import FROZEN_BASE_WEIGHTS, inference_dtype
 from lmgate.core.errors import ConfigError
+from lmgate.models.endpoint import connect
 from lmgate.models.fingerprint import model_fingerprint
 from lmgate.models.frozen import TASKS, FrozenBaseModel
 from lmgate.models.language_model import CausalLM
@@ -81,6 +82,13 @@ def load_model(model: str | ModelSpec | ResolvedModel, regime: str, cache: RunCa
         lm = load_model("smollm2-135m-instruct", "prompting", RunCache(cache_dir))
         frozen = load_model("smollm2-135m-instruct", "frozen-head", cache, labels=("neg", "pos"))
     """
+    spec = model.spec if isinstance(model, ResolvedModel) else (
+        get_model_spec(model) if isinstance(model, str) else model)
+    if spec.endpoint is not None:
+        if regime != "prompting":
+            raise ConfigError(f"model {spec.name!r} is served at {spec.endpoint.url}: it can be "
+                              f"prompted, not used for the {regime} regime (that needs weights)")
+        return connect(spec, cache)
     resolved = model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
     if regime == "prompting":
         return _causal_lm(resolved, device, dtype)

