@@ -9,13 +9,11 @@ import dataclasses
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -25,6 +23,7 @@ from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.endpoint import Endpoint, EndpointError, connect, display_url
 from lmgate.models.load import load_model, resolve
 from lmgate.models.registry import ModelSpec, spec_from_mapping
+from lmgate.models.serve import Serve, start
 
 SMOL = "smollm2-135m-instruct"
 TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every minute.",
@@ -55,34 +54,18 @@ def smol(cache):
 
 
 @pytest.fixture(scope="module")
-def transformers_server(cache):
-    """`transformers serve` on a free loopback port, SmolLM2 from the model store, offline."""
+def transformers_server(cache, tmp_path_factory):
+    """`transformers serve` with SmolLM2 from the model store, started by lmgate's own
+    launcher (lmgate.models.serve) on a free loopback port, offline."""
     pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
     folder = resolve(SMOL, "prompting", cache).location
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve",
-                             folder, "--port", str(port), "--host", "127.0.0.1",
-                             "--device", "cpu", "--dtype", "float32"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    import httpx
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"transformers serve exited: {proc.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("transformers serve did not come up in 180 s")
-    listed = httpx.get(f"{url}/models").json()["data"][0]["id"]
-    yield url, listed
-    proc.terminate()
-    proc.wait(timeout=30)
+    serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
+    running = start(serve, tmp_path_factory.mktemp("serve-logs"),
+                    env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
+    yield running.base_url, listed
+    running.stop()
+    assert running.process.poll() is not None
 
 
 def test_chat_generation_equals_the_in_process_model(transformers_server, smol, cache):

@@ -354,9 +354,9 @@ def _continuation_score(answer: Mapping[str, Any], context_chars: int,
 
 
 def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
-    """An `EndpointLM` for `spec.endpoint`, checked before any work: the server answers
-    `/models` and lists the declared model."""
-    endpoint: Endpoint = spec.endpoint
+    """An `EndpointLM` for `spec.endpoint`, or for the engine `spec.serve` starts, checked
+    before any work: the server answers `/models` and lists the declared model."""
+    endpoint: Endpoint = spec.endpoint or _started(spec, cache)
     client = EndpointClient(endpoint, cache)
     try:
         listing = client.get("models")
@@ -372,3 +372,16 @@ def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
     # vLLM names the weights a served name stands for in `root`: part of the identity.
     server_model = str(match.get("root") or match["id"])
     return EndpointLM(spec, endpoint, client, server_model)
+
+
+def _started(spec: Any, cache: RunCache | None) -> Endpoint:
+    """The endpoint of the engine server `spec.serve` asks for, started if not running."""
+    import tempfile
+    from pathlib import Path
+
+    from lmgate.models.serve import start
+
+    logs = (cache.root if cache is not None else Path(tempfile.gettempdir())) / "serve-logs"
+    running = start(spec.serve, logs)
+    served_name = spec.serve.args.get("served_model_name", spec.serve.model)
+    return Endpoint(running.base_url, str(served_name), api=spec.serve.api)

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from lmgate.core.progress import progress_bar
-from lmgate.models.language_model import InProcessLM
+from lmgate.models.interface import InProcessLM
 
 
 def _as_text_start(tokenizer, texts: Sequence[str]) -> tuple[list[str], bool]:

@@ -84,10 +84,10 @@ def load_model(model: str | ModelSpec | ResolvedModel, regime: str, cache: RunCa
     """
     spec = model.spec if isinstance(model, ResolvedModel) else (
         get_model_spec(model) if isinstance(model, str) else model)
-    if spec.endpoint is not None:
+    if spec.served:
         if regime != "prompting":
-            raise ConfigError(f"model {spec.name!r} is served at {spec.endpoint.url}: it can be "
-                              f"prompted, not used for the {regime} regime (that needs weights)")
+            raise ConfigError(f"model {spec.name!r} is served: it can be prompted, not used "
+                              f"for the {regime} regime (that needs its weights here)")
         return connect(spec, cache)
     resolved = model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
     if regime == "prompting":

@@ -95,6 +95,17 @@ def resolve_offline(spec: ModelSpec, cache_dir: Path) -> "ResolvedModel | None":
 
 def where_from(spec: ModelSpec, resolved: "ResolvedModel | None") -> tuple[str, bool]:
     """(where the weights would be loaded from, whether they are here now)."""
+    if spec.endpoint is not None:
+        return f"served at {spec.endpoint.url} ({spec.endpoint.api} API; no weights here)", True
+    if spec.serve is not None:
+        serve = spec.serve
+        try:
+            serve.check_available()
+            ready = True
+        except ModelUnavailable:
+            ready = False
+        return (f"{serve.engine} server lmgate starts: {serve.model} on {serve.gpus} GPU(s)"
+                + ("" if ready else f" (MISSING here: {serve.engine} is not installed)")), ready
     if spec.builder:
         return f"built offline on first use ({spec.builder})", True
     if resolved is not None:
@@ -134,15 +145,19 @@ def plan_rows(needs: Mapping[str, ModelNeed], cache_dir: Path, device: str) -> l
             spec = get_model_spec(name)
         except ConfigError:
             continue
-        resolved = resolve_offline(spec, cache_dir)
+        resolved = None if spec.served else resolve_offline(spec, cache_dir)
         source, present = where_from(spec, resolved)
         params = parameters_of(spec, resolved)
-        peak = None if params is None else max(
-            params * bytes_per_parameter(r, dtype) for r in need.regimes) * OVERHEAD / 2**30
+        gpus = spec.serve.gpus if spec.serve is not None else 1
+        # A served model's weights live in its server: bf16 there, split over its GPUs.
+        held = "bfloat16" if spec.served else dtype
+        peak = None if params is None or spec.endpoint is not None else max(
+            params * bytes_per_parameter(r, held) for r in need.regimes) * OVERHEAD / 2**30 / gpus
         rows.append({"model": name, "kind": spec.kind, "cases": need.cases,
                      "used for": ", ".join(sorted(need.regimes)), "parameters": params,
                      "weights GiB": None if params is None else params * DTYPE_BYTES[dtype] / 2**30,
-                     "peak GiB (est.)": peak, "available": present, "from": source})
+                     "peak GiB (est.)": peak, "GPUs": gpus, "available": present,
+                     "from": source})
     return rows
 
 
@@ -158,7 +173,7 @@ def plan_text(rows: list[dict], device: str, cases: int) -> str:
         return str(value)
 
     columns = ["model", "kind", "cases", "used for", "parameters", "weights GiB",
-               "peak GiB (est.)", "from"]
+               "peak GiB (est.)", "GPUs", "from"]
     table = [[fmt(r[c]) for c in columns] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) if table else len(c)
               for i, c in enumerate(columns)]
@@ -168,8 +183,8 @@ def plan_text(rows: list[dict], device: str, cases: int) -> str:
     peak = max((r["peak GiB (est.)"] or 0 for r in rows), default=0)
     lines.append(f"{cases} selected case(s), {len(rows)} model(s); device {device} ({dtype} "
                  f"inference); the largest single model needs ~{math.ceil(peak)} GiB at peak "
-                 "(weights x bytes per parameter for its heaviest use, +20%; models load one at "
-                 "a time)")
+                 "(weights x bytes per parameter for its heaviest use, +20%, per GPU for an "
+                 "engine lmgate serves over several; models load one at a time)")
     missing = [r["model"] for r in rows if not r["available"]]
     if missing:
         lines.append(f"missing offline: {', '.join(missing)} (see 'from' for how to provide them)")

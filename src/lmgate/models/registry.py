@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from lmgate.core.errors import ConfigError
 from lmgate.core.pyproject import section
 from lmgate.models.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
+from lmgate.models.serve import SERVE_FIELD_TYPES, Serve
 from lmgate.models.standins import RECIPES, standin_name
 
 KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
@@ -56,6 +57,7 @@ class ModelSpec:
     description: str = ""
     parameters: int | None = None       # published size, for planning before the weights exist
     endpoint: Endpoint | None = None    # served elsewhere (OpenAI-compatible): no weights here
+    serve: Serve | None = None          # an engine lmgate starts for it (vLLM, SGLang, ...)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -68,12 +70,21 @@ class ModelSpec:
                 or self.max_length < 1:
             raise ConfigError(f"model {self.name!r}: max_length must be a positive integer, "
                               f"got {self.max_length!r}")
-        if self.endpoint is not None and self.kind != "causal-lm":
+        if (self.endpoint or self.serve) and self.kind != "causal-lm":
             raise ConfigError(f"model {self.name!r}: an endpoint serves a causal-lm, not a "
                               f"{self.kind}")
-        if not (self.hub_id or self.path or self.builder or self.pypi or self.endpoint):
-            raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder, pypi or "
-                              "endpoint source")
+        if self.endpoint and self.serve:
+            raise ConfigError(f"model {self.name!r}: give endpoint (attach to a running "
+                              "server) or serve (lmgate starts one), not both")
+        if not (self.hub_id or self.path or self.builder or self.pypi or self.endpoint
+                or self.serve):
+            raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder, pypi, "
+                              "endpoint or serve source")
+
+    @property
+    def served(self) -> bool:
+        """Whether the model answers through a server (attached to or started by lmgate)."""
+        return self.endpoint is not None or self.serve is not None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -107,7 +118,7 @@ def registered_models() -> dict[str, ModelSpec]:
 SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
     "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int,
-    "endpoint": dict}
+    "endpoint": dict, "serve": dict}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
                                      "gguf_file": str, "converter": str}
 
@@ -145,6 +156,9 @@ def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
         _check_types(f"{where}.endpoint", values["endpoint"], ENDPOINT_FIELD_TYPES,
                      ("base_url", "model"))
         values["endpoint"] = Endpoint(**values["endpoint"])
+    if "serve" in values:
+        _check_types(f"{where}.serve", values["serve"], SERVE_FIELD_TYPES, ("engine", "model"))
+        values["serve"] = Serve(**values["serve"])
     return ModelSpec(name=name, **values)
 
 

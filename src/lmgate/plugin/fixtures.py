@@ -145,7 +145,7 @@ def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "Z
 
     def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
              shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
-        served = get_model_spec(llm).endpoint is not None   # its server picks the precision
+        served = get_model_spec(llm).served        # its server picks the precision
         if fast is not None and "fast" not in options and not served:
             options["fast"] = causal_lm(llm, fast)
         return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,

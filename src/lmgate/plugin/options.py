@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,6 +255,9 @@ def _register_project_models(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    serving = sys.modules.get("lmgate.models.serve")   # imported only where a test served
+    if serving is not None:
+        serving.stop_all()
     for name, value in config.stash.get(SAVED_ENV, {}).items():
         if value is None:
             os.environ.pop(name, None)
