@@ -118,7 +118,8 @@ def test_plugin_costs_plain_pytest_runs_no_heavy_imports(pytester):
         import sys
 
         def test_nothing_heavy_loaded():
-            heavy = {"numpy", "sklearn", "torch", "pandas", "transformers"} & set(sys.modules)
+            heavy = {"numpy", "sklearn", "torch", "pandas", "transformers",
+                     "mlflow", "httpx"} & set(sys.modules)
             assert not heavy
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

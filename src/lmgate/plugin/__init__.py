@@ -14,7 +14,8 @@ One module per concern, each a plugin of its own:
   xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
 - `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
-- `progress`: one progress line for all xdist workers, printed by the controller.
+- `progress`: one progress line for all xdist workers, printed by the controller;
+- `tracking`: `--lmgate-track`: the run logged to MLflow or another tracker.
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -30,4 +31,5 @@ pytest_plugins = [
     "lmgate.plugin.plan",
     "lmgate.plugin.scaleout",
     "lmgate.plugin.progress",
+    "lmgate.plugin.tracking",
 ]

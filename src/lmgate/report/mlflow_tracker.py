@@ -1,0 +1,101 @@
+"""The MLflow tracker (`--lmgate-track mlflow`, `pip install "lmgate[mlflow]"`): one MLflow
+run per pytest session, in the experiment `lmgate_mlflow_experiment` (default "lmgate") of the
+tracking URI `MLFLOW_TRACKING_URI` or `lmgate_mlflow_uri` (e.g. `sqlite:///mlflow.db`).
+
+What it logs: the run facts as params (and the git commit as a tag); every metric of every
+result, with its CI bounds where lmgate computed one, keyed `<test>/<result>/<metric>`; each
+claim's verdict and comparison as tags (`claim/<test>`) and its difference as metrics; the
+baseline verdict (`lmgate.baseline`); the results folder (plots, predictions, results.csv,
+summary.md, report.html) as artifacts. Run status: FINISHED when the session passed, else
+FAILED (KILLED when interrupted).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+
+from lmgate.core.errors import ConfigError
+from lmgate.report.tracking import RunRecord
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_key(*parts: str) -> str:
+    """An MLflow-safe key (letters, digits, _ - . space /) from node id, result and metric."""
+    return "/".join(_UNSAFE.sub("_", p.replace("::", "/")) for p in parts)[:250]
+
+
+class MlflowTracker:
+    name = "mlflow"
+
+    def __init__(self, options: Callable[[str], str | None]) -> None:
+        import os
+
+        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or options("lmgate_mlflow_uri")
+        self.experiment = options("lmgate_mlflow_experiment") or "lmgate"
+        if not self.uri:
+            raise ConfigError("--lmgate-track mlflow needs a tracking URI: set "
+                              "MLFLOW_TRACKING_URI or the ini key lmgate_mlflow_uri (e.g. "
+                              "sqlite:///mlflow.db)")
+        self.run_id: str | None = None
+
+    def start(self, facts: Mapping[str, Any]) -> None:
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise ConfigError('--lmgate-track mlflow needs MLflow: pip install "lmgate[mlflow]"'
+                              ) from None
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri)
+            found = self.client.get_experiment_by_name(self.experiment)
+            experiment = found.experiment_id if found else \
+                self.client.create_experiment(self.experiment)
+            run = self.client.create_run(experiment, run_name=f"lmgate {facts.get('profile')}",
+                                         tags={"lmgate.profile": str(facts.get("profile"))})
+        except Exception as exc:   # unreachable server, bad credentials, a broken store
+            raise ConfigError(f"MLflow at {self.uri} cannot start a run: "
+                              f"{type(exc).__name__}: {exc}") from None
+        self.run_id = run.info.run_id
+
+    def log(self, record: RunRecord) -> str:
+        from mlflow.entities import Metric, Param, RunTag
+
+        params = [Param(k, str(v)[:6000]) for k, v in record.facts.items()
+                  if v is not None and k != "git commit"]
+        tags = [RunTag("lmgate.status", record.status)]
+        if record.facts.get("git commit"):
+            tags.append(RunTag("mlflow.source.git.commit", str(record.facts["git commit"])))
+        if record.gate is not None:
+            tags.append(RunTag("lmgate.baseline", record.gate))
+        metrics: dict[str, float] = {}
+        for row in record.rows:
+            for metric, value in row.get("metrics", {}).items():
+                if isinstance(value, (int, float)) and value == value:
+                    key = metric_key(row["nodeid"], row["result"], metric)
+                    metrics[key] = float(value)
+                    ci = row.get("info", {}).get(f"{metric}_ci")
+                    if isinstance(ci, list) and len(ci) == 2:
+                        metrics[key + "_ci_low"], metrics[key + "_ci_high"] = map(float, ci)
+        for claim in record.claims:
+            text = "; ".join(
+                f"{c.get('a_name')} vs {c.get('b_name')} {c.get('metric')}: "
+                f"{'held' if c.get('held') else 'not held'}, diff {c['diff']['point']:+.4f} "
+                f"[{c['diff']['low']:+.4f}, {c['diff']['high']:+.4f}], p={c.get('p_value')}"
+                for c in claim.get("comparisons", []))
+            verdict = claim.get("verdict") or ("held" if all(
+                c.get("held") for c in claim.get("comparisons", [])) else "not held")
+            tags.append(RunTag(metric_key("claim", claim["nodeid"])[:250],
+                               f"{verdict}: {text}"[:5000]))
+            for c in claim.get("comparisons", []):
+                metrics[metric_key("claim", claim["nodeid"], str(c.get("metric")), "diff")] = \
+                    float(c["diff"]["point"])
+        batch = [Metric(k, v, 0, 0) for k, v in metrics.items()]
+        for items, size, name in ((batch, 1000, "metrics"), (params, 100, "params"),
+                                  (tags, 100, "tags")):   # MLflow's limits per batch
+            for start in range(0, len(items), size):
+                self.client.log_batch(self.run_id, **{name: items[start:start + size]})
+        self.client.log_artifacts(self.run_id, str(record.folder), "results")
+        status = {"passed": "FINISHED", "interrupted": "KILLED"}.get(record.status, "FAILED")
+        self.client.set_terminated(self.run_id, status=status)
+        return f"{self.uri} (experiment {self.experiment!r}, run {self.run_id})"

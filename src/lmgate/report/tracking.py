@@ -1,0 +1,75 @@
+"""Trackers: where a run's results go besides the results folder (MLflow, Weights & Biases,
+or a package's own), registered in the `lmgate.trackers` entry-point group::
+
+    [project.entry-points."lmgate.trackers"]
+    my-tracker = "my_package:MyTracker"
+
+A tracker is made with the pytest config's ini values (`options`), `start`ed before any test
+runs (a tracker that cannot reach its store fails the session there, not at the end), and
+`log`ged once the results folder is published: it reads what lmgate wrote (`RunRecord`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from lmgate.core.errors import ConfigError
+
+GROUP = "lmgate.trackers"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One pytest session's published results, read back from its results folder."""
+
+    folder: Path
+    facts: Mapping[str, Any]          # profile, device, dtype, seed, versions, git commit, ...
+    rows: list[dict[str, Any]]        # results.jsonl
+    claims: list[dict[str, Any]]      # claims.jsonl
+    gate: str | None                  # "passed" / "failed" against a baseline, None unchecked
+    status: str                       # "passed" / "failed" / "interrupted"
+
+    @classmethod
+    def read(cls, folder: Path, facts: Mapping[str, Any], gate: str | None,
+             status: str) -> "RunRecord":
+        def lines(name: str) -> list[dict[str, Any]]:
+            path = folder / name
+            if not path.is_file():
+                return []
+            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+        return cls(folder, dict(facts), lines("results.jsonl"), lines("claims.jsonl"), gate,
+                   status)
+
+    def artifacts(self) -> list[Path]:
+        """The folder's files a tracker keeps: plots, predictions, tables and the report."""
+        return sorted(p for p in self.folder.rglob("*") if p.is_file()
+                      and not p.name.startswith("."))
+
+
+class Tracker(Protocol):
+    name: str
+
+    def start(self, facts: Mapping[str, Any]) -> None:
+        """Reach the store and open a run; raise (ConfigError) if it cannot."""
+
+    def log(self, record: RunRecord) -> str:
+        """Log the run and close it; return where it can be seen (a URI, a folder)."""
+
+
+def available() -> dict[str, Any]:
+    """Tracker names from the entry-point group (lmgate's own and installed packages')."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def make_tracker(name: str, options: Callable[[str], str | None]) -> Tracker:
+    """The tracker registered as `name`, made with `options(ini_key)`."""
+    found = available()
+    if name not in found:
+        raise ConfigError(f"unknown tracker {name!r}; installed: {sorted(found) or 'none'} "
+                          f"(a package adds one in the {GROUP!r} entry-point group)")
+    return found[name].load()(options)
