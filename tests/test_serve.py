@@ -27,6 +27,7 @@ def test_engine_commands_carry_the_args_as_the_engines_own_flags():
         "Qwen/Qwen2.5-32B-Instruct", "--host", "127.0.0.1", "--port", "8123",
         "--tensor-parallel-size", "4", "--enforce-eager", "--max-model-len", "4096"]
     assert vllm.gpus == 4
+    assert hash(vllm) == hash(Serve("vllm", "Qwen/Qwen2.5-32B-Instruct", args=dict(vllm.args)))
     sglang = Serve("sglang", "m", args={"tp_size": 2, "dp_size": 2})
     assert sglang.command(1)[:5] == [sys.executable, "-m", "sglang.launch_server",
                                      "--model-path", "m"] and sglang.gpus == 4

@@ -72,6 +72,10 @@ class Serve:
                 raise ConfigError("serve: lmgate chooses host and port (a free loopback port)")
         object.__setattr__(self, "args", dict(self.args))
 
+    def __hash__(self) -> int:   # args is a dict: hash its items (a ModelSpec must hash)
+        return hash((self.engine, self.model, repr(sorted(self.args.items())), self.api,
+                     self.startup_timeout_s))
+
     @property
     def gpus(self) -> int:
         """GPUs one server of this spec takes."""
@@ -140,7 +144,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:   # runs in the child between fork and exec
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec. The death signal follows the thread that
+    forked: `start` is called from the session's main thread (fixtures), which lives as long
+    as the session."""
     os.setsid()                   # its own group: stopped as a whole, not hit by our Ctrl-C
     if sys.platform.startswith("linux"):
         import ctypes
