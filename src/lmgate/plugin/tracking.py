@@ -72,7 +72,7 @@ def run_facts(config: pytest.Config, collector: Any) -> dict[str, Any]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     trackers = session.config.stash.get(TRACKERS, [])
     collector = session.config.stash.get(COLLECTOR, None)
-    if not trackers or collector is None or not collector.written:
+    if not trackers or collector is None:
         return
     from lmgate.report.tracking import RunRecord
 
@@ -80,7 +80,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = None if collector.gate is None else ("passed" if collector.gate.passed else "failed")
     status = ("interrupted" if collector.interrupted else
               "passed" if session.exitstatus == 0 else "failed")
-    record = RunRecord.read(collector.out, facts, gate, status)
+    # A run that recorded nothing still closes its tracker run (with no metrics).
+    record = (RunRecord.read(collector.out, facts, gate, status) if collector.written
+              else RunRecord(collector.out, facts, [], [], gate, status))
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     for tracker in trackers:
         where = tracker.log(record)

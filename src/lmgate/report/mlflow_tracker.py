@@ -95,7 +95,8 @@ class MlflowTracker:
                                   (tags, 100, "tags")):   # MLflow's limits per batch
             for start in range(0, len(items), size):
                 self.client.log_batch(self.run_id, **{name: items[start:start + size]})
-        self.client.log_artifacts(self.run_id, str(record.folder), "results")
+        if record.rows:   # the folder is this run's published set
+            self.client.log_artifacts(self.run_id, str(record.folder), "results")
         status = {"passed": "FINISHED", "interrupted": "KILLED"}.get(record.status, "FAILED")
         self.client.set_terminated(self.run_id, status=status)
         return f"{self.uri} (experiment {self.experiment!r}, run {self.run_id})"
