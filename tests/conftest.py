@@ -137,3 +137,14 @@ def touche_dir(tmp_path):
     for task in ("ideology", "power"):
         write_touche(tmp_path / "parliament", task)
     return tmp_path
+
+
+#: A study whose one test fails if it runs: what `--lmgate-plan` tests collect (a plan runs
+#: nothing) with the models of the study's `llms` knob.
+PLAN_STUDY = '''
+import pytest
+pytestmark = [pytest.mark.study("s"), pytest.mark.knob_params(llm="llms")]
+
+def test_zero_shot(llm, zero_shot, knobs):
+    raise AssertionError("a plan runs nothing")
+'''

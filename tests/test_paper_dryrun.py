@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PLAN_STUDY
 
 from lmgate.core.cache import RunCache
 from lmgate.methods.lora import LoraSettings, train_lora
@@ -132,13 +133,7 @@ def test_dtype_selection_on_this_machine():
 
 
 def test_plan_lists_every_paper_model_with_its_memory(pytester):
-    pytester.makepyfile(test_study='''
-import pytest
-pytestmark = [pytest.mark.study("s"), pytest.mark.knob_params(llm="llms")]
-
-def test_zero_shot(llm, zero_shot, knobs):
-    raise AssertionError("a plan runs nothing")
-''')
+    pytester.makepyfile(test_study=PLAN_STUDY)
     pytester.makefile(".toml", pyproject='''
 [tool.lmgate.profiles.paper.studies.s]
 llms = ["llama31-8b-instruct", "qwen25-32b-instruct"]

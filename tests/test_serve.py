@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import pytest
+from conftest import PLAN_STUDY
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import spec_from_mapping
@@ -63,13 +64,7 @@ def test_an_engine_that_is_not_installed_says_how_to_install_it(monkeypatch):
 
 
 def test_plan_shows_the_engine_its_gpus_and_memory_per_gpu(pytester):
-    pytester.makepyfile(test_study='''
-import pytest
-pytestmark = [pytest.mark.study("s"), pytest.mark.knob_params(llm="llms")]
-
-def test_zero_shot(llm, zero_shot, knobs):
-    raise AssertionError("a plan runs nothing")
-''')
+    pytester.makepyfile(test_study=PLAN_STUDY)
     pytester.makefile(".toml", pyproject='''
 [tool.lmgate.models.qwen-vllm]
 kind = "causal-lm"
