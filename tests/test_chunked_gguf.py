@@ -59,3 +59,32 @@ def test_prompts_start_with_bos_once_and_smollm2_prompts_are_unchanged(cache):
     smol = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct", "prompting", cache).location)
     text = "<|im_start|>user\nTranslate German to French.\nGerman: Hallo\nFrench:"
     assert encode_prompts(smol, [text])["input_ids"][0] == smol(text, add_special_tokens=False)["input_ids"]
+
+
+def test_dequantising_parses_a_gguf_file_once(cache, monkeypatch):
+    """transformers reads a GGUF file's metadata once for the config, once for the tokenizer
+    and once for the weights; inside `one_parse_per_file` they share one reader (Gemma's 262k
+    vocabulary took ~12 s a parse), outside it each load parses again."""
+    import gguf
+    from transformers import AutoConfig, AutoTokenizer
+
+    from lmgate.models.gguf import one_parse_per_file
+
+    smol = resolve_model(get_model_spec("smollm2-135m-instruct"), cache)
+    folder, file = smol.location, smol.load_kwargs["gguf_file"]
+    parsed = []
+
+    class CountingReader(gguf.GGUFReader):
+        def __init__(self, path, *args, **kwargs):
+            parsed.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    with one_parse_per_file():
+        config = AutoConfig.from_pretrained(folder, gguf_file=file)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    assert len(parsed) == 1 and gguf.GGUFReader is CountingReader
+    assert AutoConfig.from_pretrained(folder, gguf_file=file).to_dict() == config.to_dict()
+    assert len(parsed) == 2
+    assert tokenizer("Hallo Welt")["input_ids"] == \
+        AutoTokenizer.from_pretrained(folder, gguf_file=file)("Hallo Welt")["input_ids"]
