@@ -119,7 +119,7 @@ def test_plugin_costs_plain_pytest_runs_no_heavy_imports(pytester):
 
         def test_nothing_heavy_loaded():
             heavy = {"numpy", "sklearn", "torch", "pandas", "transformers",
-                     "mlflow", "httpx"} & set(sys.modules)
+                     "mlflow", "wandb", "httpx"} & set(sys.modules)
             assert not heavy
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

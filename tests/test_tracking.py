@@ -1,6 +1,8 @@
 """Trackers on real back ends: `pytest evals -k baselines --lmgate-track mlflow` logs one MLflow
-run to a SQLite store, read back through MlflowClient; a store that cannot start stops the
-session before any test; nothing of MLflow is imported by a run that does not ask."""
+run to a SQLite store, read back through MlflowClient; `--lmgate-track wandb` with
+WANDB_MODE=offline writes one W&B run folder, read back from W&B's own run file; a store that
+cannot start stops the session before any test; nothing of either is imported by a run that
+does not ask."""
 
 from __future__ import annotations
 
@@ -89,4 +91,92 @@ def test_a_tracker_that_cannot_start_stops_the_session_before_any_test(pytester,
     assert "ran" not in result.stdout.str()
     unknown = pytester.runpytest("--lmgate-track", "tensorboard")
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR
-    assert "unknown tracker 'tensorboard'; installed: ['mlflow']" in unknown.stderr.str()
+    assert "unknown tracker 'tensorboard'; installed: ['mlflow', 'wandb']" in unknown.stderr.str()
+
+
+def wandb_records(run_file: Path) -> dict[str, list]:
+    """The records of a W&B run file (`run-<id>.wandb`, what `wandb sync` uploads) by type,
+    parsed with W&B's own protobufs. The file is W&B's header (":W&B", magic, version: 7
+    bytes), then LevelDB log framing: 32 KiB blocks of records (crc32c 4, length 2, type 1:
+    full/first/middle/last); wandb 0.31 has no Python reader of its own any more."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data = run_file.read_bytes()
+    assert data[:4] == b":W&B", data[:7]
+    records: dict[str, list] = {}
+    pos, pending, block = 7, b"", 32768
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:   # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
+        payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 0:   # zero-filled end of the file
+            break
+        pending = payload if kind in (1, 2) else pending + payload
+        if kind in (1, 4):   # full, last
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.setdefault(record.WhichOneof("record_type"), []).append(record)
+    return records
+
+
+def test_baselines_study_logs_metrics_claims_and_plots_to_wandb_offline(pytester, monkeypatch):
+    if importlib.util.find_spec("wandb") is None:
+        pytest.skip('the W&B tracker needs "lmgate[wandb]"')
+    out, runs = pytester.path / "out", pytester.path / "wandb-runs"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(runs))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    result = pytester.runpytest_subprocess(str(ROOT / "evals"), "-k", "baselines", "-p",
+                                           "no:cacheprovider", "--lmgate-track", "wandb",
+                                           "--results-dir", str(out))
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert "lmgate: logged to wandb: W&B project 'lmgate', run " in result.stdout.str()
+    (folder,) = (runs / "wandb").glob("offline-run-*")
+    records = wandb_records(next(folder.glob("run-*.wandb")))
+
+    def items(kind: str) -> dict:
+        return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json)
+                for r in records[kind] for i in getattr(r, kind).update}
+
+    summary, config = items("summary"), items("config")
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    english = next(r for r in rows if r["nodeid"].endswith("[en]") and r["result"] == "tfidf-logreg")
+    key = "evals/test_baselines.py/test_tfidf_beats_majority_class[en]/tfidf-logreg/macro_f1"
+    assert summary[key] == pytest.approx(english["metrics"]["macro_f1"])
+    low, high = english["info"]["macro_f1_ci"]
+    assert summary[key + "_ci_low"] == pytest.approx(low)
+    assert summary[key + "_ci_high"] == pytest.approx(high)
+    claim = "claim/evals/test_baselines.py/test_tfidf_beats_majority_class[en]/macro_f1/diff"
+    assert summary[claim] > 0 and summary["lmgate.status"] == "passed"
+    assert config["profile"] == "smoke" and config["seed"] == 0
+    assert "torch" in config
+    # The claims table and the plots are media files of the run; the folder is an artifact.
+    media = {p.relative_to(folder / "files").as_posix() for p in (folder / "files").rglob("*")
+             if p.is_file()}
+    assert any(m.startswith("media/table/claims_") for m in media), media
+    assert any(m.startswith("media/images/plots/test_baselines/") and m.endswith(".png")
+               for m in media), media
+    table = json.loads(next((folder / "files" / "media" / "table").glob("claims_*.json"))
+                       .read_text())
+    assert table["columns"] == ["test", "verdict", "comparisons"]
+    assert ["evals/test_baselines.py::test_tfidf_beats_majority_class[en]", "passed"] in \
+        [row[:2] for row in table["data"]]
+    (artifact,) = [r.artifact for r in records["artifact"] if r.artifact.type == "lmgate-results"]
+    assert {"results.jsonl", "summary.md", "report.html"} <= {e.path for e in artifact.manifest.contents}
+    assert [r.exit.exit_code for r in records["exit"]] == [0]
+
+
+def test_wandb_online_without_a_key_stops_the_session_before_any_test(pytester, monkeypatch):
+    if importlib.util.find_spec("wandb") is None:
+        pytest.skip('the W&B tracker needs "lmgate[wandb]"')
+    pytester.makepyfile(test_x="def test_x():\n    raise AssertionError('ran')\n")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    result = pytester.runpytest("--lmgate-track", "wandb")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "set WANDB_API_KEY (or WANDB_MODE=offline" in result.stderr.str()
+    assert "ran" not in result.stdout.str()

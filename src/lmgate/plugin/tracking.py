@@ -21,13 +21,18 @@ TRACKERS = pytest.StashKey[list]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lmgate")
     group.addoption("--lmgate-track", dest="lmgate_track", action="append", default=None,
-                    metavar="NAME", help="log the run to a tracker: mlflow, or one a package "
+                    metavar="NAME", help="log the run to a tracker: mlflow, wandb, or one a package "
                     "registers in the 'lmgate.trackers' entry-point group (repeatable; ini: "
                     "lmgate_track)")
     parser.addini("lmgate_track", "trackers to log every run to", type="linelist", default=[])
     parser.addini("lmgate_mlflow_uri", "MLflow tracking URI (MLFLOW_TRACKING_URI wins)",
                   default="")
     parser.addini("lmgate_mlflow_experiment", "MLflow experiment name", default="lmgate")
+    parser.addini("lmgate_wandb_project", "W&B project", default="lmgate")
+    parser.addini("lmgate_wandb_entity", "W&B entity (team or user; W&B's default if unset)",
+                  default="")
+    parser.addini("lmgate_wandb_dir", "folder for W&B's local run files (WANDB_DIR)",
+                  default="")
 
 
 @pytest.hookimpl(trylast=True)   # after the collector exists

@@ -68,28 +68,12 @@ class MlflowTracker:
             tags.append(RunTag("mlflow.source.git.commit", str(record.facts["git commit"])))
         if record.gate is not None:
             tags.append(RunTag("lmgate.baseline", record.gate))
-        metrics: dict[str, float] = {}
-        for row in record.rows:
-            for metric, value in row.get("metrics", {}).items():
-                if isinstance(value, (int, float)) and value == value:
-                    key = metric_key(row["nodeid"], row["result"], metric)
-                    metrics[key] = float(value)
-                    ci = row.get("info", {}).get(f"{metric}_ci")
-                    if isinstance(ci, list) and len(ci) == 2:
-                        metrics[key + "_ci_low"], metrics[key + "_ci_high"] = map(float, ci)
-        for claim in record.claims:
-            text = "; ".join(
-                f"{c.get('a_name')} vs {c.get('b_name')} {c.get('metric')}: "
-                f"{'held' if c.get('held') else 'not held'}, diff {c['diff']['point']:+.4f} "
-                f"[{c['diff']['low']:+.4f}, {c['diff']['high']:+.4f}], p={c.get('p_value')}"
-                for c in claim.get("comparisons", []))
-            verdict = claim.get("verdict") or ("held" if all(
-                c.get("held") for c in claim.get("comparisons", [])) else "not held")
-            tags.append(RunTag(metric_key("claim", claim["nodeid"])[:250],
-                               f"{verdict}: {text}"[:5000]))
-            for c in claim.get("comparisons", []):
-                metrics[metric_key("claim", claim["nodeid"], str(c.get("metric")), "diff")] = \
-                    float(c["diff"]["point"])
+        metrics = {metric_key(*key): value for key, value in record.metrics().items()}
+        for claim in record.claim_verdicts():
+            tags.append(RunTag(metric_key("claim", claim.nodeid)[:250],
+                               f"{claim.verdict}: {claim.comparisons}"[:5000]))
+            for metric, diff in claim.differences.items():
+                metrics[metric_key("claim", claim.nodeid, metric, "diff")] = diff
         batch = [Metric(k, v, 0, 0) for k, v in metrics.items()]
         for items, size, name in ((batch, 1000, "metrics"), (params, 100, "params"),
                                   (tags, 100, "tags")):   # MLflow's limits per batch

@@ -45,10 +45,51 @@ class RunRecord:
         return cls(folder, dict(facts), lines("results.jsonl"), lines("claims.jsonl"), gate,
                    status)
 
+    def metrics(self) -> dict[tuple[str, str, str], float]:
+        """Every finite metric of every result, keyed (node id, result, metric), with its CI
+        bounds as (node id, result, metric + "_ci_low"/"_ci_high") where lmgate computed one."""
+        out: dict[tuple[str, str, str], float] = {}
+        for row in self.rows:
+            for metric, value in row.get("metrics", {}).items():
+                if isinstance(value, (int, float)) and value == value:
+                    out[(row["nodeid"], row["result"], metric)] = float(value)
+                    ci = row.get("info", {}).get(f"{metric}_ci")
+                    if isinstance(ci, list) and len(ci) == 2:
+                        low, high = map(float, ci)
+                        out[(row["nodeid"], row["result"], metric + "_ci_low")] = low
+                        out[(row["nodeid"], row["result"], metric + "_ci_high")] = high
+        return out
+
+    def claim_verdicts(self) -> list["ClaimVerdict"]:
+        """Each claim's verdict, its comparisons in a line, and each comparison's difference."""
+        out = []
+        for claim in self.claims:
+            comparisons = claim.get("comparisons", [])
+            text = "; ".join(
+                f"{c.get('a_name')} vs {c.get('b_name')} {c.get('metric')}: "
+                f"{'held' if c.get('held') else 'not held'}, diff {c['diff']['point']:+.4f} "
+                f"[{c['diff']['low']:+.4f}, {c['diff']['high']:+.4f}], p={c.get('p_value')}"
+                for c in comparisons)
+            verdict = claim.get("verdict") or ("held" if all(c.get("held") for c in comparisons)
+                                               else "not held")
+            out.append(ClaimVerdict(claim["nodeid"], verdict, text, {
+                str(c.get("metric")): float(c["diff"]["point"]) for c in comparisons}))
+        return out
+
     def artifacts(self) -> list[Path]:
         """The folder's files a tracker keeps: plots, predictions, tables and the report."""
         return sorted(p for p in self.folder.rglob("*") if p.is_file()
                       and not p.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim as trackers show it: "passed"/"failed"/..., a line per comparison, differences."""
+
+    nodeid: str
+    verdict: str
+    comparisons: str
+    differences: Mapping[str, float]
 
 
 class Tracker(Protocol):
