@@ -17,6 +17,7 @@ import numpy as np
 
 from lmgate.core.progress import progress_bar
 from lmgate.models.interface import InProcessLM
+from lmgate.models.screened_head import bf16_screened_head
 
 
 def _as_text_start(tokenizer, texts: Sequence[str]) -> tuple[list[str], bool]:
@@ -156,22 +157,30 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
 
     answers: list[str] = [""] * len(prompts)
     tok = lm.tokenizer
-    with torch.inference_mode():
+    with torch.inference_mode(), bf16_screened_head(lm.model, lm.device) as screen:
         for idx in length_batches(prompts, batch_size, "generate"):
             ids, mask = pad_left(lm, [prompts[i] for i in idx])
             out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
                                     max_new_tokens=max_new_tokens, num_beams=1,
                                     temperature=None, top_p=None, top_k=None,
-                                    pad_token_id=tok.pad_token_id)
+                                    pad_token_id=tok.pad_token_id,
+                                    **screen.generate_kwargs(ids.shape[1], _eos_ids(lm.model)))
             for j, i in enumerate(idx):
                 answers[i] = tok.decode(out[j, ids.shape[1]:], skip_special_tokens=True)
     return answers
 
 
+def _eos_ids(model: Any) -> list[int]:
+    """The token ids that end generation under `model`'s generation config."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
 def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int = 16,
                     max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
     """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
-    EOS or, by default, at the first newline."""
+    EOS or, by default, at the first newline. On a CPU with native bf16 the output layer is
+    screened in bf16 (`lmgate.models.screened_head`): the float32 tokens, ~2x sooner."""
     import torch
 
     tok = lm.tokenizer
@@ -181,7 +190,7 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
     stops = [tok.eos_token_id]
     if stop_at_newline:
         stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
-    with torch.inference_mode():
+    with torch.inference_mode(), bf16_screened_head(lm.model, lm.device) as screen:
         for start in progress_bar(range(0, len(order), batch_size), desc="generate"):
             idx = order[start:start + batch_size]
             enc = encode_prompts(tok, [prompts[i] for i in idx], return_tensors="pt",
@@ -189,7 +198,8 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
             gen = lm.model.generate(**enc, do_sample=False, num_beams=1,
                                     max_new_tokens=max_new_tokens, eos_token_id=stops,
                                     pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
-                                    top_k=None)
+                                    top_k=None,
+                                    **screen.generate_kwargs(enc["input_ids"].shape[1], stops))
             for j, i in enumerate(idx):
                 out[i] = tok.decode(gen[j, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     return out
