@@ -3,6 +3,8 @@
 `lmgate compare OLD NEW`: the baseline check between two results folders.
 `lmgate merge DIR... --out DIR [--baseline FILE]`: the results folders of several shards
 (`--lmgate-shard I/N`) as one: results, predictions, summary, report, plots, one gate verdict.
+`lmgate export --format every-eval-ever DIR --out DIR`: a results folder in the Every Eval Ever
+format, one JSON per model, validated against the format's schema.
 """
 
 from __future__ import annotations
@@ -99,6 +101,41 @@ def _merge(args: argparse.Namespace) -> int:
     return status
 
 
+def _export(args: argparse.Namespace) -> int:
+    from lmgate.core.cache import RunCache
+    from lmgate.core.config import default_cache_dir
+    from lmgate.report import every_eval_ever as eee
+    from lmgate.report.writers import read_results
+
+    try:
+        rows = read_results(args.folder)[0]
+        if not rows:
+            raise ConfigError(f"{args.folder} holds no results (results.jsonl is empty)")
+        evaluated_at = (Path(args.folder) / "results.jsonl").stat().st_mtime
+        export = eee.to_every_eval_ever(rows, organization=args.organization,
+                                        relationship=args.relationship,
+                                        evaluated_at=evaluated_at)
+        if not export.documents:
+            raise ConfigError(f"{args.folder} has no metric with a declared direction to export")
+        if args.validate:
+            schema = eee.schema(RunCache(default_cache_dir()))
+            for model, doc in export.documents.items():
+                try:
+                    eee.validate(doc, schema)
+                except ConfigError as exc:   # lmgate's own bug: say so, write nothing
+                    raise ConfigError(f"the export for {model!r} is {exc}") from None
+        paths = eee.write(export, Path(args.out))
+    except (FileNotFoundError, ConfigError) as exc:
+        print(f"lmgate export: {exc}", file=sys.stderr)
+        return 2
+    for line in export.left_out:
+        print(f"left out: {line}")
+    checked = f"valid Every Eval Ever {eee.SCHEMA_VERSION}" if args.validate else "not validated"
+    for path in paths:
+        print(f"wrote {path} ({checked})")
+    return 0
+
+
 def _option_type(check, flag: str):
     """An argparse type from a checker: a bad value is a usage error (exit 2) naming `flag`."""
     def convert(text: str) -> float:
@@ -132,8 +169,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge.add_argument("--baseline", help="baseline JSON: one gate verdict for all shards")
     merge.add_argument("--tolerance", type=tolerance, default=None)
     merge.add_argument("--alpha", type=alpha, default=DEFAULT_ALPHA)
+    export = sub.add_parser("export", help="a results folder in another format")
+    export.add_argument("folder", help="results folder (results.jsonl)")
+    export.add_argument("--format", required=True, choices=["every-eval-ever"])
+    export.add_argument("--out", required=True, help="folder for the exported files")
+    export.add_argument("--organization", default="lmgate user",
+                        help="who ran the evaluation (source_organization_name)")
+    export.add_argument("--relationship", default="third_party",
+                        choices=["first_party", "third_party", "collaborative", "other"],
+                        help="the evaluator's relationship to the models")
+    export.add_argument("--no-validate", dest="validate", action="store_false",
+                        help="skip the schema check (it fetches the every-eval-ever wheel once)")
     args = parser.parse_args(argv)
-    return _compare(args) if args.command == "compare" else _merge(args)
+    return {"compare": _compare, "merge": _merge, "export": _export}[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,101 @@
+"""`lmgate export --format every-eval-ever`: a real results folder as the format's documents,
+validated against the schema its own package ships (fetched like model weights)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmgate.cli import main
+from lmgate.core.cache import RunCache
+from lmgate.core.errors import ConfigError
+from lmgate.report import every_eval_ever as eee
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, _test_cache_dir) -> Path:
+    """The baselines study on English and French, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("export") / "results"
+    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "evals"), "-q", "-p",
+                           "no:cacheprovider", "-k", "baselines and (en or fr)",
+                           "--results-dir", str(out)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT,
+                          env={**os.environ, "LMGATE_CACHE_DIR": str(_test_cache_dir)})
+    assert done.returncode == 0, done.stdout[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def schema(_test_cache_dir):
+    return eee.schema(RunCache(_test_cache_dir))
+
+
+def test_a_results_folder_exports_valid_documents_with_its_scores_and_intervals(
+        results, schema, tmp_path, capsys):
+    import jsonschema
+
+    out = tmp_path / "eee"
+    assert main(["export", "--format", "every-eval-ever", str(results), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {(r["nodeid"], r["result"]): r for r in map(json.loads, (results / "results.jsonl")
+                                                       .read_text().splitlines())}
+    files = sorted(out.glob("*.json"))
+    assert files and f"wrote {files[0]} (valid Every Eval Ever 0.3.0)" in printed
+    assert schema["version"] == "0.3.0"
+    exported = 0
+    for path in files:
+        doc = json.loads(path.read_text())
+        jsonschema.Draft7Validator(schema).validate(doc)      # the format's own check
+        assert doc["eval_library"]["name"] == "lmgate"
+        assert doc["source_metadata"]["evaluator_relationship"] == "third_party"
+        for entry in doc["evaluation_results"]:
+            details = entry["score_details"]["details"]
+            row = rows[details["test"], details["result"]]
+            metric = entry["metric_config"]["metric_id"]
+            assert entry["score_details"]["score"] == row["metrics"][metric]
+            assert row["params"].get("model", "unspecified") == doc["model_info"]["name"]
+            ci = row["info"].get(f"{metric}_ci")
+            if ci:
+                interval = entry["score_details"]["uncertainty"]["confidence_interval"]
+                assert [interval["lower"], interval["upper"]] == ci
+            assert entry["metric_config"]["lower_is_better"] is False
+            exported += 1
+    recorded = sum(1 for r in rows.values() for m in r["metrics"])
+    left_out = printed.count("left out: ")
+    assert exported + left_out == recorded and exported >= 4   # nothing silently dropped
+    # A second export into the same folder would replace files: refused, nothing written.
+    before = {p: p.read_bytes() for p in files}
+    assert main(["export", "--format", "every-eval-ever", str(results), "--out", str(out)]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in files} == before
+
+
+def test_the_schema_check_catches_a_broken_document(results, schema):
+    rows = [json.loads(line) for line in (results / "results.jsonl").read_text().splitlines()]
+    export = eee.to_every_eval_ever(rows, organization="lab", relationship="first_party",
+                                    evaluated_at=0.0)
+    doc = next(iter(export.documents.values()))
+    eee.validate(doc, schema)
+    del doc["model_info"]["additional_details"]["deployment_type"]
+    with pytest.raises(ConfigError, match="model_info/additional_details: 'deployment_type'"):
+        eee.validate(doc, schema)
+    with pytest.raises(ConfigError, match="relationship must be one of"):
+        eee.to_every_eval_ever(rows, organization="lab", relationship="friends",
+                               evaluated_at=0.0)
+
+
+def test_bad_usage_is_exit_2_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["export", "--format", "every-eval-ever", str(tmp_path), "--out", str(out)]) == 2
+    assert "not an lmgate results folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["export", "--format", "csv", str(tmp_path), "--out", str(out)])
+    assert usage.value.code == 2 and not out.exists()
