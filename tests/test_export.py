@@ -99,3 +99,38 @@ def test_bad_usage_is_exit_2_before_anything_is_written(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["export", "--format", "csv", str(tmp_path), "--out", str(out)])
     assert usage.value.code == 2 and not out.exists()
+
+
+def test_push_builds_and_saves_the_dataset_and_says_why_it_did_not_push_offline(
+        results, tmp_path, monkeypatch, capsys):
+    """The hub is unreachable here: the three configs are built and saved, and the push is
+    skipped with the reason (exit 1); the token never reaches the output or the files."""
+    from datasets import load_from_disk
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_TOKEN", "hf_do_not_leak_0123456789")
+    saved = tmp_path / "dataset"
+    assert main(["push", str(results), "--repo", "lab/lmgate-runs", "--save-to", str(saved)]) == 1
+    out, err = capsys.readouterr()
+    assert "not pushed to lab/lmgate-runs: the hub is offline here (HF_HUB_OFFLINE is set)" in err
+    assert f"the dataset is saved at {saved}" in err and "hf_do_not_leak" not in out + err
+    rows = [json.loads(line) for line in (results / "results.jsonl").read_text().splitlines()]
+    table = load_from_disk(str(saved / "results"))
+    assert len(table) == sum(len(r["metrics"]) for r in rows)
+    first = next(t for t in table if t["metric"] == "macro_f1")
+    row = next(r for r in rows if (r["nodeid"], r["result"]) == (first["test"], first["result"]))
+    assert first["value"] == row["metrics"]["macro_f1"]
+    assert [first["ci_low"], first["ci_high"]] == row["info"]["macro_f1_ci"]
+    predictions = load_from_disk(str(saved / "predictions"))
+    lines = [json.loads(line) for line in (results / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == sum(len(line["y_pred"]) for line in lines)
+    assert len(load_from_disk(str(saved / "claims"))) >= 2
+    assert not any(b"hf_do_not_leak" in p.read_bytes() for p in saved.rglob("*") if p.is_file())
+    # Usage errors come before any work: a repo that is a path, a folder already there.
+    assert main(["push", str(results), "--repo", "../etc", "--save-to", str(tmp_path / "x")]) == 2
+    assert main(["push", str(results), "--repo", "lab/runs", "--save-to", str(saved)]) == 2
+    assert not (tmp_path / "x").exists()
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("HF_TOKEN")
+    assert main(["push", str(results), "--repo", "lab/runs", "--save-to", str(tmp_path / "y")]) == 2
+    assert "set HF_TOKEN" in capsys.readouterr().err and not (tmp_path / "y").exists()

@@ -5,6 +5,8 @@
 (`--lmgate-shard I/N`) as one: results, predictions, summary, report, plots, one gate verdict.
 `lmgate export --format every-eval-ever DIR --out DIR`: a results folder in the Every Eval Ever
 format, one JSON per model, validated against the format's schema.
+`lmgate push DIR --repo OWNER/NAME`: a results folder as a hub dataset (results, claims,
+predictions), saved locally and pushed.
 """
 
 from __future__ import annotations
@@ -136,6 +138,29 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    from lmgate.report.hub import push
+
+    folder = Path(args.folder)
+    save_to = Path(args.save_to) if args.save_to else \
+        folder.resolve().parent / f"{folder.resolve().name}-hub-dataset"
+    try:
+        outcome = push(folder, args.repo, save_to=save_to, token_env=args.token_env,
+                       private=not args.public)
+    except (FileNotFoundError, ConfigError) as exc:
+        print(f"lmgate push: {exc}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{name} {n} rows" for name, n in outcome.rows.items())
+    print(f"saved {outcome.saved} ({rows})")
+    if not outcome.pushed:
+        print(f"lmgate push: not pushed to {args.repo}: {outcome.reason}; the dataset is saved "
+              f"at {outcome.saved} (rerun `lmgate push` from a machine that reaches the hub)",
+              file=sys.stderr)
+        return 1
+    print(f"pushed to the dataset {args.repo} ({'public' if args.public else 'private'})")
+    return 0
+
+
 def _option_type(check, flag: str):
     """An argparse type from a checker: a bad value is a usage error (exit 2) naming `flag`."""
     def convert(text: str) -> float:
@@ -180,8 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the evaluator's relationship to the models")
     export.add_argument("--no-validate", dest="validate", action="store_false",
                         help="skip the schema check (it fetches the every-eval-ever wheel once)")
+    hub = sub.add_parser("push", help="a results folder as a Hugging Face hub dataset")
+    hub.add_argument("folder", help="results folder (results.jsonl)")
+    hub.add_argument("--repo", required=True, help="dataset id OWNER/NAME")
+    hub.add_argument("--save-to", help="local copy (default: <folder>-hub-dataset beside it)")
+    hub.add_argument("--token-env", default="HF_TOKEN",
+                     help="environment variable holding the hub token (default HF_TOKEN)")
+    hub.add_argument("--public", action="store_true", help="make a new dataset public")
     args = parser.parse_args(argv)
-    return {"compare": _compare, "merge": _merge, "export": _export}[args.command](args)
+    return {"compare": _compare, "merge": _merge, "export": _export,
+            "push": _push}[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover
