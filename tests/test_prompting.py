@@ -41,6 +41,43 @@ def naive_loglik(lm, prompt_text, answer_ids):
     return sum(float(logp[len(ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
 
 
+def test_loglikelihood_requests_equal_one_at_a_time_and_know_the_greedy_continuation(lm):
+    """The interface every zero-shot path uses: mixed requests (one- and many-token
+    continuations, contexts asking for different ones, a context twice) equal a naive forward
+    each; the greedy flag is whether each token of the continuation is the argmax."""
+    import torch
+
+    from lmgate.models.engine import encode_prompt
+
+    context = "The capital of France is"
+    requests = [(context, " Paris"), (context, " Berlin"), (context, " the city of Paris"),
+                ("Two plus two is", " four"), ("Two plus two is", " 4"), (context, " Paris"),
+                ("Once upon a time, there", " was")]
+    got = lm.loglikelihood(requests, batch_size=2)
+    for (ctx, cont), (score, greedy) in zip(requests, got):
+        ids = lm.tokenizer(cont, add_special_tokens=False)["input_ids"]
+        assert score == pytest.approx(naive_loglik(lm, ctx, ids), abs=2e-3)
+        full = encode_prompt(lm.tokenizer, ctx) + ids
+        with torch.inference_mode():
+            logits = lm.model(torch.tensor([full])).logits[0]
+        argmax = logits[len(full) - len(ids) - 1:-1].argmax(-1).tolist()
+        assert greedy == (argmax == ids), (ctx, cont)
+    assert got[0][0] == pytest.approx(got[5][0], abs=1e-4) and got[0][1] == got[5][1]
+    assert any(g for _, g in got) and not all(g for _, g in got)
+
+
+def test_the_classifier_scores_through_loglikelihood_as_it_did_token_by_token(lm):
+    """What the classifier computed before `loglikelihood` existed (its own prompt ids and
+    label ids into the engine) and what it computes through the interface: identical."""
+    from lmgate.models.engine import continuation_scores
+
+    for template in (WORDS, PHRASES):
+        clf = ZeroShotClassifier(lm, template, LABELS, batch_size=2)
+        before, _ = continuation_scores(lm, clf._encode_prompts(TEXTS), clf._candidate_ids,
+                                        batch_size=2)
+        np.testing.assert_array_equal(clf.predict(TEXTS, "score").scores, before)
+
+
 @given(st.lists(st.lists(st.integers(0, 3), max_size=8), max_size=6))
 def test_shared_prefix_is_the_longest_common_prefix_leaving_a_token_per_row(rows):
     n = shared_prefix_length(rows)

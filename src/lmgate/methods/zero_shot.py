@@ -29,8 +29,7 @@ from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.models.engine import (continuation_logprobs, encode_prompt, encode_prompts,
-                                 generate_from_ids,
+from lmgate.models.engine import (encode_prompt, encode_prompts, generate_from_ids,
                                  shared_prefix_length)
 from lmgate.models.language_model import InProcessLM, LanguageModel
 from lmgate.results.classification import EvalResult
@@ -197,64 +196,55 @@ class ZeroShotClassifier:
         if not texts:
             raise ValueError("no texts to classify")
         start = time.perf_counter()
-        if self._served:
-            out = self._served_predict(texts, mode, max_new_tokens)
-        else:
-            out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
+        out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
         out.seconds = time.perf_counter() - start
         return out
 
     def _score(self, texts: Sequence[str]) -> PromptPredictions:
-        prompts = self._encode_prompts(texts)
+        """Each label's answer as a continuation of each prompt, through the model's
+        `loglikelihood`; with a fast copy, it scores first and `lm` re-scores the close calls."""
+        if self._served and not self.lm.supports_loglikelihood():
+            from lmgate.models.endpoint import unscorable
+
+            raise ConfigError(unscorable(self.lm))
+        prompts = [self.prompt(t) for t in texts]
         if self.fast is None:
-            scores = self._label_scores(self.lm.model, prompts)
+            scores = self._label_scores(self.lm, prompts)
             return PromptPredictions(scores.argmax(1), scores=scores)
-        scores = self._label_scores(self.fast.model, prompts)
+        scores = self._label_scores(self.fast, prompts)
         top2 = np.sort(scores, axis=1)[:, -2:]
         close = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.recheck_margin)
         if len(close):
-            scores[close] = self._label_scores(self.lm.model, [prompts[i] for i in close])
+            scores[close] = self._label_scores(self.lm, [prompts[i] for i in close])
         return PromptPredictions(scores.argmax(1), scores=scores,
                                  rechecked=len(close) / len(prompts))
 
-    def _label_scores(self, model, prompts: Sequence[list[int]]) -> np.ndarray:
-        """(n, k) log-likelihoods of every label's answer after each prompt, under `model`."""
-        return continuation_logprobs(self.lm, prompts, self._candidate_ids,
-                                     batch_size=self.batch_size, share_prefix=self.share_prefix,
-                                     model=model)
+    def _label_scores(self, lm: LanguageModel, prompts: Sequence[str]) -> np.ndarray:
+        """(n, k) log-likelihoods of every label's answer after each prompt, under `lm`."""
+        sep = self._separator()
+        pairs = [(p, sep + a) for p in prompts for a in self._answers]
+        flat = lm.loglikelihood(pairs, batch_size=self.batch_size,
+                                max_context_tokens=self.max_length)
+        return np.array([score for score, _ in flat]).reshape(len(prompts), len(self._answers))
 
     def _generate(self, texts: Sequence[str], max_new_tokens: int) -> PromptPredictions:
-        heads = {tuple(c[:max_new_tokens]) for c in self._candidate_ids}
-        if len(heads) < len(self._candidate_ids):
-            raise ConfigError(f"with max_new_tokens={max_new_tokens}, the answers {self._answers} "
-                              f"start with the same tokens for {self.lm.name}: a generated "
-                              "answer could not name one label. Raise max_new_tokens or change "
-                              "the verbalisers")
-        answers = generate_from_ids(self.lm, self._encode_prompts(texts),
-                                    max_new_tokens=max_new_tokens, batch_size=self.batch_size)
+        """Greedy answers parsed back to labels: from token ids in this process (the prompt
+        truncated to `max_length` tokens), from messages or prompt text on a server."""
+        if self._served:
+            requests = [self.messages(t) if self._chat else self.prompt(t) for t in texts]
+            answers = self.lm.generate(requests, max_new_tokens=max_new_tokens)
+        else:
+            heads = {tuple(c[:max_new_tokens]) for c in self._candidate_ids}
+            if len(heads) < len(self._candidate_ids):
+                raise ConfigError(f"with max_new_tokens={max_new_tokens}, the answers "
+                                  f"{self._answers} start with the same tokens for "
+                                  f"{self.lm.name}: a generated answer could not name one "
+                                  "label. Raise max_new_tokens or change the verbalisers")
+            answers = generate_from_ids(self.lm, self._encode_prompts(texts),
+                                        max_new_tokens=max_new_tokens,
+                                        batch_size=self.batch_size)
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers)
-
-    def _served_predict(self, texts: Sequence[str], mode: str,
-                        max_new_tokens: int) -> PromptPredictions:
-        """Score mode: each label's answer as a continuation, through the server's prompt
-        log-probabilities (refused before any scoring where it has none). Generate mode:
-        greedy answers parsed back to labels."""
-        from lmgate.models.endpoint import unscorable
-
-        if mode == "score":
-            if not self.lm.supports_loglikelihood():
-                raise ConfigError(unscorable(self.lm))
-            prompts = [self.prompt(t) for t in texts]
-            sep = self._separator()
-            pairs = [(p, sep + a) for p in prompts for a in self._answers]
-            flat = np.array([score for score, _ in self.lm.loglikelihood(pairs)])
-            scores = flat.reshape(len(texts), len(self._answers))
-            return PromptPredictions(scores.argmax(1), scores=scores)
-        requests = [self.messages(t) if self._chat else self.prompt(t) for t in texts]
-        answers = self.lm.generate(requests, max_new_tokens=max_new_tokens)
-        return PromptPredictions(np.array([self.parse(a) for a in answers], dtype=np.int64),
-                                 answers=answers)
 
     def parse(self, answer: str) -> int:
         """The label whose verbaliser starts the answer (or that the answer starts, when

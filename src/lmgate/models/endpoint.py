@@ -284,9 +284,12 @@ class EndpointLM:
                     self._supports_loglikelihood = False
         return self._supports_loglikelihood
 
-    def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 16,
+                      max_context_tokens: int | None = None) -> list[tuple[float, bool]]:
         """For each (context, continuation): the sum of the continuation's token
-        log-probabilities after the context, and whether greedy decoding would produce it."""
+        log-probabilities after the context, and whether greedy decoding would produce it.
+        Requests go out concurrently (the endpoint's `max_concurrency`, not `batch_size`); the
+        server tokenises, so `max_context_tokens` is its own context limit, not lmgate's."""
         if not self.supports_loglikelihood():
             raise ConfigError(unscorable(self))
         bodies = [_echo_body(self.endpoint.model, context + continuation)

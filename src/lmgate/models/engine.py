@@ -112,11 +112,12 @@ def forward_logprobs(lm: InProcessLM, model, rows: Sequence[list[int]], keep: in
     return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
 
 
-def continuation_logprobs(lm: InProcessLM, prompts: Sequence[list[int]],
-                          candidates: Sequence[list[int]], *, batch_size: int = 16,
-                          share_prefix: bool = True, model=None) -> np.ndarray:
+def continuation_scores(lm: InProcessLM, prompts: Sequence[list[int]],
+                        candidates: Sequence[list[int]], *, batch_size: int = 16,
+                        share_prefix: bool = True, model=None) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) sums of log-probabilities of each of the k candidate continuations after each
-    of the n prompts (token ids), under `model` (default `lm.model`, e.g. a bf16 copy's).
+    of the n prompts (token ids), under `model` (default `lm.model`, e.g. a bf16 copy's), and
+    (n, k) whether greedy decoding would write that candidate.
 
     When every candidate is one token, one forward pass per batch scores all of them (the
     next-token distribution); otherwise all (prompt, candidate) rows go through one batched
@@ -126,6 +127,7 @@ def continuation_logprobs(lm: InProcessLM, prompts: Sequence[list[int]],
     model = lm.model if model is None else model
     k = len(candidates)
     scores = np.empty((len(prompts), k), dtype=np.float64)
+    greedy = np.zeros((len(prompts), k), dtype=bool)
     single = all(len(c) == 1 for c in candidates)
     first = [c[0] for c in candidates]
     n = shared_prefix_length(prompts) if share_prefix else 0
@@ -137,6 +139,7 @@ def continuation_logprobs(lm: InProcessLM, prompts: Sequence[list[int]],
                 logp = forward_logprobs(lm, model, [prompts[i][n:] for i in idx], keep=1,
                                         **shared)[:, -1, :]
                 scores[idx] = logp[:, first].cpu().numpy()
+                greedy[idx] = (logp.argmax(-1)[:, None].cpu().numpy() == np.array(first))
                 continue
             rows = [prompts[i][n:] + c for i in idx for c in candidates]
             logp = forward_logprobs(lm, model, rows, keep=1 + max(map(len, candidates)),
@@ -145,9 +148,56 @@ def continuation_logprobs(lm: InProcessLM, prompts: Sequence[list[int]],
                 cand = candidates[r % k]
                 # logits at position t predict token t+1; the candidate ends the row.
                 steps = logp[r, -len(cand) - 1:-1, :]
-                total = steps.gather(-1, torch.tensor(cand, device=steps.device)[:, None]).sum()
-                scores[idx[r // k], r % k] = float(total)
-    return scores
+                wanted = torch.tensor(cand, device=steps.device)
+                scores[idx[r // k], r % k] = float(steps.gather(-1, wanted[:, None]).sum())
+                greedy[idx[r // k], r % k] = bool((steps.argmax(-1) == wanted).all())
+    return scores, greedy
+
+
+def loglikelihood(lm: InProcessLM, requests: Sequence[tuple[str, str]], *,
+                  batch_size: int = 16, max_context_tokens: int | None = None,
+                  share_prefix: bool = True) -> list[tuple[float, bool]]:
+    """For each (context, continuation) text pair: the sum of the continuation's token
+    log-probabilities after the context, and whether greedy decoding would write it.
+
+    The context is tokenised as the start of a text (`encode_prompt`: BOS where the tokenizer
+    adds one; its last `max_context_tokens` tokens kept); the continuation on its own, without
+    special tokens, so a label's tokens are the same after every context. Contexts that ask for
+    the same continuations (a classifier's labels) are scored together: one forward per batch
+    for one-token continuations, the prefix all their contexts share run once."""
+    tok = lm.tokenizer
+    start = len(encode_prompt(tok, ""))
+    cont_ids: dict[str, list[int]] = {}
+    for _, continuation in requests:
+        if continuation not in cont_ids:
+            ids = encode_prompt(tok, continuation)[start:]
+            if not ids:
+                raise ValueError(f"{lm.name}: the continuation {continuation!r} has no tokens")
+            cont_ids[continuation] = ids
+    # A row: a run of consecutive requests with one context (a classifier asks each prompt
+    # for every label in turn). Rows that ask for the same continuations are scored together,
+    # in their order: duplicates stay rows of their own, so batches are what they would be.
+    rows: list[tuple[str, list[int]]] = []
+    for i, (context, _) in enumerate(requests):
+        if rows and rows[-1][0] == context and \
+                requests[i][1] not in {requests[j][1] for j in rows[-1][1]}:
+            rows[-1][1].append(i)
+        else:
+            rows.append((context, [i]))
+    groups: dict[tuple[str, ...], list[tuple[str, list[int]]]] = {}
+    for context, members in rows:
+        groups.setdefault(tuple(requests[j][1] for j in members), []).append((context, members))
+    out: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+    for continuations, members in groups.items():
+        prompts = [encode_prompt(tok, context) for context, _ in members]
+        if max_context_tokens:
+            prompts = [ids[-max_context_tokens:] for ids in prompts]
+        scores, greedy = continuation_scores(lm, prompts, [cont_ids[c] for c in continuations],
+                                             batch_size=batch_size, share_prefix=share_prefix)
+        for row, (_, indices) in enumerate(members):
+            for column, index in enumerate(indices):
+                out[index] = (float(scores[row, column]), bool(greedy[row, column]))
+    return out
 
 
 def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_tokens: int,

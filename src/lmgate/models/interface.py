@@ -9,9 +9,9 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 @runtime_checkable
 class LanguageModel(Protocol):
     """What every causal LM offers, in this process or behind a server
-    (`lmgate.models.endpoint.EndpointLM`): a name, an identity for caching, what ran it, and
-    batched greedy generation. Label scoring has one way per kind: token-level for
-    `InProcessLM` (`lmgate.models.engine`), `loglikelihood` requests for a served model."""
+    (`lmgate.models.endpoint.EndpointLM`): a name, an identity for caching, what ran it,
+    batched greedy generation and log-likelihoods of continuations (as lm-evaluation-harness's
+    `LM`). Prompting, label scoring, QA, translation and the teacher use only these."""
 
     fingerprint: str
 
@@ -25,6 +25,12 @@ class LanguageModel(Protocol):
     def generate(self, prompts: Sequence[Any], *, max_new_tokens: int,
                  stop: Sequence[str] = (), batch_size: int = 16) -> list[str]:
         """Greedy continuations, in order."""
+        ...
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
+                      max_context_tokens: int | None = None) -> list[tuple[float, bool]]:
+        """For each (context, continuation): the continuation's summed log-probability after
+        the context, and whether greedy decoding would write it."""
         ...
 
 

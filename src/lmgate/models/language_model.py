@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from lmgate.core.errors import ConfigError
-from lmgate.models.engine import greedy_generate
+from lmgate.models.engine import greedy_generate, loglikelihood
 from lmgate.models.interface import InProcessLM, LanguageModel
 from lmgate.models.registry import ModelSpec
 
@@ -42,3 +42,11 @@ class CausalLM:
                               f"not at {sorted(set(stop) - {chr(10)})}")
         return greedy_generate(self, prompts, batch_size=batch_size,
                                max_new_tokens=max_new_tokens, stop_at_newline="\n" in stop)
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
+                      max_context_tokens: int | None = None) -> list[tuple[float, bool]]:
+        """For each (context, continuation): the continuation's summed log-probability and
+        whether it is the greedy one (`lmgate.models.engine.loglikelihood`: batched,
+        shared-prefix KV reuse, one forward for one-token continuations)."""
+        return loglikelihood(self, requests, batch_size=batch_size,
+                             max_context_tokens=max_context_tokens)
