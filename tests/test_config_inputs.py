@@ -40,6 +40,24 @@ def test_lora_settings_are_checked_when_made(change, words):
     ("[tool.lmgate.profiles.fast]\nstudies = 5\n", "studies must be a table of study tables"),
     ("[tool.lmgate.profiles.fast.studies]\nreviews = 3\n", "studies.reviews must be a table"),
     ("[tool.lmgate]\nprofiles = \"x\"\n", "profiles"),
+    # Study knobs declared as training settings are checked when the profiles load.
+    ("[tool.lmgate.knob_types]\nhead_train = \"train\"\n"
+     "[tool.lmgate.profiles.smoke.studies.sst2]\nhead_train = { epochs = \"two\" }\n",
+     "studies.sst2: knob head_train (train settings): TrainConfig setting epochs must be a "
+     "whole number"),
+    ("[tool.lmgate.knob_types]\nlora = \"lora\"\n"
+     "[tool.lmgate.profiles.fast]\nextends = \"smoke\"\n"
+     "[tool.lmgate.profiles.fast.studies.translation]\nlora = { r = 0, alpha = 64 }\n",
+     "knob lora (lora settings): LoraSettings setting r must be >= 1"),
+    ("[tool.lmgate.knob_types]\nlora = \"lora\"\n"
+     "[tool.lmgate.profiles.smoke.studies.translation]\nlora = { rank = 16 }\n",
+     "unknown training setting(s) ['rank']"),
+    ("[tool.lmgate.knob_types]\nlora = \"lora\"\n"
+     "[tool.lmgate.profiles.smoke.studies.translation]\nlora = 8\n",
+     "knob lora must be a table of lora settings"),
+    ("[tool.lmgate.knob_types]\nhead_train = \"trainer\"\n"
+     "[tool.lmgate.profiles.smoke.studies.sst2]\nhead_train = {}\n",
+     "[tool.lmgate.knob_types] in"),
 ])
 def test_bad_profile_tables_are_usage_errors_before_any_test(pytester, table, words):
     pytester.makepyfile(test_one="def test_one():\n    raise AssertionError('ran')\n")

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from lmgate.core.errors import ConfigError
-from lmgate.core.config import TrainConfig
+from lmgate.core.config import LoraSettings, TrainConfig
 from lmgate.core.pyproject import section
 
 
@@ -123,13 +123,43 @@ PROFILE_KEYS = ("extends", "description", "train", "studies", "claims")
 CLAIM_MODES = ("assert", "xfail")
 
 
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-study knobs of `over` replace those of `base` key by key."""
+#: What a study knob can declare itself to be in `[tool.lmgate.knob_types]` (e.g.
+#: `head_train = "train"`, `lora = "lora"`): such knobs are checked with lmgate's own settings
+#: types when the profiles load, so a typo fails before any test runs, not at the first training.
+KNOB_TYPES = {"train": TrainConfig, "lora": LoraSettings}
+
+
+def checked_knob_types(table: Any, source: str) -> dict[str, str]:
+    """`[tool.lmgate.knob_types]`: knob name -> one of KNOB_TYPES."""
+    if not isinstance(table, Mapping) or not all(
+            isinstance(k, str) and v in KNOB_TYPES for k, v in table.items()):
+        raise ConfigError(f"[tool.lmgate.knob_types] in {source} must map knob names to one of "
+                          f"{sorted(KNOB_TYPES)}, not {dict(table) if isinstance(table, Mapping) else table!r}")
+    return dict(table)
+
+
+def _check_typed_knob(study: str, name: str, value: Any, kind: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"studies.{study}: knob {name} must be a table of {kind} settings, "
+                          f"not {value!r}")
+    try:
+        KNOB_TYPES[kind]().replace(**{k: _frozen(v) for k, v in value.items()})
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"studies.{study}: knob {name} ({kind} settings): {exc}") from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any],
+           knob_types: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Per-study knobs of `over` replace those of `base` key by key; knobs `knob_types`
+    names are checked as those settings."""
     merged = {study: dict(knobs) for study, knobs in base.items()}
     for study, knobs in over.items():
         if not isinstance(knobs, Mapping):
             raise ConfigError(f"studies.{study} must be a table of knobs, not {knobs!r}")
         _check_unpowered(study, knobs.get("unpowered", {}))
+        for name, kind in (knob_types or {}).items():
+            if name in knobs:
+                _check_typed_knob(study, name, knobs[name], kind)
         merged.setdefault(study, {}).update(knobs)
     return merged
 
@@ -142,8 +172,10 @@ def _check_unpowered(study: str, table: Any) -> None:
                           f"\"test_name[param values]\" = \"measured reason\", not {table!r}")
 
 
-def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Profile]:
-    """Built-in profiles extended/added by `[tool.lmgate.profiles.*]` tables."""
+def profiles_from_tables(tables: Mapping[str, Any], source: str,
+                         knob_types: Mapping[str, str] | None = None) -> dict[str, Profile]:
+    """Built-in profiles extended/added by `[tool.lmgate.profiles.*]` tables (study knobs
+    named in `knob_types` checked as those settings)."""
     profiles = dict(BUILTIN)
     pending = dict(tables)
     while pending:
@@ -184,7 +216,7 @@ def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Pr
             if not isinstance(description, str):
                 raise ConfigError(f"{where}: description must be a string")
             try:
-                merged = _merge(base.studies, studies)
+                merged = _merge(base.studies, studies, knob_types)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
             profiles[name] = Profile(name, train_config, merged, source, claims, description)
@@ -198,7 +230,8 @@ def profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, Pr
 def load_profiles(pyproject: str | Path | None) -> dict[str, Profile]:
     """The built-in profiles plus those a project's pyproject.toml declares."""
     tables = section(pyproject, "profiles")
-    return profiles_from_tables(tables, str(pyproject)) if tables else dict(BUILTIN)
+    knob_types = checked_knob_types(section(pyproject, "knob_types") or {}, str(pyproject))
+    return profiles_from_tables(tables, str(pyproject), knob_types) if tables else dict(BUILTIN)
 
 
 def get_profile(name: str, profiles: Mapping[str, Profile] | None = None) -> Profile:
