@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,40 @@ pytestmark = [pytest.mark.study("s"), pytest.mark.knob_params(llm="llms")]
 def test_zero_shot(llm, zero_shot, knobs):
     raise AssertionError("a plan runs nothing")
 '''
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """One `pytest evals -k baselines` as a user runs it, in its own process, logged to every
+    tracker installed here (MLflow on a SQLite store, W&B offline)."""
+
+    results: Path              # its results folder
+    stdout: str
+    returncode: int
+    trackers: tuple[str, ...]
+    mlflow_uri: str
+    wandb_dir: Path
+
+
+@pytest.fixture(scope="session")
+def tracked_baselines(tmp_path_factory, _test_cache_dir) -> TrackedRun:
+    """Shared by the tracker and export tests: the study runs once (~10 s), not once each."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("tracked")
+    trackers = tuple(name for name in ("mlflow", "wandb") if importlib.util.find_spec(name))
+    uri, wandb_dir = f"sqlite:///{folder / 'mlflow.db'}", folder / "wandb-runs"
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
+    env.update(LMGATE_CACHE_DIR=str(_test_cache_dir), MLFLOW_TRACKING_URI=uri,
+               WANDB_MODE="offline", WANDB_DIR=str(wandb_dir))
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pytest", str(root / "evals"), "-k",
+                           "baselines", "-p", "no:cacheprovider", "--results-dir",
+                           str(folder / "results"),
+                           *[arg for name in trackers for arg in ("--lmgate-track", name)]],
+                          capture_output=True, text=True, timeout=600, cwd=root, env=env)
+    return TrackedRun(folder / "results", done.stdout + done.stderr, done.returncode, trackers,
+                      uri, wandb_dir)

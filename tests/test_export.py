@@ -13,24 +13,11 @@ from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
 from lmgate.report import every_eval_ever as eee
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, _test_cache_dir) -> Path:
-    """The baselines study on English and French, as a user runs it."""
-    import os
-    import subprocess
-    import sys
-
-    out = tmp_path_factory.mktemp("export") / "results"
-    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "evals"), "-q", "-p",
-                           "no:cacheprovider", "-k", "baselines and (en or fr)",
-                           "--results-dir", str(out)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT,
-                          env={**os.environ, "LMGATE_CACHE_DIR": str(_test_cache_dir)})
-    assert done.returncode == 0, done.stdout[-2000:]
-    return out
+def results(tracked_baselines) -> Path:
+    """The baselines study's results folder, as a user's run wrote it (tests/conftest.py)."""
+    assert tracked_baselines.returncode == 0, tracked_baselines.stdout[-2000:]
+    return tracked_baselines.results
 
 
 @pytest.fixture(scope="module")

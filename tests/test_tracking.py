@@ -45,23 +45,15 @@ def needs_mlflow() -> None:
         pytest.skip('the MLflow tracker needs "lmgate[mlflow]"')
 
 
-@pytest.fixture
-def mlflow_uri(tmp_path, monkeypatch):
+def test_baselines_study_logs_metrics_claims_and_plots_to_mlflow(tracked_baselines):
     needs_mlflow()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
-
-
-def test_baselines_study_logs_metrics_claims_and_plots_to_mlflow(pytester, mlflow_uri):
-    out = pytester.path / "out"
-    # In its own process, like read_back: MLflow stays out of this session.
-    result = pytester.runpytest_subprocess(str(ROOT / "evals"), "-k", "baselines", "-p",
-                                           "no:cacheprovider", "--lmgate-track", "mlflow",
-                                           "--results-dir", str(out))
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    assert "lmgate: logged to mlflow: " in result.stdout.str()
-    (run,) = read_back(mlflow_uri)
+    # The study ran in its own process (tests/conftest.py), and read_back runs in one too:
+    # MLflow stays out of this session.
+    run_ = tracked_baselines
+    assert run_.returncode == 0, run_.stdout[-3000:]
+    assert "lmgate: logged to mlflow: " in run_.stdout
+    out = run_.results
+    (run,) = read_back(run_.mlflow_uri)
     assert run["status"] == "FINISHED"
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     english = next(r for r in rows if r["nodeid"].endswith("[en]") and r["result"] == "tfidf-logreg")
@@ -123,18 +115,12 @@ def wandb_records(run_file: Path) -> dict[str, list]:
     return records
 
 
-def test_baselines_study_logs_metrics_claims_and_plots_to_wandb_offline(pytester, monkeypatch):
+def test_baselines_study_logs_metrics_claims_and_plots_to_wandb_offline(tracked_baselines):
     if importlib.util.find_spec("wandb") is None:
         pytest.skip('the W&B tracker needs "lmgate[wandb]"')
-    out, runs = pytester.path / "out", pytester.path / "wandb-runs"
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(runs))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    result = pytester.runpytest_subprocess(str(ROOT / "evals"), "-k", "baselines", "-p",
-                                           "no:cacheprovider", "--lmgate-track", "wandb",
-                                           "--results-dir", str(out))
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    assert "lmgate: logged to wandb: W&B project 'lmgate', run " in result.stdout.str()
+    out, runs = tracked_baselines.results, tracked_baselines.wandb_dir
+    assert tracked_baselines.returncode == 0, tracked_baselines.stdout[-3000:]
+    assert "lmgate: logged to wandb: W&B project 'lmgate', run " in tracked_baselines.stdout
     (folder,) = (runs / "wandb").glob("offline-run-*")
     records = wandb_records(next(folder.glob("run-*.wandb")))
 
