@@ -101,14 +101,22 @@ def test_batched_scores_equal_one_at_a_time_log_likelihoods(lm):
     assert (out.y_pred == expected.argmax(1)).all()
 
 
-def test_single_token_fast_path_equals_general_path(lm):
+def test_single_token_fast_path_equals_general_path(lm, monkeypatch):
     clf = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2)
     assert all(len(c) == 1 for c in clf._candidate_ids)
     fast = clf.predict(TEXTS, "score")
     slow = [[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids] for t in TEXTS]
     np.testing.assert_allclose(fast.scores, slow, atol=2e-3)
+    from lmgate.models import engine
+
+    prefixes = []
+    monkeypatch.setattr(engine, "prefix_cache",
+                        lambda *a, _real=engine.prefix_cache: prefixes.append(1) or _real(*a))
     unshared = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2, share_prefix=False)
     np.testing.assert_allclose(unshared.predict(TEXTS, "score").scores, fast.scores, atol=2e-3)
+    assert not prefixes                        # the flag reaches the engine
+    ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2).predict(TEXTS, "score")
+    assert prefixes
 
 
 def test_bf16_first_pass_rescores_close_calls_at_full_precision(lm, _test_cache_dir, tmp_path):

@@ -223,8 +223,10 @@ class ZeroShotClassifier:
         """(n, k) log-likelihoods of every label's answer after each prompt, under `lm`."""
         sep = self._separator()
         pairs = [(p, sep + a) for p in prompts for a in self._answers]
+        # Prefix sharing is the in-process engine's lever; a server keeps its own cache.
+        engine = {} if self._served else {"share_prefix": self.share_prefix}
         flat = lm.loglikelihood(pairs, batch_size=self.batch_size,
-                                max_context_tokens=self.max_length)
+                                max_context_tokens=self.max_length, **engine)
         return np.array([score for score, _ in flat]).reshape(len(prompts), len(self._answers))
 
     def _generate(self, texts: Sequence[str], max_new_tokens: int) -> PromptPredictions:

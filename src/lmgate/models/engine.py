@@ -230,7 +230,8 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
                     max_new_tokens: int = 64, stop_at_newline: bool = True) -> list[str]:
     """Batched greedy continuations of raw prompts (left padding, length-sorted), stopping at
     EOS or, by default, at the first newline. On a CPU with native bf16 the output layer is
-    screened in bf16 (`lmgate.models.screened_head`): the float32 tokens, ~2x sooner."""
+    screened in bf16 (`lmgate.models.screened_head`): the float32 tokens, 1.4x sooner on
+    Gemma 3 270M (benchmarks, P11)."""
     import torch
 
     tok = lm.tokenizer

@@ -44,9 +44,11 @@ class CausalLM:
                                max_new_tokens=max_new_tokens, stop_at_newline="\n" in stop)
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
-                      max_context_tokens: int | None = None) -> list[tuple[float, bool]]:
+                      max_context_tokens: int | None = None,
+                      share_prefix: bool = True) -> list[tuple[float, bool]]:
         """For each (context, continuation): the continuation's summed log-probability and
         whether it is the greedy one (`lmgate.models.engine.loglikelihood`: batched,
-        shared-prefix KV reuse, one forward for one-token continuations)."""
+        shared-prefix KV reuse unless `share_prefix` is off, one forward for one-token
+        continuations)."""
         return loglikelihood(self, requests, batch_size=batch_size,
-                             max_context_tokens=max_context_tokens)
+                             max_context_tokens=max_context_tokens, share_prefix=share_prefix)
