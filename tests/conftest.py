@@ -166,7 +166,8 @@ class TrackedRun:
 
 @pytest.fixture(scope="session")
 def tracked_baselines(tmp_path_factory, _test_cache_dir) -> TrackedRun:
-    """Shared by the tracker and export tests: the study runs once (~10 s), not once each."""
+    """Shared by the tracker and export tests: the study runs once (~10 s), not once each. It
+    runs in a temporary folder: MLflow puts a SQLite store's artifacts under ./mlruns."""
     import importlib.util
     import os
     import subprocess
@@ -183,6 +184,6 @@ def tracked_baselines(tmp_path_factory, _test_cache_dir) -> TrackedRun:
                            "baselines", "-p", "no:cacheprovider", "--results-dir",
                            str(folder / "results"),
                            *[arg for name in trackers for arg in ("--lmgate-track", name)]],
-                          capture_output=True, text=True, timeout=600, cwd=root, env=env)
+                          capture_output=True, text=True, timeout=600, cwd=folder, env=env)
     return TrackedRun(folder / "results", done.stdout + done.stderr, done.returncode, trackers,
                       uri, wandb_dir)
