@@ -29,7 +29,7 @@ from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.models.engine import (encode_prompt, encode_prompts, generate_from_ids,
+from lmgate.models.engine import (continuation_ids, encode_prompts, generate_from_ids,
                                  shared_prefix_length)
 from lmgate.models.language_model import InProcessLM, LanguageModel
 from lmgate.results.classification import EvalResult
@@ -128,7 +128,9 @@ class ZeroShotClassifier:
             self._init_served()
             return
         self._chat = bool(getattr(self.lm.tokenizer, "chat_template", None))
-        self._candidate_ids = [self._continuation_ids("", a) for a in self._answers]
+        # The labels' tokens as `loglikelihood` scores them (for generate mode's checks).
+        self._candidate_ids = [continuation_ids(self.lm.tokenizer, self._separator() + a)
+                               for a in self._answers]
         if len({tuple(c) for c in self._candidate_ids}) != len(self._candidate_ids):
             raise ConfigError(f"verbalisers {self._answers} tokenise identically for "
                               f"{self.lm.name}; choose answers the model can tell apart")
@@ -171,16 +173,6 @@ class ZeroShotClassifier:
 
     def _separator(self) -> str:
         return "" if self._chat and not self.template.response_prefix else " "
-
-    def _continuation_ids(self, context: str, answer: str) -> list[int]:
-        # As lm-evaluation-harness does: encode context and context+answer, keep the tail, so
-        # the answer is tokenised the way it would be inside the full string.
-        tok = self.lm.tokenizer
-        ctx = encode_prompt(tok, context)
-        full = encode_prompt(tok, context + self._separator() + answer)
-        if full[:len(ctx)] != ctx:
-            return tok(self._separator() + answer, add_special_tokens=False)["input_ids"]
-        return full[len(ctx):]
 
     def _encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
         tok = self.lm.tokenizer

@@ -43,6 +43,17 @@ def encode_prompt(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=adds_bos)["input_ids"]
 
 
+def continuation_ids(tokenizer, text: str) -> list[int]:
+    """The token ids of `text` as a continuation on its own: the tail of it encoded as a text
+    start beyond what an empty start encodes to (a BOS), so a label's tokens are the same
+    after every context."""
+    start = encode_prompt(tokenizer, "")
+    full = encode_prompt(tokenizer, text)
+    if full[:len(start)] != start:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return full[len(start):]
+
+
 def kv_cache_name(model: Any) -> str:
     """What a KV cache is called in forward()'s arguments and outputs: `cache` in recent
     transformers 5.x, `past_key_values` before."""
@@ -166,11 +177,10 @@ def loglikelihood(lm: InProcessLM, requests: Sequence[tuple[str, str]], *,
     the same continuations (a classifier's labels) are scored together: one forward per batch
     for one-token continuations, the prefix all their contexts share run once."""
     tok = lm.tokenizer
-    start = len(encode_prompt(tok, ""))
     cont_ids: dict[str, list[int]] = {}
     for _, continuation in requests:
         if continuation not in cont_ids:
-            ids = encode_prompt(tok, continuation)[start:]
+            ids = continuation_ids(tok, continuation)
             if not ids:
                 raise ValueError(f"{lm.name}: the continuation {continuation!r} has no tokens")
             cont_ids[continuation] = ids
