@@ -157,6 +157,31 @@ def test_generate_parses_answers_and_counts_invalid(lm):
         == [0, 1, 1, INVALID, INVALID, INVALID]
 
 
+def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm, monkeypatch):
+    """Greedy generation runs the prefix all prompts share once and continues a copy of its
+    KV cache in every batch (padding between prefix and row): the same tokens as without."""
+    from lmgate.models import engine
+
+    prefixes = []
+    monkeypatch.setattr(engine, "prefix_cache",
+                        lambda *a, _real=engine.prefix_cache: prefixes.append(a[2]) or _real(*a))
+    prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
+        "Ein Hund läuft im Park.", "Zwei Frauen sitzen auf einer Bank und lesen ein Buch.",
+        "Die Sonne scheint.", "Ein Mann kocht in der Küche, und seine Kinder schauen zu.")]
+    unshared = engine.greedy_generate(lm, prompts, batch_size=3, max_new_tokens=16,
+                                      share_prefix=False)
+    assert not prefixes
+    assert engine.greedy_generate(lm, prompts, batch_size=3, max_new_tokens=16) == unshared
+    assert len(prefixes) == 1 and len(prefixes[0]) >= 8   # "Translate German to French..."
+    assert len(set(unshared)) > 1
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2)
+    answers = clf.predict(TEXTS, "generate", max_new_tokens=3).answers
+    assert len(prefixes) == 2
+    unshared_clf = ZeroShotClassifier(lm, WORDS, LABELS, batch_size=2, share_prefix=False)
+    assert unshared_clf.predict(TEXTS, "generate", max_new_tokens=3).answers == answers
+    assert len(prefixes) == 2
+
+
 def test_chat_and_plain_prompts(lm):
     clf = ZeroShotClassifier(lm, WORDS, LABELS, shots=[("Great!", 1)])
     chat = clf.prompt("Boring.")

@@ -236,7 +236,8 @@ class ZeroShotClassifier:
                                   "label. Raise max_new_tokens or change the verbalisers")
             answers = generate_from_ids(self.lm, self._encode_prompts(texts),
                                         max_new_tokens=max_new_tokens,
-                                        batch_size=self.batch_size)
+                                        batch_size=self.batch_size,
+                                        share_prefix=self.share_prefix)
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers)
 
