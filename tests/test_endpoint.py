@@ -23,6 +23,7 @@ from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.endpoint import Endpoint, EndpointError, connect, display_url
 from lmgate.models.load import load_model, resolve
 from lmgate.models.registry import ModelSpec, spec_from_mapping
+from lmgate.models.serve_watchdog import pid_alive
 from lmgate.models.serve import Serve, start
 
 SMOL = "smollm2-135m-instruct"
@@ -64,8 +65,8 @@ def transformers_server(cache, tmp_path_factory):
                     env={**os.environ, "HF_HUB_OFFLINE": "1"})
     listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
     yield running.base_url, listed
-    running.stop()
-    assert running.process.poll() is not None
+    running.detach()                               # its only user: the server stops
+    assert not pid_alive(running.server_pid)
 
 
 def test_chat_generation_equals_the_in_process_model(transformers_server, smol, cache):

@@ -1,5 +1,6 @@
 """lmgate starts an engine's server: the commands it runs, the GPUs they take, what the plan
-says, and a server's life (shared, stopped, gone with a SIGKILLed parent) on a real process."""
+says, and a server's life (shared within and across processes, stopped when its last user has
+gone, even by SIGKILL) on a real process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from conftest import PLAN_STUDY
@@ -105,6 +107,23 @@ STAND_IN_ENGINE = textwrap.dedent('''
 ''')
 
 
+def user_script(folder: Path, body: str) -> Path:
+    """A script that uses lmgate's launcher with the stand-in engine (`FOLDER`: the record
+    and log folder), then runs `body`."""
+    engine = folder / "engine.py"
+    engine.write_text(STAND_IN_ENGINE)
+    script = folder / "user.py"
+    script.write_text(textwrap.dedent(f'''
+        import json, os, signal, sys
+        from pathlib import Path
+        from lmgate.models import serve
+        serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
+                                          "module": "json", "install": "-"}}
+        FOLDER = Path({str(folder)!r})
+    ''') + textwrap.dedent(body))
+    return script
+
+
 def gone(pid: int, within: float = 15.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -120,23 +139,15 @@ def test_a_server_is_shared_stopped_at_exit_and_dies_with_a_killed_parent(tmp_pa
     """The life of a started server, on a real process standing in for an engine (one that
     only lists its model): the launcher's part is what is tested here; `transformers serve`
     runs through the same launcher in tests/test_endpoint.py."""
-    engine = tmp_path / "engine.py"
-    engine.write_text(STAND_IN_ENGINE)
-    script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(f'''
-        import json, os, signal, sys
-        from pathlib import Path
-        from lmgate.models import serve
-        serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
-                                          "module": "json", "install": "-"}}
+    script = user_script(tmp_path, """
         spec = serve.Serve("transformers", "stand-in")
-        first = serve.start(spec, Path({str(tmp_path)!r}))
-        again = serve.start(spec, Path({str(tmp_path)!r}))
-        print(json.dumps({{"pid": first.process.pid, "shared": first is again,
-                          "url": first.base_url}}), flush=True)
+        first = serve.start(spec, FOLDER)
+        again = serve.start(spec, FOLDER)
+        print(json.dumps({"pid": first.server_pid, "shared": first is again,
+                          "url": first.base_url}), flush=True)
         if sys.argv[1] == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-    '''))
+    """)
     for how in ("exit", "kill"):
         done = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True,
                               timeout=60)
@@ -144,3 +155,85 @@ def test_a_server_is_shared_stopped_at_exit_and_dies_with_a_killed_parent(tmp_pa
         info = json.loads(done.stdout.splitlines()[0])
         assert info["shared"] and info["url"].startswith("http://127.0.0.1:")
         assert gone(info["pid"]), f"the server outlived its parent ({how})"
+
+
+def test_processes_of_a_machine_share_one_server_until_the_last_user_has_gone(tmp_path):
+    """Two processes (as xdist workers do) asking for the same server with the same record
+    folder get one server; it outlives the first user's exit and stops when the second dies
+    by SIGKILL (its watchdog sees no user left)."""
+    script = user_script(tmp_path, """
+        running = serve.start(serve.Serve("transformers", "stand-in"), FOLDER)
+        print(json.dumps({"pid": running.server_pid, "url": running.base_url,
+                          "launched": running.supervisor is not None}), flush=True)
+        sys.stdin.readline()                      # stay a user until told to go
+        if sys.argv[1] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    users = [subprocess.Popen([sys.executable, str(script), how], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for how in ("exit", "kill")]
+    try:
+        infos = [json.loads(user.stdout.readline()) for user in users]
+        assert infos[0]["pid"] == infos[1]["pid"] and infos[0]["url"] == infos[1]["url"]
+        assert sorted(i["launched"] for i in infos) == [False, True]   # one started it
+        users[0].communicate("go\n", timeout=60)   # the first user's session ends...
+        assert not gone(infos[0]["pid"], within=2.0), "stopped while another process used it"
+        users[1].communicate("go\n", timeout=60)   # ...and the second is SIGKILLed
+        assert users[1].returncode == -signal.SIGKILL
+        assert gone(infos[0]["pid"]), "the server outlived its last user"
+        assert not list(tmp_path.glob("server-*.json"))   # the record went with it
+    finally:
+        for user in users:
+            user.kill()
+
+
+def test_an_engine_that_exits_before_answering_is_a_clear_error_with_its_log(tmp_path,
+                                                                              monkeypatch):
+    from lmgate.models import serve
+
+    monkeypatch.setitem(serve.ENGINES, "transformers", {
+        "argv": [sys.executable, "-c", "import sys; print('no GPU found'); sys.exit(3)"],
+        "module": "json", "install": "-"})
+    with pytest.raises(ModelUnavailable, match=r"(?s)exited with 3 before answering.*no GPU found"):
+        serve.start(serve.Serve("transformers", "stand-in"), tmp_path)
+    # No record left for others to attach to (the lock file stays, as filelock's do).
+    assert not [*tmp_path.glob("server-*.json"), *tmp_path.glob("server-*.pid")]
+
+
+def test_xdist_workers_use_one_server_that_stops_after_the_session(pytester, tmp_path):
+    """`pytest -n 2` with a served model: both workers reach the model through the same
+    server (found through the run cache), and it is gone when the session has ended."""
+    engine = tmp_path / "engine.py"
+    engine.write_text(STAND_IN_ENGINE)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    pytester.makeconftest(f'''
+        import sys
+        from lmgate.models import serve
+        serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
+                                          "module": "json", "install": "-"}}
+    ''')
+    pytester.makefile(".toml", pyproject='''
+        [tool.lmgate.models.served-standin]
+        kind = "causal-lm"
+        serve = { engine = "transformers", model = "stand-in" }
+    ''')
+    pytester.makepyfile(f'''
+        import json, os, time
+        import pytest
+        from lmgate.models import serve
+
+        @pytest.mark.parametrize("case", range(4))
+        def test_uses_the_server(case, causal_lm):
+            url = causal_lm("served-standin").describe()["endpoint"]
+            (running,) = serve._RUNNING.values()
+            with open(os.path.join({str(seen)!r}, f"{{case}}.json"), "w") as f:
+                json.dump({{"pid": os.getpid(), "url": url, "server": running.server_pid}}, f)
+            time.sleep(1.0)   # both workers hold the server at once
+    ''')
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "load", "-p", "no:cacheprovider",
+                                           "--lmgate-cache-dir", str(tmp_path / "cache"))
+    result.assert_outcomes(passed=4)
+    uses = [json.loads(p.read_text()) for p in seen.glob("*.json")]
+    assert len({u["pid"] for u in uses}) == 2, uses            # two workers...
+    assert len({(u["url"], u["server"]) for u in uses}) == 1, uses   # ...one server
+    assert gone(uses[0]["server"], within=5.0)

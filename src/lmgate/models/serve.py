@@ -6,16 +6,19 @@
     serve = { engine = "vllm", model = "Qwen/Qwen2.5-32B-Instruct",
               args = { tensor_parallel_size = 4, max_model_len = 4096 } }
 
-The server runs as a subprocess on a free loopback port; lmgate waits until it answers
-`/v1/models`, shares it with every later use in the process, and stops it at session end, at
-interpreter exit, and (Linux) when lmgate's process dies even by SIGKILL (the child asks the
-kernel for SIGTERM on its parent's death). `args` become the engine's own flags
+The server runs as a subprocess on a free loopback port, under a watchdog process
+(`lmgate.models.serve_watchdog`); lmgate waits until it answers `/v1/models` and shares it with
+every later use, in the process and in the other processes of the machine (xdist workers: they
+find it through a record file in the run cache, under a file lock). The watchdog stops it when
+no process using it is alive: after the last one's session end or exit, or its death even by
+SIGKILL. `args` become the engine's own flags
 (`tensor_parallel_size = 4` -> `--tensor-parallel-size 4`; `true` -> the bare flag).
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
+from lmgate.models.serve_watchdog import pid_alive, read_record, write_record
 
 #: Each engine's server command: how its model and address are passed, and what it needs.
 ENGINES: dict[str, dict[str, Any]] = {
@@ -115,23 +119,45 @@ SERVE_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 
 @dataclass
 class RunningServer:
+    """A server this process uses: one it launched (`supervisor` is then the watchdog process
+    that started it) or one another process of the machine launched and it attached to."""
+
     serve: Serve
-    process: subprocess.Popen
+    server_pid: int
     base_url: str
     log: Path
+    record: Path
+    supervisor: subprocess.Popen | None = None
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM to the server's process group, SIGKILL if it has not gone in `timeout`."""
-        if self.process.poll() is not None:
-            return
+    def alive(self) -> bool:
+        return pid_alive(self.server_pid) and self.record.exists()
+
+    def detach(self, timeout: float = 40.0) -> None:
+        """Stop using the server; the last user's detaching stops it (its watchdog does, and
+        this waits for that)."""
+        from filelock import FileLock
+
+        with FileLock(str(self.record) + ".lock"):
+            data = read_record(self.record)
+            if data is not None:
+                users = [u for u in data["users"] if u != os.getpid() and pid_alive(u)]
+                write_record(self.record, {**data, "users": users})
+                if users:
+                    return
+        deadline = time.monotonic() + timeout
+        while pid_alive(self.server_pid) and time.monotonic() < deadline:
+            if self.supervisor is not None and self.supervisor.poll() is not None:
+                break
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the server now, whoever else uses it (a failed start)."""
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            os.killpg(self.server_pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+        if self.supervisor is not None:
+            self.supervisor.wait(timeout=60)
 
 
 _RUNNING: dict[tuple, RunningServer] = {}
@@ -144,61 +170,102 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec. The death signal follows the thread that
-    forked: `start` is called from the session's main thread (fixtures), which lives as long
-    as the session."""
-    os.setsid()                   # its own group: stopped as a whole, not hit by our Ctrl-C
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-
-
 def start(serve: Serve, log_dir: Path, env: Mapping[str, str] | None = None) -> RunningServer:
-    """The running server for `serve`: started (and waited for) on first use, shared after."""
-    import httpx
+    """The running server for `serve`: started (and waited for) on first use, and shared by
+    every later use, in this process and in the others of this machine that pass the same
+    `log_dir` (xdist workers: the run cache's folder). A watchdog process stops it when no
+    user is left alive."""
+    from filelock import FileLock
 
     key = (serve.engine, serve.model, tuple(sorted(serve.args.items(), key=str)))
     with _LOCK:
         running = _RUNNING.get(key)
-        if running is not None and running.process.poll() is None:
+        if running is not None and running.alive():
             return running
         serve.check_available()
-        port = _free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / f"{serve.engine}-{port}.log"
-        with open(log, "w") as out:
-            process = subprocess.Popen(serve.command(port), stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-                                       env=dict(env) if env is not None else None)
-        running = RunningServer(serve, process, f"http://127.0.0.1:{port}/v1", log)
-        deadline = time.monotonic() + serve.startup_timeout_s
-        while True:
-            if process.poll() is not None:
-                tail = log.read_text(errors="replace")[-1500:]
-                raise ModelUnavailable(f"serve: {serve.engine} exited with {process.returncode} "
-                                       f"before answering (log {log}):\n{tail}")
-            try:
-                if httpx.get(f"{running.base_url}/models", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                running.stop()
-                raise ModelUnavailable(f"serve: {serve.engine} did not answer on "
-                                       f"{running.base_url} within {serve.startup_timeout_s:.0f} s "
-                                       f"(log {log})")
-            time.sleep(0.5)
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        record = log_dir / f"server-{digest}.json"
+        with FileLock(str(record) + ".lock"):
+            running = _attach(serve, record) or _launch(serve, record, log_dir, env)
         _RUNNING[key] = running
         return running
 
 
+def _attach(serve: Serve, record: Path) -> RunningServer | None:
+    """The server another process started and still runs for `record`, now used by us too."""
+    import httpx
+
+    data = read_record(record)
+    pid_file = record.with_name(record.name + ".pid")
+    if data is None or not pid_file.exists():
+        return None
+    server_pid = int(pid_file.read_text())
+    try:
+        ok = pid_alive(server_pid) and httpx.get(f"{data['base_url']}/models",
+                                                 timeout=5).status_code == 200
+    except httpx.TransportError:
+        ok = False
+    if not ok:
+        return None
+    write_record(record, {**data, "users": [*data["users"], os.getpid()]})
+    return RunningServer(serve, server_pid, data["base_url"], Path(data["log"]), record)
+
+
+def _launch(serve: Serve, record: Path, log_dir: Path,
+            env: Mapping[str, str] | None) -> RunningServer:
+    """Start the server under its watchdog and wait until it answers `/models`."""
+    import httpx
+
+    port = _free_port()
+    log = log_dir / f"{serve.engine}-{port}.log"
+    base_url = f"http://127.0.0.1:{port}/v1"
+    write_record(record, {"base_url": base_url, "log": str(log), "users": [os.getpid()]})
+    pid_file = record.with_name(record.name + ".pid")
+    pid_file.unlink(missing_ok=True)
+    with open(log, "w") as out:
+        # Its own session: our Ctrl-C does not reach it; it outlives us only while others
+        # use the server.
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "lmgate.models.serve_watchdog", str(record), "--",
+             *serve.command(port)], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            env=dict(env) if env is not None else None)
+    deadline = time.monotonic() + serve.startup_timeout_s
+    running = None
+    while True:
+        if supervisor.poll() is not None:
+            for path in (record, pid_file):   # we hold the lock: nobody attaches to it
+                path.unlink(missing_ok=True)
+            tail = log.read_text(errors="replace")[-1500:]
+            raise ModelUnavailable(f"serve: {serve.engine} exited with {supervisor.returncode} "
+                                   f"before answering (log {log}):\n{tail}")
+        if running is None and pid_file.exists() and pid_file.read_text().strip():
+            running = RunningServer(serve, int(pid_file.read_text()), base_url, log, record,
+                                    supervisor)
+        try:
+            if running is not None and httpx.get(f"{base_url}/models",
+                                                 timeout=5).status_code == 200:
+                return running
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            if running is not None:
+                running.stop()
+            supervisor.kill()
+            for path in (record, pid_file):
+                path.unlink(missing_ok=True)
+            raise ModelUnavailable(f"serve: {serve.engine} did not answer on {base_url} within "
+                                   f"{serve.startup_timeout_s:.0f} s (log {log})")
+        time.sleep(0.5)
+
+
 def stop_all() -> None:
-    """Stop every server this process started (session end, interpreter exit)."""
+    """Stop using every server this process uses (session end, interpreter exit): each stops
+    when its last user has gone."""
     with _LOCK:
         for running in _RUNNING.values():
-            running.stop()
+            running.detach()
         _RUNNING.clear()
 
 
