@@ -46,6 +46,9 @@ def test_bad_serve_tables_are_clear_errors():
         Serve("vllm", "m", args={"port": 80})
     with pytest.raises(ConfigError, match="args.x must be a string"):
         Serve("vllm", "m", args={"x": {"nested": 1}})
+    for bad in (-1, 0, 2.5, True, "4"):   # the plan's GPU count would be wrong
+        with pytest.raises(ConfigError, match="tensor_parallel_size counts GPUs"):
+            Serve("vllm", "m", args={"tensor_parallel_size": bad})
     with pytest.raises(ConfigError, match="not both"):
         spec_from_mapping("x", {"kind": "causal-lm", "serve": {"engine": "vllm", "model": "m"},
                                 "endpoint": {"base_url": "http://h/v1", "model": "m"}})

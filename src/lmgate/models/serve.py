@@ -74,6 +74,10 @@ class Serve:
                 raise ConfigError(f"serve: args.{key} must be a string, number, boolean or list")
             if key in ("host", "port"):
                 raise ConfigError("serve: lmgate chooses host and port (a free loopback port)")
+            if key in GPU_FLAGS and (isinstance(value, bool) or not isinstance(value, int)
+                                     or value < 1):
+                raise ConfigError(f"serve: args.{key} counts GPUs: a whole number >= 1, got "
+                                  f"{value!r}")
         object.__setattr__(self, "args", dict(self.args))
 
     def __hash__(self) -> int:   # args is a dict: hash its items (a ModelSpec must hash)
