@@ -75,7 +75,9 @@ def supervise(record: Path, command: list[str]) -> int:
 
     server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_server_session)
     pid_file = record.with_name(record.name + ".pid")
-    pid_file.write_text(str(server.pid), encoding="utf-8")
+    tmp = pid_file.with_name(f".{pid_file.name}.tmp")
+    tmp.write_text(str(server.pid), encoding="utf-8")
+    os.replace(tmp, pid_file)   # the launcher polls for it: never half a number
     lock = FileLock(str(record) + ".lock")
     try:
         while server.poll() is None:
