@@ -102,6 +102,17 @@ def prefix_cache(lm: InProcessLM, model, prefix: list[int]):
     return getattr(out, kv_cache_name(model))
 
 
+def continuing(prefix, mask, prefix_len: int):
+    """For a batch of rows (attention `mask`, left-padded) that continue a prefix's KV cache:
+    a copy of the cache repeated per row, and the mask with the prefix's positions in front
+    (padding then sits between the prefix and each row's own tokens, hidden by the mask)."""
+    import torch
+
+    past = copy.deepcopy(prefix)
+    past.batch_repeat_interleave(len(mask))
+    return past, torch.cat([mask.new_ones(len(mask), prefix_len), mask], dim=1)
+
+
 def forward_logprobs(lm: InProcessLM, model, rows: Sequence[list[int]], keep: int,
                      prefix=None, prefix_len: int = 0):
     """Log-probabilities at the last `keep` positions only (the vocabulary is large).
@@ -113,11 +124,7 @@ def forward_logprobs(lm: InProcessLM, model, rows: Sequence[list[int]], keep: in
     positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
     extra: dict[str, Any] = {"use_cache": prefix is not None}
     if prefix is not None:
-        # Padding now sits between the prefix and each row's suffix; the mask hides it.
-        past = copy.deepcopy(prefix)
-        past.batch_repeat_interleave(len(rows))
-        mask = torch.cat([mask.new_ones(len(rows), prefix_len), mask], dim=1)
-        extra[kv_cache_name(model)] = past
+        extra[kv_cache_name(model)], mask = continuing(prefix, mask, prefix_len)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
                    logits_to_keep=keep, **extra).logits
     return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
@@ -228,14 +235,10 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
         for idx in length_batches(prompts, batch_size, "generate"):
             ids, mask = pad_left(lm, [prompts[i][n:] for i in idx])
             extra: dict[str, Any] = {}
-            if prefix is not None:
-                # Padding sits between the shared prefix and each row's own tokens: the mask
-                # hides it and generate() counts positions from the mask.
-                past = copy.deepcopy(prefix)
-                past.batch_repeat_interleave(len(idx))
+            if prefix is not None:   # generate() counts positions from the mask
+                extra[kv_cache_name(lm.model)], mask = continuing(prefix, mask, n)
                 head = torch.tensor([prompts[0][:n]], device=ids.device).expand(len(idx), n)
-                ids, mask = torch.cat([head, ids], 1), torch.cat([mask.new_ones(len(idx), n), mask], 1)
-                extra[kv_cache_name(lm.model)] = past
+                ids = torch.cat([head, ids], 1)
             out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
                                     max_new_tokens=max_new_tokens, num_beams=1,
                                     temperature=None, top_p=None, top_k=None,
@@ -261,7 +264,6 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
     (`lmgate.models.screened_head`): the float32 tokens, 1.4x sooner on Gemma 3 270M
     (benchmarks, P11)."""
     tok = lm.tokenizer
-    tok.padding_side = "left"
     stops = [tok.eos_token_id]
     if stop_at_newline:
         stops += tok("\n", add_special_tokens=False)["input_ids"][-1:]
