@@ -88,3 +88,24 @@ def test_dequantising_parses_a_gguf_file_once(cache, monkeypatch):
     assert len(parsed) == 2
     assert tokenizer("Hallo Welt")["input_ids"] == \
         AutoTokenizer.from_pretrained(folder, gguf_file=file)("Hallo Welt")["input_ids"]
+
+
+def test_the_plain_array_reader_reads_what_ggufs_reader_reads(cache):
+    import gguf
+    import numpy as np
+
+    from lmgate.models.gguf import _plain_array_reader
+
+    smol = resolve_model(get_model_spec("smollm2-135m-instruct"), cache)
+    path = Path(smol.location) / smol.load_kwargs["gguf_file"]
+    fast, slow = _plain_array_reader(gguf.GGUFReader)(path), gguf.GGUFReader(path)
+    assert not isinstance(fast.data, np.memmap) and fast.data.nbytes == slow.data.nbytes
+    assert list(fast.fields) == list(slow.fields) and len(fast.fields["tokenizer.ggml.tokens"].data) > 40_000
+    for name, field in slow.fields.items():
+        other = fast.fields[name]
+        assert (other.data, other.types, other.offset) == (field.data, field.types, field.offset)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(other.parts, field.parts))
+        assert other.contents() == field.contents()
+    assert [(t.name, t.tensor_type, t.data_offset) for t in fast.tensors] == \
+        [(t.name, t.tensor_type, t.data_offset) for t in slow.tensors]
+    assert all(np.array_equal(a.data, b.data) for a, b in zip(fast.tensors, slow.tensors))
