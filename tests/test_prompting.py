@@ -182,6 +182,47 @@ def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm
     assert len(prefixes) == 2
 
 
+def test_questions_about_one_passage_continue_the_passages_prefix(lm, monkeypatch):
+    """Prompts that share a long prefix beyond what all share (questions after one passage)
+    go in batches of their own that run that prefix once: the same answers as without."""
+    from lmgate.models import engine
+
+    prefixes = []
+    monkeypatch.setattr(engine, "prefix_cache",
+                        lambda *a, _real=engine.prefix_cache: prefixes.append(a[2]) or _real(*a))
+    passages = ["The Rhine flows from the Swiss Alps through Germany and the Netherlands into "
+                "the North Sea, and it is one of the longest rivers in Europe.",
+                "Marie Curie was a physicist and chemist who won two Nobel Prizes, one in "
+                "physics in 1903 and one in chemistry in 1911, and she worked in Paris."]
+    questions = [["Where does the Rhine end?", "Which countries does it cross?",
+                  "Where does it start?"], ["How many Nobel Prizes did she win?",
+                                            "Where did she work?"]]
+    prompts = [f"Answer from the context.\nContext: {p}\nQuestion: {q}\nAnswer:"
+               for p, qs in zip(passages, questions) for q in qs] + ["Answer: what is two?"]
+    unshared = engine.greedy_generate(lm, prompts, batch_size=2, max_new_tokens=8,
+                                      share_prefix=False)
+    assert engine.greedy_generate(lm, prompts, batch_size=2, max_new_tokens=8) == unshared
+    passage_prefixes = [p for p in prefixes if len(p) > 32]
+    ids = engine.encode_prompts(lm.tokenizer, prompts)["input_ids"]
+    groups = engine.prefix_groups(ids, 2, beyond=engine.shared_prefix_length(ids))
+    # Two of the Rhine's three questions (batches of 2; the third runs with the rest), Curie's two.
+    assert len(groups) == 2 and set(groups[0]) < {0, 1, 2} and set(groups[1]) == {3, 4}
+    assert len(passage_prefixes) == 2
+
+
+@given(st.lists(st.lists(st.integers(0, 3), max_size=12), max_size=30),
+       st.integers(1, 5), st.integers(0, 4), st.integers(1, 6))
+def test_prefix_groups_are_disjoint_bounded_and_share_their_prefix(rows, batch, beyond, least):
+    from lmgate.models.engine import prefix_groups, shared_prefix_length
+
+    groups = prefix_groups(rows, batch, beyond=beyond, min_shared=least)
+    members = [i for g in groups for i in g]
+    assert len(members) == len(set(members)) and set(members) <= set(range(len(rows)))
+    for g in groups:
+        assert 2 <= len(g) <= batch
+        assert shared_prefix_length([rows[i] for i in g]) >= beyond + least
+
+
 def test_chat_and_plain_prompts(lm):
     clf = ZeroShotClassifier(lm, WORDS, LABELS, shots=[("Great!", 1)])
     chat = clf.prompt("Boring.")

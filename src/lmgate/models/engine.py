@@ -72,11 +72,34 @@ def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def length_batches(rows: Sequence[Sequence[int]], batch_size: int, desc: str) -> Iterator[np.ndarray]:
-    """Indices of `rows` in batches of similar length (shortest first), with a progress bar."""
+def by_length(rows: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
+    """Indices of `rows` in batches of similar length, shortest first."""
     order = np.argsort([len(x) for x in rows], kind="stable")
-    for start in progress_bar(range(0, len(order), batch_size), desc=desc):
-        yield order[start:start + batch_size]
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def length_batches(rows: Sequence[Sequence[int]], batch_size: int, desc: str) -> Iterator[np.ndarray]:
+    """`by_length`'s batches with a progress bar."""
+    yield from progress_bar(by_length(rows, batch_size), desc=desc)
+
+
+def prefix_groups(rows: Sequence[Sequence[int]], batch_size: int, *, beyond: int,
+                  min_shared: int = 32) -> list[list[int]]:
+    """Groups (at most `batch_size` rows) of rows that share at least `min_shared` leading
+    tokens beyond the first `beyond` (e.g. several questions about one passage, the passage
+    first): lexicographic neighbours, whose common prefix is the smallest of their adjacent
+    ones. A row that shares so much with no other row is left out."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i])
+    groups: list[list[int]] = []
+    run: list[int] = []
+    for i in order:
+        if run and (len(run) == batch_size
+                    or shared_prefix_length([rows[run[-1]], rows[i]]) < beyond + min_shared):
+            groups.append(run)
+            run = []
+        run.append(i)
+    groups.append(run)
+    return [g for g in groups if len(g) > 1]
 
 
 def pad_left(lm: InProcessLM, rows: Sequence[list[int]]):
@@ -229,15 +252,21 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
     answers: list[str] = [""] * len(prompts)
     tok = lm.tokenizer
     stops = list(_eos_ids(lm.model) if stop_ids is None else stop_ids)
-    n = shared_prefix_length(prompts) if share_prefix else 0
+    n_all = shared_prefix_length(prompts) if share_prefix else 0
+    groups = prefix_groups(prompts, batch_size, beyond=n_all) if share_prefix else []
+    grouped = {i for g in groups for i in g}
+    rest = [i for i in range(len(prompts)) if i not in grouped]
+    batches = [(g, shared_prefix_length([prompts[i] for i in g])) for g in groups] + \
+        [([rest[j] for j in b], n_all) for b in by_length([prompts[i] for i in rest], batch_size)]
     with torch.inference_mode(), bf16_screened_head(lm.model, lm.device) as screen:
-        prefix = prefix_cache(lm, lm.model, prompts[0][:n]) if n else None
-        for idx in length_batches(prompts, batch_size, "generate"):
+        common = prefix_cache(lm, lm.model, prompts[0][:n_all]) if n_all else None
+        for idx, n in progress_bar(batches, desc="generate"):
+            prefix = common if n == n_all else prefix_cache(lm, lm.model, prompts[idx[0]][:n])
             ids, mask = pad_left(lm, [prompts[i][n:] for i in idx])
             extra: dict[str, Any] = {}
             if prefix is not None:   # generate() counts positions from the mask
                 extra[kv_cache_name(lm.model)], mask = continuing(prefix, mask, n)
-                head = torch.tensor([prompts[0][:n]], device=ids.device).expand(len(idx), n)
+                head = torch.tensor([prompts[idx[0]][:n]], device=ids.device).expand(len(idx), n)
                 ids = torch.cat([head, ids], 1)
             out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
                                     max_new_tokens=max_new_tokens, num_beams=1,
