@@ -76,6 +76,16 @@ def test_bf16_features_are_keyed_apart_and_close_to_float32(cache):
         autocast("cpu", "float16")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_span_head_features_are_bf16_only_where_the_cpu_computes_bf16(native, monkeypatch):
+    from lmgate.core import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    assert device.span_feature_dtype("cpu") == ("bfloat16" if native else "float32")
+    assert device.span_feature_dtype("cuda") == "bfloat16"
+    assert ("span-head token features in bfloat16" in device.precision_summary("cpu")) == native
+
+
 def test_encoder_head_reads_mean_pooled_features_and_predicts_new_data(cache):
     """multilingual-e5-small frozen: a bias-free hidden x labels head on the mean of the tokens;
     cached features give the naive forward's logits; `predict` scores data it never saw."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from lmgate.core.cache import RunCache, cache_arrays
 from lmgate.core.config import TrainConfig
-from lmgate.core.device import autocast, inference_dtype
+from lmgate.core.device import autocast, span_feature_dtype
 from lmgate.core.progress import progress_bar
 from lmgate.data.squad import Question
 from lmgate.methods.trainer import linear_schedule
@@ -183,7 +183,7 @@ def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[
     frozen = load_model(base, "frozen-head", cache, task="qa", seed=seed)
     windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
                for name, qs in (("train", train), ("test", test))}
-    dtype = inference_dtype(device)
+    dtype = span_feature_dtype(device)
     feats = {name: cached_token_features(frozen, windows[name], qs, cache, device=device,
                                          dtype=dtype)
              for name, qs in (("train", train), ("test", test))}
