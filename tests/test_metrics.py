@@ -267,3 +267,23 @@ def test_assert_above_a_reference_is_reported_like_a_comparison():
     assert cmp.diff.low == pytest.approx(ci.low - 0.5) and cmp.b == 0.5 and cmp.p_value == 0
     assert [(c["b_name"], c["held"]) for c in seen] == [("mean transfer", True),
                                                          ("mean transfer", False)]
+
+
+def test_a_results_resampled_confusions_are_computed_once_and_equal_fresh_ones():
+    from lmgate.metrics import resampling
+    from lmgate.metrics.classification import resampled_confusions, weighted_confusions
+
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    clusters = rng.integers(0, 40, 500)
+    first = resampling.resampled_confusion_stack(y, p, 3, 200, 7)
+    assert resampling.resampled_confusion_stack(y.copy(), p.copy(), 3, 200, 7) is first
+    assert np.array_equal(first, resampled_confusions(y, p, 3, resampling.resample_index(500, 200, 7)))
+    assert not first.flags.writeable
+    by_cluster = resampling.resampled_confusion_stack(y, p, 3, 200, 7, clusters)
+    assert np.array_equal(by_cluster, weighted_confusions(
+        y, p, 3, resampling.cluster_weights(clusters, 200, 7)))
+    other = p.copy()
+    other[0] = (other[0] + 1) % 3                     # one prediction changed: a new stack
+    for changed in [(y, other, 3, 200, 7), (y, p, 3, 200, 8), (y, p, 4, 200, 7)]:
+        assert resampling.resampled_confusion_stack(*changed) is not first

@@ -8,6 +8,8 @@ examples are resampled identically: that is what makes a comparison paired.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,16 +68,52 @@ def interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
     return Interval(float(point), float(low), float(high), confidence)
 
 
-def resampled_metric(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, metric: str,
-                     n_resamples: int, seed: int, clusters=None) -> np.ndarray:
-    """A classification metric on R resamples: of examples, or of whole clusters."""
+#: The last few stacks of resampled confusion matrices, by content: a result's metrics
+#: (accuracy, macro/weighted precision, recall, F1) are all read off one stack.
+_CONFUSIONS: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_CONFUSIONS_KEPT = 16
+
+
+def _content_key(*parts) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(f"{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"|")
+    return digest.digest()
+
+
+def resampled_confusion_stack(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int,
+                              n_resamples: int, seed: int, clusters=None) -> np.ndarray:
+    """(R, k, k + 1) confusion counts of R resamples of examples, or of whole clusters;
+    computed once per content (read-only: callers get the shared array)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    key = _content_key(y_true, y_pred, n_labels, n_resamples, seed,
+                       None if clusters is None else np.asarray(clusters).astype(str))
+    if key in _CONFUSIONS:
+        _CONFUSIONS.move_to_end(key)
+        return _CONFUSIONS[key]
     if clusters is None:
         cms = resampled_confusions(y_true, y_pred, n_labels,
                                    resample_index(len(y_true), n_resamples, seed))
     else:
         cms = weighted_confusions(y_true, y_pred, n_labels,
                                   cluster_weights(clusters, n_resamples, seed))
-    return metric_from_confusions(cms, metric)
+    cms.setflags(write=False)
+    _CONFUSIONS[key] = cms
+    while len(_CONFUSIONS) > _CONFUSIONS_KEPT:
+        _CONFUSIONS.popitem(last=False)
+    return cms
+
+
+def resampled_metric(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, metric: str,
+                     n_resamples: int, seed: int, clusters=None) -> np.ndarray:
+    """A classification metric on R resamples: of examples, or of whole clusters."""
+    return metric_from_confusions(resampled_confusion_stack(y_true, y_pred, n_labels,
+                                                            n_resamples, seed, clusters), metric)
 
 
 def point_and_resamples(y_true, y_pred, n_labels: int, metric: str, n_resamples: int, seed: int,
