@@ -28,12 +28,20 @@ def sklearn_value(metric, y, p):
 @settings(max_examples=150, deadline=None)
 @given(arrays=label_arrays | with_invalid)
 def test_vectorised_metrics_agree_with_sklearn(arrays):
+    """classification_metrics counts one confusion matrix; scikit-learn's values, to the bit."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     y, p = map(np.array, arrays)
     point = classification_metrics(y, p, LABELS)
     for metric in RESAMPLABLE:
         expected = sklearn_value(metric, y, p)
-        assert point[metric] == pytest.approx(expected, abs=1e-12)
+        assert point[metric] == expected
         assert metric_function(metric, 3)(y, p) == pytest.approx(expected, abs=1e-12)
+    per_class = precision_recall_fscore_support(y, p, labels=[0, 1, 2], average=None,
+                                                zero_division=0)[:3]
+    for kind, values in zip(("precision", "recall", "f1"), per_class):
+        assert [point[f"{kind}/{name}"] for name in LABELS] == list(values)
+    assert len(point) == len(RESAMPLABLE) + 3 * len(LABELS)
 
 
 @settings(max_examples=80, deadline=None)
