@@ -68,13 +68,13 @@ def test_dequantising_parses_a_gguf_file_once(cache, monkeypatch):
     import gguf
     from transformers import AutoConfig, AutoTokenizer
 
-    from lmgate.models.gguf import one_parse_per_file
+    from lmgate.models.gguf import _plain_array_reader, one_parse_per_file
 
     smol = resolve_model(get_model_spec("smollm2-135m-instruct"), cache)
     folder, file = smol.location, smol.load_kwargs["gguf_file"]
     parsed = []
 
-    class CountingReader(gguf.GGUFReader):
+    class CountingReader(_plain_array_reader(gguf.GGUFReader)):
         def __init__(self, path, *args, **kwargs):
             parsed.append(path)
             super().__init__(path, *args, **kwargs)
