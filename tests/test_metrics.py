@@ -295,3 +295,19 @@ def test_a_results_resampled_confusions_are_computed_once_and_equal_fresh_ones()
     other[0] = (other[0] + 1) % 3                     # one prediction changed: a new stack
     for changed in [(y, other, 3, 200, 7), (y, p, 3, 200, 8), (y, p, 4, 200, 7)]:
         assert resampling.resampled_confusion_stack(*changed) is not first
+
+
+def test_the_confusion_cache_keeps_at_most_its_count_and_bytes(monkeypatch):
+    from lmgate.metrics import resampling
+
+    monkeypatch.setattr(resampling, "_CONFUSIONS", type(resampling._CONFUSIONS)())
+    y = np.arange(300) % 3
+    stacks = [resampling.resampled_confusion_stack(y, (y + 1) % 3, 3, 100, s) for s in range(4)]
+    assert len(resampling._CONFUSIONS) == 4
+    monkeypatch.setattr(resampling, "_CONFUSIONS_BYTES", 2 * stacks[0].nbytes)
+    resampling.resampled_confusion_stack(y, y, 3, 100, 5)
+    assert len(resampling._CONFUSIONS) == 2          # the newest two fit the byte bound
+    monkeypatch.setattr(resampling, "_CONFUSIONS_BYTES", 1)
+    newest = resampling.resampled_confusion_stack(y, y, 3, 100, 6)
+    kept = list(resampling._CONFUSIONS.values())
+    assert len(kept) == 1 and kept[0] is newest      # one is always kept

@@ -69,9 +69,10 @@ def interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
 
 
 #: The last few stacks of resampled confusion matrices, by content: a result's metrics
-#: (accuracy, macro/weighted precision, recall, F1) are all read off one stack.
+#: (accuracy, macro/weighted precision, recall, F1) are all read off one stack. At most 16
+#: stacks and 256 MiB (a stack of 1,000 resamples of 100 labels is 80 MB).
 _CONFUSIONS: OrderedDict[bytes, np.ndarray] = OrderedDict()
-_CONFUSIONS_KEPT = 16
+_CONFUSIONS_KEPT, _CONFUSIONS_BYTES = 16, 256 * 2**20
 
 
 def _content_key(*parts) -> bytes:
@@ -104,7 +105,8 @@ def resampled_confusion_stack(y_true: np.ndarray, y_pred: np.ndarray, n_labels: 
                                   cluster_weights(clusters, n_resamples, seed))
     cms.setflags(write=False)
     _CONFUSIONS[key] = cms
-    while len(_CONFUSIONS) > _CONFUSIONS_KEPT:
+    while len(_CONFUSIONS) > 1 and (len(_CONFUSIONS) > _CONFUSIONS_KEPT or sum(
+            stack.nbytes for stack in _CONFUSIONS.values()) > _CONFUSIONS_BYTES):
         _CONFUSIONS.popitem(last=False)
     return cms
 

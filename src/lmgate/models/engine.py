@@ -89,7 +89,7 @@ def prefix_groups(rows: Sequence[Sequence[int]], batch_size: int, *, beyond: int
     tokens beyond the first `beyond` (e.g. several questions about one passage, the passage
     first): lexicographic neighbours, whose common prefix is the smallest of their adjacent
     ones. A row that shares so much with no other row is left out."""
-    order = sorted(range(len(rows)), key=lambda i: rows[i])
+    order = sorted(range(len(rows)), key=lambda i: tuple(rows[i]))
     groups: list[list[int]] = []
     run: list[int] = []
     for i in order:
@@ -246,7 +246,9 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
     """Greedy continuations (decoded, special tokens dropped) of prompts given as token ids,
     ending at `stop_ids` (default: the model's EOS tokens). With `share_prefix`, the token
     prefix every prompt shares runs once and each batch continues a copy of its KV cache
-    (the zero-shot classifier's prompts share ~60% of their tokens)."""
+    (the zero-shot classifier's prompts share ~60% of their tokens); prompts that share a
+    longer prefix among themselves (`prefix_groups`: questions about one passage) form batches
+    that continue that prefix's cache instead."""
     import torch
 
     answers: list[str] = [""] * len(prompts)
