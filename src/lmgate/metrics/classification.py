@@ -1,4 +1,5 @@
-"""Classification metrics from confusion counts, vectorised over resamples (point values equal scikit-learn's).
+"""Classification metrics from confusion counts, vectorised over resamples; point values equal
+scikit-learn's.
 
 Every metric is computed over the *declared* label set (labels=range(k), zero_division=0), so a
 class missing from a sample or a resample still counts in the macro average instead of silently
