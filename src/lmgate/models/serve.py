@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.serve_watchdog import pid_alive, read_record, write_record
+from lmgate.core.io import pid_alive
+from lmgate.models.serve_watchdog import read_record, write_record
 
 #: Each engine's server command: how its model and address are passed, and what it needs.
 ENGINES: dict[str, dict[str, Any]] = {

@@ -19,17 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from lmgate.core.io import atomic_write_json, atomic_write_text, pid_alive
+
 POLL_S = 0.5
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_record(record: Path) -> dict | None:
@@ -41,9 +33,7 @@ def read_record(record: Path) -> dict | None:
 
 def write_record(record: Path, data: dict) -> None:
     """Atomically (a reader never sees half a file)."""
-    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, record)
+    atomic_write_json(record, data)
 
 
 def _server_session() -> None:
@@ -75,9 +65,7 @@ def supervise(record: Path, command: list[str]) -> int:
 
     server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_server_session)
     pid_file = record.with_name(record.name + ".pid")
-    tmp = pid_file.with_name(f".{pid_file.name}.tmp")
-    tmp.write_text(str(server.pid), encoding="utf-8")
-    os.replace(tmp, pid_file)   # the launcher polls for it: never half a number
+    atomic_write_text(pid_file, str(server.pid))   # the launcher polls for it: never half a number
     lock = FileLock(str(record) + ".lock")
     try:
         while server.poll() is None:
