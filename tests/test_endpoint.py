@@ -23,7 +23,7 @@ from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.endpoint import Endpoint, EndpointError, connect, display_url
 from lmgate.models.load import load_model, resolve
 from lmgate.models.registry import ModelSpec, spec_from_mapping
-from lmgate.models.serve_watchdog import pid_alive
+from lmgate.core.io import pid_alive
 from lmgate.models.serve import Serve, start
 
 SMOL = "smollm2-135m-instruct"

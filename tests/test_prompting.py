@@ -157,14 +157,22 @@ def test_generate_parses_answers_and_counts_invalid(lm):
         == [0, 1, 1, INVALID, INVALID, INVALID]
 
 
-def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm, monkeypatch):
+@pytest.fixture
+def prefixes(monkeypatch) -> list:
+    """The token prefixes whose KV cache the engine computes, in order."""
+    from lmgate.models import engine
+
+    computed = []
+    monkeypatch.setattr(engine, "prefix_cache",
+                        lambda *a, _real=engine.prefix_cache: computed.append(a[2]) or _real(*a))
+    return computed
+
+
+def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm, prefixes):
     """Greedy generation runs the prefix all prompts share once and continues a copy of its
     KV cache in every batch (padding between prefix and row): the same tokens as without."""
     from lmgate.models import engine
 
-    prefixes = []
-    monkeypatch.setattr(engine, "prefix_cache",
-                        lambda *a, _real=engine.prefix_cache: prefixes.append(a[2]) or _real(*a))
     prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
         "Ein Hund läuft im Park.", "Zwei Frauen sitzen auf einer Bank und lesen ein Buch.",
         "Die Sonne scheint.", "Ein Mann kocht in der Küche, und seine Kinder schauen zu.")]
@@ -182,14 +190,11 @@ def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm
     assert len(prefixes) == 2
 
 
-def test_questions_about_one_passage_continue_the_passages_prefix(lm, monkeypatch):
+def test_questions_about_one_passage_continue_the_passages_prefix(lm, prefixes):
     """Prompts that share a long prefix beyond what all share (questions after one passage)
     go in batches of their own that run that prefix once: the same answers as without."""
     from lmgate.models import engine
 
-    prefixes = []
-    monkeypatch.setattr(engine, "prefix_cache",
-                        lambda *a, _real=engine.prefix_cache: prefixes.append(a[2]) or _real(*a))
     passages = ["The Rhine flows from the Swiss Alps through Germany and the Netherlands into "
                 "the North Sea, and it is one of the longest rivers in Europe.",
                 "Marie Curie was a physicist and chemist who won two Nobel Prizes, one in "
