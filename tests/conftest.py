@@ -134,7 +134,10 @@ def _start(config: pytest.Config, name: str) -> BackgroundRun:
     folder = Path(tempfile.mkdtemp(prefix=f"lmgate-{name}-"))
     args, extra = BACKGROUND_RUNS[name](Path(__file__).resolve().parents[1], folder)
     env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
-    env.update(HF_HUB_OFFLINE="1", LMGATE_CACHE_DIR=str(cache_for_tests(folder)), **extra)
+    # One torch thread: the runs' stand-ins are small (the dry run takes 36 s either way), and a
+    # second thread's OpenMP spinning took CPU from the tests beside them (37 vs 50 CPU s).
+    env.update(HF_HUB_OFFLINE="1", LMGATE_CACHE_DIR=str(cache_for_tests(folder)),
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
     with open(folder / "output.txt", "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--results-dir",
@@ -142,6 +145,26 @@ def _start(config: pytest.Config, name: str) -> BackgroundRun:
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     run = config.stash.setdefault(_BACKGROUND, {})[name] = BackgroundRun(process, folder, env)
     return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "all_cores: the test runs a model on every core; lmgate's tests run it after "
+        "their light ones, when the background runs have finished")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """lmgate's light tests first, then its `all_cores` ones, then anything else collected
+    (evals/): the background runs overlap single-threaded tests instead of ones whose two
+    torch threads they slow (test_endpoint.py took 95 s beside them, 24 s alone)."""
+    tests = Path(__file__).parent
+
+    def rank(item: pytest.Item) -> int:
+        if tests not in item.path.parents:
+            return 2
+        return 1 if item.get_closest_marker("all_cores") else 0
+    items[:] = sorted(items, key=rank)   # stable: each group keeps its order
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -13,6 +13,8 @@ from lmgate.models.load import resolve
 from lmgate.models.registry import get_model_spec
 from lmgate.models.resolve import resolve_model
 
+pytestmark = pytest.mark.all_cores
+
 GEMMA = "gemma3-270m"
 
 

@@ -18,6 +18,8 @@ from lmgate.models.standins import standin_name
 from lmgate.core.config import TrainConfig
 from lmgate.methods.finetune import finetune
 
+pytestmark = pytest.mark.all_cores
+
 #: Two gloo processes of batch 4 against one of batch 8. Measured: the classifier's losses
 #: differ by <= 0.007 (0.69 -> 0.67 over two epochs) and its test macro F1 not at all; LoRA's
 #: causal-LM losses agree to 4 decimals. (Before the loss-scaling fix in training.py the

@@ -26,6 +26,8 @@ from lmgate.models.registry import ModelSpec, spec_from_mapping
 from lmgate.core.io import pid_alive
 from lmgate.models.serve import Serve, start
 
+pytestmark = pytest.mark.all_cores
+
 SMOL = "smollm2-135m-instruct"
 TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every minute.",
          "The worst acting I have seen.", "Charming and funny.", "A boring mess."]

@@ -11,6 +11,8 @@ from lmgate.methods.heads import (base_features, predict_head,
                                  train_classification_head)
 from lmgate.core.config import TrainConfig
 
+pytestmark = pytest.mark.all_cores
+
 MODEL = "smollm2-135m-instruct"
 SMOLLM2_PARAMETERS = 134_515_008
 SMOLLM2_HIDDEN = 576

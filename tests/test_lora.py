@@ -10,6 +10,8 @@ from lmgate.methods.lora import (LoraSettings, TranslationPrompt, _encode, adapt
 from lmgate.methods.translation import translate
 from lmgate.models.load import load_model
 
+pytestmark = pytest.mark.all_cores
+
 PAIRS = [("Ein Hund läuft.", "Un chien court."), ("Zwei Katzen schlafen.", "Deux chats dorment."),
          ("Ein Mann liest.", "Un homme lit."), ("Eine Frau singt.", "Une femme chante.")] * 4
 SETTINGS = LoraSettings(r=4, alpha=16, dropout=0.0, learning_rate=1e-3, epochs=1, batch_size=8,

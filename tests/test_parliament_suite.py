@@ -11,6 +11,8 @@ from conftest import write_touche
 from lmgate.data.sources import parliament
 from lmgate.core.errors import DataError, DataUnavailable
 
+pytestmark = pytest.mark.all_cores
+
 SUITE = Path(__file__).resolve().parents[1] / "evals" / "test_parliament.py"
 
 

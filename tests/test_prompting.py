@@ -16,6 +16,8 @@ from lmgate.models.load import load_model
 from lmgate.methods.zero_shot import (INVALID, PromptTemplate, ZeroShotClassifier, agreement, draw_shots,
                               shared_prefix_length)
 
+pytestmark = pytest.mark.all_cores
+
 LABELS = ("negative", "positive")
 WORDS = PromptTemplate("Is this review positive or negative? Answer with one word.",
                        {"negative": "negative", "positive": "positive"}, input_name="Review",

@@ -12,6 +12,8 @@ from lmgate.models import screened_head
 from lmgate.models.screened_head import CANDIDATES, screened_logits
 
 
+pytestmark = pytest.mark.all_cores
+
 def _layer(seed: int, vocab: int, dim: int, flat_rows: int):
     """A weight with near-duplicate rows (near-ties in every row of logits) and hidden states
     of realistic size (norms ~100, like a final norm's output), some of them zero-ish (flat

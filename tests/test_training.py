@@ -9,6 +9,8 @@ from lmgate.core.config import TrainConfig
 from lmgate.methods.finetune import finetune
 
 
+pytestmark = pytest.mark.all_cores
+
 def test_finetune_is_cached_with_identical_predictions(tmp_path, toy_splits):
     data = toy_splits
     config = TrainConfig(epochs=2, learning_rate=1e-3, batch_size=16, max_length=16)
