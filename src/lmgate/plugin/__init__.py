@@ -13,6 +13,8 @@ One module per concern, each a plugin of its own:
 - `claims`: failed claims of a dry-run profile, or of a study's `unpowered` list, reported as
   xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
+- `prefetch`: those models fetched, converted and dequantised in a background process while
+  the first tests run (`--no-prefetch`);
 - `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
 - `progress`: one progress line for all xdist workers, printed by the controller;
 - `tracking`: `--lmgate-track`: the run logged to MLflow or another tracker.
@@ -29,6 +31,7 @@ pytest_plugins = [
     "lmgate.plugin.fixtures",
     "lmgate.plugin.claims",
     "lmgate.plugin.plan",
+    "lmgate.plugin.prefetch",
     "lmgate.plugin.scaleout",
     "lmgate.plugin.progress",
     "lmgate.plugin.tracking",
