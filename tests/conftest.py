@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,6 @@ _BACKGROUND = pytest.StashKey[dict]()
 
 
 def _start(config: pytest.Config, name: str) -> BackgroundRun:
-    import os
     import sys
     import tempfile
 
@@ -137,7 +137,8 @@ def _start(config: pytest.Config, name: str) -> BackgroundRun:
     # One torch thread: the runs' stand-ins are small (the dry run takes 36 s either way), and a
     # second thread's OpenMP spinning took CPU from the tests beside them (37 vs 50 CPU s).
     env.update(HF_HUB_OFFLINE="1", LMGATE_CACHE_DIR=str(cache_for_tests(folder)),
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTEST_ADDOPTS=_with_lean_addopts(env),
+               **extra)
     with open(folder / "output.txt", "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--results-dir",
@@ -195,6 +196,24 @@ def _background(request, name: str) -> BackgroundRun:
 def paper_dryrun_run(request) -> BackgroundRun:
     """`pytest evals --profile paper-dryrun`, started when collection ended."""
     return _background(request, "paper_dryrun_run")
+
+
+#: Plugins that lmgate's inner sessions do not exercise, off in them: hypothesis's (0.8 s of
+#: imports in every subprocess session and xdist worker), anyio's, and the unraisable-exception
+#: check, whose five gc.collect() passes over a heap holding torch cost ~0.4 s per process
+#: (py-spy over `pytest tests`: 18 xdist workers spent 15 s importing hypothesis, 7 s in gc).
+LEAN_INNER_SESSIONS = "-p no:hypothesispytest -p no:anyio -p no:unraisableexception"
+
+
+def _with_lean_addopts(env) -> str:
+    return " ".join(filter(None, [env.get("PYTEST_ADDOPTS", ""), LEAN_INNER_SESSIONS]))
+
+
+@pytest.fixture(autouse=True)
+def _lean_inner_sessions(request, monkeypatch):
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")   # it clears PYTEST_ADDOPTS when it is set up
+    monkeypatch.setenv("PYTEST_ADDOPTS", _with_lean_addopts(os.environ))
 
 
 @pytest.fixture(autouse=True)
