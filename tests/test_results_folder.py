@@ -148,6 +148,8 @@ def test_ctrl_c_writes_no_baseline_and_marks_the_results_partial(pytester):
     assert "was interrupted: the baseline" in result.stdout.str()
     summary = (pytester.path / "lmgate-results" / "summary.md").read_text()
     assert "**interrupted** yes: stopped (Ctrl-C) after 1 of 2 tests" in summary
+    # No model ran, so torch was never imported to say which device one would have used.
+    assert "**device** none used (no model ran) · **dtype** n/a" in summary
 
 
 def test_a_corrupt_baseline_is_not_overwritten_by_update(pytester):
