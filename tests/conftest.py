@@ -115,7 +115,7 @@ def _tracked_baselines(root: Path, folder: Path) -> tuple[list[str], dict[str, s
     tests = [f"{root}/evals/test_baselines.py::test_tfidf_beats_majority_class[{lang}]"
              for lang in ("en", "fr")]
     trackers = [arg for name in TRACKERS for arg in ("--lmgate-track", name)]
-    return [*tests, *trackers], {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+    return [*tests, *trackers, "--lmgate-plots=on"], {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
                                  "WANDB_MODE": "offline", "WANDB_DIR": str(folder / "wandb-runs")}
 
 
@@ -198,11 +198,13 @@ def paper_dryrun_run(request) -> BackgroundRun:
     return _background(request, "paper_dryrun_run")
 
 
-#: Plugins that lmgate's inner sessions do not exercise, off in them: hypothesis's (0.8 s of
-#: imports in every subprocess session and xdist worker), anyio's, and the unraisable-exception
+#: What lmgate's inner sessions do not exercise, off in them: hypothesis's plugin (0.8 s of
+#: imports in every subprocess session and xdist worker), anyio's, the unraisable-exception
 #: check, whose five gc.collect() passes over a heap holding torch cost ~0.4 s per process
-#: (py-spy over `pytest tests`: 18 xdist workers spent 15 s importing hypothesis, 7 s in gc).
-LEAN_INNER_SESSIONS = "-p no:hypothesispytest -p no:anyio -p no:unraisableexception"
+#: (py-spy over `pytest tests`: 18 xdist workers spent 15 s importing hypothesis, 7 s in gc),
+#: and plots (~0.2 s a session, 24 s in all): tests of plots pass --lmgate-plots=on.
+LEAN_INNER_SESSIONS = ("-p no:hypothesispytest -p no:anyio -p no:unraisableexception "
+                       "--lmgate-plots=off")
 
 
 def _with_lean_addopts(env) -> str:

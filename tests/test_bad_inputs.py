@@ -51,6 +51,7 @@ def bad_baselines(folder):
     (["--lmgate-seed", "x"], "--lmgate-seed must be an integer, got 'x'"),
     (["--gate-alpha", "2"], "--gate-alpha must be in (0, 1)"),
     (["--device", "tpu"], "unknown --device 'tpu'"),
+    (["--lmgate-plots", "maybe"], "--lmgate-plots must be on or off, got 'maybe'"),
     (["--profile", "fast"], "unknown profile 'fast'; choose one of ['paper', 'smoke']"),
 ])
 def test_bad_options_are_usage_errors_naming_the_option(pytester, args, words):

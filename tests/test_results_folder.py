@@ -68,11 +68,11 @@ def test_a_run_that_runs_nothing_touches_nothing(study, args):
 
 def test_plots_of_an_earlier_run_go_and_names_from_data_stay_inside(study, monkeypatch):
     out = study.path / "lmgate-results"
-    assert study.runpytest().ret == 0
+    assert study.runpytest("--lmgate-plots=on").ret == 0
     assert "plots/test_study/learning_curves_bert.png" in files(out)
     for model in ("/../../../tmp/x/ESCAPED", "org/model"):
         monkeypatch.setenv("TOY_MODEL", model)
-        assert study.runpytest().ret == 0
+        assert study.runpytest("--lmgate-plots=on").ret == 0
         plots = [f for f in files(out) if f.startswith("plots/")]
         assert plots and all(p.count("/") == 2 for p in plots), plots   # plots/<study>/<file>
         assert not any("bert" in p for p in plots)                     # the last run's went
@@ -209,6 +209,17 @@ def test_cuda_on_a_machine_without_it_stops_before_any_test(study):
     assert study.runpytest("--device", "cuda", "--lmgate-plan").ret == 0   # planning is fine
 
 
+def test_plots_off_writes_every_other_file_and_says_so(study):
+    out = study.path / "lmgate-results"
+    assert study.runpytest("--lmgate-plots=on").ret == 0
+    with_plots = set(files(out))
+    assert study.runpytest("--lmgate-plots=off").ret == 0
+    assert set(files(out)) == {f for f in with_plots if not f.startswith("plots/")}
+    summary = (out / "summary.md").read_text()
+    assert "**plots** off (--lmgate-plots off)" in summary and ".png" not in summary
+    assert ".png" not in (out / "report.html").read_text()
+
+
 def test_a_dangling_symlink_as_results_folder_stops_before_any_test(study):
     (study.path / "out").symlink_to(study.path / "gone")
     result = study.runpytest("--results-dir", "out")
@@ -222,7 +233,7 @@ def test_results_that_cannot_be_written_say_so_and_keep_the_previous_set(study):
     import resource
     import signal
 
-    assert study.runpytest().ret == 0
+    assert study.runpytest("--lmgate-plots=on").ret == 0
     out = study.path / "lmgate-results"
     before = {f: (out / f).read_bytes() for f in files(out)}
 
@@ -230,7 +241,7 @@ def test_results_that_cannot_be_written_say_so_and_keep_the_previous_set(study):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a failed write, not a killed process
         resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
 
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lmgate-plots=on"],
                          cwd=study.path, preexec_fn=small_files, capture_output=True, text=True,
                          env={**__import__("os").environ, "PYTHONDONTWRITEBYTECODE": "1",
                               "TOY_MODEL": "other"})

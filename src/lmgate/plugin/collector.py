@@ -167,10 +167,14 @@ class Collector:
         try:
             self.written = publish(self.out, lambda stage: write_folder(
                 stage, self.rows, self.predictions, sections, self.sections, self.claims,
-                self._header()))
+                self._header(), with_plots=self._plots()))
         except (OSError, ConfigError) as exc:   # a full disk, a folder gone read-only
             self.write_error = (f"results could not be written to {self.out} ({exc}); the "
                                 "folder keeps the previous run's complete set")
+
+    def _plots(self) -> bool:
+        settings = self.config.stash.get(SETTINGS, None)
+        return settings is None or settings.plots
 
     def _header(self) -> dict[str, Any]:
         """Run facts for the top of summary.md (not in results files: they would differ per
@@ -195,7 +199,8 @@ class Collector:
                 "versions": ", ".join(f"{k} {env[k]}" for k in ("lmgate", "torch",
                                                                  "transformers") if env.get(k)),
                 "wall time": f"{time.time() - self.started:.0f} s",
-                "cache hits": f"{hits} of {len(self.rows)} results"}
+                "cache hits": f"{hits} of {len(self.rows)} results",
+                "plots": None if self._plots() else "off (--lmgate-plots off)"}
 
     def tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""

@@ -22,6 +22,7 @@ class Settings:
     models: tuple[str, ...] = ()
     cache_dir: Path = field(default_factory=default_cache_dir)
     use_cache: bool = True
+    plots: bool = True                  # --lmgate-plots
 
     def torch_device(self) -> str:
         return resolve_device(self.device)

@@ -187,11 +187,12 @@ def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
                  extra_sections: Sequence[tuple[str, str]] = (),
                  recorded_sections: Sequence[dict[str, str]] = (),
                  claims: Sequence[dict[str, Any]] = (),
-                 header: Mapping[str, Any] | None = None) -> list[Path]:
-    """Every export of one run into `folder`, its plots included; the paths written."""
+                 header: Mapping[str, Any] | None = None, with_plots: bool = True) -> list[Path]:
+    """Every export of one run into `folder`, its plots included unless `with_plots` is
+    False; the paths written."""
     from lmgate.report.plots import plots_by_study
 
-    plots = plots_by_study(rows, folder)
+    plots = plots_by_study(rows, folder) if with_plots else {}
     return write_results(rows, predictions, folder, plots, extra_sections, recorded_sections,
                          claims, header) + [p for paths in plots.values() for p in paths]
 
