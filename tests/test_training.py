@@ -39,3 +39,25 @@ def test_predict_rejects_other_label_sets(tmp_path, toy_splits):
     other = LabeledData(pd.DataFrame({"text": ["x"], "label": [0]}), ("a", "b"))
     with pytest.raises(ValueError, match="trained on"):
         run.predict(other)
+
+
+def test_training_runs_with_the_earlier_heap_frozen_and_unfreezes_it_even_on_errors():
+    import gc
+
+    from lmgate.methods.trainer import run_trainer
+
+    class Train:
+        def __init__(self, fail: bool):
+            self.fail, self.frozen_during = fail, None
+
+        def train(self):
+            self.frozen_during = gc.get_freeze_count()
+            if self.fail:
+                raise RuntimeError("diverged")
+
+    ok, bad = Train(False), Train(True)
+    run_trainer(ok)
+    with pytest.raises(RuntimeError, match="diverged"):
+        run_trainer(bad)
+    assert ok.frozen_during > 1000 and bad.frozen_during > 1000
+    assert gc.get_freeze_count() == 0

@@ -23,7 +23,7 @@ from lmgate.core.config import LoraSettings
 from lmgate.core.device import trainer_flags
 from lmgate.core.progress import training_progress
 from lmgate.methods.launch import fit_lora_distributed
-from lmgate.methods.trainer import epoch_history
+from lmgate.methods.trainer import epoch_history, run_trainer
 from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
 from lmgate.models.engine import encode_prompt
 from lmgate.models.language_model import CausalLM
@@ -190,7 +190,7 @@ def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Seque
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
                                                            label_pad_token_id=-100),
                       callbacks=[training_progress(f"LoRA training of {name}")])
-    trainer.train()
+    run_trainer(trainer)
     return trainer
 
 

@@ -21,7 +21,7 @@ from lmgate.core.config import LoraSettings, TrainConfig
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.methods.launch import SPLITS
 from lmgate.methods.lora import adapter_output, new_adapter, run_lora_training
-from lmgate.methods.trainer import classifier_trainer, epoch_history
+from lmgate.methods.trainer import classifier_trainer, epoch_history, run_trainer
 from lmgate.methods.translation import TranslationPrompt
 
 
@@ -47,7 +47,7 @@ def _train_classifier_job(job: Path, spec: dict[str, Any], rank0: bool):
     tokenizer = AutoTokenizer.from_pretrained(job / "initial")
     trainer = classifier_trainer(model, tokenizer, data, TrainConfig(**spec["config"]),
                                  seed=spec["seed"], device=spec["device"], workdir=job / "work")
-    trainer.train()
+    run_trainer(trainer)
     if rank0:
         model.save_pretrained(job / "trained", safe_serialization=True)
     return trainer, {"history": epoch_history(trainer.state.log_history)}
