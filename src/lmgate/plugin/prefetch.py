@@ -4,7 +4,9 @@ own (`lmgate.models.prefetch`), in the order of their first use, while the first
 
 Its output goes to `prefetch-<pid>.log` in the cache folder, kept when a model could not be
 prepared (the session's own load of that model reports why); the process is stopped when the
-session ends. `--no-prefetch` turns it off.
+session ends. `--no-prefetch` turns it off. Under pytest-xdist nothing is prefetched: the
+controller does not collect, and each worker's first test prepares what it needs (under the
+cache's locks, once per machine).
 """
 
 from __future__ import annotations
