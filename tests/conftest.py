@@ -115,8 +115,9 @@ def _tracked_baselines(root: Path, folder: Path) -> tuple[list[str], dict[str, s
     tests = [f"{root}/evals/test_baselines.py::test_tfidf_beats_majority_class[{lang}]"
              for lang in ("en", "fr")]
     trackers = [arg for name in TRACKERS for arg in ("--lmgate-track", name)]
-    return [*tests, *trackers, "--lmgate-plots=on"], {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-                                 "WANDB_MODE": "offline", "WANDB_DIR": str(folder / "wandb-runs")}
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}", "WANDB_MODE": "offline",
+           "WANDB_DIR": str(folder / "wandb-runs")}
+    return [*tests, *trackers, "--lmgate-plots=on"], env   # the trackers log the plots
 
 
 #: Subprocess checks that start when collection ends, if a selected test asks for their
