@@ -75,7 +75,7 @@ def cache_for_tests(folder: Path) -> Path:
     from lmgate.core.config import default_cache_dir
 
     real, test = default_cache_dir(), folder / "lmgate-cache"
-    for part in ("pypi", "runs/weights"):
+    for part in ("runs/pypi", "runs/weights"):   # the kinds' folders under RunCache's root
         (real / part).mkdir(parents=True, exist_ok=True)
         (test / part).parent.mkdir(parents=True, exist_ok=True)
         if not (test / part).exists():

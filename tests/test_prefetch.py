@@ -46,7 +46,8 @@ def study(pytester, tmp_path):
 
     cache = tmp_path / "store"
     (cache / "runs").mkdir(parents=True)
-    (cache / "pypi").symlink_to((default_cache_dir() / "pypi").resolve(), target_is_directory=True)
+    (cache / "runs" / "pypi").symlink_to((default_cache_dir() / "runs" / "pypi").resolve(),
+                                         target_is_directory=True)
     pytester.makepyfile(test_study=STUDY)
     pytester.makefile(".toml", pyproject='[tool.lmgate.profiles.smoke.studies.s]\n'
                                          'models = ["gemma3-270m"]\n')
@@ -65,3 +66,22 @@ def test_a_sessions_models_are_converted_in_the_background_into_the_store(study)
     pytester.makefile(".toml", pyproject='[tool.lmgate.profiles.smoke.studies.s]\n'
                                          'models = ["tiny-encoder"]\n')
     pytester.runpytest(f"--lmgate-cache-dir={cache}").assert_outcomes(passed=1)
+
+
+def test_a_model_that_cannot_be_prepared_is_named_in_the_summary_and_no_log_stays(
+        study, monkeypatch):
+    pytester, cache = study
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pytester.makefile(".toml", pyproject='[tool.lmgate.models.unreachable]\n'
+                                         'kind = "encoder-classifier"\n'
+                                         'hub_id = "nobody/nothing-here"\n\n'
+                                         '[tool.lmgate.profiles.smoke.studies.s]\n'
+                                         'models = ["unreachable"]\n')
+    pytester.makepyfile(test_study=STUDY.replace(
+        '[("gemma3-270m", "classifier")]', '[("unreachable", "classifier")]').replace(
+        "== 0, prefetch.log.read_text()", "== 1"))
+    result = pytester.runpytest(f"--lmgate-cache-dir={cache}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["lmgate prefetch: not prepared in the background: unreachable "
+                                 "(a test that loads one says why)"])
+    assert not list(cache.glob("prefetch-*.log"))

@@ -2,9 +2,9 @@
 cases need are fetched, converted and dequantised into the model store by a process of their
 own (`lmgate.models.prefetch`), in the order of their first use, while the first tests run.
 
-Its output goes to `prefetch-<pid>.log` in the cache folder, kept when a model could not be
-prepared (the session's own load of that model reports why); the process is stopped when the
-session ends. `--no-prefetch` turns it off. Under pytest-xdist nothing is prefetched: the
+Its output goes to `prefetch-<pid>.log` in the cache folder while it runs; the models it could
+not prepare are named in the terminal summary (a test that loads one says why) and the log is
+removed with the process, which is stopped when the session ends. `--no-prefetch` turns it off. Under pytest-xdist nothing is prefetched: the
 controller does not collect, and each worker's first test prepares what it needs (under the
 cache's locks, once per machine).
 """
@@ -29,14 +29,21 @@ class Prefetch:
     def __init__(self, process: subprocess.Popen, log: Path, requests: list[tuple[str, str]]):
         self.process, self.log, self.requests = process, log, requests
 
+    def not_prepared(self) -> list[str]:
+        """The models it has reported it could not prepare."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [line.partition(" (")[0] for line in lines if "): not prepared: " in line]
+
     def stop(self) -> None:
-        """Stop it if still running (what it built so far stays: entries are atomic); keep the
-        log only when something failed."""
-        stopped = self.process.poll() is None
-        if stopped:
+        """Stop it if still running (what it built so far stays: entries are atomic) and
+        remove its log."""
+        if self.process.poll() is None:
             self.process.kill()
-        if self.process.wait() == 0 or stopped:
-            self.log.unlink(missing_ok=True)
+        self.process.wait()
+        self.log.unlink(missing_ok=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +98,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env)
     config.stash[PREFETCH] = Prefetch(process, log, requests)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    prefetch = config.stash.get(PREFETCH, None)
+    missing = prefetch.not_prepared() if prefetch is not None else []
+    if missing:
+        terminalreporter.write_line(
+            f"lmgate prefetch: not prepared in the background: {', '.join(missing)} (a test "
+            "that loads one says why)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
