@@ -217,6 +217,36 @@ def test_questions_about_one_passage_continue_the_passages_prefix(lm, prefixes):
     assert len(passage_prefixes) == 2
 
 
+def test_finished_rows_leave_the_batch_without_changing_a_token(lm, monkeypatch):
+    """Rows that have written their stop token leave the batch and its KV cache every
+    `PRUNE_EVERY` tokens: the same tokens as one uninterrupted `generate` per batch, with and
+    without a shared prefix, for rows that stop early, late or never."""
+    from lmgate.models import engine
+
+    prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
+        "Ja.", "Zwei Frauen sitzen auf einer Bank und lesen ein Buch.", "Die Sonne scheint.",
+        "Ein Mann kocht in der Küche, und seine Kinder schauen zu.", "Danke.")]
+    widths = []
+    real_generate = type(lm.model).generate
+
+    def counting(model, **kwargs):
+        widths.append(len(kwargs["input_ids"]))
+        return real_generate(model, **kwargs)
+    monkeypatch.setattr(type(lm.model), "generate", counting)
+    outputs = {}
+    for every in (10 ** 9, 2):
+        monkeypatch.setattr(engine, "PRUNE_EVERY", every)
+        widths.clear()
+        outputs[every] = (engine.greedy_generate(lm, prompts, batch_size=5, max_new_tokens=16),
+                          engine.greedy_generate(lm, prompts, batch_size=3, max_new_tokens=6,
+                                                 share_prefix=False))
+        if every == 2:   # the batch shrank as its rows finished
+            assert widths[0] == 5 and min(widths[:8]) < 5
+    assert outputs[2] == outputs[10 ** 9]
+    stopped = [o.endswith("\n") for o in outputs[10 ** 9][0]]
+    assert 2 <= sum(stopped) < len(stopped)   # some rows stop, one runs to max_new_tokens
+
+
 @given(st.lists(st.lists(st.integers(0, 3), max_size=12), max_size=30),
        st.integers(1, 5), st.integers(0, 4), st.integers(1, 6))
 def test_prefix_groups_are_disjoint_bounded_and_share_their_prefix(rows, batch, beyond, least):

@@ -265,19 +265,66 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
         for idx, n in progress_bar(batches, desc="generate"):
             prefix = common if n == n_all else prefix_cache(lm, lm.model, prompts[idx[0]][:n])
             ids, mask = pad_left(lm, [prompts[i][n:] for i in idx])
-            extra: dict[str, Any] = {}
+            past = None
             if prefix is not None:   # generate() counts positions from the mask
-                extra[kv_cache_name(lm.model)], mask = continuing(prefix, mask, n)
+                past, mask = continuing(prefix, mask, n)
                 head = torch.tensor([prompts[idx[0]][:n]], device=ids.device).expand(len(idx), n)
                 ids = torch.cat([head, ids], 1)
-            out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                    max_new_tokens=max_new_tokens, num_beams=1,
-                                    temperature=None, top_p=None, top_k=None,
-                                    eos_token_id=stops or None, pad_token_id=tok.pad_token_id,
-                                    **extra, **screen.generate_kwargs(ids.shape[1], stops))
+            new = _generate_batch(lm, ids, mask, past, max_new_tokens=max_new_tokens,
+                                  stops=stops, screen=screen)
             for j, i in enumerate(idx):
-                answers[i] = tok.decode(out[j, ids.shape[1]:], skip_special_tokens=True)
+                answers[i] = tok.decode(new[j], skip_special_tokens=True)
     return answers
+
+
+#: A batch is generated `PRUNE_EVERY` new tokens at a time, and the rows that have finished
+#: leave it (and its KV cache) in between, so later steps compute only the rows still being
+#: written: whole-batch decoding spent 37% of its row-steps on finished rows (Gemma 3 270M, the
+#: 200 smoke translations, batches of 16). A pause costs one `generate` call's set-up.
+PRUNE_EVERY = 4
+
+
+def _generate_batch(lm: InProcessLM, ids, mask, past, *, max_new_tokens: int,
+                    stops: Sequence[int], screen) -> list:
+    """The greedy new tokens of each row of one left-padded batch (`past`: a KV cache of the
+    first tokens of every row, or None), each up to and including its first stop token.
+    Tokens are those of one uninterrupted `generate` call: a paused row resumes from its own
+    KV cache, and rows do not interact."""
+    import torch
+
+    width = ids.shape[1]
+    stop = torch.tensor(sorted(set(stops)), dtype=torch.long, device=ids.device)
+    name = kv_cache_name(lm.model)
+    new: list = [None] * len(ids)
+    rows = list(range(len(ids)))
+    left = max_new_tokens
+    while True:
+        extra = {} if past is None else {name: past}
+        out = lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                                max_new_tokens=min(PRUNE_EVERY, left), num_beams=1,
+                                temperature=None, top_p=None, top_k=None,
+                                eos_token_id=list(stops) or None,
+                                pad_token_id=lm.tokenizer.pad_token_id,
+                                return_dict_in_generate=True,
+                                **extra, **screen.generate_kwargs(width, stops))
+        seq = out.sequences
+        left -= seq.shape[1] - ids.shape[1]
+        finished = torch.isin(seq[:, width:], stop).any(dim=-1)
+        if left <= 0 or bool(finished.all()):
+            finished[:] = True
+        for j in finished.nonzero().flatten().tolist():
+            tail = seq[j, width:]
+            hits = torch.isin(tail, stop).nonzero()
+            new[rows[j]] = tail[:int(hits[0]) + 1] if len(hits) else tail
+        if bool(finished.all()):
+            return new
+        keep = (~finished).nonzero().flatten()
+        past = getattr(out, "cache", None)
+        if past is None:
+            past = out.past_key_values
+        past.batch_select_indices(keep)
+        mask = torch.cat([mask, mask.new_ones(len(mask), seq.shape[1] - ids.shape[1])], 1)[keep]
+        ids, rows = seq[keep], [rows[k] for k in keep.tolist()]
 
 
 def _eos_ids(model: Any) -> list[int]:
