@@ -4,7 +4,7 @@ autocast asks here, and the report's run facts describe what this module decided
 | what | CUDA | CPU |
 |---|---|---|
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
-| zero-shot label scoring | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
+| zero-shot label scoring and one-token answers | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
 | frozen-base weights | float32, features under bf16 autocast | float32 |
 | span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (SQuAD: 397/400 answers and every metric identical over 5 head seeds, 3x), else float32 |
 | fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
@@ -122,7 +122,8 @@ def precision_summary(device: str) -> str:
         return f"{dtype} (inference, frozen-base features; training in bf16 mixed precision)"
     notes = []
     if fast := fast_scoring_dtype(device):
-        notes.append(f"{fast} first for zero-shot label scoring, close calls re-scored")
+        notes.append(f"{fast} first for zero-shot label scoring and one-token answers, "
+                     "close calls re-scored")
     if (span := span_feature_dtype(device)) != dtype:
         notes.append(f"span-head token features in {span}")
     return dtype + (f" ({'; '.join(notes)})" if notes else "")

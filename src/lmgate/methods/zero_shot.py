@@ -30,7 +30,7 @@ from lmgate.data.types import LabeledData
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.models.engine import (continuation_ids, encode_prompts, generate_from_ids,
-                                 shared_prefix_length)
+                                  greedy_first_tokens, shared_prefix_length)
 from lmgate.models.language_model import InProcessLM, LanguageModel
 from lmgate.results.classification import EvalResult
 
@@ -110,11 +110,11 @@ class ZeroShotClassifier:
     #: Score mode: run the token prefix that every prompt shares (chat header, system prompt,
     #: instruction, shots) once and reuse its KV cache for every batch.
     share_prefix: bool = True
-    #: Score mode: a low-precision copy of `lm` (bf16 on a CPU that has native bf16) scores
-    #: every example first; examples whose top two label scores lie within `recheck_margin`
-    #: nats are scored again by `lm`, so the prediction is `lm`'s wherever the copy's error
-    #: (at most 0.24 nats on the SST-2 margins measured, benchmarks/p2_zero_shot.py) could
-    #: have flipped it.
+    #: Score mode (and generate mode with one new token): a low-precision copy of `lm` (bf16
+    #: on a CPU that has native bf16) scores every example first; examples whose top two label
+    #: scores (next tokens) lie within `recheck_margin` nats are scored again by `lm`, so the
+    #: prediction is `lm`'s wherever the copy's error (at most 0.24 nats on the SST-2 margins
+    #: measured, benchmarks/p2_zero_shot.py) could have flipped it.
     fast: InProcessLM | None = None
     recheck_margin: float = 0.25
     _candidate_ids: list[list[int]] = field(init=False, repr=False)
@@ -234,12 +234,29 @@ class ZeroShotClassifier:
                                   f"{self._answers} start with the same tokens for "
                                   f"{self.lm.name}: a generated answer could not name one "
                                   "label. Raise max_new_tokens or change the verbalisers")
+            if self.fast is not None and max_new_tokens == 1:
+                return self._first_token_answers(texts)
             answers = generate_from_ids(self.lm, self._encode_prompts(texts),
                                         max_new_tokens=max_new_tokens,
                                         batch_size=self.batch_size,
                                         share_prefix=self.share_prefix)
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers)
+
+    def _first_token_answers(self, texts: Sequence[str]) -> PromptPredictions:
+        """One-token greedy answers through the cascade: the fast copy picks each prompt's
+        next token, and `lm` picks again where the copy's top two lie within
+        `recheck_margin` nats (as label scoring re-scores its close calls)."""
+        prompts = self._encode_prompts(texts)
+        engine = dict(batch_size=self.batch_size, share_prefix=self.share_prefix)
+        tokens, margins = greedy_first_tokens(self.fast, prompts, **engine)
+        close = np.flatnonzero(margins < self.recheck_margin)
+        if len(close):
+            tokens[close], _ = greedy_first_tokens(self.lm, [prompts[i] for i in close], **engine)
+        tok = self.lm.tokenizer
+        answers = [tok.decode([int(t)], skip_special_tokens=True) for t in tokens]
+        y = np.array([self.parse(a) for a in answers], dtype=np.int64)
+        return PromptPredictions(y, answers=answers, rechecked=len(close) / len(prompts))
 
     def parse(self, answer: str) -> int:
         """The label whose verbaliser starts the answer (or that the answer starts, when
@@ -272,7 +289,7 @@ class ZeroShotClassifier:
             return PromptPredictions(arrays["y_pred"], entry.meta["answers"], arrays.get("scores"),
                                      entry.meta["seconds"], entry.meta.get("rechecked"))
 
-        cascade = self.fast is not None and mode == "score"
+        cascade = self.fast is not None and (mode == "score" or max_new_tokens == 1)
 
         memo = self.cache.memo(
             "zero-shot", dict(model=self.lm.fingerprint, template=repr(self.template),

@@ -195,6 +195,30 @@ def continuation_scores(lm: InProcessLM, prompts: Sequence[list[int]],
     return scores, greedy
 
 
+def greedy_first_tokens(lm: InProcessLM, prompts: Sequence[list[int]], *, batch_size: int = 16,
+                        share_prefix: bool = True, model=None) -> tuple[np.ndarray, np.ndarray]:
+    """The token greedy decoding writes first after each prompt (token ids) under `model`
+    (default `lm.model`, e.g. a bf16 copy's), and its margin: how many nats its
+    log-probability lies above the runner-up's. One forward per length batch, keeping the last
+    position's logits; with `share_prefix`, the prefix all prompts share runs once."""
+    import torch
+
+    model = lm.model if model is None else model
+    tokens = np.empty(len(prompts), dtype=np.int64)
+    margins = np.empty(len(prompts), dtype=np.float64)
+    n = shared_prefix_length(prompts) if share_prefix else 0
+    with torch.inference_mode():
+        shared = ({"prefix": prefix_cache(lm, model, prompts[0][:n]), "prefix_len": n}
+                  if n else {})
+        for idx in length_batches(prompts, batch_size, "first token"):
+            logp = forward_logprobs(lm, model, [prompts[i][n:] for i in idx], keep=1,
+                                    **shared)[:, -1, :]
+            top = logp.topk(2, dim=-1)
+            tokens[idx] = top.indices[:, 0].cpu().numpy()
+            margins[idx] = (top.values[:, 0] - top.values[:, 1]).cpu().numpy()
+    return tokens, margins
+
+
 def loglikelihood(lm: InProcessLM, requests: Sequence[tuple[str, str]], *,
                   batch_size: int = 16, max_context_tokens: int | None = None,
                   share_prefix: bool = True) -> list[tuple[float, bool]]:
