@@ -52,6 +52,8 @@ def bad_baselines(folder):
     (["--gate-alpha", "2"], "--gate-alpha must be in (0, 1)"),
     (["--device", "tpu"], "unknown --device 'tpu'"),
     (["--lmgate-plots", "maybe"], "--lmgate-plots must be on or off, got 'maybe'"),
+    (["--lmgate-keep-freed-memory", "yes"],
+     "--lmgate-keep-freed-memory must be on or off, got 'yes'"),
     (["--profile", "fast"], "unknown profile 'fast'; choose one of ['paper', 'smoke']"),
 ])
 def test_bad_options_are_usage_errors_naming_the_option(pytester, args, words):

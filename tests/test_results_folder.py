@@ -220,6 +220,17 @@ def test_plots_off_writes_every_other_file_and_says_so(study):
     assert ".png" not in (out / "report.html").read_text()
 
 
+def test_the_summary_says_what_was_done_to_the_allocator(study):
+    from lmgate.core.allocator import _glibc
+
+    summary = study.path / "lmgate-results" / "summary.md"
+    assert study.runpytest().ret == 0
+    kept = "freed memory kept for reuse (--lmgate-keep-freed-memory off to leave"
+    assert (kept in summary.read_text()) == (_glibc() is not None)
+    assert study.runpytest("--lmgate-keep-freed-memory=off").ret == 0
+    assert "**memory** allocator as it is (--lmgate-keep-freed-memory off)" in summary.read_text()
+
+
 def test_a_dangling_symlink_as_results_folder_stops_before_any_test(study):
     (study.path / "out").symlink_to(study.path / "gone")
     result = study.runpytest("--results-dir", "out")

@@ -16,7 +16,7 @@ import pytest
 
 from lmgate.core.errors import ConfigError
 from lmgate.plugin.gating import check_baseline, environment, read_baseline_now, update_baseline
-from lmgate.plugin.options import GATE, SETTINGS, GateOptions, is_worker
+from lmgate.plugin.options import GATE, MEMORY, SETTINGS, GateOptions, is_worker
 from lmgate.plugin.recording import junit_per_test
 from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
@@ -200,7 +200,17 @@ class Collector:
                                                                  "transformers") if env.get(k)),
                 "wall time": f"{time.time() - self.started:.0f} s",
                 "cache hits": f"{hits} of {len(self.rows)} results",
-                "plots": None if self._plots() else "off (--lmgate-plots off)"}
+                "plots": None if self._plots() else "off (--lmgate-plots off)",
+                "memory": self._memory()}
+
+    def _memory(self) -> str:
+        kept = self.config.stash.get(MEMORY, None)
+        if kept:
+            return f"{kept} (--lmgate-keep-freed-memory off to leave the allocator as it is)"
+        settings = self.config.stash.get(SETTINGS, None)
+        return ("allocator as it is (--lmgate-keep-freed-memory off)"
+                if settings is not None and not settings.keep_freed_memory
+                else "allocator as it is (not glibc)")
 
     def tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
