@@ -219,6 +219,13 @@ def _lean_inner_sessions(request, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", _with_lean_addopts(os.environ))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_device(device):
+    """lmgate's tests load models themselves (not through the plugin's fixtures): the session
+    device, resolved once, applies the plugin's CPU policy (`--lmgate-keep-freed-memory`) to
+    them too."""
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(_test_cache_dir, monkeypatch):
     monkeypatch.setenv("LMGATE_CACHE_DIR", str(_test_cache_dir))

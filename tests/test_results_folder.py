@@ -220,14 +220,20 @@ def test_plots_off_writes_every_other_file_and_says_so(study):
     assert ".png" not in (out / "report.html").read_text()
 
 
-def test_the_summary_says_what_was_done_to_the_allocator(study):
+def test_the_summary_says_what_was_done_to_the_allocator(pytester):
+    """Once a test asks for the CPU device (as every model fixture does), glibc's malloc keeps
+    freed memory; a session that ran no model, or ran with the option off, leaves it."""
     from lmgate.core.allocator import _glibc
 
-    summary = study.path / "lmgate-results" / "summary.md"
-    assert study.runpytest().ret == 0
+    pytester.makepyfile(test_cpu="def test_cpu(device, record):\n    record(cpu=1.0)\n",
+                        test_none="def test_none(record):\n    record(none=1.0)\n")
+    summary = pytester.path / "lmgate-results" / "summary.md"
+    assert pytester.runpytest("--device", "cpu").ret == 0
     kept = "freed memory kept for reuse (--lmgate-keep-freed-memory off to leave"
     assert (kept in summary.read_text()) == (_glibc() is not None)
-    assert study.runpytest("--lmgate-keep-freed-memory=off").ret == 0
+    assert pytester.runpytest("--device", "cpu", "-k", "none").ret == 0
+    assert "**memory**" not in summary.read_text()
+    assert pytester.runpytest("--device", "cpu", "--lmgate-keep-freed-memory=off").ret == 0
     assert "**memory** allocator as it is (--lmgate-keep-freed-memory off)" in summary.read_text()
 
 

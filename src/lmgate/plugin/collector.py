@@ -203,14 +203,14 @@ class Collector:
                 "plots": None if self._plots() else "off (--lmgate-plots off)",
                 "memory": self._memory()}
 
-    def _memory(self) -> str:
+    def _memory(self) -> str | None:
         kept = self.config.stash.get(MEMORY, None)
         if kept:
             return f"{kept} (--lmgate-keep-freed-memory off to leave the allocator as it is)"
         settings = self.config.stash.get(SETTINGS, None)
-        return ("allocator as it is (--lmgate-keep-freed-memory off)"
-                if settings is not None and not settings.keep_freed_memory
-                else "allocator as it is (not glibc)")
+        if settings is not None and not settings.keep_freed_memory:
+            return "allocator as it is (--lmgate-keep-freed-memory off)"
+        return None
 
     def tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""

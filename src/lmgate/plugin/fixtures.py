@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pytest
 
-from lmgate.plugin.options import SETTINGS
+from lmgate.plugin.options import MEMORY, SETTINGS
 from lmgate.plugin.selection import study_of
 from lmgate.core.profiles import Knobs
 from lmgate.plugin.session import Settings
@@ -75,9 +75,16 @@ def run_cache(lmgate_settings: Settings) -> "RunCache":
 
 
 @pytest.fixture(scope="session")
-def device(lmgate_settings: Settings) -> str:
-    """The torch device of this session: --device resolved ('cpu', 'cuda', 'cuda:1')."""
-    return lmgate_settings.torch_device()
+def device(lmgate_settings: Settings, pytestconfig: pytest.Config) -> str:
+    """The torch device of this session: --device resolved ('cpu', 'cuda', 'cuda:1'). On the
+    CPU, glibc's malloc then keeps freed memory for reuse (`--lmgate-keep-freed-memory`)."""
+    resolved = lmgate_settings.torch_device()
+    if resolved == "cpu" and lmgate_settings.keep_freed_memory:
+        from lmgate.core.allocator import keep_freed_memory
+
+        if kept := keep_freed_memory():
+            pytestconfig.stash[MEMORY] = kept
+    return resolved
 
 
 @pytest.fixture

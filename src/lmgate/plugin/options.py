@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from lmgate.core.allocator import keep_freed_memory
 from lmgate.core.device import check_device
 from lmgate.core.errors import ConfigError
 from lmgate.core.profiles import get_profile, load_profiles
@@ -25,8 +24,8 @@ SETTINGS = pytest.StashKey[Settings]()
 GATE = pytest.StashKey["GateOptions"]()
 PROFILES = pytest.StashKey[dict]()
 SAVED_ENV = pytest.StashKey[dict]()
-#: What `--lmgate-keep-freed-memory` did to the allocator (None: nothing).
-MEMORY = pytest.StashKey["str | None"]()
+#: What `--lmgate-keep-freed-memory` did to the allocator, once a model was to run on the CPU.
+MEMORY = pytest.StashKey[str]()
 
 OPTIONS = (
     # (flag, ini key, default, help)
@@ -50,7 +49,8 @@ OPTIONS = (
      "of plotting per session and study, for CI jobs that read only the gate and the tables)"),
     ("--lmgate-keep-freed-memory", "lmgate_keep_freed_memory", "on",
      "keep memory the session frees for its own reuse instead of returning it to the system "
-     "(glibc): on | off (on spares large-vocabulary decoding its page faults: 1.31x on CPU)"),
+     "(glibc) once a model is to run on the CPU: on | off (on spares large-vocabulary decoding and "
+     "training their page faults: 1.31x on the smoke translations; peak memory grows)"),
     ("--lmgate-repeats", "lmgate_repeats", "1",
      "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
     ("--baseline", "lmgate_baseline", "",
@@ -251,7 +251,6 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     config.stash[PROFILES] = profiles
     config.stash[SETTINGS] = settings
-    config.stash[MEMORY] = keep_freed_memory() if settings.keep_freed_memory else None
     data_dir = option(config, "lmgate_data_dir")
     if data_dir:
         # Loaders read the environment, so library code outside pytest behaves the same.
