@@ -171,3 +171,38 @@ def test_progress_reports_only_where_asked(tmp_path, monkeypatch):
     report("predict", 5, 10)
     report("predict", 10, 10)                       # the last step is always written
     assert board_line(read_board(tmp_path)) == "gw3 test_y[a]: predict 10/10 (100%)"
+
+
+def test_a_finished_tests_report_leaves_the_board_and_child_processes_report_under_it(
+        tmp_path, monkeypatch):
+    """Under xdist a worker's last report stayed on the controller's line, as if its finished
+    test were still at 9/9, while it ran others; a DDP rank's reports had no test name."""
+    import subprocess
+    import sys
+
+    from lmgate.core.progress import ENV, TEST_ENV, board_line, end_test, read_board, set_test
+
+    monkeypatch.setenv(ENV, str(tmp_path / "gw1.json"))
+    monkeypatch.delenv(TEST_ENV, raising=False)
+    set_test("tests/test_x.py::test_ddp")
+    subprocess.run([sys.executable, "-c", "from lmgate.core.progress import report; "
+                    "report('LoRA training of m', 4, 4)"], check=True)   # a rank, say
+    assert board_line(read_board(tmp_path)) == "gw1 test_ddp: LoRA training of m 4/4 (100%)"
+    end_test()
+    assert read_board(tmp_path) == [] and TEST_ENV not in os.environ
+    end_test()                                      # nothing reported: nothing to remove
+
+
+def test_a_worker_clears_its_report_when_each_test_ends(pytester):
+    pytester.makepyfile(test_two="""
+import os
+from lmgate.core.progress import ENV, report
+
+def test_reports():
+    report("job", 8, 8)
+    assert os.path.exists(os.environ[ENV])
+
+def test_after_it():
+    assert not os.path.exists(os.environ[ENV])
+""")
+    pytester.runpytest("-n", "1", "-p", "no:cacheprovider").assert_outcomes(passed=2)

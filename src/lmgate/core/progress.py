@@ -19,14 +19,26 @@ from typing import Any, Iterable
 from lmgate.core.io import atomic_write_text
 
 ENV = "LMGATE_PROGRESS_FILE"
+#: The test a process works for: in the environment, so that the processes it starts (DDP
+#: ranks) report under it too.
+TEST_ENV = "LMGATE_PROGRESS_TEST"
 MIN_INTERVAL_S = 1.0
 _last_write = [0.0]
-_current_test = [""]
 
 
 def set_test(nodeid: str) -> None:
     """The test this process runs now (its reports are shown under it)."""
-    _current_test[0] = nodeid
+    os.environ[TEST_ENV] = nodeid
+
+
+def end_test() -> None:
+    """This process's test has ended: its last report goes, so that the board shows work in
+    progress, never a finished test's last step as if it were still running."""
+    os.environ.pop(TEST_ENV, None)
+    _last_write[0] = 0.0
+    path = os.environ.get(ENV)
+    if path:
+        Path(path).unlink(missing_ok=True)
 
 
 def report(what: str, done: int, total: int | None = None) -> None:
@@ -40,7 +52,7 @@ def report(what: str, done: int, total: int | None = None) -> None:
         return
     _last_write[0] = now
     atomic_write_text(Path(path), json.dumps({
-        "worker": Path(path).stem, "test": _current_test[0], "what": what, "done": done,
+        "worker": Path(path).stem, "test": os.environ.get(TEST_ENV, ""), "what": what, "done": done,
         "total": total, "time": time.time()}))
 
 

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from lmgate.core.progress import ENV, board_line, read_board, set_test
+from lmgate.core.progress import ENV, board_line, end_test, read_board, set_test
 
 BOARD_KEY = "lmgate_progress_dir"
 BOARD = pytest.StashKey["Board"]()
@@ -54,6 +54,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from lmgate.plugin.selection import strip_group
 
     set_test(strip_group(item.nodeid))   # the id results use, without loadgroup's @group
+
+
+def pytest_runtest_logfinish(nodeid: str, location) -> None:
+    end_test()
 
 
 class Board:
