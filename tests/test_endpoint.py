@@ -7,28 +7,25 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+from conftest import SERVED_SMOL
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.endpoint import Endpoint, EndpointError, connect, display_url
-from lmgate.models.load import load_model, resolve
+from lmgate.models.load import load_model
 from lmgate.models.registry import ModelSpec, spec_from_mapping
-from lmgate.core.io import pid_alive
-from lmgate.models.serve import Serve, start
 
 pytestmark = pytest.mark.all_cores
 
-SMOL = "smollm2-135m-instruct"
+SMOL = SERVED_SMOL   # what the `transformers_server` fixture serves
 TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "I loved every minute.",
          "The worst acting I have seen.", "Charming and funny.", "A boring mess."]
 LABELS = ("negative", "positive")
@@ -54,21 +51,6 @@ def cache(_test_cache_dir):
 @pytest.fixture(scope="module")
 def smol(cache):
     return load_model(SMOL, "prompting", cache)
-
-
-@pytest.fixture(scope="module")
-def transformers_server(cache, tmp_path_factory):
-    """`transformers serve` with SmolLM2 from the model store, started by lmgate's own
-    launcher (lmgate.models.serve) on a free loopback port, offline."""
-    pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
-    folder = resolve(SMOL, "prompting", cache).location
-    serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
-    running = start(serve, tmp_path_factory.mktemp("serve-logs"),
-                    env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
-    yield running.base_url, listed
-    running.detach()                               # its only user: the server stops
-    assert not pid_alive(running.server_pid)
 
 
 def test_chat_generation_equals_the_in_process_model(transformers_server, smol, cache):
