@@ -231,6 +231,9 @@ def test_the_summary_says_what_was_done_to_the_allocator(pytester):
     assert pytester.runpytest("--device", "cpu").ret == 0
     kept = "freed memory kept for reuse (--lmgate-keep-freed-memory off to leave"
     assert (kept in summary.read_text()) == (_glibc() is not None)
+    # Under xdist the workers run the models and the controller writes the summary.
+    assert pytester.runpytest("--device", "cpu", "-n", "2").ret == 0
+    assert (kept in summary.read_text()) == (_glibc() is not None)
     assert pytester.runpytest("--device", "cpu", "-k", "none").ret == 0
     assert "**memory**" not in summary.read_text()
     assert pytester.runpytest("--device", "cpu", "--lmgate-keep-freed-memory=off").ret == 0

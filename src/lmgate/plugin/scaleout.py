@@ -77,6 +77,31 @@ def pytest_configure(config: pytest.Config) -> None:
         share_cores(max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
+#: What a worker did to its allocator (`--lmgate-keep-freed-memory`), sent back to the
+#: controller, which runs no model itself but writes summary.md.
+MEMORY_KEY = "lmgate_memory"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from lmgate.plugin.options import MEMORY
+
+    output = getattr(session.config, "workeroutput", None)
+    kept = session.config.stash.get(MEMORY, None)
+    if output is not None and kept:
+        output[MEMORY_KEY] = kept
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist controller: a worker's allocator policy is the session's (each worker applies
+    the same settings)."""
+    from lmgate.plugin.options import MEMORY
+
+    kept = getattr(node, "workeroutput", {}).get(MEMORY_KEY)
+    if kept:
+        node.config.stash[MEMORY] = kept
+
+
 def share_cores(threads: int) -> None:
     """Limit this process's torch to `threads` intra-op threads without importing torch
     (~2 s per worker): torch reads OMP_NUM_THREADS when first imported; one that a conftest
