@@ -153,6 +153,17 @@ def forward_logprobs(lm: InProcessLM, model, rows: Sequence[list[int]], keep: in
     return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
 
 
+def _prompt_batches(lm: InProcessLM, model, prompts: Sequence[list[int]], batch_size: int,
+                    share_prefix: bool, desc: str):
+    """(prompt indices, their tokens after the shared prefix, the prefix's `forward_logprobs`
+    arguments) per length batch; with `share_prefix`, the prefix all prompts share runs once.
+    Call inside `torch.inference_mode()`."""
+    n = shared_prefix_length(prompts) if share_prefix else 0
+    shared = {"prefix": prefix_cache(lm, model, prompts[0][:n]), "prefix_len": n} if n else {}
+    for idx in length_batches(prompts, batch_size, desc):
+        yield idx, [prompts[i][n:] for i in idx], shared
+
+
 def continuation_scores(lm: InProcessLM, prompts: Sequence[list[int]],
                         candidates: Sequence[list[int]], *, batch_size: int = 16,
                         share_prefix: bool = True, model=None) -> tuple[np.ndarray, np.ndarray]:
@@ -171,18 +182,15 @@ def continuation_scores(lm: InProcessLM, prompts: Sequence[list[int]],
     greedy = np.zeros((len(prompts), k), dtype=bool)
     single = all(len(c) == 1 for c in candidates)
     first = [c[0] for c in candidates]
-    n = shared_prefix_length(prompts) if share_prefix else 0
     with torch.inference_mode():
-        shared = ({"prefix": prefix_cache(lm, model, prompts[0][:n]), "prefix_len": n}
-                  if n else {})
-        for idx in length_batches(prompts, batch_size, "score"):
+        for idx, rows, shared in _prompt_batches(lm, model, prompts, batch_size, share_prefix,
+                                                 "score"):
             if single:  # one forward scores every candidate: the next-token distribution
-                logp = forward_logprobs(lm, model, [prompts[i][n:] for i in idx], keep=1,
-                                        **shared)[:, -1, :]
+                logp = forward_logprobs(lm, model, rows, keep=1, **shared)[:, -1, :]
                 scores[idx] = logp[:, first].cpu().numpy()
                 greedy[idx] = (logp.argmax(-1)[:, None].cpu().numpy() == np.array(first))
                 continue
-            rows = [prompts[i][n:] + c for i in idx for c in candidates]
+            rows = [row + c for row in rows for c in candidates]
             logp = forward_logprobs(lm, model, rows, keep=1 + max(map(len, candidates)),
                                     **shared)
             for r in range(len(rows)):
@@ -206,14 +214,10 @@ def greedy_first_tokens(lm: InProcessLM, prompts: Sequence[list[int]], *, batch_
     model = lm.model if model is None else model
     tokens = np.empty(len(prompts), dtype=np.int64)
     margins = np.empty(len(prompts), dtype=np.float64)
-    n = shared_prefix_length(prompts) if share_prefix else 0
     with torch.inference_mode():
-        shared = ({"prefix": prefix_cache(lm, model, prompts[0][:n]), "prefix_len": n}
-                  if n else {})
-        for idx in length_batches(prompts, batch_size, "first token"):
-            logp = forward_logprobs(lm, model, [prompts[i][n:] for i in idx], keep=1,
-                                    **shared)[:, -1, :]
-            top = logp.topk(2, dim=-1)
+        for idx, rows, shared in _prompt_batches(lm, model, prompts, batch_size, share_prefix,
+                                                 "first token"):
+            top = forward_logprobs(lm, model, rows, keep=1, **shared)[:, -1, :].topk(2, dim=-1)
             tokens[idx] = top.indices[:, 0].cpu().numpy()
             margins[idx] = (top.values[:, 0] - top.values[:, 1]).cpu().numpy()
     return tokens, margins
