@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,24 +18,41 @@ from _pytest import pytester as _pytester
 from lmgate.data import LabeledData
 
 
-class _KeepLibraries(_pytester.SysModulesSnapshot):
+class _KeepLibraries:
     """pytester forgets every module first imported inside an in-process inner session, so
     the next session re-imports it. That is right for the inner test files and conftests, wrong
     for libraries: torch's C extension cannot be imported twice in one process and
     transformers' lazy modules break when their submodules vanish. Keeping the libraries (and
-    lmgate) lets inner sessions run in-process, ~7 s of imports cheaper than a subprocess."""
+    lmgate) lets inner sessions run in-process, ~7 s of imports cheaper than a subprocess.
+
+    It reads `sys.modules` through one copy (a C-level copy: no other thread runs during it),
+    never while iterating the live dict: a thread that imports meanwhile (tqdm's monitor wakes
+    every 10 s) made pytester's own restore raise "dictionary changed size during iteration" in
+    CI, which left the inner session's test module behind and failed 27 later tests."""
 
     def __init__(self, preserve=None) -> None:
-        def keep(name: str) -> bool:
-            return _is_library(name) or bool(preserve and preserve(name))
-        super().__init__(preserve=keep)
+        self._preserve = preserve
+        self._saved = dict(sys.modules)
+
+    def restore(self) -> None:
+        now = dict(sys.modules)
+        kept = {name: module for name, module in now.items()
+                if _is_library(name, now) or (self._preserve and self._preserve(name))}
+        wanted = {**self._saved, **kept}
+        # Removes what is not wanted instead of clearing: an import in another thread never
+        # finds sys.modules empty.
+        for name in now.keys() - wanted.keys():
+            sys.modules.pop(name, None)
+        sys.modules.update(wanted)
 
 
-def _is_library(name: str) -> bool:
-    import sys
-
+def _is_library(name: str, modules: dict) -> bool:
     top = name.partition(".")[0]
-    origin = getattr(getattr(sys.modules.get(top), "__spec__", None), "origin", None) or ""
+    try:   # the module's own dict: an attribute read could run a lazy module's import
+        spec = object.__getattribute__(modules.get(top), "__dict__").get("__spec__")
+    except AttributeError:
+        spec = None
+    origin = getattr(spec, "origin", None) or ""
     return top == "lmgate" or top in sys.stdlib_module_names or "site-packages" in origin
 
 

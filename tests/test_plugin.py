@@ -180,3 +180,34 @@ def test_xdist_results_match_serial_run(suite):
     assert comparable("serial") == comparable("parallel")
     assert (suite.path / "serial" / "predictions.jsonl").read_text() == \
         (suite.path / "parallel" / "predictions.jsonl").read_text()
+
+
+def test_inner_sessions_survive_a_thread_that_imports_meanwhile(pytester):
+    """tests/conftest.py's module snapshot: CI once lost 27 tests when a thread's import changed
+    sys.modules while pytester restored it after an inner session."""
+    import sys
+    import threading
+    import types
+
+    stop = threading.Event()
+
+    def import_forever() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            sys.modules[f"_lmgate_probe_{i % 50}"] = types.ModuleType("probe")
+            sys.modules.pop(f"_lmgate_probe_{(i + 25) % 50}", None)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads as often as the interpreter can
+    thread = threading.Thread(target=import_forever, daemon=True)
+    thread.start()
+    try:
+        for expected in range(1, 9):
+            pytester.makepyfile(test_study="".join(
+                f"def test_{i}():\n    pass\n" for i in range(expected)))
+            pytester.runpytest().assert_outcomes(passed=expected)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
