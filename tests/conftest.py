@@ -26,9 +26,10 @@ class _KeepLibraries:
     lmgate) lets inner sessions run in-process, ~7 s of imports cheaper than a subprocess.
 
     It reads `sys.modules` through one copy (a C-level copy: no other thread runs during it),
-    never while iterating the live dict: a thread that imports meanwhile (tqdm's monitor wakes
-    every 10 s) made pytester's own restore raise "dictionary changed size during iteration" in
-    CI, which left the inner session's test module behind and failed 27 later tests."""
+    never while iterating the live dict: a thread that imported meanwhile (one that started the
+    served-model tests' server early, since removed) made pytester's own restore raise
+    "dictionary changed size during iteration" in CI, which left the inner session's test
+    module behind and failed 27 later tests."""
 
     def __init__(self, preserve=None) -> None:
         self._preserve = preserve
@@ -194,8 +195,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for name in BACKGROUND_RUNS:
         if any(name in getattr(item, "fixturenames", ()) for item in session.items):
             _start(session.config, name)
-    if any("transformers_server" in getattr(item, "fixturenames", ()) for item in session.items):
-        _EARLY_SERVER.start(session.config)
 
 
 #: The model `tests/test_endpoint.py` serves with `transformers serve`.
@@ -215,47 +214,6 @@ def start_smol_server(config: pytest.Config):
     return start(serve, basetemp / "serve-logs", env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
-class _EarlyServer:
-    """The served-model tests' server, started in a thread when collection ends: its ~9 s of
-    start-up (imports, loading the weights) overlap lmgate's single-threaded light tests
-    instead of holding up the first served-model test."""
-
-    def __init__(self) -> None:
-        self.thread = None
-        self.outcome: list = []
-
-    def start(self, config: pytest.Config) -> None:
-        import threading
-
-        if importlib.util.find_spec("fastapi") is None:   # the fixture skips, saying why
-            return
-
-        def run() -> None:
-            try:
-                self.outcome.append(start_smol_server(config))
-            except BaseException as exc:   # the fixture starts it again and reports the error
-                self.outcome.append(exc)
-        self.thread = threading.Thread(target=run, name="lmgate-tests-server", daemon=True)
-        self.thread.start()
-
-    def wait(self) -> None:
-        """Until the early start has ended, whichever way (the fixture then starts or
-        attaches to the server itself)."""
-        if self.thread is not None:
-            self.thread.join()
-
-    def stop_unused(self) -> None:
-        """A server started for tests that did not get to use it stops with the session."""
-        self.wait()
-        for running in self.outcome:
-            if not isinstance(running, BaseException):
-                running.detach()
-        self.outcome.clear()
-
-
-_EARLY_SERVER = _EarlyServer()
-
-
 @pytest.fixture(scope="module")
 def transformers_server(request):
     """(base URL, listed model name) of `transformers serve` with SmolLM2, offline; it stops
@@ -265,19 +223,15 @@ def transformers_server(request):
 
     from lmgate.core.io import pid_alive
 
-    _EARLY_SERVER.wait()
-    running = start_smol_server(request.config)   # the early one, if it started
+    running = start_smol_server(request.config)
     listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
     yield running.base_url, listed
-    _EARLY_SERVER.outcome.clear()
     running.detach()                               # its only user: the server stops
     assert not pid_alive(running.server_pid)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     import shutil
-
-    _EARLY_SERVER.stop_unused()
 
     for run in session.config.stash.get(_BACKGROUND, {}).values():
         if run.process.poll() is None:
