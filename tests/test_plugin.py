@@ -211,3 +211,5 @@ def test_inner_sessions_survive_a_thread_that_imports_meanwhile(pytester):
         stop.set()
         thread.join()
         sys.setswitchinterval(interval)
+        for name in [name for name in sys.modules if name.startswith("_lmgate_probe_")]:
+            del sys.modules[name]
