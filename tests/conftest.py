@@ -201,29 +201,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 SERVED_SMOL = "smollm2-135m-instruct"
 
 
-def start_smol_server(config: pytest.Config):
-    """`transformers serve` with SmolLM2 from the tests' model store, started by lmgate's
-    launcher (`lmgate.models.serve.start`: one server per process for these arguments)."""
-    from lmgate.core.cache import RunCache
-    from lmgate.models.load import resolve
-    from lmgate.models.serve import Serve, start
-
-    basetemp = config._tmp_path_factory.getbasetemp()
-    folder = resolve(SERVED_SMOL, "prompting", RunCache(cache_for_tests(basetemp))).location
-    serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
-    return start(serve, basetemp / "serve-logs", env={**os.environ, "HF_HUB_OFFLINE": "1"})
-
-
 @pytest.fixture(scope="module")
-def transformers_server(request):
+def transformers_server(tmp_path_factory):
     """(base URL, listed model name) of `transformers serve` with SmolLM2, offline; it stops
     when the module's tests are done."""
     pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
     import httpx
 
+    from lmgate.core.cache import RunCache
     from lmgate.core.io import pid_alive
+    from lmgate.models.load import resolve
+    from lmgate.models.serve import Serve, start
 
-    running = start_smol_server(request.config)
+    basetemp = tmp_path_factory.getbasetemp()
+    folder = resolve(SERVED_SMOL, "prompting", RunCache(cache_for_tests(basetemp))).location
+    serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
+    # lmgate's own launcher, on a free loopback port, offline
+    running = start(serve, basetemp / "serve-logs", env={**os.environ, "HF_HUB_OFFLINE": "1"})
     listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
     yield running.base_url, listed
     running.detach()                               # its only user: the server stops
