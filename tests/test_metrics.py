@@ -5,7 +5,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from lmgate import (EvalResult, assert_above, assert_better, assert_not_worse, bootstrap_ci,
                     classification_metrics)
-from lmgate.metrics.classification import RESAMPLABLE, metric_function
+from lmgate.metrics.classification import RESAMPLABLE, confusion, metric_function
 
 LABELS = ("a", "b", "c")
 label_arrays = st.integers(1, 80).flatmap(lambda n: st.tuples(
@@ -28,8 +28,9 @@ def sklearn_value(metric, y, p):
 @settings(max_examples=150, deadline=None)
 @given(arrays=label_arrays | with_invalid)
 def test_vectorised_metrics_agree_with_sklearn(arrays):
-    """classification_metrics counts one confusion matrix; scikit-learn's values, to the bit."""
-    from sklearn.metrics import precision_recall_fscore_support
+    """classification_metrics counts one confusion matrix; scikit-learn's values, to the bit;
+    and the confusion matrix the results carry is scikit-learn's."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     y, p = map(np.array, arrays)
     point = classification_metrics(y, p, LABELS)
@@ -42,6 +43,7 @@ def test_vectorised_metrics_agree_with_sklearn(arrays):
     for kind, values in zip(("precision", "recall", "f1"), per_class):
         assert [point[f"{kind}/{name}"] for name in LABELS] == list(values)
     assert len(point) == len(RESAMPLABLE) + 3 * len(LABELS)
+    assert confusion(y, p, 3) == confusion_matrix(y, p, labels=[0, 1, 2]).tolist()
 
 
 @settings(max_examples=80, deadline=None)

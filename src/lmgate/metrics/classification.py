@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
 #: Predicted label id of an answer that maps to no label.
 INVALID = -1
@@ -41,7 +40,8 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int],
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> list[list[int]]:
     """Confusion matrix (rows = true, columns = predicted) over all declared labels."""
     y_true, y_pred = _check(y_true, y_pred, n_labels)
-    return confusion_matrix(y_true, y_pred, labels=list(range(n_labels))).tolist()
+    counts = resampled_confusions(y_true, y_pred, n_labels, np.arange(len(y_true))[None, :])
+    return counts[0, :, :n_labels].tolist()     # INVALID predictions are no class's
 
 
 def _cells(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
