@@ -189,6 +189,29 @@ def test_processes_of_a_machine_share_one_server_until_the_last_user_has_gone(tm
             user.kill()
 
 
+def test_a_detached_server_is_forgotten_and_exit_leaves_its_folder_alone(tmp_path):
+    """After `detach` (its last user: the server stops) the process no longer counts as a
+    user: the next `start` launches afresh and interpreter exit writes nothing into the record
+    folder (it recreated the folder's lock file after a test session had removed it)."""
+    script = user_script(tmp_path, """
+        import shutil
+        logs = FOLDER / "logs"
+        spec = serve.Serve("transformers", "stand-in")
+        first = serve.start(spec, logs)
+        first.detach()
+        second = serve.start(spec, logs)
+        print(json.dumps({"pids": [first.server_pid, second.server_pid]}), flush=True)
+        second.detach()
+        shutil.rmtree(logs)
+    """)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    pids = json.loads(done.stdout.splitlines()[0])["pids"]
+    assert pids[0] != pids[1] and all(gone(pid) for pid in pids)
+    assert not (tmp_path / "logs").exists()
+
+
 def test_an_engine_that_exits_before_answering_is_a_clear_error_with_its_log(tmp_path,
                                                                               monkeypatch):
     from lmgate.models import serve

@@ -139,9 +139,13 @@ class RunningServer:
 
     def detach(self, timeout: float = 40.0) -> None:
         """Stop using the server; the last user's detaching stops it (its watchdog does, and
-        this waits for that)."""
+        this waits for that). The process no longer counts as a user: a later `start`
+        launches or attaches afresh, and exit does not detach again."""
         from filelock import FileLock
 
+        with _LOCK:
+            for key in [k for k, running in _RUNNING.items() if running is self]:
+                del _RUNNING[key]
         with FileLock(str(self.record) + ".lock"):
             data = read_record(self.record)
             if data is not None:
@@ -269,9 +273,9 @@ def stop_all() -> None:
     """Stop using every server this process uses (session end, interpreter exit): each stops
     when its last user has gone."""
     with _LOCK:
-        for running in _RUNNING.values():
-            running.detach()
-        _RUNNING.clear()
+        servers = list(_RUNNING.values())
+    for running in servers:
+        running.detach()
 
 
 atexit.register(stop_all)
