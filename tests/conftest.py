@@ -195,14 +195,71 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for name in BACKGROUND_RUNS:
         if any(name in getattr(item, "fixturenames", ()) for item in session.items):
             _start(session.config, name)
+    if any("transformers_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_server_holder(session.config)
 
 
 #: The model `tests/test_endpoint.py` serves with `transformers serve`.
 SERVED_SMOL = "smollm2-135m-instruct"
 
+#: A process that starts that server when collection ends and holds it until the fixture below
+#: has attached (servers are shared by the processes that pass one log folder): its ~10 s start
+#: overlaps lmgate's single-threaded tests instead of waiting in front of test_endpoint.py. A
+#: process, not a thread: imports in a thread beside pytester's inner sessions broke them (CI,
+#: 12-06). If it fails, the fixture starts the server itself.
+SERVER_HOLDER = """
+import sys
+from pathlib import Path
+from lmgate.core.cache import RunCache
+from lmgate.models.load import resolve
+from lmgate.models.serve import Serve, start
+cache, logs, model = sys.argv[1:4]
+folder = resolve(model, "prompting", RunCache(Path(cache))).location
+start(Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"}), Path(logs))
+print("serving", flush=True)
+sys.stdin.read()   # until the session lets go; exiting detaches (the last user stops it)
+"""
+
+
+@dataclass
+class ServerHolder:
+    """The holder process and its folder (a test cache and the server's log folder)."""
+
+    process: subprocess.Popen
+    folder: Path
+
+    def release(self) -> None:
+        """Let go of the server (it keeps running while the fixture uses it)."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_SERVER_HOLDER = pytest.StashKey[ServerHolder]()
+
+
+def _start_server_holder(config: pytest.Config) -> None:
+    import tempfile
+
+    if importlib.util.find_spec("fastapi") is None:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="lmgate-serve-"))
+    cache, logs = cache_for_tests(folder), folder / "serve-logs"
+    logs.mkdir()
+    with open(folder / "holder.log", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVER_HOLDER, str(cache), str(logs), SERVED_SMOL],
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    config.stash[_SERVER_HOLDER] = ServerHolder(process, folder)
+
 
 @pytest.fixture(scope="module")
-def transformers_server(tmp_path_factory):
+def transformers_server(request, tmp_path_factory):
     """(base URL, listed model name) of `transformers serve` with SmolLM2, offline; it stops
     when the module's tests are done."""
     pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
@@ -213,19 +270,29 @@ def transformers_server(tmp_path_factory):
     from lmgate.models.load import resolve
     from lmgate.models.serve import Serve, start
 
-    basetemp = tmp_path_factory.getbasetemp()
+    holder = request.config.stash.get(_SERVER_HOLDER, None)
+    # The holder's folder, so that its server is the one asked for (same model path, same
+    # log folder); else a folder of this session's own.
+    basetemp = holder.folder if holder is not None else tmp_path_factory.getbasetemp()
     folder = resolve(SERVED_SMOL, "prompting", RunCache(cache_for_tests(basetemp))).location
     serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
-    # lmgate's own launcher, on a free loopback port, offline
+    # lmgate's own launcher, on a free loopback port, offline (or the holder's server)
     running = start(serve, basetemp / "serve-logs", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if holder is not None:
+        holder.release()
     listed = httpx.get(f"{running.base_url}/models").json()["data"][0]["id"]
     yield running.base_url, listed
-    running.detach()                               # its only user: the server stops
+    running.detach()                               # its only user now: the server stops
     assert not pid_alive(running.server_pid)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     import shutil
+
+    holder = session.config.stash.get(_SERVER_HOLDER, None)
+    if holder is not None:
+        holder.release()
+        shutil.rmtree(holder.folder, ignore_errors=True)
 
     for run in session.config.stash.get(_BACKGROUND, {}).values():
         if run.process.poll() is None:

@@ -45,22 +45,24 @@ def test_deal_keeps_groups_whole_and_balances():
     assert deal(groups, 1) == [["a", "b", "c", "d"]]
 
 
-@pytest.mark.parametrize("shards", [1, 2, 3])
-def test_merged_shards_equal_one_unsharded_run(pytester, shards):
+def test_merged_shards_equal_one_unsharded_run(pytester):
     pytester.makepyfile(test_suite=SUITE)
-    # `lmgate merge` writes the plots, whatever the shards were told.
+    # `lmgate merge` writes the plots, whatever the shards were told. One unsharded run is
+    # compared with the merge of 1, 2 and 3 shards.
     assert pytester.runpytest("--results-dir", "whole", "--lmgate-plots=on").ret == 0
-    folders = []
-    for i in range(1, shards + 1):
-        result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--results-dir",
-                                    f"shard{i}")
-        assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED)
-        assert (pytester.path / f"shard{i}" / "results.jsonl").exists()
-        folders.append(str(pytester.path / f"shard{i}"))
-    nodeids = [{json.loads(l)["nodeid"] for l in open(f"{f}/results.jsonl")} for f in folders]
-    assert sum(map(len, nodeids)) == len(set().union(*nodeids)) == 9   # disjoint, complete
-    assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "merged")]) == 0
-    assert _files(pytester.path / "merged") == _files(pytester.path / "whole")
+    for shards in (1, 2, 3):
+        folders = []
+        for i in range(1, shards + 1):
+            result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--results-dir",
+                                        f"{shards}-shard{i}")
+            assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED)
+            assert (pytester.path / f"{shards}-shard{i}" / "results.jsonl").exists()
+            folders.append(str(pytester.path / f"{shards}-shard{i}"))
+        nodeids = [{json.loads(l)["nodeid"] for l in open(f"{f}/results.jsonl")} for f in folders]
+        assert sum(map(len, nodeids)) == len(set().union(*nodeids)) == 9   # disjoint, complete
+        merged = pytester.path / f"merged-{shards}"
+        assert lmgate_cli(["merge", *folders, "--out", str(merged)]) == 0
+        assert _files(merged) == _files(pytester.path / "whole"), f"{shards} shard(s)"
 
 
 def test_merge_gives_one_gate_verdict_and_refuses_overlaps(pytester):
