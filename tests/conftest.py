@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -192,15 +193,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # An xdist worker collects every test but runs only some: it starts a run when asked.
     if session.config.option.collectonly or hasattr(session.config, "workerinput"):
         return
+    def asked_for(fixture: str) -> bool:
+        return any(fixture in getattr(item, "fixturenames", ()) for item in session.items)
+
     for name in BACKGROUND_RUNS:
-        if any(name in getattr(item, "fixturenames", ()) for item in session.items):
+        if asked_for(name):
             _start(session.config, name)
-    if any("transformers_server" in getattr(item, "fixturenames", ()) for item in session.items):
+    if asked_for("transformers_server"):
         _start_server_holder(session.config)
 
 
-#: The model `tests/test_endpoint.py` serves with `transformers serve`.
+#: The model `tests/test_endpoint.py` serves with `transformers serve`, and the server's
+#: arguments (the holder below and the fixture must ask for the same server).
 SERVED_SMOL = "smollm2-135m-instruct"
+SERVE_ARGS = {"device": "cpu", "dtype": "float32"}
 
 #: A process that starts that server when collection ends and holds it until the fixture below
 #: has attached (servers are shared by the processes that pass one log folder): its ~10 s start
@@ -208,14 +214,14 @@ SERVED_SMOL = "smollm2-135m-instruct"
 #: process, not a thread: imports in a thread beside pytester's inner sessions broke them (CI,
 #: 12-06). If it fails, the fixture starts the server itself.
 SERVER_HOLDER = """
-import sys
+import json, sys
 from pathlib import Path
 from lmgate.core.cache import RunCache
 from lmgate.models.load import resolve
 from lmgate.models.serve import Serve, start
-cache, logs, model = sys.argv[1:4]
+cache, logs, model, args = sys.argv[1:5]
 folder = resolve(model, "prompting", RunCache(Path(cache))).location
-start(Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"}), Path(logs))
+start(Serve("transformers", folder, args=json.loads(args)), Path(logs))
 print("serving", flush=True)
 sys.stdin.read()   # until the session lets go; exiting detaches (the last user stops it)
 """
@@ -252,7 +258,8 @@ def _start_server_holder(config: pytest.Config) -> None:
     logs.mkdir()
     with open(folder / "holder.log", "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_HOLDER, str(cache), str(logs), SERVED_SMOL],
+            [sys.executable, "-c", SERVER_HOLDER, str(cache), str(logs), SERVED_SMOL,
+             json.dumps(SERVE_ARGS)],
             stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     config.stash[_SERVER_HOLDER] = ServerHolder(process, folder)
@@ -275,7 +282,7 @@ def transformers_server(request, tmp_path_factory):
     # log folder); else a folder of this session's own.
     basetemp = holder.folder if holder is not None else tmp_path_factory.getbasetemp()
     folder = resolve(SERVED_SMOL, "prompting", RunCache(cache_for_tests(basetemp))).location
-    serve = Serve("transformers", folder, args={"device": "cpu", "dtype": "float32"})
+    serve = Serve("transformers", folder, args=SERVE_ARGS)
     # lmgate's own launcher, on a free loopback port, offline (or the holder's server)
     running = start(serve, basetemp / "serve-logs", env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if holder is not None:
