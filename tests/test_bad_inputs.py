@@ -64,6 +64,7 @@ def test_bad_options_are_usage_errors_naming_the_option(pytester, args, words):
 
 @pytest.mark.parametrize("table, words", [
     ('trust_remote_code = "no"', "trust_remote_code must be a bool (true or false, not a string)"),
+    ('cpu_bf16_features = "yes"', "cpu_bf16_features must be a bool (true or false, not a string)"),
     ('max_length = "abc"', "max_length must be a int, got 'abc'"),
     ("path = 5", "path must be a str, got 5"),
     ('name = "x"', "unknown key(s) ['name']"),

@@ -5,7 +5,7 @@ autocast asks here, and the report's run facts describe what this module decided
 |---|---|---|
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
 | zero-shot label scoring and one-token answers | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
-| frozen-base weights | float32, features under bf16 autocast | float32 |
+| frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured: Gemma 3 270M, 99.25-100% of SST-2 head predictions equal, 1.7x) |
 | span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (SQuAD: 397/400 answers and every metric identical over 5 head seeds, 3x), else float32 |
 | fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
 | LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses, 1.7x: benchmarks/p10), else float32 |
@@ -74,6 +74,16 @@ def inference_dtype(device: str, requested: str = "auto") -> str:
     return "bfloat16" if is_cuda(device) else "float32"
 
 
+def head_feature_dtype(device: str, cpu_bf16: bool = False) -> str:
+    """The autocast of a frozen base's features for a classification head: `inference_dtype`,
+    or bf16 on a CPU with native bf16 for a model whose spec sets `cpu_bf16_features` (measured
+    per model: heads on SmolLM2's bf16 features changed 2.25% of SST-2 predictions, on
+    Gemma 3 270M's 0-0.75%; benchmarks/README.md, P9)."""
+    if cpu_bf16 and device == "cpu" and cpu_has_native_bf16():
+        return "bfloat16"
+    return inference_dtype(device)
+
+
 def span_feature_dtype(device: str) -> str:
     """The autocast of a frozen base's per-token features for a span head: `inference_dtype`,
     or bf16 on a CPU with native bf16 (SmolLM2 on SQuAD smoke: 89 -> 30 s, 397 of 400 test
@@ -126,4 +136,6 @@ def precision_summary(device: str) -> str:
                      "close calls re-scored")
     if (span := span_feature_dtype(device)) != dtype:
         notes.append(f"span-head token features in {span}")
+    if (head := head_feature_dtype(device, cpu_bf16=True)) != dtype:
+        notes.append(f"head features in {head} for models that opt in (cpu_bf16_features)")
     return dtype + (f" ({'; '.join(notes)})" if notes else "")

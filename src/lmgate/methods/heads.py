@@ -16,7 +16,7 @@ import numpy as np
 
 from lmgate.core.cache import RunCache, cache_arrays
 from lmgate.core.config import TrainConfig
-from lmgate.core.device import autocast, inference_dtype
+from lmgate.core.device import autocast, head_feature_dtype
 from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
 from lmgate.data.types import LabeledData
@@ -204,7 +204,7 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
 
     if frozen is None:
         frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
-    dtype = inference_dtype(device)
+    dtype = head_feature_dtype(device, frozen.cpu_bf16_features)
     known = {} if known is None else known
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,
                                             device=device, dtype=dtype, known=known)

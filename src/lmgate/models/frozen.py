@@ -27,6 +27,7 @@ class FrozenBaseModel:
     fingerprint: str
     pooling: str = "last"      # "last": last non-padding token (causal LM); "mean": encoder
     parameters: dict[str, int] = field(default_factory=dict)
+    cpu_bf16_features: bool = False   # the spec's opt-in (lmgate.core.device.head_feature_dtype)
 
     @property
     def head(self):

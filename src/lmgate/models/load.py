@@ -167,7 +167,8 @@ def _frozen_base(resolved: ResolvedModel, task: str, labels: Sequence[str],
     for p in net.base_model.parameters():
         p.requires_grad_(False)
     frozen = FrozenBaseModel(resolved.spec.name, task, net.eval(), tokenizer,
-                             model_fingerprint(resolved), pooling="mean" if encoder else "last")
+                             model_fingerprint(resolved), pooling="mean" if encoder else "last",
+                             cpu_bf16_features=resolved.spec.cpu_bf16_features)
     frozen.parameters = count_parameters(net)
     return frozen
 

