@@ -88,7 +88,14 @@ def test_span_head_features_are_bf16_only_where_the_cpu_computes_bf16(native, mo
     assert ("span-head token features in bfloat16" in device.precision_summary("cpu")) == native
 
 
-def test_head_features_are_bf16_only_for_models_that_opt_in_on_a_cpu_with_bf16(cache,
+@pytest.fixture(scope="module")
+def me5(cache):
+    """multilingual-e5-small frozen with a seeded 2-label head (tests that train it must not
+    depend on its head's weights)."""
+    return load_model("me5-small", "frozen-head", cache, labels=("neg", "pos"), seed=1)
+
+
+def test_head_features_are_bf16_only_for_models_that_opt_in_on_a_cpu_with_bf16(cache, me5,
                                                                               monkeypatch):
     from lmgate.core import device
     from lmgate.methods.heads import train_frozen_head
@@ -97,8 +104,7 @@ def test_head_features_are_bf16_only_for_models_that_opt_in_on_a_cpu_with_bf16(c
     # Measured per model (benchmarks/p9_bf16_features.py): Gemma's heads keep their predictions.
     assert get_model_spec("gemma3-270m").cpu_bf16_features
     assert not get_model_spec("smollm2-135m-instruct").cpu_bf16_features
-    frozen = load_model("me5-small", "frozen-head", cache, labels=("neg", "pos"), seed=1)
-    assert not frozen.cpu_bf16_features
+    assert not me5.cpu_bf16_features
     data = LabeledData(pd.DataFrame({"text": ["a lovely film", "a dull film"] * 4,
                                      "label": [1, 0] * 4}), ("neg", "pos"), "t")
     config = TrainConfig(epochs=1, learning_rate=1e-2, batch_size=4, max_length=16)
@@ -111,21 +117,21 @@ def test_head_features_are_bf16_only_for_models_that_opt_in_on_a_cpu_with_bf16(c
         assert ("head features in bfloat16 for models that opt in"
                 in device.precision_summary("cpu")) == native
         for opted_in in (False, True):
-            frozen.cpu_bf16_features = opted_in
+            monkeypatch.setattr(me5, "cpu_bf16_features", opted_in)
             run = train_frozen_head("me5-small", data, data, config, cache=cache, seed=1,
-                                    frozen=frozen)
+                                    frozen=me5)
             assert run.result.info["features_dtype"] == (
                 "bfloat16" if native and opted_in else "float32")
 
 
-def test_encoder_head_reads_mean_pooled_features_and_predicts_new_data(cache):
+def test_encoder_head_reads_mean_pooled_features_and_predicts_new_data(cache, me5):
     """multilingual-e5-small frozen: a bias-free hidden x labels head on the mean of the tokens;
     cached features give the naive forward's logits; `predict` scores data it never saw."""
     import torch
 
     from lmgate.methods.heads import base_features, train_frozen_head
 
-    frozen = load_model("me5-small", "frozen-head", cache, labels=("neg", "pos"), seed=1)
+    frozen = me5
     assert frozen.pooling == "mean" and frozen.head.bias is None
     assert frozen.parameters["added_by_head"] == 384 * 2 == frozen.parameters["trainable"]
     texts = ["un film magnifique", "ein schrecklicher Film", "a lovely, warm story", "فيلم سيء"]
