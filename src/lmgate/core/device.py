@@ -75,10 +75,10 @@ def inference_dtype(device: str, requested: str = "auto") -> str:
 
 
 def head_feature_dtype(device: str, cpu_bf16: bool = False) -> str:
-    """The autocast of a frozen base's features for a classification head: `inference_dtype`,
-    or bf16 on a CPU with native bf16 for a model whose spec sets `cpu_bf16_features` (measured
-    per model: heads on SmolLM2's bf16 features changed 2.25% of SST-2 predictions, on
-    Gemma 3 270M's 0-0.75%; benchmarks/README.md, P9)."""
+    """The autocast of a frozen base's features for a head: `inference_dtype`, or bf16 on a
+    CPU with native bf16 where `cpu_bf16`. Classification heads pass their model spec's
+    `cpu_bf16_features` (measured per model: heads on SmolLM2's bf16 features changed 2.25% of
+    SST-2 predictions, on Gemma 3 270M's 0-0.75%; benchmarks/README.md, P9)."""
     if cpu_bf16 and device == "cpu" and cpu_has_native_bf16():
         return "bfloat16"
     return inference_dtype(device)
@@ -88,7 +88,7 @@ def span_feature_dtype(device: str) -> str:
     """The autocast of a frozen base's per-token features for a span head: `inference_dtype`,
     or bf16 on a CPU with native bf16 (SmolLM2 on SQuAD smoke: 89 -> 30 s, 397 of 400 test
     answers and every metric identical over 5 head seeds; benchmarks/README.md)."""
-    return "bfloat16" if device == "cpu" and cpu_has_native_bf16() else inference_dtype(device)
+    return head_feature_dtype(device, cpu_bf16=True)
 
 
 def fast_scoring_dtype(device: str) -> str | None:
