@@ -12,6 +12,7 @@ scoring validation accuracy on the other.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 
 from _report import report
@@ -21,6 +22,7 @@ from lmgate.core.config import TrainConfig, default_cache_dir
 from lmgate.data.sources import sst2
 from lmgate.data.splits import split_off
 from lmgate.methods.heads import train_frozen_head
+from lmgate.models.load import load_model
 
 
 def main() -> None:
@@ -40,13 +42,17 @@ def main() -> None:
         pool = sst2("train").balanced(args.per_class, by=("label",), seed=seed)
         train, _claims_test = split_off(pool, 0.2, seed=1)
         fit, validation = split_off(train, 0.2, seed=seed)
+        # One load per seed; each setting starts from the same seeded head (as `frozen_head`).
+        frozen = load_model(args.base, "frozen-head", cache, labels=fit.labels, seed=seed)
+        initial = copy.deepcopy(frozen.head.state_dict())
         for setting in args.settings:
+            frozen.head.load_state_dict(initial)
             epochs, lr, *batch = setting.split(":")
             config = TrainConfig(epochs=int(epochs), learning_rate=float(lr),
                                  batch_size=int(batch[0]) if batch else 16,
                                  max_length=args.max_length)
             run = train_frozen_head(args.base, fit, validation, config, cache=cache, seed=seed,
-                                    known=known)
+                                    known=known, frozen=frozen)
             scores.setdefault(setting, []).append(run.result["accuracy"])
             print(f"seed {seed} {setting}: {run.result['accuracy']:.3f}", flush=True)
     rows = [{"base": args.base, "setting": s, "mean_accuracy": statistics.mean(v),
