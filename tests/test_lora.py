@@ -2,12 +2,14 @@
 reproduce their translations."""
 
 import pytest
+import torch
 
 from lmgate.core.cache import RunCache
 from lmgate.core.device import cpu_has_native_bf16
 from lmgate.methods.lora import (LoraSettings, TranslationPrompt, _encode, adapter, target_loss,
                                  train_lora)
 from lmgate.methods.translation import translate
+from lmgate.models.autocast_weights import frozen_output_layer_cast
 from lmgate.models.load import load_model
 
 pytestmark = pytest.mark.all_cores
@@ -91,3 +93,40 @@ def test_cached_adapter_reproduces_translations(lm, tmp_path):
     with adapter(lm, again) as tuned:
         assert translate(tuned, sources, max_new_tokens=8) == before
     assert not hasattr(lm.model, "peft_config")   # the base is bare again
+    # Training's bf16 copy of the output layer is gone: float32 and tied to the input again.
+    out = lm.model.get_output_embeddings().weight
+    assert out is lm.model.get_input_embeddings().weight and out.dtype == torch.float32
+
+
+def test_the_output_layer_cast_once_computes_what_autocast_computes(lm):
+    """Under bf16 autocast a bf16 copy of the frozen output layer gives the loss and LoRA
+    gradients of the float32 weight bit for bit; the tied float32 weight is back afterwards,
+    and a trainable output layer is left alone."""
+    from peft import LoraConfig, get_peft_model
+
+    rows = list(_encode(lm.tokenizer, TranslationPrompt(), PAIRS[:3], 32))
+    batch = _batch(lm.tokenizer, rows, "left")
+    model = get_peft_model(lm.model, LoraConfig(r=4, lora_alpha=16, task_type="CAUSAL_LM"))
+    weight = model.get_output_embeddings().weight
+
+    def loss_and_grads():
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = target_loss(model, batch)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    try:
+        reference = loss_and_grads()
+        with frozen_output_layer_cast(model, torch.bfloat16):
+            assert model.get_output_embeddings().weight.dtype == torch.bfloat16
+            cast_once = loss_and_grads()
+        assert model.get_output_embeddings().weight is weight is model.get_input_embeddings().weight
+        assert torch.equal(cast_once[0], reference[0])
+        assert all(torch.equal(a, b) for a, b in zip(cast_once[1], reference[1]))
+        weight.requires_grad_(True)
+        with frozen_output_layer_cast(model, torch.bfloat16):
+            assert model.get_output_embeddings().weight is weight
+    finally:
+        weight.requires_grad_(False)
+        lm.model = model.unload()

@@ -13,7 +13,7 @@ the run cache and reloaded onto the base model, so a cached run reproduces its t
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,6 +25,7 @@ from lmgate.core.progress import training_progress
 from lmgate.methods.launch import fit_lora_distributed
 from lmgate.methods.trainer import epoch_history, run_trainer
 from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
+from lmgate.models.autocast_weights import frozen_output_layer_cast
 from lmgate.models.engine import encode_prompt
 from lmgate.models.language_model import CausalLM
 from lmgate.models.params import count_parameters
@@ -174,6 +175,7 @@ def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Seque
                       settings: LoraSettings, *, seed: int, prompt: TranslationPrompt,
                       device: str, name: str, workdir: str | Path):
     """Train the adapter of the peft `model` (loss on target tokens only); returns the Trainer."""
+    import torch
     from transformers import DataCollatorForSeq2Seq, TrainingArguments
 
     tokenizer.padding_side = "left"
@@ -190,7 +192,9 @@ def run_lora_training(model, tokenizer, train: Sequence[Pair], validation: Seque
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
                                                            label_pad_token_id=-100),
                       callbacks=[training_progress(f"LoRA training of {name}")])
-    run_trainer(trainer)
+    # Under bf16 mixed precision the frozen output layer is cast once, not at every step.
+    with frozen_output_layer_cast(model, torch.bfloat16) if args.bf16 else nullcontext():
+        run_trainer(trainer)
     return trainer
 
 
