@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from _report import report
+from power import load
 
 from lmgate.core.config import default_cache_dir
 
@@ -55,16 +56,13 @@ def run(dtype: str, seed: int, folder: Path, pytest_args: list[str]) -> float:
 
 def predictions(folder: Path) -> dict[str, list]:
     """Each result's predicted labels, by (test, result name, parameters)."""
-    rows = {}
-    for line in (folder / "results" / "results.jsonl").open():
-        row = json.loads(line)
-        rows[row["record_id"]] = (row["nodeid"], row["result"],
-                                  json.dumps(row.get("params"), sort_keys=True))
+    rows, preds = load(folder / "results")
     out: dict[str, list] = {}
-    for line in (folder / "results" / "predictions.jsonl").open():
-        pred = json.loads(line)
-        if pred["record_id"] in rows and isinstance(pred.get("y_pred"), list):
-            out.setdefault(str(rows[pred["record_id"]]), []).extend(pred["y_pred"])
+    for row in rows:
+        pred = preds.get(row["record_id"], {})
+        if isinstance(pred.get("y_pred"), list):
+            key = (row["nodeid"], row["result"], json.dumps(row.get("params"), sort_keys=True))
+            out.setdefault(str(key), []).extend(pred["y_pred"])
     return out
 
 
