@@ -2,6 +2,9 @@
 measured reason, passes are XPASS, and everything else keeps its outcome."""
 
 import pytest
+from hypothesis import assume, given, strategies as st
+
+from lmgate.core.config import DATA_SOURCES
 
 SUITE = '''
 import pytest
@@ -69,3 +72,60 @@ def test_malformed_table_is_an_error(pytester, table):
     result = pytester.runpytest()
     assert result.ret != 0
     assert "knob unpowered must be a table" in result.stdout.str() + result.stderr.str()
+
+
+SOURCED_SUITE = '''
+import pytest
+from lmgate.data.sources import source_note
+pytestmark = pytest.mark.study("s")
+
+@pytest.mark.parametrize("source", ["embedded", "local", "unrecorded"])
+def test_in_language(source, record):
+    if source != "unrecorded":
+        record(notes=[source_note(source, "sentiment"), "another note"], macro_f1=0.37)
+    assert False, f"{source}: in-language 0.37 is not above transfer 0.38"
+'''
+
+
+def test_an_entry_measured_on_some_sources_applies_only_to_data_from_them(pytester):
+    """Power is measured per data pool: the claim is unpowered where the test's results came
+    from a listed source, a plain claim on other data and where no source was recorded."""
+    pytester.makepyfile(test_study=SOURCED_SUITE)
+    pytester.makefile(".toml", pyproject='''
+[tool.lmgate.profiles.smoke.studies.s]
+unpowered = { "test_in_language" = { reason = "power 0.20 on the full data", sources = ["local", "hub"] } }
+''')
+    result = pytester.runpytest("-rfxX")
+    result.assert_outcomes(failed=2, xfailed=1)
+    result.stdout.fnmatch_lines([
+        "*XFAIL*test_in_language[[]local[]]*unpowered in profile 'smoke' on data from local: "
+        "power 0.20 on the full data; measured: local: in-language 0.37*"])
+    out = result.stdout.str()
+    assert "FAILED test_study.py::test_in_language[embedded]" in out
+    assert "FAILED test_study.py::test_in_language[unrecorded]" in out
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ('{ reason = "r", sources = ["shared"] }', "sources from"),
+    ('{ reason = "r", sources = [] }', "sources from"),
+    ('{ reason = "r", sources = [{ a = 1 }] }', "sources from"),
+    ('{ reason = "r" }', "sources from"),
+    ('{ reason = "r", sources = ["local"], when = "x" }', "sources from"),
+    ('{ sources = ["local"] }', "has no reason"),
+    ('{ reason = " ", sources = ["local"] }', "has no reason")])
+def test_a_malformed_sourced_entry_is_an_error(pytester, entry, problem):
+    _project(pytester, f'{{ "test_in_language[hi]" = {entry} }}')
+    result = pytester.runpytest()
+    assert result.ret != 0
+    out = result.stdout.str() + result.stderr.str()
+    assert "knob unpowered must be a table" in out and problem in out
+
+
+@given(source=st.sampled_from(DATA_SOURCES), what=st.text(min_size=1),
+       others=st.lists(st.text()))
+def test_a_source_note_is_read_back_as_its_source(source, what, others):
+    from lmgate.data.sources import source_note, sources_in_notes
+
+    assume(not any(o.startswith("data source of ") for o in others))
+    assert sources_in_notes([*others, source_note(source, what)]) == {source}
+    assert sources_in_notes(others) == set()

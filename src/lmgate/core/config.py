@@ -18,6 +18,9 @@ DATA_DIR_ENV = "LMGATE_DATA_DIR"
 #: the last resort after $LMGATE_DATA_DIR and the hub.
 EMBEDDED_DATA_ENV = "LMGATE_EMBEDDED_DATA_DIR"
 CACHE_DIR_ENV = "LMGATE_CACHE_DIR"
+#: Where a data set can come from: "local" ($LMGATE_DATA_DIR), "hub", "embedded" (the project's
+#: shipped samples, $LMGATE_EMBEDDED_DATA_DIR); `lmgate.data.sources` reads them in this order.
+DATA_SOURCES = ("local", "hub", "embedded")
 LAUNCHERS = ("torchrun", "accelerate")
 
 

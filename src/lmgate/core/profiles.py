@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from lmgate.core.errors import ConfigError
-from lmgate.core.config import LoraSettings, TrainConfig
+from lmgate.core.config import DATA_SOURCES, LoraSettings, TrainConfig
 from lmgate.core.pyproject import section
 
 
@@ -156,7 +156,7 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any],
     for study, knobs in over.items():
         if not isinstance(knobs, Mapping):
             raise ConfigError(f"studies.{study} must be a table of knobs, not {knobs!r}")
-        _check_unpowered(study, knobs.get("unpowered", {}))
+        unpowered_claims(study, knobs.get("unpowered", {}))
         for name, kind in (knob_types or {}).items():
             if name in knobs:
                 _check_typed_knob(study, name, knobs[name], kind)
@@ -164,12 +164,37 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any],
     return merged
 
 
-def _check_unpowered(study: str, table: Any) -> None:
-    """The `unpowered` knob (lmgate.plugin.claims) maps test keys to non-empty reasons."""
-    if not isinstance(table, Mapping) or not all(isinstance(v, str) and v.strip()
-                                                 for v in table.values()):
-        raise ConfigError(f"studies.{study}: knob unpowered must be a table of "
-                          f"\"test_name[param values]\" = \"measured reason\", not {table!r}")
+@dataclass(frozen=True)
+class UnpoweredClaim:
+    """An entry of a study's `unpowered` knob (lmgate.plugin.claims): the measured reason,
+    and the data sources (`DATA_SOURCES`) it was measured on; None: whatever the data."""
+
+    reason: str
+    sources: tuple[str, ...] | None = None
+
+
+def unpowered_claims(study: str, table: Any) -> dict[str, UnpoweredClaim]:
+    """The `unpowered` knob read: test key -> a reason, or a table `{ reason = "...", sources =
+    ["local", "hub"] }` (unpowered only on data from those sources); ConfigError otherwise."""
+    usage = (f"studies.{study}: knob unpowered must be a table of \"test_name[param values]\" = "
+             f"\"measured reason\" or = {{ reason = \"...\", sources = [...] }} (sources from "
+             f"{list(DATA_SOURCES)})")
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{usage}, not {table!r}")
+    claims = {}
+    for key, entry in table.items():
+        if isinstance(entry, Mapping):
+            reason, sources = entry.get("reason"), entry.get("sources")
+            if set(entry) - {"reason", "sources"} or not isinstance(sources, (list, tuple)) \
+                    or not sources or not all(s in DATA_SOURCES for s in sources):
+                raise ConfigError(f"{usage}; {key!r} = {dict(entry)!r}")
+            sources = tuple(sources)
+        else:
+            reason, sources = entry, None
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{usage}; {key!r} has no reason: {entry!r}")
+        claims[key] = UnpoweredClaim(reason, sources)
+    return claims
 
 
 def profiles_from_tables(tables: Mapping[str, Any], source: str,

@@ -6,7 +6,7 @@ Each source returns validated `LabeledData`/`DataSplits` with labels mapped by n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import pandas as pd
 
@@ -14,7 +14,7 @@ from lmgate.data.loaders import data_dir, embedded_dir, labeled, load_hub, read_
 from lmgate.data.splits import split_off
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.core.errors import DataError, DataUnavailable
-from lmgate.core.config import DATA_DIR_ENV, EMBEDDED_DATA_ENV
+from lmgate.core.config import DATA_DIR_ENV, DATA_SOURCES, EMBEDDED_DATA_ENV
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 #: tyqiangz/multilingual-sentiments numbers its classes in the opposite order to XLM-T.
@@ -26,16 +26,20 @@ SENTIMENT_HUB_CONFIGS = {"en": "english", "fr": "french", "ar": "arabic", "hi": 
 SPLITS = ("train", "validation", "test")
 
 
-#: Where each source reads from: "local" ($LMGATE_DATA_DIR), "hub", "embedded" (the
-#: project's shipped samples, $LMGATE_EMBEDDED_DATA_DIR).
-SOURCES = ("local", "hub", "embedded")
+SOURCES = DATA_SOURCES
+_WHERE = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
+          "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
 
 
 def source_note(source: str, what: str) -> str:
     """The provenance line every result of this data carries in its notes."""
-    where = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
-             "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
-    return f"data source of {what}: {where[source]}"
+    return f"data source of {what}: {_WHERE[source]}"
+
+
+def sources_in_notes(notes: Iterable[str]) -> set[str]:
+    """The sources that `source_note` lines among `notes` name (other notes are ignored)."""
+    return {source for note in notes if note.startswith("data source of ")
+            for source, where in _WHERE.items() if note.endswith(f": {where}")}
 
 
 def _source_dir(source: str, subdir: str) -> Path:

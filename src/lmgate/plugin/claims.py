@@ -8,7 +8,10 @@
   at the smoke profile's sizes. Those tests still run and assert: a failed claim is xfailed
   with the reason, a held one is reported as XPASS, so nothing is dropped. A key is a test
   function's name, optionally with parameter values in brackets that the case must all have
-  (`test_in_language_beats_transfer[hi]`: every model's Hindi case).
+  (`test_in_language_beats_transfer[hi]`: every model's Hindi case). Power depends on the
+  data: an entry `{ reason = "...", sources = ["local"] }` applies only where the test's
+  recorded results came from those sources (`lmgate.data.sources.source_note`); on other
+  data the claim is a plain one.
 
 Every other exception (a tokenizer without a pad token, a shape error) still fails. A key
 that names no test of its study, or no case of the test it names, is warned about at collection
@@ -22,20 +25,41 @@ from collections import defaultdict
 
 import pytest
 
+from lmgate.core.profiles import unpowered_claims
 from lmgate.plugin.options import SETTINGS
+from lmgate.plugin.recording import RECORDER
 
 
 def unpowered_reason(item: pytest.Item) -> str | None:
-    """The reason the item's study knob `unpowered` gives for this test, if any."""
+    """The reason the item's study knob `unpowered` gives for this test, if any. An entry
+    measured on some data sources applies when the item recorded results from one of them
+    (their notes say the source); on other data, or with no source recorded, the claim is a
+    plain one."""
     settings = item.config.stash.get(SETTINGS, None)
     marker = item.get_closest_marker("study")
     if settings is None or marker is None or not marker.args:
         return None
     table = settings.profile.studies.get(marker.args[0], {}).get("unpowered", {})
-    for key, reason in table.items():
-        if matches(item, key):
-            return f"unpowered in profile {settings.profile.name!r}: {reason}"
+    for key, claim in unpowered_claims(marker.args[0], table).items():
+        if not matches(item, key):
+            continue
+        if claim.sources is None:
+            return f"unpowered in profile {settings.profile.name!r}: {claim.reason}"
+        used = sorted(recorded_sources(item) & set(claim.sources))
+        if used:
+            return (f"unpowered in profile {settings.profile.name!r} on data from "
+                    f"{', '.join(used)}: {claim.reason}")
     return None
+
+
+def recorded_sources(item: pytest.Item) -> set[str]:
+    """The data sources named in the notes of what the item recorded so far."""
+    recorder = item.stash.get(RECORDER, None)
+    if recorder is None:
+        return set()
+    from lmgate.data.sources import sources_in_notes   # pandas: only once a test recorded
+
+    return sources_in_notes(note for row in recorder.rows for note in row.get("notes", ()))
 
 
 def matches(item: pytest.Item, key: str) -> bool:
