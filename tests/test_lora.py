@@ -1,5 +1,5 @@
 """LoRA on SmolLM2: exact trainable-parameter accounting, target-only loss, cached adapters
-reproduce their translations."""
+reproduce their translations; the output layer's bf16 cast on a tiny stand-in."""
 
 import pytest
 import torch
@@ -98,13 +98,22 @@ def test_cached_adapter_reproduces_translations(lm, tmp_path):
     assert out is lm.model.get_input_embeddings().weight and out.dtype == torch.float32
 
 
-def test_the_output_layer_cast_once_computes_what_autocast_computes(lm):
+@pytest.fixture(scope="module")
+def standin(_test_cache_dir):
+    """A tiny random Llama with tied embeddings: exactness needs no trained weights, and bf16
+    products are emulated (slow) on CPUs without native bf16."""
+    return load_model("llama32-1b-standin", "prompting", RunCache(_test_cache_dir), device="cpu")
+
+
+def test_the_output_layer_cast_once_computes_what_autocast_computes(standin):
     """Under bf16 autocast a bf16 copy of the frozen output layer gives the loss and LoRA
     gradients of the float32 weight bit for bit; the tied float32 weight is back afterwards,
     and a trainable output layer is left alone."""
     from peft import LoraConfig, get_peft_model
 
-    rows = list(_encode(lm.tokenizer, TranslationPrompt(), PAIRS[:3], 32))
+    lm = standin
+
+    rows = list(_encode(lm.tokenizer, TranslationPrompt(), PAIRS[:3], 96))   # whole targets
     batch = _batch(lm.tokenizer, rows, "left")
     model = get_peft_model(lm.model, LoraConfig(r=4, lora_alpha=16, task_type="CAUSAL_LM"))
     weight = model.get_output_embeddings().weight
