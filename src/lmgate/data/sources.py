@@ -26,7 +26,7 @@ SENTIMENT_HUB_CONFIGS = {"en": "english", "fr": "french", "ar": "arabic", "hi": 
 SPLITS = ("train", "validation", "test")
 
 
-SOURCES = DATA_SOURCES
+SOURCES = DATA_SOURCES   # the order source="auto" tries them in
 _WHERE = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
           "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
 
