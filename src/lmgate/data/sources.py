@@ -26,7 +26,6 @@ SENTIMENT_HUB_CONFIGS = {"en": "english", "fr": "french", "ar": "arabic", "hi": 
 SPLITS = ("train", "validation", "test")
 
 
-SOURCES = DATA_SOURCES   # the order source="auto" tries them in
 _WHERE = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
           "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
 
@@ -123,14 +122,14 @@ def multilingual_sentiment(languages: Sequence[str], source: str = "auto",
                               f"{sorted(SENTIMENT_HUB_CONFIGS)}")
     if source == "auto":
         errors = []
-        for candidate in SOURCES:
+        for candidate in DATA_SOURCES:
             try:
                 return multilingual_sentiment(languages, candidate, seed)
             except DataUnavailable as exc:
                 errors.append(f"{candidate}: {exc}")
         raise DataUnavailable("multilingual sentiment data not found: " + "; ".join(errors))
-    if source not in SOURCES:
-        raise DataError(f"unknown source {source!r}; use auto or one of {SOURCES}")
+    if source not in DATA_SOURCES:
+        raise DataError(f"unknown source {source!r}; use auto or one of {DATA_SOURCES}")
     frames, read_notes = ((_hub_sentiment(languages), []) if source == "hub"
                           else _local_sentiment(languages, embedded=source == "embedded"))
     present = set(frames["train"]["language"]) & set(frames["test"]["language"])
@@ -219,7 +218,7 @@ def local_hub_or_embedded(relative: str, hub_id: str | None, config: str | None,
     the table and the source it came from. DataUnavailable names every try."""
     subdir, _, name = relative.rpartition("/")
     errors = []
-    for source in SOURCES:
+    for source in DATA_SOURCES:
         try:
             if source == "hub":
                 if hub_id is None:
