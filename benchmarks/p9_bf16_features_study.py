@@ -17,13 +17,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from _report import report
-from power import load
+from power import load, run_pytest
 
 from lmgate.core.config import default_cache_dir
 
@@ -42,12 +39,8 @@ def run(dtype: str, seed: int, folder: Path, pytest_args: list[str]) -> float:
     env = dict(os.environ, LMGATE_CACHE_DIR=str(cache), LMGATE_BENCH_FEATURE_DTYPE=dtype,
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parent),
                                            os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "-p", "_feature_dtype_plugin", f"--lmgate-seed={seed}",
-           f"--results-dir={folder / 'results'}", *pytest_args]
-    start = time.perf_counter()
-    rc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode
-    seconds = time.perf_counter() - start
+    rc, seconds = run_pytest(seed, folder / "results", pytest_args, env=env,
+                             options=("-p", "_feature_dtype_plugin"))
     shutil.rmtree(cache)
     if rc not in (0, 1):
         raise SystemExit(f"pytest exit {rc} at {dtype}, seed {seed}: see {folder}")

@@ -116,16 +116,24 @@ def claim_of(nodeid: str, rows: list[dict], results: dict[str, EvalResult]):
     return what, lambda d: all(held(d))
 
 
+def run_pytest(seed: int, results: Path, pytest_args: list[str], env: dict | None = None,
+               options: tuple[str, ...] = ()) -> tuple[int, float]:
+    """One `python -m pytest` of `pytest_args` at `seed` into the results folder `results`:
+    (exit code, wall seconds)."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options,
+           f"--lmgate-seed={seed}", f"--results-dir={results}", *pytest_args]
+    start = time.perf_counter()
+    rc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode
+    return rc, time.perf_counter() - start
+
+
 def run_seeds(k: int, out: Path, pytest_args: list[str]) -> list[Path]:
     """Run `pytest_args` once per seed 0..k-1, each into out/seed<S>; the folders."""
     folders = []
     for seed in range(k):
         folder = out / f"seed{seed}"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               f"--lmgate-seed={seed}", f"--results-dir={folder}", *pytest_args]
-        start = time.perf_counter()
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
-        print(f"seed {seed}: pytest exit {rc} in {time.perf_counter() - start:.0f} s", flush=True)
+        rc, seconds = run_pytest(seed, folder, pytest_args)
+        print(f"seed {seed}: pytest exit {rc} in {seconds:.0f} s", flush=True)
         folders.append(folder)
     return folders
 
