@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 import numpy as np
 
 from lmgate.core.io import pid_alive
+from lmgate.core.redact import redact_json
 
 MANIFEST = "manifest.json"
 T = TypeVar("T")
@@ -174,7 +175,8 @@ class RunCache:
             write(staging)
             files = {str(p.relative_to(staging)): _sha256(p)
                      for p in sorted(staging.rglob("*")) if p.is_file()}
-            meta = json.loads(json.dumps(meta, default=str))  # as a later read will see it
+            # As a later read will see it, and with every secret masked (a server's answer).
+            meta = redact_json(json.loads(json.dumps(meta, default=str)))
             (staging / MANIFEST).write_text(json.dumps(
                 {"files": files, "meta": meta, "digest": _manifest_digest(files, meta)},
                 indent=1, sort_keys=True))

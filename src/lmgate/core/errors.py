@@ -7,9 +7,16 @@ is a real error in the user's input and fails loudly.
 
 from __future__ import annotations
 
+from lmgate.core.redact import redact
+
 
 class LmgateError(Exception):
-    """Base class of lmgate's errors."""
+    """Base class of lmgate's errors. Their text is redacted (`lmgate.core.redact`): a key,
+    a URL's password or an Authorization header a server echoed never reaches a terminal or
+    a JUnit file through an error."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class DataError(LmgateError, ValueError):

@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.core.io import pid_alive
+from lmgate.core.redact import NAMES_ENV, secret_env_names
 from lmgate.models.serve_watchdog import read_record, write_record
 
 #: Each engine's server command: how its model and address are passed, and what it needs.
@@ -221,6 +222,12 @@ def _attach(serve: Serve, record: Path) -> RunningServer | None:
     return RunningServer(serve, server_pid, data["base_url"], Path(data["log"]), record)
 
 
+def _with_secret_names(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The server's environment, naming the variables whose values its log must not show
+    (the watchdog masks them, `lmgate.core.redact`)."""
+    return {**(os.environ if env is None else env), NAMES_ENV: ",".join(secret_env_names())}
+
+
 def _launch(serve: Serve, record: Path, log_dir: Path,
             env: Mapping[str, str] | None) -> RunningServer:
     """Start the server under its watchdog and wait until it answers `/models`."""
@@ -239,7 +246,7 @@ def _launch(serve: Serve, record: Path, log_dir: Path,
             [sys.executable, "-m", "lmgate.models.serve_watchdog", str(record), "--",
              *serve.command(port)], stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
-            env=dict(env) if env is not None else None)
+            env=_with_secret_names(env))
     deadline = time.monotonic() + serve.startup_timeout_s
     running = None
     while True:

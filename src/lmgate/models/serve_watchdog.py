@@ -7,6 +7,7 @@ whether they detached at session end or died (even by SIGKILL).
 RECORD (JSON, changed only under RECORD.lock) lists the users' process ids; lmgate's launcher
 writes it before starting this process and each process that attaches adds itself. This
 process writes the server's pid to RECORD.pid once it runs and removes both files when it stops.
+The server's output goes to this process's own (the log) with every secret masked.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from lmgate.core.io import atomic_write_json, atomic_write_text, pid_alive
+from lmgate.core.redact import redact_bytes
 
 POLL_S = 0.5
 
@@ -46,6 +50,14 @@ def _server_session() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
 
 
+def copy_redacted(source: IO[bytes], sink: IO[bytes]) -> None:
+    """The server's output, line by line, into the log with every secret masked (a server
+    may log a request's headers, or its own settings with a key)."""
+    for line in iter(source.readline, b""):
+        sink.write(redact_bytes(line))
+        sink.flush()
+
+
 def stop_group(process: subprocess.Popen, timeout: float = 30.0) -> None:
     """SIGTERM to the server's process group, SIGKILL if it has not gone in `timeout`."""
     if process.poll() is not None:
@@ -63,7 +75,11 @@ def stop_group(process: subprocess.Popen, timeout: float = 30.0) -> None:
 def supervise(record: Path, command: list[str]) -> int:
     from filelock import FileLock, Timeout
 
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_server_session)
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, preexec_fn=_server_session)
+    log = threading.Thread(target=copy_redacted, args=(server.stdout, sys.stdout.buffer),
+                           daemon=True)
+    log.start()
     pid_file = record.with_name(record.name + ".pid")
     atomic_write_text(pid_file, str(server.pid))   # the launcher polls for it: never half a number
     lock = FileLock(str(record) + ".lock")
@@ -82,6 +98,7 @@ def supervise(record: Path, command: list[str]) -> int:
                 continue
     finally:
         stop_group(server)
+        log.join(timeout=5)
         try:   # a launcher waiting for this server holds the lock and removes them itself;
             with lock.acquire(timeout=0):   # a stale record is harmless (attaching checks)
                 for path in (record, pid_file):

@@ -17,7 +17,8 @@ One module per concern, each a plugin of its own:
   the first tests run (`--no-prefetch`);
 - `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
 - `progress`: one progress line for all xdist workers, printed by the controller;
-- `tracking`: `--lmgate-track`: the run logged to MLflow or another tracker.
+- `tracking`: `--lmgate-track`: the run logged to MLflow or another tracker;
+- `redaction`: every report pytest prints or writes to JUnit XML with its secrets masked.
 
 The modules only hold hooks and fixtures; the work is done by modules that know nothing of
 pytest, so the library works from a notebook too.
@@ -35,4 +36,5 @@ pytest_plugins = [
     "lmgate.plugin.scaleout",
     "lmgate.plugin.progress",
     "lmgate.plugin.tracking",
+    "lmgate.plugin.redaction",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lmgate.core.redact import redact_json
 from lmgate.plugin.collector import COLLECTOR
 from lmgate.plugin.options import is_worker
 
@@ -70,7 +71,7 @@ def run_facts(config: pytest.Config, collector: Any) -> dict[str, Any]:
                                              timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         facts["git commit"] = None
-    return facts
+    return redact_json(facts)
 
 
 @pytest.hookimpl(trylast=True)   # after the collector has published the results folder
@@ -81,7 +82,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from lmgate.report.tracking import RunRecord
 
-    facts = {**run_facts(session.config, collector), **collector._header()}
+    facts = redact_json({**run_facts(session.config, collector), **collector._header()})
     gate = None if collector.gate is None else ("passed" if collector.gate.passed else "failed")
     status = ("interrupted" if collector.interrupted else
               "passed" if session.exitstatus == 0 else "failed")

@@ -16,6 +16,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.redact import register_url
 from lmgate.report.tracking import RunRecord
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -34,6 +35,7 @@ class MlflowTracker:
 
         self.uri = os.environ.get("MLFLOW_TRACKING_URI") or options("lmgate_mlflow_uri")
         self.experiment = options("lmgate_mlflow_experiment") or "lmgate"
+        register_url(self.uri)   # its password is masked wherever the URI or MLflow's errors go
         if not self.uri:
             raise ConfigError("--lmgate-track mlflow needs a tracking URI: set "
                               "MLFLOW_TRACKING_URI or the ini key lmgate_mlflow_uri (e.g. "

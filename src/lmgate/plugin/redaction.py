@@ -1,0 +1,77 @@
+"""Every report pytest prints or writes to JUnit XML, with its secrets masked
+(`lmgate.core.redact`): a test's traceback, skip or xfail reason, captured output and
+properties, a collection error, an INTERNALERROR. lmgate's own errors are redacted where they
+are raised; this catches what reaches pytest otherwise (an exception of another library, an
+`assert` on a server's answer, a print of it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import pytest
+
+from lmgate.core.redact import redact, redact_json
+
+
+class RedactedRepr:
+    """A failure's text, redacted, still with its crash line (pytest's short summary and
+    JUnit's `message` read `reprcrash`)."""
+
+    def __init__(self, text: str, reprcrash: Any) -> None:
+        self.text = text
+        if reprcrash is not None and dataclasses.is_dataclass(reprcrash):
+            reprcrash = dataclasses.replace(reprcrash, message=redact(reprcrash.message))
+        self.reprcrash = reprcrash
+
+    def __str__(self) -> str:
+        return self.text
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.split("\n"):
+            tw.line(line)
+
+
+def scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Mask the secrets in everything `report` carries to the terminal and to JUnit XML."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:      # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redact(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        masked = redact(text)
+        if masked != text:
+            report.longrepr = RedactedRepr(masked, getattr(longrepr, "reprcrash", None))
+    report.sections = [(redact(title), redact(content)) for title, content in report.sections]
+    if isinstance(getattr(report, "wasxfail", None), str):
+        report.wasxfail = redact(report.wasxfail)
+    if getattr(report, "user_properties", None):
+        report.user_properties = [(redact(str(name)), redact_json(value))
+                                  for name, value in report.user_properties]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)   # outermost: sees the report others changed
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    scrub(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    scrub(report)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_internalerror(excrepr: Any, excinfo: Any) -> bool | None:
+    text = str(excrepr)
+    masked = redact(text)
+    if masked == text:
+        return None
+    for line in masked.split("\n"):
+        sys.stderr.write(f"INTERNALERROR> {line}\n")
+    sys.stderr.flush()
+    return True
