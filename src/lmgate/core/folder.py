@@ -1,12 +1,14 @@
-"""A results folder lmgate owns: only what its manifest lists is ever replaced or removed, and
-a run's files are staged beside the folder's, then published as one set.
+"""A results folder lmgate owns: only what its manifest lists is ever replaced or removed,
+nothing is ever deleted or written through a symbolic link, and a run's files are staged
+beside the folder's, then published as one set.
 
 The manifest (`.lmgate-manifest.json`) lists every file lmgate wrote there, relative to the
 folder. Publishing writes the whole new set into a staging folder first (a full disk fails
-there, with the previous set untouched), then, with Ctrl-C held back, removes the previous
-set's files that the new one does not have and renames the new ones in: renames need no
-space, so the folder holds the previous complete set or the new one. A file lmgate did not
-write is never replaced: publishing refuses, keeps the staged files and names them.
+there, with the previous set untouched), then, with Ctrl-C held back, moves the previous set's
+files aside and the new ones in (renames, which need no space); when any step fails, every
+move is undone, so the folder holds the previous complete set or the new one. A file lmgate did
+not write, or a path that goes through a symbolic link (which could lead outside the folder),
+is never replaced or removed: publishing refuses, keeps the staged files and names them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from lmgate.core.bounded_json import read_json_bounded
 from lmgate.core.errors import ConfigError
-from lmgate.core.io import atomic_write_text, pid_alive
+from lmgate.core import io
+from lmgate.core.io import Journal, TornWrite, atomic_write_text, pid_alive
 
 MANIFEST = ".lmgate-manifest.json"
 STAGING_PREFIX = ".lmgate-staging-"
@@ -43,28 +47,67 @@ def slug(text: str, limit: int = 80) -> str:
 
 def owned(folder: Path) -> set[str]:
     """The files (relative paths) the manifest says lmgate wrote into `folder`."""
+    if (folder / MANIFEST).is_symlink():
+        raise ConfigError(f"{folder / MANIFEST} is a symbolic link, not a manifest lmgate "
+                          "wrote: lmgate never writes through one; remove it")
     try:
-        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        doc = read_json_bounded(folder / MANIFEST, what="manifest")
         files = doc["files"]
     except FileNotFoundError:
         return set()
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):   # ConfigError is a ValueError
         raise ConfigError(f"{folder / MANIFEST} is damaged: lmgate cannot tell which files of "
                           f"{folder} it wrote; remove that folder or choose another "
-                          "--results-dir") from None
+                          "--lmgate-results-dir") from None
     return {f for f in files if isinstance(f, str) and _inside(f)}
 
 
 def foreign(folder: Path, names: Iterable[str]) -> list[str]:
     """Those of `names` (relative paths; a folder stands for the files in it) that exist in
-    `folder` but lmgate did not write."""
+    `folder` but lmgate did not write; symbolic links (never followed) are named as such."""
     mine = owned(folder)
+    return [f for name in names for f in _entries(folder, name) if f not in mine]
+
+
+def through_links(folder: Path, names: Iterable[str]) -> list[str]:
+    """Those of `names` whose path in `folder` is or goes through a symbolic link, each marked
+    with the link: lmgate neither writes nor deletes there (it could be outside `folder`)."""
     out = []
-    for name in names:
-        path = folder / name
-        files = ([p.relative_to(folder).as_posix() for p in sorted(path.rglob("*"))
-                  if not p.is_dir()] if path.is_dir() else [name] if path.exists() else [])
-        out += [f for f in files if f not in mine]
+    for name in sorted(names):
+        link = _first_link(folder, name)
+        if link is not None:
+            out.append(f"{name} (a symbolic link)" if link == name
+                       else f"{name} (through the symbolic link {link})")
+    return out
+
+
+def _first_link(folder: Path, name: str) -> str | None:
+    """The first part of `folder/name` below `folder` that is a symbolic link, or None."""
+    path = folder
+    for part in Path(name).parts:
+        path = path / part
+        if path.is_symlink():
+            return path.relative_to(folder).as_posix()
+    return None
+
+
+def _entries(folder: Path, name: str) -> list[str]:
+    """The files at or under `folder/name`, and the symbolic links there (never followed,
+    each marked as one), as relative paths."""
+    link = _first_link(folder, name)
+    if link is not None:
+        return [f"{link} (a symbolic link)"]
+    path = folder / name
+    if not path.is_dir():
+        return [name] if path.exists() else []
+    out = []
+    for root, dirs, files in os.walk(path):          # never follows links
+        here = Path(root).relative_to(folder)
+        for entry in sorted(dirs + files):
+            if (Path(root) / entry).is_symlink():
+                out.append(f"{(here / entry).as_posix()} (a symbolic link)")
+            elif entry in files:
+                out.append((here / entry).as_posix())
     return out
 
 
@@ -74,43 +117,74 @@ RESULT_FILES = ("results.jsonl", "results.csv", "predictions.jsonl", "sections.j
 
 
 def foreign_results(folder: Path) -> list[str]:
-    """Files in `folder` where lmgate would write (RESULT_FILES, plots/) that it did not."""
-    return foreign(folder, (*RESULT_FILES, "plots"))
+    """Files in `folder` where lmgate would write (RESULT_FILES, plots/) that it did not, and
+    files its manifest lists behind a symbolic link (which it will not delete)."""
+    theirs = foreign(folder, (*RESULT_FILES, "plots"))
+    return theirs + [n for n in through_links(folder, owned(folder)) if n not in theirs]
 
 
 def publish(folder: Path, build: Callable[[Path], Iterable[Path]]) -> list[Path]:
     """Call `build(staging)` to write the new set, then make it the folder's set; returns the
-    published paths. `build` returns the files it wrote, under `staging`."""
+    published paths. `build` returns the files it wrote, under `staging`. A failure at any
+    step leaves the previous complete set (TornWrite where undoing failed too)."""
     folder.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(folder)
     stage = folder / f"{STAGING_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
-    stage.mkdir()
+    aside = folder / f".lmgate-previous-{os.getpid()}-{os.urandom(4).hex()}"
+    io.make_dir(stage)
     try:
         new = sorted({p.relative_to(stage).as_posix() for p in build(stage)})
         previous = owned(folder)
-        clash = [n for n in new if n not in previous and (folder / n).exists()]
-        if clash:
+        refused = through_links(folder, previous | set(new)) + [
+            n for n in new if n not in previous and (folder / n).exists()
+            and _first_link(folder, n) is None]
+        if refused:
             keep = folder / f"lmgate-unpublished-{os.getpid()}-{os.urandom(2).hex()}"
-            stage.rename(keep)
-            raise ConfigError(f"{folder} holds {', '.join(clash)}, which lmgate did not write: "
-                              f"nothing was replaced; this run's results are in {keep}")
+            io.rename(stage, keep)
+            raise ConfigError(f"{folder} holds {', '.join(refused)}, which lmgate did not write "
+                              "or will not write through: nothing was replaced; this run's "
+                              f"results are in {keep}")
         with _interrupts_held():
-            _write_manifest(folder, sorted(previous | set(new)), "publishing")
-            for name in sorted(previous - set(new)):
-                (folder / name).unlink(missing_ok=True)
-                _remove_empty_parents(folder, folder / name)
-            for name in new:
-                (folder / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(stage / name, folder / name)
-            _write_manifest(folder, new, "complete")
+            _swap_in(folder, stage, aside, previous, new)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    for name in sorted(previous - set(new)):
+        _remove_empty_parents(folder, folder / name)
     return [folder / n for n in new]
+
+
+def _swap_in(folder: Path, stage: Path, aside: Path, previous: set[str], new: list[str]) -> None:
+    """Move the previous set's files aside and the staged ones in, the manifest last; undo
+    every move when a step fails (the previous files stay in `aside` where that fails too)."""
+    journal = Journal()
+    listed = False
+    try:
+        _write_manifest(folder, sorted(previous | set(new)), "publishing")
+        listed = True
+        for name in sorted(previous | set(new)):
+            if (folder / name).is_file():
+                journal.move(folder / name, aside / name)
+        for name in new:
+            journal.move(stage / name, folder / name)
+        _write_manifest(folder, new, "complete")
+        shutil.rmtree(aside, ignore_errors=True)
+    except BaseException as exc:
+        failed = journal.undo()
+        if failed:
+            raise TornWrite(f"{exc}; and {len(failed)} file(s) of the previous set could not be "
+                            f"put back (they are in {aside}): {folder} is incomplete") from exc
+        if listed:
+            try:
+                _write_manifest(folder, sorted(previous), "complete")
+            except OSError:
+                pass   # the "publishing" manifest lists a superset: still only lmgate's files
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
 
 
 def _write_manifest(folder: Path, files: list[str], state: str) -> None:
     atomic_write_text(folder / MANIFEST, json.dumps({"files": files, "state": state},
-                                                    indent=1) + "\n")
+                                                    indent=1) + "\n", follow_links=False)
 
 
 def _inside(name: str) -> bool:
@@ -131,6 +205,8 @@ def _remove_empty_parents(folder: Path, path: Path) -> None:
 def _remove_dead_staging(folder: Path) -> None:
     """Staging folders of runs that died (killed, power cut) before they could clean up."""
     for stale in folder.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_symlink():
+            continue
         pid = stale.name[len(STAGING_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from lmgate.core.bounded_json import read_json_bounded, read_jsonl_bounded
 from lmgate.core.errors import ConfigError
-from lmgate.core.io import atomic_write_text
+from lmgate.core.io import atomic_write_all
 from lmgate.gate.measure import Measurement, of_tests
 from lmgate.metrics.registry import metric_info
 from lmgate.report.writers import read_results
@@ -36,36 +37,87 @@ def write_baseline(path: str | Path, found: Mapping[str, Measurement],
                    examples: Mapping[str, list[dict]],
                    environment: Mapping[str, Any] | None = None) -> list[Path]:
     """Write the baseline JSON (one entry per test x metric, from `measurements`) and its
-    predictions side file."""
+    predictions side file as one unit: both or neither (lmgate.core.io.atomic_write_all), the
+    baseline naming its side file's content (`predictions_sha256`), which reading checks. A
+    symbolic link at either path is written through."""
     path = Path(path)
+    # Excerpts stay out of the baseline: flip reports show the current run's (same data).
+    side = predictions_text({k: [{f: v for f, v in e.items() if f != "examples"} for e in es]
+                             for k, es in examples.items()})
     doc = {"lmgate_baseline": FORMAT_VERSION, "environment": dict(environment or {}),
+           "predictions_sha256": _digest(side),
            "entries": {k: {f: v for f, v in asdict(m).items() if f != "key"}
                        for k, m in sorted(found.items())}}
-    written = [atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")]
-    # Excerpts stay out of the baseline: flip reports show the current run's (same data).
-    lines = [json.dumps({"key": k, **{f: v for f, v in e.items() if f != "examples"}},
-                        sort_keys=True) for k in sorted(examples) for e in examples[k]]
-    written.append(atomic_write_text(predictions_path(path), "".join(l + "\n" for l in lines)))
-    return written
+    return atomic_write_all({predictions_path(path): side,
+                             path: json.dumps(doc, indent=1, sort_keys=True) + "\n"})[::-1]
 
 
-def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
-    """Read and validate a baseline and its predictions side file; ConfigError names the
-    file (and line) of anything malformed."""
+def predictions_text(examples: Mapping[str, list[dict]]) -> str:
+    """The predictions side file of `examples`, in its one canonical form."""
+    return "".join(json.dumps({"key": k, **e}, sort_keys=True) + "\n"
+                   for k in sorted(examples) for e in examples[k])
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_pair(path: Path, doc: Mapping[str, Any], examples: dict[str, list[dict]]
+                ) -> dict[str, list[dict]]:
+    """`examples` if they are the ones written with the baseline `doc` (its
+    `predictions_sha256`; a baseline without one predates the check); else ConfigError."""
+    expected = doc.get("predictions_sha256")
+    if expected is None or _digest(predictions_text(examples)) == expected:
+        return examples
+    side = predictions_path(path)
+    why = ("the predictions file is missing" if not side.exists()
+           else "its content is not the one the baseline names")
+    raise ConfigError(f"baseline {path} and its predictions {side} are not from the same write "
+                      f"({why}): comparing them would report flips that did not happen; "
+                      "restore both from one commit, or rewrite them with "
+                      "--lmgate-update-baseline")
+
+
+@dataclass(frozen=True)
+class BaselineFile:
+    """A baseline as read, once: its entries, the predictions of its side file and the
+    environment of the run that wrote it."""
+
+    entries: dict[str, Measurement]
+    examples: dict[str, list[dict]]
+    environment: dict[str, Any]
+
+
+#: What a baseline's `environment` may hold per key (what `write_baseline` stores).
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def load_baseline(path: str | Path) -> BaselineFile:
+    """Read and validate a baseline and its predictions side file, each read once and
+    bounded (lmgate.core.bounded_json); ConfigError names the file (and line) of anything
+    malformed."""
     path = Path(path)
+    rewrite = "rewrite it with --lmgate-update-baseline"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        # NaN/Infinity get through to checked_measurement, which names the entry.
+        doc = read_json_bounded(path, what="baseline", nonfinite=True)
     except FileNotFoundError:
         raise ConfigError(f"baseline {path} does not exist; create it with "
-                          "--update-baseline") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"baseline {path} is not valid JSON ({exc}); rewrite it with "
-                          "--update-baseline") from None
+                          "--lmgate-update-baseline") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; {rewrite}") from None
     if not isinstance(doc, dict) or doc.get("lmgate_baseline") != FORMAT_VERSION:
         raise ConfigError(f"{path} is not an lmgate baseline (an object with "
                           f"lmgate_baseline: {FORMAT_VERSION})")
     if not isinstance(doc.get("entries"), dict):
         raise ConfigError(f"baseline {path}: 'entries' must be an object of measurements")
+    environment = doc.get("environment", {})
+    if not isinstance(environment, dict) or not all(
+            isinstance(v, _SCALARS) for v in environment.values()):
+        raise ConfigError(f"baseline {path}: 'environment' must be an object of names to "
+                          f"strings, numbers or null, not {_kind(environment)}; {rewrite}")
     entries = {}
     for key, value in doc["entries"].items():
         try:
@@ -73,28 +125,55 @@ def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, l
                 raise TypeError("an entry must be an object")
             entries[key] = checked_measurement(Measurement(key=key, **value))
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"baseline {path}: entry {key!r} is malformed ({exc}); rewrite "
-                              "it with --update-baseline") from None
+            raise ConfigError(f"baseline {path}: entry {key!r} is malformed ({exc}); "
+                              f"{rewrite}") from None
+    return BaselineFile(entries, _check_pair(path, doc, _side_examples(predictions_path(path))),
+                        environment)
+
+
+def _kind(value: Any) -> str:
+    return "an object holding lists or objects" if isinstance(value, dict) else \
+        f"a JSON {type(value).__name__}"
+
+
+def _side_examples(side: Path) -> dict[str, list[dict]]:
+    """The predictions side file's examples by entry, one per seed (none when absent)."""
     examples: dict[str, list[dict]] = defaultdict(list)
-    side = predictions_path(path)
-    if side.exists():
-        for number, line in enumerate(side.read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                item = json.loads(line)
-                examples[item.pop("key")].append(item)
-                if not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
-                    raise TypeError("y_true/y_pred must be lists")
-                if len(item["y_true"]) != len(item["y_pred"]):
-                    raise ValueError(f"{len(item['y_true'])} gold labels but "
-                                     f"{len(item['y_pred'])} predictions")
-                if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
-                    raise ValueError("labels must be integer ids")
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError,
-                    ValueError) as exc:
-                raise ConfigError(f"baseline predictions {side}, line {number}: malformed "
-                                  f"({type(exc).__name__}: {exc}); rewrite the baseline with "
-                                  "--update-baseline") from None
-    return entries, dict(examples)
+    seen: set[tuple[str, str]] = set()
+    try:
+        lines = read_jsonl_bounded(side, what="baseline predictions")
+    except FileNotFoundError:
+        return {}
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; rewrite the baseline with --lmgate-update-baseline") from None
+    for number, item in lines:
+        try:
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+                raise TypeError("each line must be an object with a string 'key'")
+            key = item.pop("key")
+            if not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
+                raise TypeError("y_true/y_pred must be lists")
+            if len(item["y_true"]) != len(item["y_pred"]):
+                raise ValueError(f"{len(item['y_true'])} gold labels but "
+                                 f"{len(item['y_pred'])} predictions")
+            if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
+                raise ValueError("labels must be integer ids")
+            seed = json.dumps(item.get("seed"))
+            if (key, seed) in seen:
+                raise ValueError(f"a second line for {key!r} with seed {seed}: one per seed")
+            seen.add((key, seed))
+            examples[key].append(item)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"baseline predictions {side}, line {number}: malformed "
+                              f"({type(exc).__name__}: {exc}); rewrite the baseline with "
+                              "--lmgate-update-baseline") from None
+    return dict(examples)
+
+
+def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
+    """The entries and predictions of `load_baseline(path)`."""
+    baseline = load_baseline(path)
+    return baseline.entries, baseline.examples
 
 
 def _is_number(value: Any) -> bool:
@@ -120,6 +199,8 @@ def checked_measurement(m: Measurement) -> Measurement:
                          f"metric {info.name!r}")
     if not isinstance(m.seeds, list) or len(m.seeds) != len(m.values):
         raise ValueError(f"seeds {m.seeds!r} must be a list with one seed per value")
+    if len({json.dumps(s, sort_keys=True) for s in m.seeds}) != len(m.seeds):
+        raise ValueError(f"seeds {m.seeds!r} name a seed twice: one value per seed")
     if m.ci is not None and not (isinstance(m.ci, list) and len(m.ci) == 2
                                  and all(_is_number(v) and math.isfinite(v) for v in m.ci)
                                  and m.ci[0] <= m.ci[1]):
@@ -132,12 +213,6 @@ def checked_measurement(m: Measurement) -> Measurement:
         if not isinstance(getattr(m, name), (str, type(None))):
             raise ValueError(f"{name} must be a string")
     return m
-
-
-def baseline_environment(path: str | Path) -> dict[str, Any]:
-    """The environment stored with a (validated) baseline."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    return dict(doc.get("environment") or {})
 
 
 # ---- comparison -----------------------------------------------------------------------------

@@ -45,8 +45,9 @@ def _check_results_folder(folder: Path) -> None:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     if theirs:
         raise pytest.UsageError(
-            f"lmgate: --results-dir {folder} holds {', '.join(theirs)}, which lmgate did not "
-            "write (no manifest lists them): choose another --results-dir, or move them away")
+            f"lmgate: --lmgate-results-dir {folder} holds {', '.join(theirs)}, which lmgate did "
+            "not write (no manifest lists them): choose another --lmgate-results-dir, or move "
+            "them away")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -100,9 +101,12 @@ class Collector:
             self.rows.extend(rows)
             self.predictions.extend(payload["predictions"])
             self.sections.extend(payload["sections"])
-            if rows:
-                self.claims.append({"nodeid": rows[0]["nodeid"], "test": rows[0]["test"],
+            claimed = bool(payload.get("claimed", payload["comparisons"]))
+            if rows or claimed:   # a test that only records is listed, not counted as a claim
+                self.claims.append({"nodeid": nodeid, "test": rows[0]["test"] if rows
+                                    else report.nodeid.split("::")[-1].split("[")[0],
                                     "verdict": verdict, "comparisons": payload["comparisons"],
+                                    "claimed": claimed,
                                     "reason": self.reasons.get(nodeid, ""), **payload["study"]})
 
     def _publish_empty_shard(self) -> None:
@@ -117,12 +121,15 @@ class Collector:
         """Metrics as <testsuite> properties, where xunit2's schema allows them."""
         from _pytest.junitxml import xml_key
 
+        from lmgate.core.markup import xml_text
+
         xml = self.config.stash.get(xml_key, None)
         if xml is None or junit_per_test(self.config):
             return
         for row in rows:
             for metric, value in row["metrics"].items():
-                xml.add_global_property(f"{row['nodeid']}::{row['result']}.{metric}", value)
+                xml.add_global_property(xml_text(f"{row['nodeid']}::{row['result']}.{metric}"),
+                                        value)   # pytest escapes values, not names
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.verdicts:   # nothing ran (--collect-only, --lmgate-plan, none selected)
@@ -169,8 +176,11 @@ class Collector:
                 stage, self.rows, self.predictions, sections, self.sections, self.claims,
                 self._header(), with_plots=self._plots()))
         except (OSError, ConfigError) as exc:   # a full disk, a folder gone read-only
-            self.write_error = (f"results could not be written to {self.out} ({exc}); the "
-                                "folder keeps the previous run's complete set")
+            from lmgate.core.io import TornWrite
+
+            self.write_error = f"results could not be written to {self.out} ({exc})" + (
+                "" if isinstance(exc, TornWrite) else
+                "; the folder keeps the previous run's complete set")
 
     def _plots(self) -> bool:
         settings = self.config.stash.get(SETTINGS, None)
@@ -204,13 +214,9 @@ class Collector:
                 "memory": self._memory()}
 
     def _memory(self) -> str | None:
+        """What lmgate did to the process's allocator: nothing (None) unless opted in."""
         kept = self.config.stash.get(MEMORY, None)
-        if kept:
-            return f"{kept} (--lmgate-keep-freed-memory off to leave the allocator as it is)"
-        settings = self.config.stash.get(SETTINGS, None)
-        if settings is not None and not settings.keep_freed_memory:
-            return "allocator as it is (--lmgate-keep-freed-memory off)"
-        return None
+        return f"{kept}, in the whole process (--lmgate-keep-freed-memory on)" if kept else None
 
     def tests(self, verdict: str | None = None) -> set[str]:
         """The tests (repeat-independent groups) that ran this session, with `verdict` if given."""
@@ -232,5 +238,5 @@ def reason_of(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if report.failed and crash is not None:
         first = crash.message.splitlines()[0] if crash.message else ""
-        return re.sub(r"^\w+(Error|Exception): ", "", first)
+        return re.sub(r"^[\w.]*(Error|Exception|ClaimFailed): ", "", first)
     return ""

@@ -1,5 +1,5 @@
 """The baseline side of a session: read the baseline before any test runs, compare the run
-with it at the end, or write it (`--update-baseline`)."""
+with it at the end, or write it (`--lmgate-update-baseline`)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from lmgate.plugin.options import GATE, SETTINGS, GateOptions
 
 def read_baseline_now(gate: GateOptions):
     """The baseline to compare with (None when not comparing): a corrupt baseline must stop
-    the run now, not after an hour of training. With --update-baseline, the file that will be
+    the run now, not after an hour of training. With --lmgate-update-baseline, the file that will be
     merged into (or replaced) is checked now too."""
     if gate.baseline is None:
         return None
     from lmgate.core.errors import ConfigError
-    from lmgate.gate.baseline import read_baseline
+    from lmgate.gate.baseline import load_baseline
 
     if gate.update:
         _check_updatable(gate)
         return None
-    try:
-        return read_baseline(gate.baseline)
+    try:   # read once, here: the comparison at the end uses this copy (a pipe reads once)
+        return load_baseline(gate.baseline)
     except ConfigError as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
 
@@ -38,28 +38,32 @@ def _check_updatable(gate: GateOptions) -> None:
     folder = next((p for p in path.parents if p.exists()), None)
     if (path.exists() and not os.access(path, os.W_OK)) or \
             (folder is not None and not os.access(folder, os.W_OK | os.X_OK)):
-        raise pytest.UsageError(f"lmgate: --update-baseline: {path} is not writable")
+        raise pytest.UsageError(f"lmgate: --lmgate-update-baseline: {path} is not writable")
+    if path.exists() and not path.is_file():
+        raise pytest.UsageError(f"lmgate: --lmgate-update-baseline: {path} is not a regular "
+                                "file (a folder, a pipe or a device); name a file")
     if path.exists() and not gate.prune:
         try:
             read_baseline(path)
         except ConfigError as exc:
             reason = str(exc).split("; rewrite")[0]
             raise pytest.UsageError(
-                f"lmgate: --update-baseline would merge this run into {path}, which cannot be "
-                f"read ({reason}); it was left as it is: move it away, or add --prune-baseline "
-                "to replace it with this run's measurements") from None
+                f"lmgate: --lmgate-update-baseline would merge this run into {path}, which cannot "
+                f"be read ({reason}); it was left as it is: move it away, or add "
+                "--lmgate-prune-baseline to replace it with this run's measurements") from None
 
 
 def check_baseline(collector: Any, session: pytest.Session) -> list[tuple[str, str]]:
     """Compare the run with the baseline; a regression fails the session. Returns the verdict's
     section of summary.md (the caller publishes the results folder once, with it)."""
-    from lmgate.gate.baseline import baseline_environment, environment_changes
+    from lmgate.gate.baseline import environment_changes
     from lmgate.gate.decide import compare
     from lmgate.gate.render import markdown
     from lmgate.gate.measure import measurements
     from lmgate.gate.settings import settings_by_result
 
-    old, old_examples = collector.baseline
+    baseline = collector.baseline
+    old, old_examples = baseline.entries, baseline.examples
     new, new_examples = measurements(collector.rows, collector.predictions)
     options = collector.gate_options
     collector.gate = compare(old, new, old_examples, new_examples, tolerance=options.tolerance,
@@ -68,7 +72,7 @@ def check_baseline(collector: Any, session: pytest.Session) -> list[tuple[str, s
                         passed_tests=collector.tests("passed"))
 
     collector.gate.environment_changes = environment_changes(
-        baseline_environment(options.baseline), environment(collector.config))
+        baseline.environment, environment(collector.config))
     if options.mde is not None:
         from lmgate.gate.decide import power_warnings
 
@@ -80,14 +84,15 @@ def check_baseline(collector: Any, session: pytest.Session) -> list[tuple[str, s
 
 
 def update_baseline(collector: Any, session: pytest.Session) -> None:
-    """Write the baseline from this run (refused when tests failed, unless --force)."""
+    """Write the baseline from this run (refused when tests failed, unless --lmgate-force)."""
+    from lmgate.core.errors import ConfigError
     from lmgate.gate.baseline import carried_over, read_baseline, write_baseline
     from lmgate.gate.measure import measurements
 
     if session.testsfailed and not collector.gate_options.force:
         collector.baseline_refused = (f"{session.testsfailed} test(s) failed: the baseline "
                                  f"{collector.gate_options.baseline} was not updated (add "
-                                 "--force to write it anyway)")
+                                 "--lmgate-force to write it anyway)")
         return
     from filelock import FileLock
 
@@ -96,13 +101,27 @@ def update_baseline(collector: Any, session: pytest.Session) -> None:
     # Concurrent updates (two CI jobs) take turns; each merges into what the other wrote.
     with FileLock(str(path.with_name(path.name + ".lock"))):
         if not collector.gate_options.prune and path.exists():
-            old, old_examples = read_baseline(path)
+            try:   # read again under the lock: another job may have written it meanwhile
+                old, old_examples = read_baseline(path)
+            except ConfigError as exc:
+                collector.baseline_refused = (f"the baseline changed during the run and cannot "
+                                              f"be merged into now ({exc}); it was not updated")
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                return
             kept, kept_examples = carried_over(old, old_examples, collector.tests())
             collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
             collector.baseline_kept = len(kept)
             found, examples = {**kept, **found}, {**kept_examples, **examples}
-        collector.baseline_written = write_baseline(path, found, examples,
-                                                    environment(collector.config))
+        try:
+            collector.baseline_written = write_baseline(path, found, examples,
+                                                        environment(collector.config))
+        except OSError as exc:   # a full disk, a read-only folder: both files or neither
+            from lmgate.core.io import TornWrite
+
+            collector.baseline_refused = f"the baseline {path} could not be written ({exc})" + (
+                "" if isinstance(exc, TornWrite) else
+                "; it and its predictions are unchanged")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def environment(config: pytest.Config) -> dict[str, Any]:
