@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from lmgate.core.markup import md_cell
+from lmgate.core.markup import md_cell, md_inline
 from lmgate.gate.decide import GateReport
 from lmgate.gate.flips import Flips
 
@@ -35,20 +35,23 @@ def power_summary(report: "GateReport") -> str | None:
 def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     """The 'Compared with baseline' section: a table that reads well as a CI job summary."""
     counts = report.counts()
-    verdict = ("**FAILED**: " + ", ".join(c.key for c in report.failures)) if report.failures \
+    verdict = ("**FAILED**: " + ", ".join(md_inline(c.key) for c in report.failures)) \
+        if report.failures \
         else "**FAILED**: nothing could be compared" if report.nothing_compared \
         else "**passed**: no regression beyond noise"
     if report.environment_changes:
         verdict += ("\n\n**Environment differs from the baseline's** (differences may come from "
-                    "it): " + "; ".join(report.environment_changes))
+                    "it): " + "; ".join(map(md_inline, report.environment_changes)))
     changed = data_changes(report)
     if changed:
         verdict += ("\n\n**Test data differ from the baseline's** (rows marked \"data changed\"; "
-                    "a difference there is not a like-for-like comparison): " + "; ".join(changed))
+                    "a difference there is not a like-for-like comparison): "
+                    + "; ".join(map(md_inline, changed)))
     power = power_summary(report)
-    warnings = [line for w in report.power_warnings for line in ("", f"**Power**: {w}")]
+    warnings = [line for w in report.power_warnings
+                for line in ("", f"**Power**: {md_inline(w)}")]
     lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())),
-             *(["", power] if power else []), *warnings, "",
+             *(["", md_inline(power)] if power else []), *warnings, "",
              "| test | result | metric | baseline | now | Δ | allowed | detectable (80%) | status |",
              "|---|---|---|---|---|---|---|---|---|"]
     stale = sum(c.status == "stale" for c in report.checks)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from lmgate.core.markup import terminal_text
 from lmgate.plugin.options import SETTINGS
 from lmgate.plugin.selection import item_params, study_of
 
@@ -46,6 +47,6 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     text = plan_text(plan_rows(model_needs(session), settings.cache_dir, device), device,
                      len(session.items))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    reporter.section(f"lmgate plan: profile {settings.profile.name}")
-    reporter.write_line(text)
+    reporter.section(terminal_text(f"lmgate plan: profile {settings.profile.name}"))
+    reporter.write_line(terminal_text(text))
     return True

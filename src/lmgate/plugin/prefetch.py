@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from lmgate.core.markup import terminal_text
 from lmgate.plugin.options import SETTINGS, is_worker
 
 PREFETCH = pytest.StashKey["Prefetch"]()
@@ -104,9 +105,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     prefetch = config.stash.get(PREFETCH, None)
     missing = prefetch.not_prepared() if prefetch is not None else []
     if missing:
-        terminalreporter.write_line(
+        terminalreporter.write_line(terminal_text(
             f"lmgate prefetch: not prepared in the background: {', '.join(missing)} (a test "
-            "that loads one says why)")
+            "that loads one says why)"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -16,6 +16,7 @@ import threading
 
 import pytest
 
+from lmgate.core.markup import terminal_text
 from lmgate.core.progress import ENV, board_line, end_test, read_board, set_test
 
 BOARD_KEY = "lmgate_progress_dir"
@@ -83,4 +84,4 @@ class Board:
             line = board_line(read_board(self.folder))
             if line and line != self._last and reporter is not None:
                 self._last = line
-                reporter.write_line(f"lmgate progress: {line}")
+                reporter.write_line(terminal_text(f"lmgate progress: {line}"))

@@ -84,7 +84,9 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
         # Per-test properties are in the schema of xunit1 only; under xunit2 (pytest's
         # default) the controller writes them as test-suite properties (collector).
         if junit_per_test(item.config):
-            item.user_properties.extend((f"{row['result']}.{metric}", value)
+            from lmgate.core.markup import xml_text
+
+            item.user_properties.extend((xml_text(f"{row['result']}.{metric}"), value)
                                         for metric, value in row["metrics"].items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}

@@ -10,6 +10,12 @@ import pytest
 
 def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> None:
     """What the collector tells the terminal at the end of the session."""
+    from lmgate.core.markup import terminal_text
+
+    def say(line: str, **markup: bool) -> None:
+        # names, reasons and versions come from data and models: shown, never run
+        terminalreporter.write_line(terminal_text(line), **markup)
+
     if collector.rows:
         from lmgate.report.claims import by_attention, claim_line, scoreboard
         from lmgate.report.writers import key_table
@@ -18,63 +24,63 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
         if config.option.verbose > 0:   # the metric dump only with -v
             table = key_table(collector.rows)
             limit = 40
-            terminalreporter.write_line(table.head(limit).to_string(
+            say(table.head(limit).to_string(
                 index=False, float_format="%.4f", na_rep=""))
             if len(table) > limit:
-                terminalreporter.write_line(f"... {len(table) - limit} more rows")
+                say(f"... {len(table) - limit} more rows")
         # One screen for the whole suite: a line per claim, many comparisons summed up
         # (-v: every comparison in words).
         style = "words" if config.option.verbose > 0 else "compact"
         if collector.claims:
             bad = any(c["verdict"] in ("failed", "error") for c in collector.claims)
-            terminalreporter.write_line(f"scoreboard: {scoreboard(collector.claims)}", bold=True,
+            say(f"scoreboard: {scoreboard(collector.claims)}", bold=True,
                                         red=bad, green=not bad)
         for claim in by_attention(collector.claims):
-            terminalreporter.write_line(claim_line(claim, style),
+            say(claim_line(claim, style),
                                         red=claim["verdict"] in ("failed", "error"),
                                         green=claim["verdict"] == "passed")
         if collector.written:
             report = collector.out / "report.html"
-            terminalreporter.write_line(f"report: {report} (metrics: -v, or results.csv)")
+            say(f"report: {report} (metrics: -v, or results.csv)")
     if collector.baseline_written:
-        terminalreporter.write_line(f"lmgate: baseline written to {collector.baseline_written[0]}"
+        say(f"lmgate: baseline written to {collector.baseline_written[0]}"
                                     + (f"; kept {collector.baseline_kept} entries of tests that "
                                        "did not run" if collector.baseline_kept else ""))
         if collector.baseline_pruned:
-            terminalreporter.write_line(f"lmgate: dropped {len(collector.baseline_pruned)} stale "
+            say(f"lmgate: dropped {len(collector.baseline_pruned)} stale "
                                         f"entries: {', '.join(collector.baseline_pruned[:5])}"
                                         + (" ..." if len(collector.baseline_pruned) > 5 else ""))
     if collector.write_error:
-        terminalreporter.write_line(f"lmgate: {collector.write_error}", red=True)
+        say(f"lmgate: {collector.write_error}", red=True)
     if collector.baseline_refused:
-        terminalreporter.write_line(f"lmgate: {collector.baseline_refused}", red=True)
+        say(f"lmgate: {collector.baseline_refused}", red=True)
     if collector.gate is not None:
         from lmgate.gate.render import data_changes, failure_message, power_summary
 
         terminalreporter.section("lmgate baseline check")
         counts = ", ".join(f"{n} {s}" for s, n in sorted(collector.gate.counts().items()))
-        terminalreporter.write_line(f"{len(collector.gate.checks)} metric(s) compared: {counts}")
+        say(f"{len(collector.gate.checks)} metric(s) compared: {counts}")
         for change in data_changes(collector.gate):
-            terminalreporter.write_line(f"lmgate: {change}", yellow=True)
+            say(f"lmgate: {change}", yellow=True)
         for change in collector.gate.environment_changes:
-            terminalreporter.write_line(f"lmgate: environment differs from the baseline's: "
+            say(f"lmgate: environment differs from the baseline's: "
                                         f"{change}", yellow=True)
         moved = [f for f in collector.gate.flips if f.right_to_wrong or f.wrong_to_right]
         for flip in sorted(moved, key=lambda f: f.p_value)[:10]:
-            terminalreporter.write_line(f"lmgate: flips: {flip.describe()}")
+            say(f"lmgate: flips: {flip.describe()}")
         if len(moved) > 10:
-            terminalreporter.write_line(f"lmgate: flips in {len(moved) - 10} more result(s) "
+            say(f"lmgate: flips in {len(moved) - 10} more result(s) "
                                         "(summary.md lists them)")
         power = power_summary(collector.gate)
         if power:
-            terminalreporter.write_line(f"lmgate: {power}")
+            say(f"lmgate: {power}")
         for warning in collector.gate.power_warnings:
-            terminalreporter.write_line(f"lmgate: too blind: {warning}",
+            say(f"lmgate: too blind: {warning}",
                                         red=collector.gate.strict_power,
                                         yellow=not collector.gate.strict_power)
         if collector.gate.passed:
-            terminalreporter.write_line("no regression beyond noise", green=True)
+            say("no regression beyond noise", green=True)
         else:
-            terminalreporter.write_line(failure_message(collector.gate), red=True)
+            say(failure_message(collector.gate), red=True)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lmgate.core.markup import terminal_text
 from lmgate.core.redact import redact_json
 from lmgate.plugin.collector import COLLECTOR
 from lmgate.plugin.options import is_worker
@@ -93,4 +94,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for tracker in trackers:
         where = tracker.log(record)
         if reporter is not None:
-            reporter.write_line(f"lmgate: logged to {tracker.name}: {where}")
+            reporter.write_line(terminal_text(f"lmgate: logged to {tracker.name}: {where}"))

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from lmgate.core.markup import md_inline
 from lmgate.stats.comparison import comparison_in_words
 
 #: Verdict marks in plain letters: emoji marks drew empty boxes where no emoji font is
@@ -125,20 +126,20 @@ def claims_markdown(claims: Iterable[dict[str, Any]],
         for c in items:
             counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
         tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-        parts.append(f"### {module} ({tally})\n")
+        parts.append(f"### {md_inline(module)} ({tally})\n")
         doc = claim_text(items[0].get("doc", ""))
         if doc:
             parts.append(f"*{doc}*\n")
         for c in items:   # many comparisons: how many held, then one sub-item each
-            parts.append(f"- {claim_line(c, 'count')}")
+            parts.append(f"- {md_inline(claim_line(c, 'count'))}")
             if len(c.get("comparisons", [])) > COMPACT_AFTER:
-                parts += [f"    - {HELD[bool(cmp.get('held'))]} {comparison_in_words(cmp)}"
-                          for cmp in c["comparisons"]]
+                parts += [f"    - {HELD[bool(cmp.get('held'))]} "
+                          f"{md_inline(comparison_in_words(cmp))}" for cmp in c["comparisons"]]
         parts.append("")
         if plots and out is not None:
             parts += image_lines(plots.get(module, ()), out)
         for title, body in (sections or {}).get(module, ()):
             parts += [f"#### {title}\n", body]
         if module in (metric_tables or {}):
-            parts += [f"#### {ALL_METRICS} of {module}\n", metric_tables[module]]
+            parts += [f"#### {ALL_METRICS} of {md_inline(module)}\n", metric_tables[module]]
     return "\n".join(parts)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_text
-from lmgate.core.markup import md_cell, spreadsheet_safe
+from lmgate.core.markup import md_cell, md_inline, spreadsheet_safe
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report
 
@@ -199,7 +199,8 @@ def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
 
 def header_markdown(header: Mapping[str, Any]) -> str:
     """One line of run facts: profile, device, seed(s), versions, wall time, cache hits."""
-    return " · ".join(f"**{k}** {v}" for k, v in header.items() if v not in (None, "")) + "\n"
+    return " · ".join(f"**{md_inline(k)}** {md_inline(v)}" for k, v in header.items()
+                      if v not in (None, "")) + "\n"
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequence[Path]] | None,
@@ -226,7 +227,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         tables = {study: markdown_table(key_table(study_rows, with_ci=True))
                   for study, study_rows in rows_by_study(rows).items()}
         parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
-        parts[2:2] = [f"**Scoreboard**: {scoreboard(claims)}\n"]
+        parts[2:2] = [f"**Scoreboard**: {md_inline(scoreboard(claims))}\n"]
     unclaimed_rows = [r for r in rows if study_of(r) not in claimed]
     if unclaimed_rows:
         parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]
@@ -241,5 +242,5 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     notes = sorted({n for r in rows for n in r.get("notes", [])})
     if notes:
         parts.append("\n## Notes\n")
-        parts += [f"- {n}\n" for n in notes]
+        parts += [f"- {md_inline(n)}\n" for n in notes]
     return "\n".join(parts)
