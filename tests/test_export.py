@@ -117,7 +117,12 @@ def test_push_builds_and_saves_the_dataset_and_says_why_it_did_not_push_offline(
     assert main(["push", str(results), "--repo", "../etc", "--save-to", str(tmp_path / "x")]) == 2
     assert main(["push", str(results), "--repo", "lab/runs", "--save-to", str(saved)]) == 2
     assert not (tmp_path / "x").exists()
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.delenv("HF_TOKEN")
+    # Online and without a token: whatever the caller's environment, whose HF_HUB_OFFLINE or
+    # TRANSFORMERS_OFFLINE huggingface_hub read once when it was imported.
+    from huggingface_hub import constants
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert main(["push", str(results), "--repo", "lab/runs", "--save-to", str(tmp_path / "y")]) == 2
     assert "set HF_TOKEN" in capsys.readouterr().err and not (tmp_path / "y").exists()

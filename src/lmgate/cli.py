@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.io import atomic_write_text
+from lmgate.core.markup import terminal_text
 from lmgate.gate.decide import DEFAULT_ALPHA, checked_alpha, checked_tolerance, compare
 from lmgate.gate.render import failure_message, markdown
 from lmgate.gate.measure import measurements
@@ -24,13 +26,69 @@ from lmgate.gate.settings import passed_tests_of, settings_by_result
 from lmgate.gate.baseline import read_results_dir
 
 
+def _error(message: object) -> int:
+    """A usage or input error: one line on stderr, exit status 2 (1 is a regression)."""
+    print(f"lmgate: error: {terminal_text(' '.join(str(message).split()))}", file=sys.stderr)
+    return 2
+
+
+def _say(text: object, file=None) -> None:
+    """A line of output: names and messages from data shown, never run by the terminal."""
+    print(terminal_text(text), file=file or sys.stdout)
+
+
+def _tolerant_streams() -> None:
+    """stdout/stderr that cannot fail on a character their encoding lacks (an ASCII locale):
+    it is written as an escape instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):   # closed, or not a text stream
+                pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line: `lmgate: error: ...` and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _error(f"{message} (see `{self.prog} --help`)")
+        sys.exit(2)
+
+
+def _input_error(exc: BaseException) -> str:
+    """What went wrong reading or writing a file, in words (no traceback)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return str(exc)
+
+
+def _output_file(path: str | None, flag: str) -> None:
+    """A file lmgate will write: not a folder, in a folder that can hold it."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder: give a file name")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise ConfigError(f"{flag} {path}: {target.parent} is not a folder")
+
+
+def _output_folder(path: str, flag: str) -> None:
+    """A folder lmgate will write into: not a file, nor under one."""
+    for part in (Path(path), *Path(path).parents):
+        if part.exists():
+            if not part.is_dir():
+                raise ConfigError(f"{flag} {path}: {part} is a file, not a folder")
+            return
+
+
 def _compare(args: argparse.Namespace) -> int:
-    try:
-        old_rows, old_preds = read_results_dir(args.old)
-        new_rows, new_preds = read_results_dir(args.new)
-    except (FileNotFoundError, ConfigError) as exc:
-        print(f"lmgate compare: {exc}", file=sys.stderr)
-        return 2
+    _output_file(args.markdown, "--markdown")
+    old_rows, old_preds = read_results_dir(args.old)
+    new_rows, new_preds = read_results_dir(args.new)
     old, old_ex = measurements(old_rows, old_preds)
     new, new_ex = measurements(new_rows, new_preds)
     report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha,
@@ -38,10 +96,10 @@ def _compare(args: argparse.Namespace) -> int:
                      passed_tests=passed_tests_of(new_rows))
     text = "## Compared with baseline\n\n" + markdown(report, show_unchanged=not args.changes_only)
     if args.markdown:
-        Path(args.markdown).write_text(text)
-    print(text)
+        atomic_write_text(args.markdown, text)   # UTF-8 whatever the locale
+    _say(text)
     if not report.passed:
-        print(failure_message(report), file=sys.stderr)
+        _say(failure_message(report), file=sys.stderr)
         return 1
     return 0
 
@@ -52,28 +110,18 @@ def _merge(args: argparse.Namespace) -> int:
     from lmgate.report.writers import read_results, write_folder
 
     out = Path(args.out)
-    try:
-        theirs = foreign_results(out)
-    except ConfigError as exc:
-        print(f"lmgate merge: {exc}", file=sys.stderr)
-        return 2
+    _output_folder(args.out, "--out")
+    theirs = foreign_results(out)
     if theirs:
-        print(f"lmgate merge: {out} holds {', '.join(theirs)}, which lmgate did not write: "
-              "choose another --out", file=sys.stderr)
-        return 2
+        return _error(f"{out} holds {', '.join(theirs)}, which lmgate did not write: "
+                      "choose another --out")
     rows, predictions, sections, claims, seen = [], [], [], [], {}
     for folder in args.folders:
-        try:
-            more_rows, more_preds, more_sections, more_claims = read_results(folder)
-        except (FileNotFoundError, ConfigError) as exc:
-            print(f"lmgate merge: {exc}", file=sys.stderr)
-            return 2
+        more_rows, more_preds, more_sections, more_claims = read_results(folder)
         for row in more_rows:
             if row["record_id"] in seen:
-                print(f"lmgate merge: {row['nodeid']} ({row['result']}) is in both "
-                      f"{seen[row['record_id']]} and {folder}: shards must not overlap",
-                      file=sys.stderr)
-                return 2
+                return _error(f"{row['nodeid']} ({row['result']}) is in both "
+                              f"{seen[row['record_id']]} and {folder}: shards must not overlap")
             seen[row["record_id"]] = folder
         rows += more_rows
         predictions += more_preds
@@ -81,25 +129,17 @@ def _merge(args: argparse.Namespace) -> int:
         claims += more_claims
     gate_sections, status = [], 0
     if args.baseline:
-        try:
-            old, old_ex = read_baseline(args.baseline)
-        except ConfigError as exc:
-            print(f"lmgate merge: {exc}", file=sys.stderr)
-            return 2
+        old, old_ex = read_baseline(args.baseline)
         new, new_ex = measurements(rows, predictions)
         report = compare(old, new, old_ex, new_ex, tolerance=args.tolerance, alpha=args.alpha,
                          settings=settings_by_result(rows), passed_tests=passed_tests_of(rows))
         gate_sections = [("Compared with baseline", markdown(report))]
         if not report.passed:
-            print(failure_message(report), file=sys.stderr)
+            _say(failure_message(report), file=sys.stderr)
             status = 1
-    try:
-        publish(out, lambda stage: write_folder(stage, rows, predictions, gate_sections, sections,
-                                                claims))
-    except ConfigError as exc:
-        print(f"lmgate merge: {exc}", file=sys.stderr)
-        return 2
-    print(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
+    publish(out, lambda stage: write_folder(stage, rows, predictions, gate_sections, sections,
+                                            claims))
+    _say(f"merged {len(rows)} result row(s) from {len(args.folders)} folder(s) into {out}")
     return status
 
 
@@ -109,6 +149,7 @@ def _export(args: argparse.Namespace) -> int:
     from lmgate.report import every_eval_ever as eee
     from lmgate.report.writers import read_results
 
+    _output_folder(args.out, "--out")
     try:
         rows = read_results(args.folder)[0]
         if not rows:
@@ -128,13 +169,12 @@ def _export(args: argparse.Namespace) -> int:
                     raise ConfigError(f"the export for {model!r} is {exc}") from None
         paths = eee.write(export, Path(args.out))
     except (FileNotFoundError, ConfigError) as exc:
-        print(f"lmgate export: {exc}", file=sys.stderr)
-        return 2
+        return _error(_input_error(exc))
     for line in export.left_out:
-        print(f"left out: {line}")
+        _say(f"left out: {line}")
     checked = f"valid Every Eval Ever {eee.SCHEMA_VERSION}" if args.validate else "not validated"
     for path in paths:
-        print(f"wrote {path} ({checked})")
+        _say(f"wrote {path} ({checked})")
     return 0
 
 
@@ -148,16 +188,15 @@ def _push(args: argparse.Namespace) -> int:
         outcome = push(folder, args.repo, save_to=save_to, token_env=args.token_env,
                        private=not args.public)
     except (FileNotFoundError, ConfigError) as exc:
-        print(f"lmgate push: {exc}", file=sys.stderr)
-        return 2
+        return _error(_input_error(exc))
     rows = ", ".join(f"{name} {n} rows" for name, n in outcome.rows.items())
-    print(f"saved {outcome.saved} ({rows})")
+    _say(f"saved {outcome.saved} ({rows})")
     if not outcome.pushed:
-        print(f"lmgate push: not pushed to {args.repo}: {outcome.reason}; the dataset is saved "
+        _say(f"lmgate push: not pushed to {args.repo}: {outcome.reason}; the dataset is saved "
               f"at {outcome.saved} (rerun `lmgate push` from a machine that reaches the hub)",
               file=sys.stderr)
         return 1
-    print(f"pushed to the dataset {args.repo} ({'public' if args.public else 'private'})")
+    _say(f"pushed to the dataset {args.repo} ({'public' if args.public else 'private'})")
     return 0
 
 
@@ -173,7 +212,8 @@ def _option_type(check, flag: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lmgate", description=__doc__)
+    _tolerant_streams()
+    parser = _Parser(prog="lmgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser("compare", help="compare two results folders (OLD is the baseline)")
     cmp.add_argument("old", help="baseline results folder (results.jsonl, predictions.jsonl)")
@@ -213,8 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="environment variable holding the hub token (default HF_TOKEN)")
     hub.add_argument("--public", action="store_true", help="make a new dataset public")
     args = parser.parse_args(argv)
-    return {"compare": _compare, "merge": _merge, "export": _export,
-            "push": _push}[args.command](args)
+    try:
+        return {"compare": _compare, "merge": _merge, "export": _export,
+                "push": _push}[args.command](args)
+    except (ConfigError, OSError, UnicodeDecodeError) as exc:   # a file or input, not a bug
+        return _error(_input_error(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

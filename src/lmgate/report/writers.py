@@ -123,8 +123,9 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}, line {number}: not JSON ({exc})") from None
-            problem = _row_problem(item) if name == "results.jsonl" else (
-                None if isinstance(item, dict) else "not a JSON object")
+            problem = _row_problem(item) if name == "results.jsonl" else \
+                _prediction_problem(item) if name == "predictions.jsonl" else (
+                    None if isinstance(item, dict) else "not a JSON object")
             if problem:
                 raise ConfigError(f"{path}, line {number}: {problem}: not a row lmgate wrote")
             out.append(item)
@@ -132,6 +133,21 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
 
     return (lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl"),
             lines("claims.jsonl"))
+
+
+def _prediction_problem(line: Any) -> str | None:
+    """What is wrong with one predictions.jsonl line, or None."""
+    if not isinstance(line, dict):
+        return "not a JSON object"
+    if not isinstance(line.get("record_id"), str):
+        return "'record_id' missing or not a str"
+    if "y_true" in line or "y_pred" in line:   # a classification result's labels
+        gold, pred = line.get("y_true"), line.get("y_pred")
+        if not (isinstance(gold, list) and isinstance(pred, list) and len(gold) == len(pred)):
+            return "'y_true' and 'y_pred' must be lists of the same length"
+        if not all(isinstance(y, int) and not isinstance(y, bool) for y in gold + pred):
+            return "'y_true' and 'y_pred' must hold integer label ids"
+    return None
 
 
 def _row_problem(row: Any) -> str | None:
