@@ -16,7 +16,7 @@ is recorded, not asserted: the study found it goes opposite ways for the two tas
 import pandas as pd
 import pytest
 
-from lmgate import agreement, assert_better, markdown_table
+from lmgate import ClaimFailed, agreement, assert_better, assert_claim, markdown_table
 
 TASKS = ("ideology", "power")
 FIELDS = ("text", "text_en")
@@ -40,7 +40,7 @@ def test_finetuned_encoder_beats_zero_shot_llm(task, field, encoder, llm, knobs,
     for result in zs.values():
         try:
             assert_better(finetuned, result, metric="macro_f1", margin=knobs.margin)
-        except AssertionError as exc:
+        except ClaimFailed as exc:
             failures.append(str(exc))
     invalid = zs["generate"]["invalid_rate"]
     if invalid > knobs.max_invalid_rate:
@@ -48,7 +48,7 @@ def test_finetuned_encoder_beats_zero_shot_llm(task, field, encoder, llm, knobs,
                         f"(answers: {zs['generate'].info['answer_counts']})")
     if modes_agree <= 0.5:
         failures.append(f"score and generate agree on only {modes_agree:.3f} of the examples")
-    assert not failures, "\n".join(failures)
+    assert_claim(not failures, "\n".join(failures))
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -13,7 +13,7 @@ has not done the task: that is reported as an expected failure with its numbers,
 import pandas as pd
 import pytest
 
-from lmgate import QAResult, assert_better, degenerate_reason, markdown_table, zero_shot_answers
+from lmgate import ClaimFailed, QAResult, assert_better, degenerate_reason, markdown_table, zero_shot_answers
 
 KEY_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_bleu",
                "HasAns_rouge1", "HasAns_rouge2", "HasAns_rougeL", "HasAns_meteor")
@@ -38,7 +38,7 @@ def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_s
     degenerate = degenerate_reason(head)
     try:   # SQuAD's token F1 (0-100), resampling whole paragraphs
         assert_better(head, zero_shot, metric="f1")
-    except AssertionError as failed:
+    except ClaimFailed as failed:
         if not degenerate:
             raise
         claim = str(failed)

@@ -14,7 +14,7 @@ Claim: the trained head beats the same model's zero-shot answers on accuracy and
 import pandas as pd
 import pytest
 
-from lmgate import PromptTemplate, agreement, assert_better, markdown_table
+from lmgate import PromptTemplate, agreement, assert_better, assert_claim, markdown_table
 from lmgate.methods.zero_shot import MODES
 
 PROMPT = PromptTemplate(
@@ -33,10 +33,10 @@ def test_zero_shot_llm_answers_validly(llm, sst2_test, zero_shot, record):
     modes_agree = agreement(results["score"], results["generate"])
     record(*results.values(), mode_agreement=modes_agree)
     generated = results["generate"]
-    assert generated["invalid_rate"] <= 0.25, (
-        f"{generated['invalid_rate']:.3f} of answers are not a label: "
-        f"{generated.info['answer_counts']}")
-    assert modes_agree > 0.5, f"score and generate agree on only {modes_agree:.3f}"
+    assert_claim(generated["invalid_rate"] <= 0.25,
+                 f"{generated['invalid_rate']:.3f} of answers are not a label: "
+                 f"{generated.info['answer_counts']}")
+    assert_claim(modes_agree > 0.5, f"score and generate agree on only {modes_agree:.3f}")
 
 
 def test_frozen_base_head_beats_zero_shot(base, sst2_split, knobs, frozen_head, zero_shot,

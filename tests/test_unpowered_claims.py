@@ -8,11 +8,16 @@ from lmgate.core.config import DATA_SOURCES
 
 SUITE = '''
 import pytest
+from lmgate import assert_claim
 pytestmark = pytest.mark.study("s")
 
 @pytest.mark.parametrize("lang", ["en", "hi"])
 def test_in_language(lang):
-    assert lang == "en", f"{lang}: in-language 0.37 is not above transfer 0.38"
+    assert_claim(lang == "en", f"{lang}: in-language 0.37 is not above transfer 0.38")
+
+@pytest.mark.parametrize("lang", ["hi"])
+def test_code_check(lang):
+    assert 2 * 3 == 7, "a plain assert checks the code: never an expected failure"
 
 @pytest.mark.parametrize("lang", ["hi"])
 def test_held(lang):
@@ -34,9 +39,11 @@ unpowered = {unpowered}
 
 def test_listed_failure_is_xfailed_with_reason_and_pass_is_xpass(pytester):
     _project(pytester, '{ "test_in_language[hi]" = "the study measured 0.401 vs 0.387", '
-                       '"test_held[hi]" = "small effect", "test_broken" = "not a claim" }')
+                       '"test_held[hi]" = "small effect", "test_broken" = "not a claim", '
+                       '"test_code_check" = "a code check listed by mistake" }')
     result = pytester.runpytest("-rxX")
-    result.assert_outcomes(passed=1, xfailed=1, xpassed=1, failed=1)
+    result.assert_outcomes(passed=1, xfailed=1, xpassed=1, failed=2)
+    assert "a plain assert checks the code" in result.stdout.str()   # not hidden as XFAIL
     out = result.stdout.str()
     assert "unpowered in profile 'smoke': the study measured 0.401 vs 0.387" in out
     assert "hi: in-language 0.37 is not above transfer 0.38" in out   # the measured numbers
@@ -45,7 +52,7 @@ def test_listed_failure_is_xfailed_with_reason_and_pass_is_xpass(pytester):
 
 def test_unlisted_cases_keep_failing(pytester):
     _project(pytester, '{ "test_in_language[fr]" = "another language" }')
-    pytester.runpytest().assert_outcomes(passed=2, failed=2)
+    pytester.runpytest().assert_outcomes(passed=2, failed=3)
 
 
 @pytest.mark.parametrize("key, problem", [
@@ -54,7 +61,7 @@ def test_unlisted_cases_keep_failing(pytester):
 def test_a_key_that_names_nothing_is_warned_about(pytester, key, problem):
     _project(pytester, f'{{ "{key}" = "a reason" }}')
     result = pytester.runpytest("-k", "held")   # deselection does not hide what was collected
-    result.assert_outcomes(passed=1, deselected=3)
+    result.assert_outcomes(passed=1, deselected=4)
     out = result.stdout.str()
     assert f"PytestConfigWarning: profile 'smoke', studies.s.unpowered: '{key}' {problem}" in out
 
@@ -76,6 +83,7 @@ def test_malformed_table_is_an_error(pytester, table):
 
 SOURCED_SUITE = '''
 import pytest
+from lmgate import assert_claim
 from lmgate.data.sources import source_note
 pytestmark = pytest.mark.study("s")
 
@@ -83,7 +91,7 @@ pytestmark = pytest.mark.study("s")
 def test_in_language(source, record):
     if source != "unrecorded":
         record(notes=[source_note(source, "sentiment"), "another note"], macro_f1=0.37)
-    assert False, f"{source}: in-language 0.37 is not above transfer 0.38"
+    assert_claim(False, f"{source}: in-language 0.37 is not above transfer 0.38")
 '''
 
 

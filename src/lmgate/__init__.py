@@ -41,6 +41,7 @@ _EXPORTS = {
     "lmgate.results.qa": ("QAResult",),
     # statistics: claims over any comparable result
     "lmgate.stats.comparison": ("Comparison",),
+    "lmgate.stats.listeners": ("ClaimFailed", "assert_claim"),
     "lmgate.stats.claims": ("assert_above", "assert_better", "assert_better_bleu",
                             "assert_equivalent", "assert_non_inferior", "assert_not_worse"),
     "lmgate.stats.paired": ("mcnemar", "paired_bootstrap"),
@@ -94,6 +95,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.stats.claims import (assert_above, assert_better, assert_better_bleu,
                                      assert_equivalent, assert_non_inferior, assert_not_worse)
     from lmgate.stats.comparison import Comparison
+    from lmgate.stats.listeners import ClaimFailed, assert_claim
     from lmgate.stats.paired import mcnemar, paired_bootstrap
     from lmgate.stats.seeds import summarise_seeds
 

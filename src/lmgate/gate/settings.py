@@ -3,6 +3,7 @@ their tests."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from lmgate.core.errors import ConfigError
@@ -24,8 +25,9 @@ def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             raise ConfigError(f"lmgate_gate tolerance must be a number or {{metric: number}}, "
                               f"not {tolerance!r}") from None
-        if any(v < 0 for v in out["tolerance"].values()):
-            raise ConfigError(f"lmgate_gate tolerance must be >= 0, not {tolerance!r}")
+        if not all(math.isfinite(v) and v >= 0 for v in out["tolerance"].values()):
+            raise ConfigError(f"lmgate_gate tolerance must be finite and >= 0, not "
+                              f"{tolerance!r}")
     ignore = marker_kwargs.get("ignore", ())
     if isinstance(ignore, str) or not all(isinstance(m, str) for m in ignore):
         raise ConfigError(f"lmgate_gate ignore must be a list of metric names, not {ignore!r}")

@@ -61,6 +61,27 @@ def check_clusters(clusters, n: int):
     return clusters
 
 
+def count_units(clusters, n: int) -> int:
+    """How many independent units a bootstrap resamples: clusters where given, else examples."""
+    return n if clusters is None else int(np.unique(np.asarray(clusters)).size)
+
+
+def bootstrap_p(samples: np.ndarray, threshold: float, alternative: str = "greater") -> float:
+    """One-sided bootstrap p of H0: theta <= threshold ("greater") or theta >= threshold
+    ("less"): (1 + resamples not beyond the threshold) / (R + 1). Never 0: R resamples cannot
+    show a p below 1/(R + 1)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be 'greater' or 'less', not {alternative!r}")
+    # A hair of tolerance: a resample equal to the threshold up to rounding supports H0.
+    slack = 1e-12 * max(1.0, abs(threshold))
+    if alternative == "greater":
+        against = np.count_nonzero(samples <= threshold + slack)
+    else:
+        against = np.count_nonzero(samples >= threshold - slack)
+    return float((1 + against) / (samples.size + 1))
+
+
 def interval(point: float, samples: np.ndarray, confidence: float) -> Interval:
     """The percentile interval of `samples` around `point`."""
     alpha = (1 - confidence) / 2

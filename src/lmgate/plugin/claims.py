@@ -1,8 +1,8 @@
 """Claims a profile does not expect to hold, reported as xfailed instead of failed.
 
 - A dry-run profile (`claims = "xfail"`) swaps its models for random-weight stand-ins to prove
-  its code paths. Their predictions are noise, so a claim's `AssertionError` says nothing about
-  the claim: every failed claim is reported as xfailed with the profile's reason.
+  its code paths. Their predictions are noise, so a claim's failure (`ClaimFailed`) says nothing
+  about the claim: every failed claim is reported as xfailed with the profile's reason.
 - A study's `unpowered` knob (a table: test key -> the measured reason) names the
   claims a profile's design cannot power, e.g. an effect the source study itself did not find
   at the smoke profile's sizes. Those tests still run and assert: a failed claim is xfailed
@@ -13,7 +13,8 @@
   recorded results came from those sources (`lmgate.data.sources.source_note`); on other
   data the claim is a plain one.
 
-Every other exception (a tokenizer without a pad token, a shape error) still fails. A key
+Every other exception (a tokenizer without a pad token, a shape error, a plain `assert` that
+checks the code rather than a claim) still fails. A key
 that names no test of its study, or no case of the test it names, is warned about at collection
 (a typo there would turn an expected failure into a plain one, never hide a failure).
 """
@@ -105,8 +106,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     settings = item.config.stash.get(SETTINGS, None)
     if settings is None or call.when != "call":
         return report
+    from lmgate.stats.listeners import ClaimFailed
+
+    # Only a claim's own failure is expected; a plain `assert` (a code check) still fails.
     claim_failed = (report.failed and call.excinfo is not None
-                    and call.excinfo.errisinstance(AssertionError))
+                    and call.excinfo.errisinstance(ClaimFailed))
     measured = str(call.excinfo.value).splitlines()[0][:200] if claim_failed else ""
     if settings.profile.claims == "xfail":
         if claim_failed:

@@ -49,6 +49,39 @@ def item_group(item: pytest.Item) -> str:
     return repeat_group(strip_group(item.nodeid), ids, seed)
 
 
+#: Parameter names lmgate writes into every recorded row's params itself.
+RESERVED_PARAMS = ("seed",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before any test runs: a recording test's parameter that lmgate's own recorded params
+    would overwrite (`seed`), and invalid `lmgate_gate` settings, are usage errors naming the
+    tests (a parametrised `seed` would be recorded as lmgate's seed, the same for every case)."""
+    from lmgate.gate.settings import gate_settings
+
+    clashes, bad_gates = [], []
+    for item in items:
+        if "lmgate_record" in getattr(item, "fixturenames", ()):   # `record` or itself
+            taken = sorted(set(item_params(item)) & set(RESERVED_PARAMS))
+            if taken:
+                clashes.append(f"{item.nodeid} (parameter {', '.join(taken)})")
+        marker = item.get_closest_marker("lmgate_gate")
+        if marker is not None:
+            try:
+                gate_settings(marker.kwargs)
+            except ValueError as exc:
+                bad_gates.append(f"{item.nodeid}: {exc}")
+    if clashes:
+        raise pytest.UsageError(
+            "lmgate records each result's seed as params.seed (--lmgate-seed, --lmgate-repeats); "
+            "these tests' own parameter of that name would be overwritten: "
+            + "; ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5
+                                         else "")
+            + ". Rename it (e.g. data_seed), or use --lmgate-repeats for seeds.")
+    if bad_gates:
+        raise pytest.UsageError("invalid @pytest.mark.lmgate_gate: " + "; ".join(bad_gates[:5]))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
     report = yield
@@ -57,13 +90,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         recorder = item.stash[RECORDER]
         report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
                          "sections": recorder.sections, "comparisons": recorder.comparisons,
-                         "study": recorder.study}
+                         "claimed": recorder.claimed, "study": recorder.study}
     return report
 
 
 @pytest.fixture
-def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Recorder"]:
-    """Record results and scalar metrics of this test: exported to --results-dir, JUnit, gate.
+def lmgate_record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Recorder"]:
+    """Record results and scalar metrics of this test: exported to --lmgate-results-dir, JUnit,
+    gate.
 
     Example::
 
@@ -101,5 +135,12 @@ def record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator["Record
 
         recorder.gate = gate_settings(marker.kwargs)
     item.stash[RECORDER] = recorder
-    with comparisons_to(recorder.comparisons.append):
+    with comparisons_to(recorder.on_claim):
         yield recorder
+
+
+@pytest.fixture
+def record(lmgate_record: "Recorder") -> "Recorder":
+    """`lmgate_record` under its short name; a `record` fixture in your conftest.py replaces it
+    there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_record

@@ -19,6 +19,8 @@ from lmgate.stats.comparison import comparison_in_words
 MARKS = {"passed": "PASS", "failed": "FAIL", "xfailed": "XFAIL (expected failure)",
          "xpassed": "XPASS (unexpectedly passed)", "skipped": "SKIP", "error": "ERROR"}
 HELD = {True: "[held]", False: "[not held]"}
+#: The mark of a passed test that recorded results but checked no claim.
+NO_CLAIM = "RECORDED (no claim)"
 #: The scoreboard's order: what needs attention first.
 VERDICT_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
 VERDICT_WORDS = {"failed": "failed", "error": "in error", "xfailed": "expected to fail",
@@ -82,7 +84,10 @@ def claim_line(claim: dict[str, Any], style: str = "words") -> str:
         words = f"{words}; " if words else ""
         words += reason if len(reason) <= 300 else reason[:297] + "..."
     name = claim["nodeid"].split("::", 1)[-1]
-    return f"{MARKS.get(claim['verdict'], claim['verdict'])} {name}" + (f": {words}" if words else "")
+    mark = MARKS.get(claim["verdict"], claim["verdict"])
+    if claim["verdict"] == "passed" and not is_claim(claim):
+        mark = NO_CLAIM
+    return f"{mark} {name}" + (f": {words}" if words else "")
 
 
 def by_attention(claims: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,15 +99,26 @@ def by_attention(claims: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def scoreboard(claims: Sequence[dict[str, Any]]) -> str:
     """The verdict in one line: how many claims held, failed, were expected failures or were
     skipped, the failing ones named."""
+    measured = [c for c in claims if not is_claim(c)]
+    claims = [c for c in claims if is_claim(c)]
     counts: dict[str, int] = {}
     for c in claims:
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
     tally = ", ".join(f"{counts[v]} {VERDICT_WORDS[v]}" for v in VERDICT_ORDER
                       if counts.get(v) and v in VERDICT_WORDS)
-    bad = [c["nodeid"].split("::", 1)[-1] for c in by_attention(claims)
+    bad = [c["nodeid"].split("::", 1)[-1] for c in by_attention([*claims, *measured])
            if c["verdict"] in ("failed", "error")]
     head = f"{counts.get('passed', 0)} of {len(claims)} claims held"
-    return head + (f"; {tally}" if tally else "") + (f"; failing: {', '.join(bad)}" if bad else "")
+    rest = (f"; {len(measured)} test(s) recorded results without a claim" if measured else "")
+    return (head + (f"; {tally}" if tally else "") + rest
+            + (f"; failing: {', '.join(bad)}" if bad else ""))
+
+
+def is_claim(test: Mapping[str, Any]) -> bool:
+    """Whether a test checked a claim (assert_better, assert_claim, ...); one that only
+    recorded results is listed, but no claim held or failed. Folders written before this
+    flag existed count tests with comparisons."""
+    return bool(test.get("claimed", test.get("comparisons")))
 
 
 def image_lines(paths: Iterable[Path], out: Path) -> list[str]:

@@ -43,6 +43,7 @@ class Recorder:
         self.predictions: list[dict[str, Any]] = []
         self.sections: list[dict[str, str]] = []
         self.comparisons: list[dict[str, Any]] = []   # claim comparisons made in this test
+        self.composite: list[dict[str, Any]] = []     # `assert_claim` verdicts of this test
         self.study: dict[str, str] = {}                # the test module and its docstring
         self.gate: dict[str, Any] = {}                 # its lmgate_gate marker's settings
         self._started = time.perf_counter()
@@ -54,9 +55,33 @@ class Recorder:
         if metrics:
             self._add_row("metrics", {}, {k: float(v) for k, v in metrics.items()}, {}, notes)
 
+    def on_claim(self, claim: dict[str, Any]) -> None:
+        """The claim bus's listener: comparisons (A vs B) and composite claims."""
+        (self.comparisons if "a_name" in claim else self.composite).append(claim)
+
+    @property
+    def claimed(self) -> bool:
+        """Whether this test checked any claim (a test that only records is no claim)."""
+        return bool(self.comparisons or self.composite)
+
     def section(self, title: str, markdown: str) -> None:
         """Add a Markdown block to summary.md under `title` (blocks with one title are merged)."""
         self.sections.append({"title": title, "nodeid": self.nodeid, "markdown": markdown})
+
+    def _check_identity(self, name: str, metrics: Mapping[str, float]) -> None:
+        """One result name, one measurement: a name recorded twice in one test (en and fr
+        both as "model") would merge into one baseline entry whose mean hides a drop."""
+        for row in self.rows:
+            if row["result"] != name:
+                continue
+            if name != "metrics":
+                raise ValueError(f"{self.nodeid}: a result named {name!r} was already recorded "
+                                 "in this test; give each result its own name (e.g. "
+                                 "name=f\"{model}-{lang}\")")
+            again = sorted(set(row["metrics"]) & set(metrics))
+            if again:
+                raise ValueError(f"{self.nodeid}: metric(s) {again} were already recorded in "
+                                 "this test; record each scalar once")
 
     def _add_result(self, result: Any, notes: Sequence[str]) -> None:
         if not isinstance(result, Result):
@@ -77,6 +102,7 @@ class Recorder:
 
     def _add_row(self, name: str, params: Mapping[str, Any], metrics: Mapping[str, float],
                  info: Mapping[str, Any], notes: Sequence[str]) -> dict[str, Any]:
+        self._check_identity(name, metrics)
         record_id = hashlib.sha256(f"{self.nodeid}\0{name}\0{len(self.rows)}".encode()).hexdigest()[:16]
         row = {
             "record_id": record_id,

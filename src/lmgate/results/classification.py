@@ -8,6 +8,7 @@ metrics' statistics and the report layer: methods return results without importi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
@@ -16,6 +17,20 @@ import numpy as np
 from lmgate.metrics.classification import classification_metrics, confusion
 from lmgate.metrics.resampling import Interval, bootstrap_ci, point_and_resamples
 from lmgate.results.base import excerpt
+
+
+def one_class_note(name: str, y_true: np.ndarray, labels: Sequence[str]) -> str | None:
+    """The note a result on a test set holding one class only must carry: its macro metrics
+    average in the labels it lacks (scored 0), so macro F1 of a perfect classifier reads
+    1/k, and a claim on it compares something else than the task."""
+    present = np.unique(y_true)
+    if len(labels) < 2 or present.size != 1 or not len(y_true):
+        return None
+    only = int(present[0])
+    shown = labels[only] if 0 <= only < len(labels) else only
+    return (f"{name}: the test set holds one class only ({shown!r}, {len(y_true)} examples): "
+            f"macro metrics average in {len(labels) - 1} absent label(s) scored 0; judge it on "
+            "accuracy or a test set with every class")
 
 
 @dataclass
@@ -55,6 +70,10 @@ class EvalResult:
                                  f"{len(self.y_true)} examples")
         if not self.metrics:
             self.metrics = classification_metrics(self.y_true, self.y_pred, self.labels)
+        note = one_class_note(self.name, self.y_true, self.labels)
+        if note is not None and note not in self.info.get("notes", ()):
+            warnings.warn(note, stacklevel=3)
+            self.info = {**self.info, "notes": [*self.info.get("notes", ()), note]}
 
     @property
     def n(self) -> int:

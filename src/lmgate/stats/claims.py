@@ -1,32 +1,147 @@
 """Claims: assertions that one system beats, matches or is not worse than another (or a fixed
-value), judged by a paired bootstrap, reported to the claim bus and failing with the numbers.
+value), each a one-sided hypothesis test whose p decides, reported to the claim bus and failing
+with `ClaimFailed` and the numbers.
 
 They take any comparable result (`lmgate.results.base.Comparable`): a classifier's macro F1, a
-translation's BLEU, a QA system's HasAns F1 alike.
+translation's BLEU, a QA system's HasAns F1 alike. What each tests (`docs`: "What a claim
+means"):
+
+=====================  =========================  ==========================  ===============
+claim                  H0 it must reject          decided by                  level
+=====================  =========================  ==========================  ===============
+assert_better          A - B <= margin            bootstrap p (exact McNemar  1 - confidence
+                                                  for accuracy, margin 0)
+assert_non_inferior    A - B <= -margin           bootstrap p                 1 - confidence
+assert_equivalent      |A - B| >= margin (TOST)   max of two bootstrap p's    1 - confidence
+assert_above           metric <= reference        bootstrap p (exact binomial (1 - conf.) / 2
+                                                  for accuracy)
+assert_not_worse       fails when H0 A - B >=     bootstrap p                 (1 - conf.) / 2
+                       -margin is rejected
+=====================  =========================  ==========================  ===============
+
+Every claim needs enough independent units (examples, or clusters where the results carry
+them) for any test to reject at its level: at least `min_units(alpha)`, the smallest n at
+which an exact sign test can (5 at 5%). `assert_better` counts only the units in which A's and
+B's predictions differ (where they are known). Below that a claim fails as "too few to judge",
+never passes. Where every paired resample gives the same difference (each unit differs alike)
+p is at least the exact sign test's 0.5 ** units; a bootstrap with no spread cannot bound a
+difference or a value, so non-inferiority, equivalence and `assert_above` then fail as
+"cannot judge" (identical outputs are shown equivalent by an exact test, not a bootstrap). Bootstrap p-values are
+(1 + resamples not beyond the bound) / (R + 1), never 0.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+from typing import Any, Callable
+
 import numpy as np
 
-from lmgate.metrics.resampling import DEFAULT_RESAMPLES, Interval, interval
+from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, Interval, bootstrap_p, count_units,
+                                       interval)
 from lmgate.results.base import Comparable
 from lmgate.stats.comparison import Comparison
 from lmgate.stats.listeners import settle
-from lmgate.stats.paired import check_clusters, paired_bootstrap
+from lmgate.stats.paired import check_clusters, mcnemar_arrays, paired_resamples
+
+
+def min_units(alpha: float) -> int:
+    """The fewest independent units at which any test can reject at one-sided level `alpha`:
+    the smallest n with 0.5**n < alpha (an exact sign test with every unit on one side)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"a claim's level must be in (0, 1), got {alpha}")
+    return math.floor(math.log2(1 / alpha)) + 1
+
+
+def _check_confidence(confidence: float) -> None:
+    if not (isinstance(confidence, (int, float)) and 0.5 < confidence < 1):
+        raise ValueError(f"confidence must be in (0.5, 1), got {confidence!r}")
+
+
+def _check_margin(margin: float) -> None:
+    if not (isinstance(margin, (int, float)) and math.isfinite(margin)):
+        raise ValueError(f"a claim's margin must be a finite number, got {margin!r}")
+
+
+def _cannot_judge(units: int, alpha: float, samples: np.ndarray, what: str = "examples",
+                  label: str | None = None) -> str | None:
+    """Why the data cannot judge a claim at `alpha` (too few units; a fixed-value claim whose
+    bootstrap shows no spread), or None."""
+    needed = min_units(alpha)
+    if units < needed:
+        return (f"too few {label or what} to judge (n = {units}; at least {needed} needed at "
+                f"alpha {alpha:g})")
+    if samples.size and np.ptp(samples) == 0:
+        return (f"cannot judge: every bootstrap resample gives the same value "
+                f"({float(samples[0]):+.4f}), so the data bound nothing (a constant outcome or "
+                "identical outputs on "
+                f"{units} {what})")
+    return None
+
+
+def _differing_units(a: Comparable, b: Comparable, clusters) -> int | None:
+    """How many units (examples or clusters) A's and B's predictions differ in, where both
+    expose per-example predictions (`y_pred`); None where they do not."""
+    pred_a, pred_b = getattr(a, "y_pred", None), getattr(b, "y_pred", None)
+    if pred_a is None or pred_b is None:
+        return None
+    differ = np.asarray(pred_a) != np.asarray(pred_b)
+    if clusters is None:
+        return int(np.count_nonzero(differ))
+    return int(np.unique(np.asarray(clusters)[differ]).size)
+
+
+def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
+            ci_confidence: float, p_value: Callable[[np.ndarray], float], hypothesis: str,
+            alpha: float) -> tuple[Comparison, np.ndarray, Any]:
+    """The paired bootstrap of A - B as a Comparison whose p is `p_value(resampled diffs)`,
+    with the resampled differences and the clusters resampled (None: examples)."""
+    point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, DEFAULT_RESAMPLES, seed)
+    units = count_units(clusters, a.n)
+    p, method = p_value(diffs), f"paired bootstrap ({DEFAULT_RESAMPLES} resamples)"
+    if np.ptp(diffs) == 0 and 0.5 ** units > p:
+        # Every resample gives one difference: every unit differs alike, which a bootstrap
+        # cannot weigh; the exact sign test with all units on one side can (p = 0.5 ** units).
+        p, method = 0.5 ** units, f"sign test (all {units} units alike)"
+    cmp = Comparison(metric, a.name, b.name, point_a, point_b,
+                     interval(point_a - point_b, diffs, ci_confidence), margin, p, a.n, method,
+                     hypothesis, alpha, units)
+    return cmp, diffs, clusters
 
 
 def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Assert A beats B: the difference exceeds `margin` and is significant (p < 1 - confidence).
-
-    The failure message prints both scores, the difference with its CI, the margin and p.
-    """
-    cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
-    alpha = 1 - confidence
-    held = cmp.diff.point > margin and cmp.p_value < alpha
-    reason = ("difference not above the margin" if cmp.diff.point <= margin
-              else f"not significant at {confidence:.0%}")
+    """Assert A beats B by more than `margin`: H0: A - B <= margin is rejected at level
+    1 - `confidence` (one-sided). p is the bootstrap's, (1 + resamples with A - B <= margin) /
+    (R + 1); for accuracy of two classifiers with no margin and no clusters it is exact
+    McNemar's (one-sided binomial on the discordant examples). Prints the two-sided
+    `confidence` CI of A - B."""
+    _check_confidence(confidence)
+    _check_margin(margin)
+    alpha = round(1 - confidence, 12)
+    cmp, diffs, clusters = _paired(a, b, metric, margin, seed, confidence,
+                                   lambda d: bootstrap_p(d, margin),
+                                   f"H0: A - B <= {margin:+.4f}", alpha)
+    units = cmp.units
+    exact = (metric == "accuracy" and margin == 0 and clusters is None
+             and getattr(a, "y_true", None) is not None and getattr(b, "y_pred", None) is not None)
+    if exact:
+        test = mcnemar_arrays(a.y_true, a.y_pred, b.y_pred, alternative="greater")
+        cmp = replace(cmp, p_value=test.p_value,
+                       method=f"exact McNemar, one-sided ({test.a_only} vs {test.b_only} "
+                              "discordant)")
+    differing = _differing_units(a, b, clusters)
+    why = _cannot_judge(units, alpha, np.empty(0))
+    if why is None and differing is not None:
+        why = _cannot_judge(differing, alpha, np.empty(0), "examples",
+                            "examples where A and B differ"
+                            + (" (clusters)" if clusters is not None else ""))
+    if why is not None:
+        return settle("better", cmp, False, f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
+    held = cmp.p_value < alpha and cmp.diff.point > margin
+    reason = (f"difference not above the margin {margin:+.4f}" if cmp.diff.point <= margin
+              else f"H0: A - B <= {margin:+.4f} not rejected at {alpha:g}")
     return settle("better", cmp, held,
                   f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
 
@@ -34,59 +149,113 @@ def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
 def assert_above(result: Comparable, reference: float, reference_name: str = "reference",
                  metric: str = "macro_f1", confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Assert a result's metric lies above a fixed `reference` value (e.g. the mean of several
-    transfer scores): the lower end of its two-sided `confidence` bootstrap CI must exceed it.
-    Reported like a comparison: A = the result, B = the reference, p = share of resamples at
-    or below the reference."""
+    transfer scores): H0: metric <= reference is rejected at (1 - `confidence`) / 2, i.e. the
+    two-sided `confidence` interval's low end lies above it. Bootstrap p, or for a
+    classifier's accuracy (no clusters) the exact binomial test with a Clopper-Pearson
+    interval. Reported like a comparison: A = the result, B = the reference."""
+    _check_confidence(confidence)
+    _check_margin(reference)
+    alpha = round((1 - confidence) / 2, 12)
     clusters = check_clusters(getattr(result, "clusters", None), result.n)
-    point, samples = result.resampled(metric, DEFAULT_RESAMPLES, seed, clusters)
-    ci = interval(point, samples, confidence)
+    units = count_units(clusters, result.n)
+    y_true, y_pred = getattr(result, "y_true", None), getattr(result, "y_pred", None)
+    if (metric == "accuracy" and clusters is None and y_true is not None and y_pred is not None
+            and 0 < reference < 1):
+        from scipy.stats import binomtest
+
+        right = int(np.count_nonzero(np.asarray(y_true) == np.asarray(y_pred)))
+        test = binomtest(right, result.n, reference, alternative="greater")
+        ci = test.proportion_ci(confidence, method="exact")
+        point = right / result.n
+        ci = Interval(point, float(ci.low), float(ci.high), confidence)
+        p, method, samples = float(test.pvalue), "exact binomial, one-sided", np.empty(0)
+    else:
+        point, samples = result.resampled(metric, DEFAULT_RESAMPLES, seed, clusters)
+        ci = interval(point, samples, confidence)
+        p = bootstrap_p(samples, reference)
+        method = f"bootstrap ({DEFAULT_RESAMPLES} resamples)"
     cmp = Comparison(metric, result.name, reference_name, ci.point, float(reference),
                      Interval(ci.point - reference, ci.low - reference, ci.high - reference,
-                              confidence), 0.0, float(np.mean(samples <= reference)), result.n)
-    held = ci.low > reference
-    return settle("above", cmp, held, f"{result.name} {metric} {ci} is not above "
-                                      f"{reference_name} {reference:.4f}")
+                              confidence), 0.0, p, result.n, method,
+                     f"H0: {metric} <= {reference:.4f}", alpha, units)
+    why = _cannot_judge(units, alpha, samples)
+    if why is not None:
+        return settle("above", cmp, False, f"{result.name} vs {reference_name}: {why}: "
+                                           f"{cmp.describe()}")
+    return settle("above", cmp, p < alpha, f"{result.name} {metric} {ci} is not above "
+                                           f"{reference_name} {reference:.4f}: {cmp.describe()}")
 
 
 def assert_not_worse(a: Comparable, b: Comparable, metric: str = "macro_f1",
                      margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Assert A is not worse than B beyond noise: fails only if the whole CI of A - B < -margin.
+    """Assert A is not worse than B beyond noise: fails only when H0: A - B >= -margin is
+    rejected at (1 - `confidence`) / 2 (the whole two-sided CI below -margin), or when the
+    data are too few to judge at all.
 
     This is lenient: it passes when the data cannot tell (a wide CI). For a claim that needs
     evidence, use non-inferiority (`assert_non_inferior`: the CI's low end above -margin) or
     equivalence (`assert_equivalent`)."""
-    cmp = paired_bootstrap(a, b, metric, margin, confidence=confidence, seed=seed)
-    return settle("not worse", cmp, not cmp.diff.high < -margin,
+    _check_confidence(confidence)
+    _check_margin(margin)
+    alpha = round((1 - confidence) / 2, 12)
+    cmp, diffs, _ = _paired(a, b, metric, margin, seed, confidence,
+                            lambda d: bootstrap_p(d, -margin, "less"),
+                            f"H0: A - B >= {-margin:+.4f}", alpha)
+    why = _cannot_judge(cmp.units, alpha, np.empty(0))
+    if why is not None:
+        return settle("not worse", cmp, False, f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
+    return settle("not worse", cmp, not cmp.p_value < alpha,
                   f"{a.name} is worse than {b.name} beyond noise and margin: {cmp.describe()}")
 
 
 def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
                         margin: float = 0.02, confidence: float = 0.95,
                         seed: int = 0) -> Comparison:
-    """Non-inferiority: A is at most `margin` worse than B, shown by the data (the one-sided
-    lower bound of A - B at `confidence`, i.e. the two-sided (2 confidence - 1) CI's low end,
-    lies above -margin). A wide CI fails: absence of evidence is not evidence."""
-    cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
-    held = cmp.diff.low > -margin
-    return settle("non-inferior", cmp, held, f"{a.name} is not shown non-inferior to {b.name} "
-                                             f"within {margin:.3f}: {cmp.describe()}")
+    """Non-inferiority: A is at most `margin` worse than B, shown by the data: H0: A - B <=
+    -margin is rejected at 1 - `confidence` (one-sided; the printed two-sided
+    (2 confidence - 1) CI's low end lies above -margin). A wide CI fails: absence of
+    evidence is not evidence."""
+    _check_confidence(confidence)
+    _check_margin(margin)
+    alpha = round(1 - confidence, 12)
+    cmp, diffs, _ = _paired(a, b, metric, margin, seed, round(2 * confidence - 1, 12),
+                            lambda d: bootstrap_p(d, -margin), f"H0: A - B <= {-margin:+.4f}",
+                            alpha)
+    why = _cannot_judge(cmp.units, alpha, diffs)
+    if why is not None:
+        return settle("non-inferior", cmp, False,
+                      f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
+    return settle("non-inferior", cmp, cmp.p_value < alpha,
+                  f"{a.name} is not shown non-inferior to {b.name} within {margin:.3f}: "
+                  f"{cmp.describe()}")
 
 
 def assert_equivalent(a: Comparable, b: Comparable, metric: str = "macro_f1",
                       margin: float = 0.02, confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Equivalence by two one-sided tests (TOST) at level 1 - `confidence`: A - B lies within
-    (-margin, +margin), shown by the two-sided (2 confidence - 1) CI (90% for the usual 5%)
-    falling inside the margins. E.g. "LoRA on synthetic data is as good as on real data",
-    "the quantised model matches". A wide CI fails."""
+    """Equivalence by two one-sided tests (TOST) at level 1 - `confidence`: both H0: A - B <=
+    -margin and H0: A - B >= +margin are rejected; p is the larger of the two. The printed
+    two-sided (2 confidence - 1) CI (90% for the usual 5%) then lies inside the margins.
+    E.g. "LoRA on synthetic data is as good as on real data", "the quantised model
+    matches". A wide CI fails."""
+    _check_confidence(confidence)
+    _check_margin(margin)
     if margin <= 0:
         raise ValueError("an equivalence margin must be > 0")
-    cmp = paired_bootstrap(a, b, metric, margin, confidence=round(2 * confidence - 1, 12), seed=seed)
-    held = -margin < cmp.diff.low and cmp.diff.high < margin
-    return settle("equivalent", cmp, held, f"{a.name} and {b.name} are not shown equivalent "
-                                           f"within ±{margin:.3f}: {cmp.describe()}")
+    alpha = round(1 - confidence, 12)
+    cmp, diffs, _ = _paired(
+        a, b, metric, margin, seed, round(2 * confidence - 1, 12),
+        lambda d: max(bootstrap_p(d, -margin), bootstrap_p(d, margin, "less")),
+        f"H0: |A - B| >= {margin:.4f} (TOST)", alpha)
+    why = _cannot_judge(cmp.units, alpha, diffs)
+    if why is not None:
+        return settle("equivalent", cmp, False, f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
+    return settle("equivalent", cmp, cmp.p_value < alpha,
+                  f"{a.name} and {b.name} are not shown equivalent within ±{margin:.3f}: "
+                  f"{cmp.describe()}")
 
 
 def assert_better_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
                        confidence: float = 0.95) -> Comparison:
     """`assert_better(a, b, metric="bleu", ...)`, kept for existing suites."""
     return assert_better(a, b, "bleu", margin, confidence)
+

@@ -1,4 +1,5 @@
-"""The outcome of a paired comparison of two systems, and its one-line rendering."""
+"""The outcome of a paired comparison of two systems, its one-line rendering, and how p-values
+are printed."""
 
 from __future__ import annotations
 
@@ -6,20 +7,36 @@ from dataclasses import asdict, dataclass
 
 from lmgate.metrics.resampling import Interval
 
+#: Below this a p-value is printed as "p < 0.001": with 1,000 bootstrap resamples the smallest
+#: p a bootstrap can give is 1/1001, and an exact test's tinier values say no more.
+P_PRINT_FLOOR = 0.001
+
+
+def format_p(p: float) -> str:
+    """'p = 0.018', or 'p < 0.001' (never 'p = 0')."""
+    return f"p < {P_PRINT_FLOOR:g}" if p < P_PRINT_FLOOR else f"p = {p:.3g}"
+
 
 @dataclass(frozen=True)
 class Comparison:
-    """Paired bootstrap comparison of A and B on the same examples."""
+    """A paired comparison of A and B on the same examples (or of A with a fixed value), with
+    the test that decided a claim: `p_value` is the p of `hypothesis` (the null the claim had
+    to reject, or for `assert_not_worse` the one it fails on), computed by `method`, judged at
+    `alpha`."""
 
     metric: str
     a_name: str
     b_name: str
     a: float
     b: float
-    diff: Interval          # A - B
+    diff: Interval          # A - B, with the interval the claim prints
     margin: float
-    p_value: float          # share of resamples where A - B <= 0 (one-sided)
+    p_value: float
     n: int
+    method: str = "paired bootstrap"
+    hypothesis: str = "H0: A - B <= 0"
+    alpha: float = 0.05
+    units: int | None = None   # what was resampled: clusters where given, else examples
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -27,9 +44,11 @@ class Comparison:
         return d
 
     def describe(self) -> str:
+        units = "" if self.units in (None, self.n) else f" ({self.units} clusters)"
         return (f"{self.metric}: {self.a_name} = {self.a:.4f} vs {self.b_name} = {self.b:.4f}; "
-                f"difference {self.diff} on n={self.n}; margin {self.margin:+.4f}; "
-                f"one-sided p = {self.p_value:.4f}")
+                f"difference {self.diff} on n={self.n}{units}; margin {self.margin:+.4f}; "
+                f"{self.hypothesis}: {format_p(self.p_value)} ({self.method}, "
+                f"alpha {self.alpha:g})")
 
 
 def comparison_in_words(c: dict) -> str:
@@ -42,4 +61,4 @@ def comparison_in_words(c: dict) -> str:
                   f"{diff.get('confidence', 0.9):.0%} CI")
     return (f"{c['a_name']} {c['a']:.3f} vs {c['b_name']} {c['b']:.3f} {c['metric']}, "
             f"{diff['point']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}], "
-            f"p = {c['p_value']:.3g}{margin} (n = {c['n']})")
+            f"{format_p(c['p_value'])}{margin} (n = {c['n']})")

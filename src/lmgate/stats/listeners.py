@@ -23,6 +23,17 @@ def comparisons_to(callback: Callable[[dict], None]) -> Iterator[None]:
         _LISTENERS.remove(callback)
 
 
+class ClaimFailed(AssertionError):
+    """A claim that did not hold (or could not be judged). Only this failure becomes an
+    expected failure under a dry-run profile or for an `unpowered` claim; a plain
+    `AssertionError` (a code check) always fails. `comparison` is what judged it (None for a
+    composite claim, `assert_claim`)."""
+
+    def __init__(self, message: str, comparison: Comparison | None = None) -> None:
+        super().__init__(message)
+        self.comparison = comparison
+
+
 def report_comparison(claim: str, cmp: Comparison, held: bool) -> None:
     """Tell the listeners that `claim` ("better", "not worse", "non-inferior", "equivalent",
     "above") was checked with `cmp`."""
@@ -34,5 +45,15 @@ def settle(claim: str, cmp: Comparison, held: bool, failure: str) -> Comparison:
     """Report the checked `claim` to the listeners, then fail with `failure` unless it held."""
     report_comparison(claim, cmp, held)
     if not held:
-        raise AssertionError(failure)
+        raise ClaimFailed(failure, cmp)
     return cmp
+
+
+def assert_claim(holds: bool, message: str) -> None:
+    """A study's composite claim (e.g. "learning curves rose on most languages"): a claim
+    like `assert_better`'s, counted on the scoreboard and failing with `ClaimFailed`, so that
+    a dry run or an `unpowered` entry may expect it to fail while code checks still fail."""
+    for callback in list(_LISTENERS):
+        callback({"claim": "composite", "held": bool(holds), "text": message})
+    if not holds:
+        raise ClaimFailed(message)

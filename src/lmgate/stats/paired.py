@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, check_clusters, interval,
-                                       resampled_means, resampled_metric)
+from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, bootstrap_p, check_clusters,
+                                       count_units, interval, resampled_means, resampled_metric)
 from lmgate.results.base import Comparable
 from lmgate.stats.comparison import Comparison
 
@@ -37,19 +37,30 @@ def check_pair(a: Comparable, b: Comparable) -> None:
                          f"examples in the same order (n={a.n} vs n={b.n})")
 
 
-def paired_bootstrap(a: Comparable, b: Comparable, metric: str = "macro_f1",
-                     margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
-                     confidence: float = 0.95, seed: int = 0) -> Comparison:
-    """Resample the same examples (or clusters, when the results carry cluster ids; whole
-    paragraphs for QA) for A and B and bootstrap A - B of `metric`."""
+def paired_resamples(a: Comparable, b: Comparable, metric: str,
+                     n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+                     ) -> tuple[float, float, np.ndarray, np.ndarray | None]:
+    """A's and B's `metric` on all examples, and A - B on the same `n_resamples` resamples of
+    examples (or of whole clusters, when the results carry cluster ids), with the clusters."""
     check_pair(a, b)
     clusters = check_clusters(shared_clusters(a, b), a.n)
     point_a, samples_a = a.resampled(metric, n_resamples, seed, clusters)
     point_b, samples_b = b.resampled(metric, n_resamples, seed, clusters)
-    diffs = samples_a - samples_b
-    return Comparison(metric, a.name, b.name, float(point_a), float(point_b),
+    return float(point_a), float(point_b), samples_a - samples_b, clusters
+
+
+def paired_bootstrap(a: Comparable, b: Comparable, metric: str = "macro_f1",
+                     margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
+                     confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Resample the same examples (or clusters, when the results carry cluster ids; whole
+    paragraphs for QA) for A and B and bootstrap A - B of `metric`: its two-sided
+    `confidence` interval and the one-sided p of H0: A - B <= `margin`."""
+    point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, n_resamples, seed)
+    return Comparison(metric, a.name, b.name, point_a, point_b,
                       interval(point_a - point_b, diffs, confidence), margin,
-                      float(np.mean(diffs <= 0)), a.n)
+                      bootstrap_p(diffs, margin), a.n, f"paired bootstrap ({n_resamples} resamples)",
+                      f"H0: A - B <= {margin:+.4f}", round(1 - confidence, 12),
+                      count_units(clusters, a.n))
 
 
 def paired_bootstrap_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
@@ -69,7 +80,9 @@ def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric:
     diffs = resampled_means(a - b, n_resamples, seed, clusters)
     point = float(a.mean() - b.mean())
     return Comparison(metric, a_name, b_name, float(a.mean()), float(b.mean()),
-                      interval(point, diffs, 0.95), margin, float(np.mean(diffs <= 0)), a.size)
+                      interval(point, diffs, 0.95), margin, bootstrap_p(diffs, margin), a.size,
+                      f"paired bootstrap ({n_resamples} resamples)",
+                      f"H0: A - B <= {margin:+.4f}", 0.05, count_units(clusters, a.size))
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,7 @@ class McNemar:
 
     a_only: int      # examples A gets right and B gets wrong
     b_only: int
-    p_value: float   # two-sided exact binomial p on the discordant pairs
+    p_value: float   # exact binomial p on the discordant pairs (two-sided unless asked)
 
 
 def mcnemar(a, b) -> McNemar:
@@ -88,15 +101,16 @@ def mcnemar(a, b) -> McNemar:
     return mcnemar_arrays(a.y_true, a.y_pred, b.y_pred)
 
 
-def mcnemar_arrays(y_true, pred_a, pred_b) -> McNemar:
-    """McNemar's exact test on plain arrays (A and B predictions for the same `y_true`)."""
+def mcnemar_arrays(y_true, pred_a, pred_b, alternative: str = "two-sided") -> McNemar:
+    """McNemar's exact test on plain arrays (A and B predictions for the same `y_true`):
+    two-sided, or "greater" (A right more often than B) for a one-sided claim."""
     from scipy.stats import binomtest
 
     y_true = np.asarray(y_true)
     right_a, right_b = np.asarray(pred_a) == y_true, np.asarray(pred_b) == y_true
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     n = a_only + b_only
-    p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5).pvalue)
+    p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5, alternative=alternative).pvalue)
     return McNemar(a_only, b_only, p)
 
 
