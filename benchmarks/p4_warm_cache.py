@@ -21,7 +21,7 @@ def run(k: str, cache: str, out: str) -> float:
     env = {**os.environ, "LMGATE_CACHE_DIR": cache}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pytest", "evals", "-k", k, "-q", "-p", "no:cacheprovider",
-                    "--results-dir", out], env=env, check=True, capture_output=True)
+                    "--lmgate-results-dir", out], env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 
 

@@ -121,7 +121,7 @@ def run_pytest(seed: int, results: Path, pytest_args: list[str], env: dict | Non
     """One `python -m pytest` of `pytest_args` at `seed` into the results folder `results`:
     (exit code, wall seconds)."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options,
-           f"--lmgate-seed={seed}", f"--results-dir={results}", *pytest_args]
+           f"--lmgate-seed={seed}", f"--lmgate-results-dir={results}", *pytest_args]
     start = time.perf_counter()
     rc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode
     return rc, time.perf_counter() - start

@@ -6,7 +6,7 @@ their ratio, the efficiency (ratio / K) and whether every recorded metric is ide
 
     python benchmarks/scale_out.py --workers 2                       # this machine
     python benchmarks/scale_out.py --workers 8 --device cuda         # a machine with 8 GPUs
-    python benchmarks/scale_out.py --workers 2 -- evals --profile paper-dryrun   # any target
+    python benchmarks/scale_out.py --workers 2 -- evals --lmgate-profile paper-dryrun   # any target
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ DEFAULT_TARGET = ["evals/test_baselines.py", "evals/test_sst2.py"]
 
 def run(target: list[str], workers: int, device: str, folder: Path) -> float:
     args = [sys.executable, "-m", "pytest", *target, "-q", "-p", "no:cacheprovider",
-            "--device", device, "--results-dir", str(folder / "results")]
+            "--lmgate-device", device, "--lmgate-results-dir", str(folder / "results")]
     if workers > 1:
         args += ["-n", str(workers), "--dist", "loadgroup"]
     env = {**os.environ, "LMGATE_CACHE_DIR": str(folder / "cache")}

@@ -127,7 +127,7 @@ class BackgroundRun:
 
 
 def _paper_dryrun(root: Path, folder: Path) -> tuple[list[str], dict[str, str]]:
-    return [str(root / "evals"), "--profile", "paper-dryrun", "-q", "-rfE"], {}
+    return [str(root / "evals"), "--lmgate-profile", "paper-dryrun", "-q", "-rfE"], {}
 
 
 def _tracked_baselines(root: Path, folder: Path) -> tuple[list[str], dict[str, str]]:
@@ -162,7 +162,7 @@ def _start(config: pytest.Config, name: str) -> BackgroundRun:
                **extra)
     with open(folder / "output.txt", "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--results-dir",
+            [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--lmgate-results-dir",
              str(folder / "results")], cwd=folder, env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     run = config.stash.setdefault(_BACKGROUND, {})[name] = BackgroundRun(process, folder, env)
@@ -315,7 +315,7 @@ def _background(request, name: str) -> BackgroundRun:
 
 @pytest.fixture(scope="session")
 def paper_dryrun_run(request) -> BackgroundRun:
-    """`pytest evals --profile paper-dryrun`, started when collection ended."""
+    """`pytest evals --lmgate-profile paper-dryrun`, started when collection ended."""
     return _background(request, "paper_dryrun_run")
 
 
@@ -340,10 +340,10 @@ def _lean_inner_sessions(request, monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _session_device(device):
+def _session_device(lmgate_device):
     """lmgate's tests load models themselves (not through the plugin's fixtures): the session
-    device, resolved once, applies the plugin's CPU policy (`--lmgate-keep-freed-memory`) to
-    them too."""
+    device, resolved once, applies the plugin's CPU policy (`lmgate_keep_freed_memory`, on in
+    pyproject.toml) to them too."""
 
 
 @pytest.fixture(autouse=True)

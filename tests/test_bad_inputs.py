@@ -44,17 +44,17 @@ def bad_baselines(folder):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--tolerance", "-1"], "--tolerance must be >= 0"),
-    (["--tolerance", "nan"], "--tolerance must be a finite number"),
-    (["--tolerance", "abc"], "--tolerance must be a number, got 'abc'"),
+    (["--lmgate-tolerance", "-1"], "--lmgate-tolerance must be >= 0"),
+    (["--lmgate-tolerance", "nan"], "--lmgate-tolerance must be a finite number"),
+    (["--lmgate-tolerance", "abc"], "--lmgate-tolerance must be a number, got 'abc'"),
     (["--lmgate-repeats", "abc"], "--lmgate-repeats must be an integer"),
     (["--lmgate-seed", "x"], "--lmgate-seed must be an integer, got 'x'"),
-    (["--gate-alpha", "2"], "--gate-alpha must be in (0, 1)"),
-    (["--device", "tpu"], "unknown --device 'tpu'"),
+    (["--lmgate-gate-alpha", "2"], "--lmgate-gate-alpha must be in (0, 1)"),
+    (["--lmgate-device", "tpu"], "unknown --lmgate-device 'tpu'"),
     (["--lmgate-plots", "maybe"], "--lmgate-plots must be on or off, got 'maybe'"),
     (["--lmgate-keep-freed-memory", "yes"],
      "--lmgate-keep-freed-memory must be on or off, got 'yes'"),
-    (["--profile", "fast"], "unknown profile 'fast'; choose one of ['paper', 'smoke']"),
+    (["--lmgate-profile", "fast"], "unknown profile 'fast'; choose one of ['paper', 'smoke']"),
 ])
 def test_bad_options_are_usage_errors_naming_the_option(pytester, args, words):
     result = run_with(pytester, *args)
@@ -119,16 +119,16 @@ def test_edited_manifest_metadata_is_not_trusted(tmp_path):
 @pytest.mark.parametrize("name", ["truncated.json", "list.json", "novalue.json"])
 def test_corrupt_baseline_stops_the_run_before_any_test(pytester, name):
     words = bad_baselines(pytester.path)[name]
-    result = run_with(pytester, "--baseline", name)
+    result = run_with(pytester, "--lmgate-baseline", name)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str() and name in result.stderr.str()
 
 
 def test_truncated_baseline_predictions_are_named_with_their_line(pytester):
-    assert run_with(pytester, "--baseline", "b.json", "--update-baseline").ret == 0
+    assert run_with(pytester, "--lmgate-baseline", "b.json", "--lmgate-update-baseline").ret == 0
     side = pytester.path / "b.predictions.jsonl"
     side.write_text(side.read_text()[:40])
-    result = pytester.runpytest("--baseline", "b.json")
+    result = pytester.runpytest("--lmgate-baseline", "b.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "b.predictions.jsonl, line 1: malformed" in result.stderr.str()
 
@@ -148,7 +148,7 @@ def test_bad_results_dir_is_found_up_front(pytester, layout, words):
     else:
         target.mkdir()
         target.chmod(0o500)
-    result = run_with(pytester, "--results-dir", str(target))
+    result = run_with(pytester, "--lmgate-results-dir", str(target))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str()
 
@@ -163,20 +163,20 @@ def test_results_of_a_previous_session_do_not_survive_an_all_skipped_run(pyteste
 
 def test_update_baseline_refuses_a_failing_run(pytester):
     pytester.makepyfile(test_study=EXPERIMENT + "\ndef test_broken():\n    assert False\n")
-    result = pytester.runpytest("--baseline", "b.json", "--update-baseline")
+    result = pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*1 test(s) failed: the baseline*was not updated*"])
     assert not (pytester.path / "b.json").exists()
-    forced = pytester.runpytest("--baseline", "b.json", "--update-baseline", "--force")
+    forced = pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline", "--lmgate-force")
     assert forced.ret == pytest.ExitCode.TESTS_FAILED
     assert (pytester.path / "b.json").exists()
-    alone = pytester.runpytest("--force")
+    alone = pytester.runpytest("--lmgate-force")
     assert alone.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--force only applies to --update-baseline" in alone.stderr.str()
+    assert "--lmgate-force only applies to --lmgate-update-baseline" in alone.stderr.str()
 
 
 def test_changed_test_data_is_named_in_the_gate(pytester):
-    assert run_with(pytester, "--baseline", "b.json", "--update-baseline").ret == 0
+    assert run_with(pytester, "--lmgate-baseline", "b.json", "--lmgate-update-baseline").ret == 0
     changed = EXPERIMENT.replace('record(EvalResult("model", ("neg", "pos"), y, y))',
                                  'record(EvalResult("model", ("neg", "pos"), y, y, '
                                  'info={"data_fingerprint": "other"}))')
@@ -185,7 +185,7 @@ def test_changed_test_data_is_named_in_the_gate(pytester):
         entry["data_fingerprint"] = "before"
     (pytester.path / "b.json").write_text(json.dumps(baseline))
     pytester.makepyfile(test_study=changed)
-    result = pytester.runpytest("--baseline", "b.json")
+    result = pytester.runpytest("--lmgate-baseline", "b.json")
     result.stdout.fnmatch_lines(["*lmgate: test data changed: test_study.py::test_one*"])
     summary = (pytester.path / "lmgate-results" / "summary.md").read_text()
     assert "Test data differ from the baseline's" in summary and "(data changed)" in summary

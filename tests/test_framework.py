@@ -48,12 +48,12 @@ def project(pytester):
 
 def test_project_profiles_extend_builtins_and_parametrise_from_knobs(project):
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
-    project.runpytest("--profile", "nightly", "-m", "model_b").assert_outcomes(passed=1,
+    project.runpytest("--lmgate-profile", "nightly", "-m", "model_b").assert_outcomes(passed=1,
                                                                             deselected=1)
 
 
 def test_unknown_profile_lists_the_projects_profiles(project):
-    result = project.runpytest("--profile", "weekly")
+    result = project.runpytest("--lmgate-profile", "weekly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown profile 'weekly'; choose one of ['nightly', 'paper', 'smoke']" in \
         result.stderr.str()

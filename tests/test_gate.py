@@ -55,21 +55,21 @@ def run(pytester, *args, delta=None, monkeypatch=None):
 
 
 def make_baseline(toy, *extra):
-    result = run(toy, "--baseline", "base.json", "--update-baseline", "--results-dir", "r0", *extra)
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-update-baseline", "--lmgate-results-dir", "r0", *extra)
     assert result.ret == 0
     return toy.path / "base.json"
 
 
 def test_no_false_alarm_over_20_seeded_reruns(toy):
     make_baseline(toy)
-    outcomes = [run(toy, "--baseline", "base.json", "--lmgate-seed", str(seed),
-                    "--results-dir", f"r{seed}").ret for seed in range(1, 21)]
+    outcomes = [run(toy, "--lmgate-baseline", "base.json", "--lmgate-seed", str(seed),
+                    "--lmgate-results-dir", f"r{seed}").ret for seed in range(1, 21)]
     assert outcomes == [0] * 20
 
 
 def test_planted_three_point_drop_fails_with_a_readable_message(toy, monkeypatch):
     make_baseline(toy)
-    result = run(toy, "--baseline", "base.json", "--lmgate-seed", "7", "--results-dir", "bad",
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-seed", "7", "--lmgate-results-dir", "bad",
                  delta=-0.03, monkeypatch=monkeypatch)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
@@ -85,7 +85,7 @@ def test_planted_three_point_drop_fails_with_a_readable_message(toy, monkeypatch
 
 def test_improvement_passes_and_is_reported(toy, monkeypatch):
     make_baseline(toy)
-    result = run(toy, "--baseline", "base.json", "--results-dir", "good", delta=0.03,
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "good", delta=0.03,
                  monkeypatch=monkeypatch)
     assert result.ret == 0
     summary = (toy.path / "good" / "summary.md").read_text()
@@ -114,8 +114,8 @@ def test_repeats_run_k_seeds_and_store_their_spread(toy):
     entry = json.loads(path.read_text())["entries"]["test_toy.py::test_toy::toy::macro_f1"]
     assert entry["seeds"] == [0, 1, 2] and len(entry["values"]) == 3
     assert entry["value"] == pytest.approx(np.mean(entry["values"]))
-    result = run(toy, "--baseline", "base.json", "--lmgate-repeats", "3", "--lmgate-seed", "10",
-                 "-v", "--results-dir", "again")
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-repeats", "3", "--lmgate-seed", "10",
+                 "-v", "--lmgate-results-dir", "again")
     result.stdout.fnmatch_lines(["*test_toy[[]seed10[]] PASSED*", "*test_toy[[]seed12[]] PASSED*"])
     assert result.ret == 0
 
@@ -124,20 +124,20 @@ def test_new_and_missing_metrics_are_reported_and_strict_missing_fails(toy):
     toy.makepyfile(test_toy=TOY + "\ndef test_gone(record):\n    record(exact=1.0)\n")
     make_baseline(toy)
     toy.makepyfile(test_toy=TOY + "\ndef test_other(record):\n    record(exact=1.0)\n")
-    lenient = run(toy, "--baseline", "base.json", "--results-dir", "x")
+    lenient = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "x")
     assert lenient.ret == 0
     summary = (toy.path / "x" / "summary.md").read_text()
     assert "+ new" in summary and "− missing" in summary
-    strict = run(toy, "--baseline", "base.json", "--strict-missing", "--results-dir", "y")
+    strict = run(toy, "--lmgate-baseline", "base.json", "--lmgate-strict-missing", "--lmgate-results-dir", "y")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
-    strict.stdout.fnmatch_lines(["*lmgate: 1 metric(s) missing (--strict-missing):*"])
+    strict.stdout.fnmatch_lines(["*lmgate: 1 metric(s) missing (--lmgate-strict-missing):*"])
     assert "regressed" not in strict.stdout.str()
 
 
 def test_a_run_that_compares_nothing_fails(toy):
     make_baseline(toy)
     toy.makepyfile(test_toy="import pytest\ndef test_toy():\n    pytest.skip('no data')\n")
-    result = run(toy, "--baseline", "base.json", "--results-dir", "x")
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "x")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*nothing could be compared with the baseline*"])
 
@@ -145,7 +145,7 @@ def test_a_run_that_compares_nothing_fails(toy):
 def test_a_different_profile_is_named(toy):
     make_baseline(toy)
     toy.makefile(".toml", pyproject="[tool.lmgate.profiles.other]\nextends = 'smoke'\n")
-    result = run(toy, "--baseline", "base.json", "--profile", "other", "--results-dir", "x")
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-profile", "other", "--lmgate-results-dir", "x")
     result.stdout.fnmatch_lines(["*environment differs from the baseline's: profile: "
                                  "baseline 'smoke', now 'other'*"])
     assert "Environment differs" in (toy.path / "x" / "summary.md").read_text()
@@ -153,7 +153,7 @@ def test_a_different_profile_is_named(toy):
 
 def test_fixed_tolerance_overrides_noise(toy, monkeypatch):
     make_baseline(toy)
-    result = run(toy, "--baseline", "base.json", "--tolerance", "0.05", "--results-dir", "t",
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-tolerance", "0.05", "--lmgate-results-dir", "t",
                  delta=-0.03, monkeypatch=monkeypatch)
     assert result.ret == 0
 
@@ -161,8 +161,8 @@ def test_fixed_tolerance_overrides_noise(toy, monkeypatch):
 def test_baseline_check_under_xdist_matches_serial(toy, monkeypatch):
     make_baseline(toy)
     monkeypatch.setenv("TOY_DELTA", "-0.03")
-    serial = run(toy, "--baseline", "base.json", "--results-dir", "s")
-    parallel = run(toy, "--baseline", "base.json", "--results-dir", "p", "-n", "2")
+    serial = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "s")
+    parallel = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "p", "-n", "2")
     assert serial.ret == parallel.ret == pytest.ExitCode.TESTS_FAILED
     def without_run_facts(folder):   # wall time differs between the two sessions
         return [line for line in (toy.path / folder / "summary.md").read_text().splitlines()
@@ -172,15 +172,15 @@ def test_baseline_check_under_xdist_matches_serial(toy, monkeypatch):
 
 
 def test_usage_errors(toy):
-    run(toy, "--update-baseline").stderr.fnmatch_lines(["*--update-baseline needs --baseline*"])
-    run(toy, "--baseline", "nope.json").stderr.fnmatch_lines(
-        ["*baseline *nope.json does not exist; create it with --update-baseline*"])
+    run(toy, "--lmgate-update-baseline").stderr.fnmatch_lines(["*--lmgate-update-baseline needs --lmgate-baseline*"])
+    run(toy, "--lmgate-baseline", "nope.json").stderr.fnmatch_lines(
+        ["*baseline *nope.json does not exist; create it with --lmgate-update-baseline*"])
 
 
 def test_compare_cli(toy, monkeypatch, capsys):
-    run(toy, "--results-dir", "old")
-    run(toy, "--results-dir", "same", "--lmgate-seed", "3")
-    run(toy, "--results-dir", "worse", delta=-0.03, monkeypatch=monkeypatch)
+    run(toy, "--lmgate-results-dir", "old")
+    run(toy, "--lmgate-results-dir", "same", "--lmgate-seed", "3")
+    run(toy, "--lmgate-results-dir", "worse", delta=-0.03, monkeypatch=monkeypatch)
     old, same, worse = (str(toy.path / d) for d in ("old", "same", "worse"))
     assert lmgate_cli(["compare", old, same]) == 0
     assert "**passed**" in capsys.readouterr().out
@@ -219,7 +219,7 @@ def test_crash(record):
     record(score=1.0)
     os._exit(3)   # the worker process dies mid-test
 ''')
-    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--results-dir", "out")
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider", "--lmgate-results-dir", "out")
     assert result.ret != 0
     rows = [json.loads(l) for l in (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
     assert [r["result"] for r in rows] == ["ok"]
@@ -270,26 +270,26 @@ def test_minimum_detectable_drop_and_strict_power(toy):
     mde = minimum_detectable_drop(0.01, alpha=0.01, m=1)
     assert mde == pytest.approx((2.5758 + 0.8416) * 0.01, abs=1e-4)
     make_baseline(toy)
-    loose = run(toy, "--baseline", "base.json", "--results-dir", "p1", "--gate-mde", "0.01")
+    loose = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "p1", "--lmgate-gate-mde", "0.01")
     assert loose.ret == 0
     loose.stdout.fnmatch_lines(["*too blind: test_toy.py::test_toy::toy::accuracy: detects drops "
                                 "of 0.03* or more with 80% power, not 0.0100; it needs ~1*x the "
                                 "test examples (or seeds)*"])
-    strict = run(toy, "--baseline", "base.json", "--results-dir", "p2", "--gate-mde", "0.01",
-                 "--strict-power")
+    strict = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "p2", "--lmgate-gate-mde", "0.01",
+                 "--lmgate-strict-power")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
-    strict.stdout.fnmatch_lines(["*the gate cannot detect the --gate-mde drop (--strict-power)*"])
-    fine = run(toy, "--baseline", "base.json", "--results-dir", "p3", "--gate-mde", "0.2",
-               "--strict-power")
+    strict.stdout.fnmatch_lines(["*the gate cannot detect the --lmgate-gate-mde drop (--lmgate-strict-power)*"])
+    fine = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "p3", "--lmgate-gate-mde", "0.2",
+               "--lmgate-strict-power")
     assert fine.ret == 0
     assert "detectable (80%)" in (toy.path / "p3" / "summary.md").read_text()
-    usage = run(toy, "--baseline", "base.json", "--strict-power")
+    usage = run(toy, "--lmgate-baseline", "base.json", "--lmgate-strict-power")
     assert usage.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_flip_report_names_changed_examples_with_mcnemar(toy, monkeypatch):
     make_baseline(toy)
-    result = run(toy, "--baseline", "base.json", "--results-dir", "f1", delta=-0.03,
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "f1", delta=-0.03,
                  monkeypatch=monkeypatch)
     # A 3-point drop on the baseline's own seed flips exactly 120 right answers to wrong.
     result.stdout.fnmatch_lines(["*lmgate: flips: test_toy.py::test_toy::toy: 120 right->wrong, "
@@ -313,7 +313,7 @@ def test_a_tests_marker_fixes_its_tolerance_and_leaves_metrics_ungated(toy, monk
     make_baseline(toy)
     # A 3-point drop: a real regression by noise (test_planted_three_point_drop...), within
     # this test's own fixed tolerance of 0.05.
-    result = run(toy, "--baseline", "base.json", "--results-dir", "x", delta=-0.03,
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "x", delta=-0.03,
                  monkeypatch=monkeypatch)
     assert result.ret == 0
     summary = (toy.path / "x" / "summary.md").read_text()
@@ -322,7 +322,7 @@ def test_a_tests_marker_fixes_its_tolerance_and_leaves_metrics_ungated(toy, monk
     accuracy = [l for l in summary.splitlines() if "| toy | accuracy |" in l][0]
     assert "not gated" in accuracy
     # Beyond the fixed tolerance it fails as before.
-    result = run(toy, "--baseline", "base.json", "--results-dir", "y", delta=-0.08,
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-results-dir", "y", delta=-0.08,
                  monkeypatch=monkeypatch)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*macro_f1: regression*fixed by the test's lmgate_gate marker*"])
@@ -332,7 +332,7 @@ def test_a_malformed_gate_marker_is_named(toy):
     toy.makepyfile(test_toy=TOY.replace("def test_toy(", "import pytest\n\n"
                                         "@pytest.mark.lmgate_gate(tolerance='tight')\n"
                                         "def test_toy("))
-    result = run(toy, "--results-dir", "x")
+    result = run(toy, "--lmgate-results-dir", "x")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*lmgate_gate tolerance must be a number or {metric: number}*"])
 
@@ -342,26 +342,26 @@ def test_stale_metrics_are_listed_and_update_keeps_tests_that_did_not_run(toy):
     make_baseline(toy)
     # test_other now records `exact_match` instead: its old `exact` is stale, not missing.
     toy.makepyfile(test_toy=TOY + "\ndef test_other(record):\n    record(exact_match=1.0)\n")
-    result = run(toy, "--baseline", "base.json", "--strict-missing", "--results-dir", "x")
-    assert result.ret == 0                     # stale is not missing: --strict-missing passes
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-strict-missing", "--lmgate-results-dir", "x")
+    assert result.ret == 0                     # stale is not missing: --lmgate-strict-missing passes
     summary = (toy.path / "x" / "summary.md").read_text()
     assert "1 stale metric(s)" in summary and "− stale" in summary
     # Updating from test_toy alone keeps test_other's entries; updating test_other drops the
     # stale one.
-    result = run(toy, "--baseline", "base.json", "--update-baseline", "-k", "not test_other",
-                 "--results-dir", "u1")
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-update-baseline", "-k", "not test_other",
+                 "--lmgate-results-dir", "u1")
     result.stdout.fnmatch_lines(["*baseline written to*; kept 1 entries of tests that did not run*"])
     entries = json.loads((toy.path / "base.json").read_text())["entries"]
     assert "test_toy.py::test_other::metrics::exact" in entries
-    result = run(toy, "--baseline", "base.json", "--update-baseline", "--results-dir", "u2")
+    result = run(toy, "--lmgate-baseline", "base.json", "--lmgate-update-baseline", "--lmgate-results-dir", "u2")
     result.stdout.fnmatch_lines(["*dropped 1 stale entries: test_toy.py::test_other::metrics::exact*"])
     entries = json.loads((toy.path / "base.json").read_text())["entries"]
     assert "test_toy.py::test_other::metrics::exact_match" in entries
     assert "test_toy.py::test_other::metrics::exact" not in entries
-    # --prune-baseline keeps only what this run measured.
-    run(toy, "--baseline", "base.json", "--update-baseline", "--prune-baseline",
-        "-k", "not test_other", "--results-dir", "u3")
+    # --lmgate-prune-baseline keeps only what this run measured.
+    run(toy, "--lmgate-baseline", "base.json", "--lmgate-update-baseline", "--lmgate-prune-baseline",
+        "-k", "not test_other", "--lmgate-results-dir", "u3")
     entries = json.loads((toy.path / "base.json").read_text())["entries"]
     assert not any("test_other" in key for key in entries)
-    usage = run(toy, "--baseline", "base.json", "--prune-baseline", "--results-dir", "u4")
+    usage = run(toy, "--lmgate-baseline", "base.json", "--lmgate-prune-baseline", "--lmgate-results-dir", "u4")
     assert usage.ret == pytest.ExitCode.USAGE_ERROR

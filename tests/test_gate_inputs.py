@@ -119,14 +119,14 @@ def test_ckpt(ckpt, errors, record, lmgate_seed):
 
 def test_a_tests_own_seed_like_ids_stay_separate_entries(pytester):
     pytester.makepyfile(test_study=STUDY)
-    assert pytester.runpytest("--baseline", "b.json", "--update-baseline").ret == 0
+    assert pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline").ret == 0
     entries = json.loads((pytester.path / "b.json").read_text())["entries"]
     keys = sorted(k for k in entries if k.endswith("::accuracy"))
     assert keys == ["test_study.py::test_ckpt[bert-seed1-10]::model::accuracy",
                     "test_study.py::test_ckpt[bert-seed2-200]::model::accuracy"]
     assert all(len(entries[k]["values"]) == 1 for k in keys)
     # Repeats still group by the seed id lmgate adds, and only by it.
-    assert pytester.runpytest("--baseline", "r.json", "--update-baseline",
+    assert pytester.runpytest("--lmgate-baseline", "r.json", "--lmgate-update-baseline",
                               "--lmgate-repeats", "2").ret == 0
     entries = json.loads((pytester.path / "r.json").read_text())["entries"]
     keys = sorted(k for k in entries if k.endswith("::accuracy"))
@@ -137,7 +137,7 @@ def test_a_tests_own_seed_like_ids_stay_separate_entries(pytester):
 
 
 def test_a_rootdir_picked_from_the_baseline_path_is_an_error_not_other_keys(pytester):
-    """Without a pytest configuration file, `--baseline /elsewhere/main.json` (two tokens)
+    """Without a pytest configuration file, `--lmgate-baseline /elsewhere/main.json` (two tokens)
     makes pytest pick the common ancestor as rootdir, and every key would change."""
     project = pytester.mkdir("proj")
     elsewhere = pytester.mkdir("elsewhere")
@@ -146,14 +146,14 @@ def test_a_rootdir_picked_from_the_baseline_path_is_an_error_not_other_keys(pyte
     import os
 
     os.chdir(project)
-    assert pytester.runpytest("--baseline", str(elsewhere / "main.json"),
-                              "--update-baseline").ret == 0   # rootdir: proj (the cwd)
+    assert pytester.runpytest("--lmgate-baseline", str(elsewhere / "main.json"),
+                              "--lmgate-update-baseline").ret == 0   # rootdir: proj (the cwd)
     os.chdir(project)
-    result = pytester.runpytest("test_x.py", "--baseline", str(elsewhere / "main.json"))
+    result = pytester.runpytest("test_x.py", "--lmgate-baseline", str(elsewhere / "main.json"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "which pytest chose from the command line's paths" in result.stderr.str()
     (project / "pytest.ini").write_text("[pytest]\n")
-    assert pytester.runpytest("test_x.py", "--baseline", str(elsewhere / "main.json")).ret == 0
+    assert pytester.runpytest("test_x.py", "--lmgate-baseline", str(elsewhere / "main.json")).ret == 0
 
 
 def test_declared_bounds_are_checked_and_declarations_validated():
@@ -188,7 +188,7 @@ def test_update_over_a_newer_format_baseline_leaves_it_and_says_why(pytester):
     pytester.makepyfile(test_study=STUDY)
     newer = json.dumps({"lmgate_baseline": 2, "entries": {}})
     (pytester.path / "b.json").write_text(newer)
-    result = pytester.runpytest("--baseline", "b.json", "--update-baseline")
+    result = pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot be read" in result.stderr.str() and "not an lmgate baseline" in \
         result.stderr.str()

@@ -135,7 +135,7 @@ def test_plan_lists_every_paper_model_with_its_memory(pytester):
 [tool.lmgate.profiles.paper.studies.s]
 llms = ["llama31-8b-instruct", "qwen25-32b-instruct"]
 ''')
-    result = pytester.runpytest("--profile", "paper", "--lmgate-plan", "--device", "cuda")
+    result = pytester.runpytest("--lmgate-profile", "paper", "--lmgate-plan", "--lmgate-device", "cuda")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED or result.ret == 0
     out = result.stdout.str()
     assert "llama31-8b-instruct" in out and "qwen25-32b-instruct" in out
@@ -146,7 +146,7 @@ llms = ["llama31-8b-instruct", "qwen25-32b-instruct"]
 
 @pytest.mark.slow
 def test_paper_dryrun_passes_offline(paper_dryrun_run):
-    """`pytest evals --profile paper-dryrun`: every paper code path on stand-ins, on CPU (a
+    """`pytest evals --lmgate-profile paper-dryrun`: every paper code path on stand-ins, on CPU (a
     subprocess started when collection ended: tests/conftest.py, BACKGROUND_RUNS)."""
     code, output = paper_dryrun_run.wait(timeout=1500)
     tail = output[-3000:]

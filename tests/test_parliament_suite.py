@@ -23,7 +23,7 @@ def run_suite(pytester, *args):
 @pytest.mark.slow
 def test_suite_runs_asserts_and_exports_on_touche_files(pytester, touche_dir, tmp_path):
     out = tmp_path / "results"
-    result = run_suite(pytester, "--lmgate-data-dir", str(touche_dir), "--results-dir", str(out))
+    result = run_suite(pytester, "--lmgate-data-dir", str(touche_dir), "--lmgate-results-dir", str(out))
     result.assert_outcomes(passed=6)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     decodings = {r["params"].get("decoding") for r in rows}
@@ -49,8 +49,8 @@ def test_paper_dryrun_runs_xlmr_and_llama31_standins_on_touche_files(pytester, t
     """The paper's parliament models (XLM-R at max_length 512, Llama 3.1 Instruct's chat
     template) as stand-ins: code errors fail, claims on random weights are xfailed."""
     out = tmp_path / "results"
-    result = run_suite(pytester, "--profile", "paper-dryrun", "--lmgate-data-dir",
-                       str(touche_dir), "--results-dir", str(out))
+    result = run_suite(pytester, "--lmgate-profile", "paper-dryrun", "--lmgate-data-dir",
+                       str(touche_dir), "--lmgate-results-dir", str(out))
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     assert outcomes.get("passed", 0) + outcomes.get("xfailed", 0) == 6
@@ -72,9 +72,9 @@ def test_k_and_model_select_cases(pytester, touche_dir):
     power = run_suite(pytester, "--collect-only", "-q", "-m", "task_power and model_tiny_encoder")
     assert len([line for line in power.stdout.lines if "::" in line]) == 3
     # A model no collected case uses is a usage error that lists the known ones.
-    none = run_suite(pytester, "--collect-only", "-q", "--model", "xlmr")
+    none = run_suite(pytester, "--collect-only", "-q", "--lmgate-model", "xlmr")
     assert none.ret == pytest.ExitCode.USAGE_ERROR
-    none.stderr.fnmatch_lines(["*--model xlmr matches no collected case*smollm2_135m_instruct, "
+    none.stderr.fnmatch_lines(["*--lmgate-model xlmr matches no collected case*smollm2_135m_instruct, "
                                "tiny_encoder*"])
 
 

@@ -28,9 +28,9 @@ def suite(pytester):
 
 def test_help_shows_lmgate_group(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["lmgate: NLP experiments as tests:", "*--profile*",
-                                 "*--device*", "*--results-dir*", "*--lang*", "*--model*",
-                                 "*--lmgate-seed*", "*--no-cache*"])
+    result.stdout.fnmatch_lines(["lmgate: NLP experiments as tests:", "*--lmgate-profile*",
+                                 "*--lmgate-device*", "*--lmgate-results-dir*", "*--lmgate-lang*", "*--lmgate-model*",
+                                 "*--lmgate-seed*", "*--lmgate-no-cache*"])
 
 
 def test_derived_markers_select_with_m(suite):
@@ -45,12 +45,12 @@ def test_k_selects_by_name(suite):
 
 
 def test_lang_and_model_options_deselect(suite):
-    result = suite.runpytest("--lang", "fr", "--model", "tiny-encoder")
+    result = suite.runpytest("--lmgate-lang", "fr", "--lmgate-model", "tiny-encoder")
     result.assert_outcomes(passed=1, deselected=3)
 
 
-@pytest.mark.parametrize("option, value, known", [("--lang", "xx", "en, fr"),
-                                                  ("--model", "tiny-encoder,nope", "big, tiny_encoder")])
+@pytest.mark.parametrize("option, value, known", [("--lmgate-lang", "xx", "en, fr"),
+                                                  ("--lmgate-model", "tiny-encoder,nope", "big, tiny_encoder")])
 def test_unknown_lang_or_model_is_a_usage_error(suite, option, value, known):
     result = suite.runpytest(option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -63,18 +63,18 @@ def test_markers_are_listed(suite):
 
 
 def test_unknown_profile_is_a_usage_error(suite):
-    result = suite.runpytest("--profile", "fast")
+    result = suite.runpytest("--lmgate-profile", "fast")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown profile 'fast'; choose one of [[]'paper', 'smoke'[]]*"])
 
 
 def test_bad_device_and_seed_are_usage_errors(suite):
-    assert suite.runpytest("--device", "tpu").ret == pytest.ExitCode.USAGE_ERROR
+    assert suite.runpytest("--lmgate-device", "tpu").ret == pytest.ExitCode.USAGE_ERROR
     assert suite.runpytest("--lmgate-seed", "x").ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_exports_results_files(suite):
-    result = suite.runpytest("--results-dir", "out", "--junitxml", "junit.xml")
+    result = suite.runpytest("--lmgate-results-dir", "out", "--junitxml", "junit.xml")
     result.assert_outcomes(passed=4)
     out = suite.path / "out"
     records = pd.read_json(out / "results.jsonl", lines=True)
@@ -92,7 +92,7 @@ def test_exports_results_files(suite):
     assert not any(case.find("properties") is not None for case in root.iter("testcase"))
     suite_props = {p.get("name") for p in root.find("testsuite").find("properties")}
     assert "test_study.py::test_sentiment[en-big]::big.macro_f1" in suite_props
-    suite.runpytest("--results-dir", "out", "--junitxml", "j1.xml", "-o", "junit_family=xunit1")
+    suite.runpytest("--lmgate-results-dir", "out", "--junitxml", "j1.xml", "-o", "junit_family=xunit1")
     per_test = [p.get("name") for case in ET.parse(suite.path / "j1.xml").getroot().iter("testcase")
                 for p in case.iter("property")]
     assert "big.macro_f1" in per_test
@@ -100,7 +100,7 @@ def test_exports_results_files(suite):
     result.stdout.fnmatch_lines(["*lmgate results*", "PASS test_sentiment[[]en-big[]]",
                                  "report: *out/report.html*"])
     assert "macro_f1" not in result.stdout.str().split("lmgate results")[1]
-    verbose = suite.runpytest("--results-dir", "out", "-v")
+    verbose = suite.runpytest("--lmgate-results-dir", "out", "-v")
     verbose.stdout.fnmatch_lines(["*lmgate results*", "*test_sentiment[[]en-big[]]*big*"])
     rows = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
     assert {r["verdict"] for r in rows} == {"passed"}
@@ -166,9 +166,9 @@ def test_gpu_marker_skips_without_cuda(pytester):
 
 
 def test_xdist_results_match_serial_run(suite):
-    serial = suite.runpytest("--results-dir", "serial", "-p", "no:randomly")
+    serial = suite.runpytest("--lmgate-results-dir", "serial", "-p", "no:randomly")
     serial.assert_outcomes(passed=4)
-    parallel = suite.runpytest("-n", "2", "--results-dir", "parallel")
+    parallel = suite.runpytest("-n", "2", "--lmgate-results-dir", "parallel")
     parallel.assert_outcomes(passed=4)
 
     def comparable(folder):

@@ -84,7 +84,7 @@ def seed_folders(pytester, monkeypatch, gain: float, gain_odd: float, seeds: int
     for seed in range(seeds):
         folder = pytester.path / f"seed{seed}"
         pytester.runpytest("-p", "no:cacheprovider", f"--lmgate-seed={seed}",
-                           f"--results-dir={folder}")
+                           f"--lmgate-results-dir={folder}")
         folders.append(folder)
     return folders
 

@@ -62,7 +62,7 @@ def test_a_sessions_models_are_converted_in_the_background_into_the_store(study)
     assert len(list((cache / "runs" / "weights").rglob("gemma-3-270m-q4_k_m.gguf"))) == 1
     assert not list(cache.glob("prefetch-*.log"))  # kept only when something failed
     # Off, or nothing that needs preparing: no process.
-    pytester.runpytest(f"--lmgate-cache-dir={cache}", "--no-prefetch").assert_outcomes(passed=1)
+    pytester.runpytest(f"--lmgate-cache-dir={cache}", "--lmgate-no-prefetch").assert_outcomes(passed=1)
     pytester.makefile(".toml", pyproject='[tool.lmgate.profiles.smoke.studies.s]\n'
                                          'models = ["tiny-encoder"]\n')
     pytester.runpytest(f"--lmgate-cache-dir={cache}").assert_outcomes(passed=1)

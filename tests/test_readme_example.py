@@ -54,8 +54,8 @@ def test_readme_example_runs_outside_the_repo(pytester: pytest.Pytester):
     assert not (pytester.path / "conftest.py").exists()
     assert Path(__file__).resolve().parents[1] not in pytester.path.parents
 
-    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--baseline",
-                                          "baselines/main.json", "--update-baseline")
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--lmgate-baseline",
+                                          "baselines/main.json", "--lmgate-update-baseline")
     first.assert_outcomes(passed=1)
     rows = [json.loads(line) for line in
             (pytester.path / "lmgate-results" / "results.jsonl").read_text().splitlines()]
@@ -66,7 +66,7 @@ def test_readme_example_runs_outside_the_repo(pytester: pytest.Pytester):
     assert (pytester.path / "baselines" / "main.json").exists()
 
     # The gate on an unchanged rerun: everything from the cache, no regression.
-    second = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--baseline",
+    second = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--lmgate-baseline",
                                            "baselines/main.json")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(["*no regression beyond noise*"])

@@ -70,7 +70,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 @pytest.fixture
 def two_study_report(pytester) -> Path:
     pytester.makepyfile(**TWO_STUDIES)
-    pytester.runpytest("--results-dir", "out", "--lmgate-plots=on").assert_outcomes(passed=2)
+    pytester.runpytest("--lmgate-results-dir", "out", "--lmgate-plots=on").assert_outcomes(passed=2)
     return pytester.path / "out"
 
 

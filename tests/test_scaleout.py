@@ -49,11 +49,11 @@ def test_merged_shards_equal_one_unsharded_run(pytester):
     pytester.makepyfile(test_suite=SUITE)
     # `lmgate merge` writes the plots, whatever the shards were told. One unsharded run is
     # compared with the merge of 1, 2 and 3 shards.
-    assert pytester.runpytest("--results-dir", "whole", "--lmgate-plots=on").ret == 0
+    assert pytester.runpytest("--lmgate-results-dir", "whole", "--lmgate-plots=on").ret == 0
     for shards in (1, 2, 3):
         folders = []
         for i in range(1, shards + 1):
-            result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--results-dir",
+            result = pytester.runpytest("--lmgate-shard", f"{i}/{shards}", "--lmgate-results-dir",
                                         f"{shards}-shard{i}")
             assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED)
             assert (pytester.path / f"{shards}-shard{i}" / "results.jsonl").exists()
@@ -67,9 +67,9 @@ def test_merged_shards_equal_one_unsharded_run(pytester):
 
 def test_merge_gives_one_gate_verdict_and_refuses_overlaps(pytester):
     pytester.makepyfile(test_suite=SUITE)
-    assert pytester.runpytest("--baseline", "b.json", "--update-baseline").ret == 0
+    assert pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline").ret == 0
     for i in (1, 2):
-        pytester.runpytest("--lmgate-shard", f"{i}/2", "--results-dir", f"s{i}")
+        pytester.runpytest("--lmgate-shard", f"{i}/2", "--lmgate-results-dir", f"s{i}")
     folders = [str(pytester.path / "s1"), str(pytester.path / "s2")]
     assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "m"), "--baseline",
                        str(pytester.path / "b.json")]) == 0
@@ -79,7 +79,7 @@ def test_merge_gives_one_gate_verdict_and_refuses_overlaps(pytester):
 
 def test_a_shard_that_selects_nothing_still_writes_a_folder_to_merge(pytester):
     pytester.makepyfile(test_suite="def test_plain(record):\n    record(accuracy_of_nothing=1.0)\n")
-    results = [pytester.runpytest("--lmgate-shard", f"{i}/3", "--results-dir", f"s{i}").ret
+    results = [pytester.runpytest("--lmgate-shard", f"{i}/3", "--lmgate-results-dir", f"s{i}").ret
                for i in (1, 2, 3)]
     assert sorted(results) == [0, pytest.ExitCode.NO_TESTS_COLLECTED,
                                pytest.ExitCode.NO_TESTS_COLLECTED]
@@ -87,7 +87,7 @@ def test_a_shard_that_selects_nothing_still_writes_a_folder_to_merge(pytester):
     assert lmgate_cli(["merge", *folders, "--out", str(pytester.path / "m")]) == 0
     assert len((pytester.path / "m" / "results.jsonl").read_text().splitlines()) == 1
     # Outside a shard matrix, a run that selects nothing still touches nothing.
-    assert pytester.runpytest("-k", "nothing", "--results-dir", "none").ret == \
+    assert pytester.runpytest("-k", "nothing", "--lmgate-results-dir", "none").ret == \
         pytest.ExitCode.NO_TESTS_COLLECTED
     assert not (pytester.path / "none").exists()
 
@@ -102,11 +102,11 @@ def test_bad_shard_is_a_usage_error(pytester):
 def test_loadgroup_keeps_models_together_and_node_ids_plain(pytester):
     pytest.importorskip("xdist")
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("-n", "2", "--dist", "loadgroup", "--results-dir", "x")
+    result = pytester.runpytest("-n", "2", "--dist", "loadgroup", "--lmgate-results-dir", "x")
     assert result.ret == 0
     rows = [json.loads(l) for l in (pytester.path / "x" / "results.jsonl").read_text().splitlines()]
     assert all("@" not in r["nodeid"] for r in rows)
-    serial = pytester.runpytest("-p", "no:xdist", "--results-dir", "s")
+    serial = pytester.runpytest("-p", "no:xdist", "--lmgate-results-dir", "s")
     assert serial.ret == 0
     assert _files(pytester.path / "x")["results.jsonl"] == _files(pytester.path / "s")["results.jsonl"]
 

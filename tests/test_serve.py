@@ -83,7 +83,7 @@ endpoint = { base_url = "https://api.example.com/v1", model = "big", api = "chat
 [tool.lmgate.profiles.smoke.studies.s]
 llms = ["qwen-vllm", "api-model"]
 ''')
-    result = pytester.runpytest("--lmgate-plan", "--device", "cuda")
+    result = pytester.runpytest("--lmgate-plan", "--lmgate-device", "cuda")
     out = result.stdout.str()
     assert "vllm server lmgate starts: Qwen/Qwen2.5-32B-Instruct on 4 GPU(s)" in out
     assert "18.3" in out                           # 32.76B x 2 bytes x 1.2 / 4 GPUs, in GiB

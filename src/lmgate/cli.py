@@ -99,7 +99,7 @@ def _compare(args: argparse.Namespace) -> int:
         atomic_write_text(args.markdown, text)   # UTF-8 whatever the locale
     _say(text)
     if not report.passed:
-        _say(failure_message(report), file=sys.stderr)
+        _say(failure_message(report, flags="--"), file=sys.stderr)
         return 1
     return 0
 
@@ -135,7 +135,7 @@ def _merge(args: argparse.Namespace) -> int:
                          settings=settings_by_result(rows), passed_tests=passed_tests_of(rows))
         gate_sections = [("Compared with baseline", markdown(report))]
         if not report.passed:
-            _say(failure_message(report), file=sys.stderr)
+            _say(failure_message(report, flags="--"), file=sys.stderr)
             status = 1
     publish(out, lambda stage: write_folder(stage, rows, predictions, gate_sections, sections,
                                             claims))

@@ -109,7 +109,7 @@ class RunCache:
     """One cache for every computation: `memo(kind, key_parts, compute, save, load)`.
 
     Entries are content-addressed (`content_key(**key_parts)` plus library versions),
-    checksummed (files and metadata) and published atomically. A disabled cache (--no-cache)
+    checksummed (files and metadata) and published atomically. A disabled cache (--lmgate-no-cache)
     neither reads nor writes; it computes into a scratch folder removed with it.
     """
 

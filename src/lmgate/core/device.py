@@ -47,7 +47,7 @@ def resolve_device(requested: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if not torch.cuda.is_available():
-        raise ConfigError(f"--device {device} was asked for but CUDA is not available here")
+        raise ConfigError(f"--lmgate-device {device} was asked for but CUDA is not available here")
     return device
 
 

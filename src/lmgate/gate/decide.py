@@ -2,7 +2,7 @@
 
 The rule (README, "Gating CI"): for each metric, delta = now - baseline (sign flipped for
 metrics where lower is better). It is a regression when delta < -tolerance, where tolerance is
-`--tolerance` if given, else z * sigma with
+a fixed tolerance if given (`--lmgate-tolerance`), else z * sigma with
   sigma = the larger of (a) the bootstrap standard deviation of the difference - paired on the
           same examples when the baseline's predictions are at hand, else combined from both
           bootstrap CIs - and (b) the seed spread stored in the baseline (sigma_seeds * sqrt(1/k_old
@@ -12,7 +12,7 @@ metrics where lower is better). It is a regression when delta < -tolerance, wher
           has at most `alpha` chance of a false alarm (default 0.01) and never fewer detections
           than Bonferroni (z at 1 - alpha / (2 m) for all).
 Each gated metric also reports its minimum detectable drop with 80% power (`mde`).
-Metrics with no noise estimate and no `--tolerance` are reported, never failed.
+Metrics with no noise estimate and no fixed tolerance are reported, never failed.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class GateReport:
 
     @property
     def underpowered(self) -> bool:
-        """--strict-power with metrics that cannot detect the --gate-mde drop."""
+        """--lmgate-strict-power with metrics that cannot detect the --lmgate-gate-mde drop."""
         return self.strict_power and bool(self.power_warnings)
 
     @property
@@ -167,7 +167,7 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
 
     `settings` (per `group::result`, from `@pytest.mark.lmgate_gate`) fix a test's tolerance
     or leave metrics ungated; a baseline metric of a test that passed without producing it
-    is *stale* (listed, dropped by --update-baseline), of any other test *missing*.
+    is *stale* (listed, dropped by --lmgate-update-baseline), of any other test *missing*.
     `correction` is "holm" (step-down) or "bonferroni" (every metric at alpha / m), the latter
     for comparison (benchmarks/gate_calibration.py)."""
     if correction not in CORRECTIONS:
@@ -215,7 +215,7 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
         if fixed is not None:
             sigma, basis = None, "fixed by the test's lmgate_gate marker"
         elif tolerance is not None:
-            fixed, sigma, basis = tolerance, None, "fixed --tolerance"
+            fixed, sigma, basis = tolerance, None, "fixed tolerance"
         else:
             sigma, basis = _sigma(old, new, baseline_examples.get(base), current_examples.get(base))
         pending.append(_Pending(key, old, new, (new.value - old.value) * (1 if direction else -1),
@@ -240,7 +240,7 @@ class _Pending:
     sigma: float | None             # noise of the difference (None: no estimate)
     basis: str                      # where sigma comes from
     power_sigma: float | None       # the noise a changed model would face (for the MDE)
-    tolerance: float | None = None  # a fixed threshold (--tolerance or the test's marker)
+    tolerance: float | None = None  # a fixed threshold (the option or the test's marker)
     p: float = 1.0
 
 
@@ -283,7 +283,7 @@ def _decide(pending: list[_Pending], alpha: float, correction: str = "holm") -> 
                       else 0.0 if item.signed != 0 else 1.0)
             noisy.append(item)
         else:
-            check.basis = "no noise estimate (give --tolerance to gate it)"
+            check.basis = "no noise estimate (give a fixed tolerance to gate it)"
     m = len(noisy)
     rejecting = True
     for rank, item in enumerate(sorted(noisy, key=lambda i: (i.p, i.key))):

@@ -57,7 +57,7 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
     stale = sum(c.status == "stale" for c in report.checks)
     if stale:
         lines[1:1] = ["", f"{stale} stale metric(s): their tests passed without producing them "
-                          "(renamed or removed); `--update-baseline` drops them."]
+                          "(renamed or removed); `--lmgate-update-baseline` drops them."]
     order = {"regression": 0, "unjudgeable": 0, "missing": 1, "stale": 2, "improvement": 3,
              "new": 4, "not-gated": 5, "within-noise": 6}
     fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
@@ -96,9 +96,11 @@ def flips_markdown(found: Sequence[Flips]) -> list[str]:
     return lines
 
 
-def failure_message(report: GateReport) -> str:
+def failure_message(report: GateReport, flags: str = "--lmgate-") -> str:
+    """The gate's failure in lines for a terminal; `flags` is how the calling program's options
+    begin (the pytest plugin's `--lmgate-`, `lmgate compare`'s `--`)."""
     if report.underpowered and not report.failures:
-        return ("lmgate: the gate cannot detect the --gate-mde drop (--strict-power):\n"
+        return (f"lmgate: the gate cannot detect the {flags}gate-mde drop ({flags}strict-power):\n"
                 + "\n".join("  " + w for w in report.power_warnings))
     if report.nothing_compared:
         return (f"lmgate: nothing could be compared with the baseline: all "
@@ -109,11 +111,11 @@ def failure_message(report: GateReport) -> str:
     missing = len(report.failures) - regressed - unjudgeable
     parts = ([f"{regressed} metric(s) regressed beyond their noise"] if regressed else []) + \
         ([f"{unjudgeable} metric(s) could not be judged"] if unjudgeable else []) + \
-        ([f"{missing} metric(s) missing (--strict-missing)"] if missing else [])
+        ([f"{missing} metric(s) missing ({flags}strict-missing)"] if missing else [])
     why = {"regression": "; real: the drop exceeds the tolerance derived from this metric's own "
                          "noise",
            "unjudgeable": "; a metric the gate cannot compare fails it",
-           "missing": "; missing from this run (--strict-missing)"}
+           "missing": f"; missing from this run ({flags}strict-missing)"}
     lines = [f"lmgate: {', '.join(parts)}:"]
     for c in report.failures:
         lines.append("  " + c.describe() + why[c.status])

@@ -1,7 +1,7 @@
 """The pre-flight plan of a run: which models the selected cases need, where each would come
 from, how big it is and how much accelerator memory it will want, before anything loads.
 
-`pytest evals --profile paper --lmgate-plan` prints it and runs nothing. Nothing here loads
+`pytest evals --lmgate-profile paper --lmgate-plan` prints it and runs nothing. Nothing here loads
 weights or downloads: missing models are reported with how to provide them.
 """
 
@@ -19,10 +19,12 @@ from lmgate.models.registry import ModelSpec, get_model_spec, registered_models
 if TYPE_CHECKING:
     from lmgate.models.resolve import ResolvedModel
 
-#: How each fixture uses a model, and the bytes per parameter that use needs at peak.
-REGIME_OF_FIXTURE = {"finetune": "fine-tune", "frozen_head": "frozen base",
-                     "frozen_span_head": "frozen base", "lora": "LoRA", "zero_shot": "inference",
-                     "causal_lm": "inference"}
+#: How each fixture uses a model (by its `lmgate_` name and its short alias), and the bytes per
+#: parameter that use needs at peak.
+REGIME_OF_FIXTURE = {f"{prefix}{name}": regime for prefix in ("", "lmgate_") for name, regime in
+                     {"finetune": "fine-tune", "frozen_head": "frozen base",
+                      "frozen_span_head": "frozen base", "lora": "LoRA",
+                      "zero_shot": "inference", "causal_lm": "inference"}.items()}
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 OVERHEAD = 1.2   # activations, KV cache, CUDA context: a margin, not a measurement
 

@@ -3,7 +3,8 @@
 One module per concern, each a plugin of its own:
 
 - `options`: the lmgate option group and ini keys, parsed into the session's settings;
-- `selection`: derived markers, --lang/--model selection, profile-driven parametrisation;
+- `selection`: derived markers, --lmgate-lang/--lmgate-model selection, profile-driven
+  parametrisation;
 - `session`: the settings a session decided (`Settings`);
 - `recording`: the `record` fixture and the transport of records from xdist workers;
 - `collector`: the controller side: gathers records and verdicts, writes the results;
@@ -14,7 +15,7 @@ One module per concern, each a plugin of its own:
   xfailed (code errors still fail);
 - `plan`: `--lmgate-plan`, the models a selection needs and their memory, before any run;
 - `prefetch`: those models fetched, converted and dequantised in a background process while
-  the first tests run (`--no-prefetch`);
+  the first tests run (`--lmgate-no-prefetch`);
 - `scaleout`: xdist workers pinned to GPUs (or splitting CPU cores), model groups, shards;
 - `progress`: one progress line for all xdist workers, printed by the controller;
 - `tracking`: `--lmgate-track`: the run logged to MLflow or another tracker;

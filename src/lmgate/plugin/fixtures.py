@@ -3,6 +3,12 @@
 `pytest --fixtures` lists them with these docstrings; each shows the call a test writes.
 They bind the library (which knows nothing of pytest) to the session: profile defaults, seed,
 device and the run cache.
+
+Every fixture is named `lmgate_*`, and lmgate's fixtures depend only on such names. The short
+names tests write (`device`, `run_cache`, `knobs`, `finetune`, `causal_lm`, `zero_shot`,
+`frozen_head`, `frozen_span_head`, `lora`) are thin aliases at the end of this module: a fixture
+of one of those names in a project's conftest.py (a function-scoped `device`, say) replaces the
+alias for that project's tests and changes nothing in lmgate's own fixtures.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ def lmgate_seed(lmgate_settings: Settings, lmgate_repeat: int) -> int:
 
 
 @pytest.fixture
-def knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> Knobs:
+def lmgate_knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> Knobs:
     """The active profile's knobs of this test's study (`@pytest.mark.study("name")`).
 
     Example::
@@ -67,17 +73,18 @@ def knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> Knobs:
 
 
 @pytest.fixture(scope="session")
-def run_cache(lmgate_settings: Settings) -> "RunCache":
-    """lmgate's content-addressed cache of this session (disabled by --no-cache)."""
+def lmgate_run_cache(lmgate_settings: Settings) -> "RunCache":
+    """lmgate's content-addressed cache of this session (disabled by --lmgate-no-cache)."""
     from lmgate.core.cache import RunCache
 
     return RunCache(lmgate_settings.cache_dir, enabled=lmgate_settings.use_cache)
 
 
 @pytest.fixture(scope="session")
-def device(lmgate_settings: Settings, pytestconfig: pytest.Config) -> str:
-    """The torch device of this session: --device resolved ('cpu', 'cuda', 'cuda:1'). On the
-    CPU, glibc's malloc then keeps freed memory for reuse (`--lmgate-keep-freed-memory`)."""
+def lmgate_device(lmgate_settings: Settings, pytestconfig: pytest.Config) -> str:
+    """The torch device of this session: --lmgate-device resolved ('cpu', 'cuda', 'cuda:1').
+    On the CPU with `--lmgate-keep-freed-memory on` (off by default), glibc's malloc then keeps
+    freed memory for reuse, in the whole process."""
     resolved = lmgate_settings.torch_device()
     if resolved == "cpu" and lmgate_settings.keep_freed_memory:
         from lmgate.core.allocator import keep_freed_memory
@@ -88,8 +95,8 @@ def device(lmgate_settings: Settings, pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture
-def finetune(lmgate_settings: Settings, run_cache: "RunCache", device: str, lmgate_seed: int
-             ) -> Callable[..., "TrainedRun"]:
+def lmgate_finetune(lmgate_settings: Settings, lmgate_run_cache: "RunCache", lmgate_device: str,
+                    lmgate_seed: int) -> Callable[..., "TrainedRun"]:
     """Fine-tune a sequence classifier with the profile's training defaults, cached by content.
 
     Example::
@@ -105,13 +112,14 @@ def finetune(lmgate_settings: Settings, run_cache: "RunCache", device: str, lmga
     def run(model: str, data: "DataSplits", tokenizer_texts: Sequence[str] | None = None,
             config=None, **overrides: Any) -> "TrainedRun":
         config = (config or lmgate_settings.profile.train).replace(**overrides)
-        return run_finetune(model, data, config=config, seed=lmgate_seed, device=device,
-                            cache=run_cache, tokenizer_texts=tokenizer_texts)
+        return run_finetune(model, data, config=config, seed=lmgate_seed, device=lmgate_device,
+                            cache=lmgate_run_cache, tokenizer_texts=tokenizer_texts)
     return run
 
 
 @pytest.fixture(scope="session")
-def causal_lm(run_cache: "RunCache", device: str) -> Callable[[str], "CausalLM"]:
+def lmgate_causal_lm(lmgate_run_cache: "RunCache", lmgate_device: str
+                     ) -> Callable[[str], "CausalLM"]:
     """`causal_lm(name)`: a causal LM loaded on the session's device, once per session.
 
     Example::
@@ -125,14 +133,15 @@ def causal_lm(run_cache: "RunCache", device: str) -> Callable[[str], "CausalLM"]
 
     def get(name: str, dtype: str = "auto") -> "CausalLM":
         if (name, dtype) not in loaded:
-            loaded[name, dtype] = load_model(name, "prompting", run_cache, device=device,
-                                             dtype=dtype)
+            loaded[name, dtype] = load_model(name, "prompting", lmgate_run_cache,
+                                             device=lmgate_device, dtype=dtype)
         return loaded[name, dtype]
     return get
 
 
 @pytest.fixture(scope="session")
-def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "ZeroShotClassifier"]:
+def lmgate_zero_shot(lmgate_causal_lm, lmgate_run_cache: "RunCache", lmgate_device: str
+                     ) -> Callable[..., "ZeroShotClassifier"]:
     """A zero-/few-shot classifier prompting a causal LM; its predictions are cached. On a CPU
     with native bf16, label scoring runs a bf16 copy first and re-scores close calls in
     float32 (`ZeroShotClassifier.fast`; pass `fast=None` to turn it off); results say so.
@@ -148,28 +157,28 @@ def zero_shot(causal_lm, run_cache: "RunCache", device: str) -> Callable[..., "Z
     from lmgate.methods.zero_shot import ZeroShotClassifier
     from lmgate.models.registry import get_model_spec
 
-    fast = fast_scoring_dtype(device)
+    fast = fast_scoring_dtype(lmgate_device)
 
     def make(llm: str, template: "PromptTemplate", labels: Sequence[str],
              shots: Sequence[tuple[str, int]] = (), **options) -> "ZeroShotClassifier":
         served = get_model_spec(llm).served        # its server picks the precision
         if fast is not None and "fast" not in options and not served:
-            options["fast"] = causal_lm(llm, fast)
-        return ZeroShotClassifier(causal_lm(llm), template, tuple(labels), shots=shots,
-                                  cache=run_cache, **options)
+            options["fast"] = lmgate_causal_lm(llm, fast)
+        return ZeroShotClassifier(lmgate_causal_lm(llm), template, tuple(labels), shots=shots,
+                                  cache=lmgate_run_cache, **options)
     return make
 
 
 @pytest.fixture(scope="session")
-def _frozen_bases() -> dict:
+def _lmgate_frozen_bases() -> dict:
     """Frozen bases loaded this session (with their heads' seeded initial weights) and the
     features computed through each: runs on one data pool load and encode once."""
     return {}
 
 
 @pytest.fixture
-def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int, _frozen_bases: dict
-                ) -> Callable[..., "HeadRun"]:
+def lmgate_frozen_head(lmgate_run_cache: "RunCache", lmgate_device: str, lmgate_seed: int,
+                       _lmgate_frozen_bases: dict) -> Callable[..., "HeadRun"]:
     """Train a classification head on a frozen base model (base features computed once, cached).
 
     Example::
@@ -186,21 +195,21 @@ def frozen_head(run_cache: "RunCache", device: str, lmgate_seed: int, _frozen_ba
 
     def run(base: str, train: "LabeledData", evaluation: "LabeledData", config) -> "HeadRun":
         key = (base, train.labels, lmgate_seed)
-        if key not in _frozen_bases:
-            frozen = load_model(base, "frozen-head", run_cache, labels=train.labels,
+        if key not in _lmgate_frozen_bases:
+            frozen = load_model(base, "frozen-head", lmgate_run_cache, labels=train.labels,
                                 seed=lmgate_seed)
-            _frozen_bases[key] = (frozen, copy.deepcopy(frozen.head.state_dict()), {})
-        frozen, initial, known_by_length = _frozen_bases[key]
+            _lmgate_frozen_bases[key] = (frozen, copy.deepcopy(frozen.head.state_dict()), {})
+        frozen, initial, known_by_length = _lmgate_frozen_bases[key]
         frozen.head.load_state_dict(initial)
-        return train_frozen_head(base, train, evaluation, config, cache=run_cache,
-                                 device=device, seed=lmgate_seed, frozen=frozen,
+        return train_frozen_head(base, train, evaluation, config, cache=lmgate_run_cache,
+                                 device=lmgate_device, seed=lmgate_seed, frozen=frozen,
                                  known=known_by_length.setdefault(config.max_length, {}))
     return run
 
 
 @pytest.fixture
-def frozen_span_head(run_cache: "RunCache", device: str, lmgate_seed: int
-                     ) -> Callable[..., "SpanHeadRun"]:
+def lmgate_frozen_span_head(lmgate_run_cache: "RunCache", lmgate_device: str, lmgate_seed: int
+                            ) -> Callable[..., "SpanHeadRun"]:
     """Train an extractive-QA span head on a frozen base (token features cached).
 
     Example::
@@ -215,13 +224,13 @@ def frozen_span_head(run_cache: "RunCache", device: str, lmgate_seed: int
     def run(base: str, train: Sequence["Question"], test: Sequence["Question"], config, *,
             max_length: int = 384, stride: int = 128) -> "SpanHeadRun":
         return train_frozen_span_head(base, train, test, config, max_length=max_length,
-                                      stride=stride, cache=run_cache, device=device,
-                                      seed=lmgate_seed)
+                                      stride=stride, cache=lmgate_run_cache,
+                                      device=lmgate_device, seed=lmgate_seed)
     return run
 
 
 @pytest.fixture
-def lora(run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
+def lmgate_lora(lmgate_run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
     """Train (or fetch from the cache) a LoRA adapter for translation on a loaded causal LM.
 
     Example::
@@ -237,6 +246,76 @@ def lora(run_cache: "RunCache", lmgate_seed: int) -> Callable[..., "LoraRun"]:
     def run(lm: "CausalLM", train: Sequence[tuple[str, str]],
             validation: Sequence[tuple[str, str]], settings: "LoraSettings",
             prompt: "TranslationPrompt | None" = None) -> "LoraRun":
-        return train_lora(lm, train, validation, settings, seed=lmgate_seed, cache=run_cache,
+        return train_lora(lm, train, validation, settings, seed=lmgate_seed,
+                          cache=lmgate_run_cache,
                           prompt=prompt or TranslationPrompt())
     return run
+
+
+# ---- The short names tests write: each is its `lmgate_` fixture, and a fixture of the same
+# name in a project's conftest.py takes its place there (lmgate's fixtures never use these). --
+
+@pytest.fixture(scope="session")
+def device(lmgate_device: str) -> str:
+    """`lmgate_device` under its short name; a `device` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_device
+
+
+@pytest.fixture(scope="session")
+def run_cache(lmgate_run_cache: "RunCache") -> "RunCache":
+    """`lmgate_run_cache` under its short name; a `run_cache` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_run_cache
+
+
+@pytest.fixture
+def knobs(lmgate_knobs: Knobs) -> Knobs:
+    """`lmgate_knobs` under its short name; a `knobs` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_knobs
+
+
+@pytest.fixture
+def finetune(lmgate_finetune: Callable[..., "TrainedRun"]) -> Callable[..., "TrainedRun"]:
+    """`lmgate_finetune` under its short name; a `finetune` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_finetune
+
+
+@pytest.fixture(scope="session")
+def causal_lm(lmgate_causal_lm: Callable[[str], "CausalLM"]) -> Callable[[str], "CausalLM"]:
+    """`lmgate_causal_lm` under its short name; a `causal_lm` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_causal_lm
+
+
+@pytest.fixture(scope="session")
+def zero_shot(lmgate_zero_shot: Callable[..., "ZeroShotClassifier"]
+              ) -> Callable[..., "ZeroShotClassifier"]:
+    """`lmgate_zero_shot` under its short name; a `zero_shot` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_zero_shot
+
+
+@pytest.fixture
+def frozen_head(lmgate_frozen_head: Callable[..., "HeadRun"]) -> Callable[..., "HeadRun"]:
+    """`lmgate_frozen_head` under its short name; a `frozen_head` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_frozen_head
+
+
+@pytest.fixture
+def frozen_span_head(lmgate_frozen_span_head: Callable[..., "SpanHeadRun"]
+                     ) -> Callable[..., "SpanHeadRun"]:
+    """`lmgate_frozen_span_head` under its short name; a `frozen_span_head` fixture in your
+    conftest.py replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_frozen_span_head
+
+
+@pytest.fixture
+def lora(lmgate_lora: Callable[..., "LoraRun"]) -> Callable[..., "LoraRun"]:
+    """`lmgate_lora` under its short name; a `lora` fixture in your conftest.py
+    replaces it there (lmgate's fixtures use only `lmgate_*` names)."""
+    return lmgate_lora
+

@@ -27,65 +27,82 @@ SAVED_ENV = pytest.StashKey[dict]()
 #: What `--lmgate-keep-freed-memory` did to the allocator, once a model was to run on the CPU.
 MEMORY = pytest.StashKey[str]()
 
+def flag(dest: str) -> str:
+    """The command-line flag of an lmgate option: its ini key (or dest) `lmgate_x_y` dashed,
+    `--lmgate-x-y`. Every option lmgate registers is named so: the plugin loads in every pytest
+    run of an environment that installs lmgate, and another plugin or a project's conftest.py
+    may well define `--device`, `--model` or `--profile` itself."""
+    if not dest.startswith("lmgate_"):
+        raise ValueError(f"lmgate option dests start with 'lmgate_', got {dest!r}")
+    return "--" + dest.replace("_", "-")
+
+
+def add_option(parser: pytest.Parser, dest: str, **kwargs) -> None:
+    """Register `flag(dest)` in the lmgate option group (the one way lmgate adds an option)."""
+    parser.getgroup("lmgate", "lmgate: NLP experiments as tests").addoption(
+        flag(dest), dest=dest, **kwargs)
+
+
 OPTIONS = (
-    # (flag, ini key, default, help)
-    ("--profile", "lmgate_profile", "smoke", "experiment profile: smoke (CPU, minutes), paper "
+    # (ini key and dest, default, help); the flag is `flag(ini)`
+    ("lmgate_profile", "smoke", "experiment profile: smoke (CPU, minutes), paper "
      "(GPU) or one your pyproject.toml declares under [tool.lmgate.profiles]"),
-    ("--device", "lmgate_device", "auto", "auto | cpu | cuda | cuda:N"),
-    ("--results-dir", "lmgate_results_dir", "lmgate-results",
+    ("lmgate_device", "auto", "auto | cpu | cuda | cuda:N"),
+    ("lmgate_results_dir", "lmgate-results",
      "where results.jsonl, results.csv, summary.md and plots are written"),
-    ("--lang", "lmgate_lang", "", "comma list of languages: deselect cases of other languages"),
-    ("--model", "lmgate_model", "", "comma list of model names: deselect cases of other models"),
-    ("--lmgate-seed", "lmgate_seed", "0", "base random seed of sampling, splits and training"),
-    ("--lmgate-cache-dir", "lmgate_cache_dir", "",
+    ("lmgate_lang", "", "comma list of languages: deselect cases of other languages"),
+    ("lmgate_model", "", "comma list of model names: deselect cases of other models"),
+    ("lmgate_seed", "0", "base random seed of sampling, splits and training"),
+    ("lmgate_cache_dir", "",
      "run cache folder (default $LMGATE_CACHE_DIR or ~/.cache/lmgate)"),
-    ("--lmgate-data-dir", "lmgate_data_dir", "",
+    ("lmgate_data_dir", "",
      "folder of local data sets (sets $LMGATE_DATA_DIR for the session)"),
-    ("--lmgate-embedded-data-dir", "lmgate_embedded_data_dir", "",
+    ("lmgate_embedded_data_dir", "",
      "folder of the project's small data samples, used when neither --lmgate-data-dir nor the "
      "hub has the data (relative to the rootdir)"),
-    ("--lmgate-plots", "lmgate_plots", "on",
+    ("lmgate_plots", "on",
      "write the results' plots (PNG, in summary.md and report.html): on | off (off saves ~0.2 s "
      "of plotting per session and study, for CI jobs that read only the gate and the tables)"),
-    ("--lmgate-keep-freed-memory", "lmgate_keep_freed_memory", "on",
-     "keep memory the session frees for its own reuse instead of returning it to the system "
-     "(glibc) once a model is to run on the CPU: on | off (on spares large-vocabulary decoding and "
-     "training their page faults: 1.31x on the smoke translations; peak memory grows)"),
-    ("--lmgate-repeats", "lmgate_repeats", "1",
+    ("lmgate_keep_freed_memory", "off",
+     "on: once a model is to run on the CPU, glibc's malloc keeps the memory the process frees "
+     "for its own reuse instead of returning it to the system: a process-wide change, for the "
+     "rest of the pytest process (large-vocabulary decoding and training spared their page "
+     "faults: 1.31x on the smoke translations; peak memory grows, 3.9 -> 7.5 GB on the "
+     "translation study): on | off"),
+    ("lmgate_repeats", "1",
      "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
-    ("--baseline", "lmgate_baseline", "",
+    ("lmgate_baseline", "",
      "baseline JSON to compare every recorded metric with; a regression beyond noise fails"),
-    ("--tolerance", "lmgate_tolerance", "",
+    ("lmgate_tolerance", "",
      "fixed absolute tolerance for baseline checks (default: derived from each metric's noise)"),
-    ("--gate-alpha", "lmgate_gate_alpha", "0.01",
+    ("lmgate_gate_alpha", "0.01",
      "false-alarm probability of a whole baseline check (Holm over metrics)"),
-    ("--gate-mde", "lmgate_gate_mde", "",
+    ("lmgate_gate_mde", "",
      "warn when a gated metric cannot detect a drop of this size with 80 percent power (names the "
      "metrics and how many more examples they need)"),
+)
+SWITCHES = (
+    # (dest, help): store_true flags, no ini key
+    ("lmgate_update_baseline",
+     "write (or refresh) the --lmgate-baseline file from this run instead of checking"),
+    ("lmgate_force", "with --lmgate-update-baseline: write the baseline even from a run whose "
+     "tests failed"),
+    ("lmgate_prune_baseline", "with --lmgate-update-baseline: keep only what this run measured "
+     "(by default entries of tests that did not run are kept, stale ones dropped)"),
+    ("lmgate_strict_power", "with --lmgate-gate-mde: fail (not warn) when the gate is too blind"),
+    ("lmgate_strict_missing", "fail when a baseline metric is missing from this run"),
+    ("lmgate_no_cache", "neither read nor write lmgate's run cache (pytest's --cache-clear also "
+     "empties it before the run)"),
 )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("lmgate", "lmgate: NLP experiments as tests")
-    for flag, ini, default, help_text in OPTIONS:
-        group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini}; "
-                        f"default: {default or 'unset'})")
+    for ini, default, help_text in OPTIONS:
+        add_option(parser, ini, default=None,
+                   help=f"{help_text} (ini: {ini}; default: {default or 'unset'})")
         parser.addini(ini, help_text, default=default)
-    group.addoption("--update-baseline", dest="lmgate_update_baseline", action="store_true",
-                    help="write (or refresh) the --baseline file from this run instead of checking")
-    group.addoption("--force", dest="lmgate_force", action="store_true",
-                    help="with --update-baseline: write the baseline even from a run whose tests "
-                         "failed")
-    group.addoption("--prune-baseline", dest="lmgate_prune_baseline", action="store_true",
-                    help="with --update-baseline: keep only what this run measured (by default "
-                         "entries of tests that did not run are kept, stale ones dropped)")
-    group.addoption("--strict-power", dest="lmgate_strict_power", action="store_true",
-                    help="with --gate-mde: fail (not warn) when the gate is too blind")
-    group.addoption("--strict-missing", dest="lmgate_strict_missing", action="store_true",
-                    help="fail when a baseline metric is missing from this run")
-    group.addoption("--no-cache", dest="lmgate_no_cache", action="store_true",
-                    help="neither read nor write lmgate's run cache (pytest's --cache-clear "
-                         "also empties it before the run)")
+    for dest, help_text in SWITCHES:
+        add_option(parser, dest, action="store_true", help=help_text)
 
 
 def option(config: pytest.Config, ini: str) -> str:
@@ -138,14 +155,16 @@ def gate_options(config: pytest.Config) -> GateOptions:
     path = (config.invocation_params.dir / baseline) if baseline else None
     update = bool(config.getoption("lmgate_update_baseline"))
     if update and path is None:
-        raise ConfigError("--update-baseline needs --baseline FILE to know where to write")
+        raise ConfigError("--lmgate-update-baseline needs --lmgate-baseline FILE to know where "
+                          "to write")
     if path is not None and not update and not path.exists():
-        raise ConfigError(f"baseline {path} does not exist; create it with --update-baseline")
+        raise ConfigError(f"baseline {path} does not exist; create it with "
+                          "--lmgate-update-baseline")
     if path is not None and config.inipath is None and \
             config.getoption("rootdir", None) is None and \
             config.rootpath != config.invocation_params.dir:
         # Keys are node ids relative to the rootdir, which pytest picks from the arguments'
-        # paths when no configuration file anchors it (`--baseline FILE` as two tokens
+        # paths when no configuration file anchors it (`--lmgate-baseline FILE` as two tokens
         # counts): this run would key its tests differently from a run without them.
         raise ConfigError(f"baselines are keyed by test ids relative to pytest's rootdir, here "
                           f"{config.rootpath}, which pytest chose from the command line's paths "
@@ -154,25 +173,26 @@ def gate_options(config: pytest.Config) -> GateOptions:
                           "pyproject.toml (or a pytest.ini), or pass --rootdir")
     tolerance = None
     if option(config, "lmgate_tolerance").strip():
-        tolerance = _number(config, "lmgate_tolerance", "--tolerance")
+        tolerance = _number(config, "lmgate_tolerance", "--lmgate-tolerance")
         if tolerance < 0:
-            raise ConfigError(f"--tolerance must be >= 0, got {tolerance}")
-    alpha = _number(config, "lmgate_gate_alpha", "--gate-alpha")
+            raise ConfigError(f"--lmgate-tolerance must be >= 0, got {tolerance}")
+    alpha = _number(config, "lmgate_gate_alpha", "--lmgate-gate-alpha")
     if not 0 < alpha < 1:
-        raise ConfigError(f"--gate-alpha must be in (0, 1), got {alpha}")
+        raise ConfigError(f"--lmgate-gate-alpha must be in (0, 1), got {alpha}")
     mde = None
     if option(config, "lmgate_gate_mde").strip():
-        mde = _number(config, "lmgate_gate_mde", "--gate-mde")
+        mde = _number(config, "lmgate_gate_mde", "--lmgate-gate-mde")
         if mde <= 0:
-            raise ConfigError(f"--gate-mde must be > 0, got {mde}")
+            raise ConfigError(f"--lmgate-gate-mde must be > 0, got {mde}")
     strict_power = bool(config.getoption("lmgate_strict_power"))
     if strict_power and mde is None:
-        raise ConfigError("--strict-power needs --gate-mde X (the drop the gate must detect)")
+        raise ConfigError("--lmgate-strict-power needs --lmgate-gate-mde X (the drop the gate "
+                          "must detect)")
     force, prune = bool(config.getoption("lmgate_force")), bool(config.getoption(
         "lmgate_prune_baseline"))
     if (force or prune) and not update:
-        raise ConfigError(f"{'--force' if force else '--prune-baseline'} only applies to "
-                          "--update-baseline")
+        raise ConfigError(f"{'--lmgate-force' if force else '--lmgate-prune-baseline'} only "
+                          "applies to --lmgate-update-baseline")
     return GateOptions(repeats, path, update, tolerance, alpha,
                        bool(config.getoption("lmgate_strict_missing")), force, mde,
                        strict_power, prune)
@@ -197,13 +217,13 @@ def _results_dir(config: pytest.Config) -> Path:
     """The results folder, checked now: a run must not train for minutes and fail to write."""
     path = Path(option(config, "lmgate_results_dir"))
     return _writable_folder(path if path.is_absolute() else config.invocation_params.dir / path,
-                            "--results-dir")
+                            "--lmgate-results-dir")
 
 
 def _device(config: pytest.Config) -> str:
-    """--device, checked now: `cuda` on a machine without one fails before any test (a
+    """--lmgate-device, checked now: `cuda` on a machine without one fails before any test (a
     pre-flight --lmgate-plan or --collect-only for a GPU machine is fine anywhere)."""
-    device = check_device(option(config, "lmgate_device"), "--device")
+    device = check_device(option(config, "lmgate_device"), "--lmgate-device")
     planning = config.getoption("lmgate_plan", False) or config.getoption("collectonly", False)
     if device.startswith("cuda") and not planning:
         from lmgate.core.device import resolve_device

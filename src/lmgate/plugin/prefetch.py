@@ -4,9 +4,9 @@ own (`lmgate.models.prefetch`), in the order of their first use, while the first
 
 Its output goes to `prefetch-<pid>.log` in the cache folder while it runs; the models it could
 not prepare are named in the terminal summary (a test that loads one says why) and the log is
-removed with the process, which is stopped when the session ends. `--no-prefetch` turns it off. Under pytest-xdist nothing is prefetched: the
-controller does not collect, and each worker's first test prepares what it needs (under the
-cache's locks, once per machine).
+removed with the process, which is stopped when the session ends. `--lmgate-no-prefetch` turns
+it off. Under pytest-xdist nothing is prefetched: the controller does not collect, and each
+worker's first test prepares what it needs (under the cache's locks, once per machine).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Prefetch:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("lmgate").addoption(
-        "--no-prefetch", dest="lmgate_no_prefetch", action="store_true",
+        "--lmgate-no-prefetch", dest="lmgate_no_prefetch", action="store_true",
         help="do not prepare the selected cases' models (fetch, convert, dequantise) in a "
              "background process when collection ends")
 

@@ -1,4 +1,5 @@
-"""Derived markers, --lang/--model selection, profile-driven parametrisation and skips.
+"""Derived markers, --lmgate-lang/--lmgate-model selection, profile-driven parametrisation and
+skips.
 
 Markers come from the test's location and parameters: `task_<module>` (test_<module>.py),
 `task_<value>` of a `task` parameter, `lang_<code>` of language parameters and `model_<name>`
@@ -91,7 +92,8 @@ def _keeps(values: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Add derived markers (before -m is evaluated) and apply --lang/--model deselection."""
+    """Add derived markers (before -m is evaluated) and apply --lmgate-lang/--lmgate-model
+    deselection."""
     settings = config.stash[SETTINGS]
     registered: set[str] = set()
     kept, deselected = [], []
@@ -109,8 +111,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             kept.append(item)
         else:
             deselected.append(item)
-    for flag, wanted, known in (("--lang", settings.langs, seen["lang"]),
-                                ("--model", settings.models, seen["model"])):
+    for flag, wanted, known in (("--lmgate-lang", settings.langs, seen["lang"]),
+                                ("--lmgate-model", settings.models, seen["model"])):
         unknown = [w for w in wanted if marker_value(w) not in known]
         if unknown and known:
             raise pytest.UsageError(f"lmgate: {flag} {','.join(unknown)} matches no collected "

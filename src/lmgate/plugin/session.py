@@ -23,7 +23,7 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     use_cache: bool = True
     plots: bool = True                  # --lmgate-plots
-    keep_freed_memory: bool = True      # --lmgate-keep-freed-memory
+    keep_freed_memory: bool = False     # --lmgate-keep-freed-memory (process-wide; opt-in)
 
     def torch_device(self) -> str:
         return resolve_device(self.device)
