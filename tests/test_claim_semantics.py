@@ -314,3 +314,19 @@ def test_bootstrap_p_of_a_mean_agrees_with_the_paired_t_test_at_large_n(shift):
     cmp = paired_bootstrap_means(a, b, "A", "B", "f1", n_resamples=4000)
     t = ttest_rel(a, b, alternative="greater").pvalue
     assert cmp.p_value == pytest.approx(t, abs=0.01 + 0.25 * t)
+
+
+# -- the gate: a tiny sample is never "within noise" ------------------------------------------
+
+@pytest.mark.parametrize("n_old, n_new", [(2, 2), (400, 3), (1, 400)])
+def test_the_gate_never_passes_a_metric_measured_on_too_few_examples(n_old, n_new):
+    from lmgate.gate.decide import compare
+    from lmgate.gate.measure import Measurement
+
+    key = "t.py::test::model::accuracy"
+    old = Measurement(key, 0.95, [0.95], [0], [0.9, 1.0], n_old)
+    new = Measurement(key, 0.95, [0.95], [0], [0.9, 1.0], n_new)
+    report = compare({key: old}, {key: new})
+    (check,) = report.checks
+    assert check.status == "unjudgeable" and "too few examples to judge" in check.basis
+    assert not report.passed

@@ -333,8 +333,9 @@ def test_a_malformed_gate_marker_is_named(toy):
                                         "@pytest.mark.lmgate_gate(tolerance='tight')\n"
                                         "def test_toy("))
     result = run(toy, "--lmgate-results-dir", "x")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*lmgate_gate tolerance must be a number or {metric: number}*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR      # before any test runs
+    result.stderr.fnmatch_lines(["*test_toy.py::test_toy: lmgate_gate tolerance must be a "
+                                 "number or {metric: number}*"])
 
 
 def test_stale_metrics_are_listed_and_update_keeps_tests_that_did_not_run(toy):

@@ -12,7 +12,9 @@ a fixed tolerance if given (`--lmgate-tolerance`), else z * sigma with
           has at most `alpha` chance of a false alarm (default 0.01) and never fewer detections
           than Bonferroni (z at 1 - alpha / (2 m) for all).
 Each gated metric also reports its minimum detectable drop with 80% power (`mde`).
-Metrics with no noise estimate and no fixed tolerance are reported, never failed.
+Metrics with no noise estimate and no fixed tolerance are reported, never failed. A metric
+measured on fewer examples than any test could judge at `alpha` (`lmgate.stats.claims.min_units`)
+is unjudgeable, which fails the gate: a tiny sample never passes as "within noise".
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from lmgate.gate.flips import Flips, flips
 from lmgate.gate.measure import Measurement, higher_is_better, of_tests
 from lmgate.metrics.classification import RESAMPLABLE
 from lmgate.metrics.registry import metric_info, undeclared_message
+from lmgate.metrics.resampling import DEFAULT_RESAMPLES
+from lmgate.stats.claims import min_units
 from lmgate.stats.paired import paired_diff_sigma
 from lmgate.stats.seeds import summarise_seeds
 
@@ -193,9 +197,13 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
                if not math.isfinite(m.value) or any(not math.isfinite(v) for v in m.values)]
         outside = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
                    if not bad and info is not None and not info.within(m.value)]
-        if bad or outside:  # NaN would compare as "not worse" with everything: never a pass
+        few = [f"{side} n = {m.n}" for side, m in (("baseline", old), ("now", new))
+               if m.n is not None and m.n < min_units(alpha)]
+        if bad or outside or few:  # NaN compares as "not worse" with everything: never a pass
             why = (f"not a finite number ({', '.join(bad)})" if bad else
-                   f"outside the range {list(info.bounds)} of {info.name} ({', '.join(outside)})")
+                   f"outside the range {list(info.bounds)} of {info.name} ({', '.join(outside)})"
+                   if outside else f"too few examples to judge ({', '.join(few)}; at least "
+                                   f"{min_units(alpha)} needed at alpha {alpha:g})")
             report.checks.append(Check(key, "unjudgeable", old.value, new.value, None, None, why))
             continue
         own = settings.get(base, {})
@@ -279,8 +287,9 @@ def _decide(pending: list[_Pending], alpha: float, correction: str = "holm") -> 
             check.status = ("regression" if item.signed < -item.tolerance else
                             "improvement" if item.signed > item.tolerance else "within-noise")
         elif item.sigma is not None:
+            # No spread at all (every resample moved alike): the bootstrap's own floor, not 0.
             item.p = (float(2 * norm.sf(abs(item.signed) / item.sigma)) if item.sigma > 0
-                      else 0.0 if item.signed != 0 else 1.0)
+                      else 1 / (DEFAULT_RESAMPLES + 1) if item.signed != 0 else 1.0)
             noisy.append(item)
         else:
             check.basis = "no noise estimate (give a fixed tolerance to gate it)"
