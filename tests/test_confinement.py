@@ -180,7 +180,7 @@ class Faults:
 
     @contextlib.contextmanager
     def active(self):
-        names = ("open", "replace", "rename", "mkdir", "unlink")
+        names = ("open", "replace", "rename", "mkdir", "unlink", "link")
         saved = {n: getattr(os, n) for n in names}
         try:
             for n in names:
@@ -402,3 +402,41 @@ def test_a_small_real_disk_that_fills_keeps_the_previous_set_and_pair(small_disk
         write_baseline(path, {key: _measurement(key, 0.0)},
                        {key: [{"seed": 0, "y_true": big, "y_pred": big}]})
     assert read_baseline(path) == _as_read(1)
+
+
+STUDY = '''
+import os
+import numpy as np
+from lmgate import EvalResult
+
+def test_one(record):
+    y = np.array([0, 1] * 300)
+    pred = 1 - y if os.environ.get("FLIP") else y
+    record(EvalResult("r", ("neg", "pos"), y, pred))
+'''
+
+
+def test_an_update_that_cannot_write_its_predictions_keeps_the_old_pair(pytester, monkeypatch):
+    """The predictions file cannot be written (a permission error at its rename): the update
+    says so and fails, and the baseline beside it is still the old one (not a new baseline
+    against which the next check would see 600 flips and no regression)."""
+    pytester.makepyfile(test_one=STUDY)
+    args = ("-p", "no:cacheprovider", "--lmgate-baseline", "base.json")
+    assert pytester.runpytest(*args, "--lmgate-update-baseline").ret == 0
+    base = pytester.path / "base.json"
+    before = {p.name: p.read_bytes() for p in (base, predictions_path(base))}
+    real = os.replace
+
+    def refuse_predictions(src, dst, *rest, **kwargs):
+        if str(dst).endswith(".predictions.jsonl"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(dst))
+        return real(src, dst, *rest, **kwargs)
+
+    monkeypatch.setenv("FLIP", "1")
+    monkeypatch.setattr(os, "replace", refuse_predictions)
+    result = pytester.runpytest(*args, "--lmgate-update-baseline")
+    monkeypatch.setattr(os, "replace", real)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    assert "could not be written" in result.stdout.str() and "unchanged" in result.stdout.str()
+    assert {p.name: p.read_bytes() for p in (base, predictions_path(base))} == before
+    assert pytester.runpytest(*args).ret == pytest.ExitCode.TESTS_FAILED   # 600 flips: caught

@@ -154,20 +154,20 @@ def publish(folder: Path, build: Callable[[Path], Iterable[Path]]) -> list[Path]
 
 
 def _swap_in(folder: Path, stage: Path, aside: Path, previous: set[str], new: list[str]) -> None:
-    """Move the previous set's files aside and the staged ones in, the manifest last; undo
-    every move when a step fails (the previous files stay in `aside` where that fails too)."""
-    journal = Journal()
+    """Rename the staged files over the folder's and move the previous set's others aside,
+    the manifest last; undo every change when a step fails (the previous files stay in
+    `aside` where that fails too)."""
+    journal = Journal(lambda path: aside / path.relative_to(folder))
     listed = False
     try:
         _write_manifest(folder, sorted(previous | set(new)), "publishing")
         listed = True
-        for name in sorted(previous | set(new)):
-            if (folder / name).is_file():
-                journal.move(folder / name, aside / name)
         for name in new:
-            journal.move(stage / name, folder / name)
+            journal.replace(stage / name, folder / name)
+        for name in sorted(previous - set(new)):
+            if (folder / name).is_file():
+                journal.remove(folder / name)
         _write_manifest(folder, new, "complete")
-        shutil.rmtree(aside, ignore_errors=True)
     except BaseException as exc:
         failed = journal.undo()
         if failed:
@@ -180,6 +180,8 @@ def _swap_in(folder: Path, stage: Path, aside: Path, previous: set[str], new: li
                 pass   # the "publishing" manifest lists a superset: still only lmgate's files
         shutil.rmtree(aside, ignore_errors=True)
         raise
+    journal.done()
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _write_manifest(folder: Path, files: list[str], state: str) -> None:

@@ -3,13 +3,15 @@ plain open() gives under the umask, through a symbolic link to the file it names
 as one unit (`atomic_write_all`); and whether the writer of a staging folder is still alive.
 
 Every change lmgate makes to a file system goes through the primitives `write_new`, `rename`,
-`make_dir` and `remove` here, so a fault injected at any of them is a fault at that step."""
+`link`, `make_dir` and `remove` here, so a fault injected at any of them is a fault at that step."""
 
 from __future__ import annotations
 
 import io
+import errno
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -64,6 +66,10 @@ def remove(path: Path) -> None:
     os.unlink(path)
 
 
+def link(src: Path, dst: Path) -> None:
+    os.link(src, dst, follow_symlinks=False)
+
+
 # ---- helpers --------------------------------------------------------------------------------
 def write_target(path: str | os.PathLike) -> Path:
     """The file a write to `path` changes: `path`, or where a symbolic link there points (as
@@ -107,32 +113,78 @@ def _discard(path: Path) -> None:
 
 
 class Journal:
-    """Renames and folders made so far, undone in reverse order when a later step fails."""
+    """Replacements and removals made so far, undone in reverse order when a later step
+    fails. A replaced file's previous content is kept under `backup(path)` (a hard link: no
+    space, the file itself never moved), a removed file is moved there; the step that fails
+    changed nothing, so only steps that succeeded are ever undone."""
 
-    def __init__(self) -> None:
-        self.steps: list[tuple[Path, Path]] = []
+    def __init__(self, backup: Callable[[Path], Path]) -> None:
+        self.backup = backup
+        self.steps: list[tuple[Path, Path | None]] = []   # (path, its previous content or None)
         self.made: list[Path] = []
 
-    def move(self, src: Path, dst: Path) -> None:
+    def replace(self, src: Path, dst: Path) -> None:
+        """Rename `src` over `dst`."""
         self.made += make_dirs(dst.parent)
-        rename(src, dst)
-        self.steps.append((src, dst))
+        kept = self._keep(dst, move=False) if dst.exists() else None
+        try:
+            rename(src, dst)
+        except BaseException:
+            if kept is not None:
+                _discard(kept)
+            raise
+        self.steps.append((dst, kept))
+
+    def remove(self, path: Path) -> None:
+        """Remove `path` (moved to its backup until the journal is done)."""
+        self.steps.append((path, self._keep(path, move=True)))
+
+    def _keep(self, path: Path, move: bool) -> Path:
+        kept = self.backup(path)
+        self.made += make_dirs(kept.parent)
+        if move:
+            rename(path, kept)
+        else:
+            try:
+                link(path, kept)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK,
+                                     getattr(errno, "ENOTSUP", -1), errno.EOPNOTSUPP):
+                    raise
+                with open(path, "rb") as old:   # a file system without hard links
+                    write_new(kept, lambda f: shutil.copyfileobj(old, f), "wb", like=path)
+        return kept
 
     def undo(self) -> list[Path]:
-        """Put every moved file back; the paths that could not be."""
+        """Put every changed file back as it was; the paths that could not be."""
         failed = []
-        for src, dst in reversed(self.steps):
+        for path, kept in reversed(self.steps):
             try:
-                rename(dst, src)
+                if kept is None:
+                    remove(path)
+                else:
+                    rename(kept, path)
             except OSError:
-                failed.append(src)
+                failed.append(path)
+        self._forget_folders()
+        self.steps = []
+        return failed
+
+    def done(self) -> None:
+        """Keep every change: drop the previous contents."""
+        for _, kept in self.steps:
+            if kept is not None:
+                _discard(kept)
+        self._forget_folders()
+        self.steps = []
+
+    def _forget_folders(self) -> None:
         for folder in reversed(self.made):
             try:
                 os.rmdir(folder)
             except OSError:
-                pass
-        self.steps, self.made = [], []
-        return failed
+                pass   # not empty: in use
+        self.made = []
 
 
 # ---- writes ---------------------------------------------------------------------------------
@@ -168,19 +220,15 @@ def atomic_write_all(contents: Mapping[Path, str | bytes]) -> list[Path]:
     paths = [Path(p) for p in contents]
     targets = [write_target(p) for p in paths]
     temps: list[Path] = []
-    journal = Journal()
+    journal = Journal(lambda path: temp_beside(path, "previous"))
     try:
         for target, data in zip(targets, contents.values()):
             make_dirs(target.parent)
             temps.append(temp_beside(target))
             write_new(temps[-1], lambda f, data=data: f.write(data),
                       "wb" if isinstance(data, bytes) else "w", like=target)
-        aside = []
         for tmp, target in zip(temps, targets):
-            if target.exists():
-                aside.append(temp_beside(target, "previous"))
-                journal.move(target, aside[-1])
-            journal.move(tmp, target)
+            journal.replace(tmp, target)
     except BaseException as exc:
         failed = journal.undo()
         if failed:
@@ -191,8 +239,7 @@ def atomic_write_all(contents: Mapping[Path, str | bytes]) -> list[Path]:
         for tmp in temps:
             if tmp.exists():
                 _discard(tmp)
-    for old in aside:
-        _discard(old)
+    journal.done()
     return paths
 
 
