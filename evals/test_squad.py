@@ -13,7 +13,8 @@ has not done the task: that is reported as an expected failure with its numbers,
 import pandas as pd
 import pytest
 
-from lmgate import ClaimFailed, QAResult, assert_better, degenerate_reason, markdown_table, zero_shot_answers
+from lmgate import (ClaimFailed, QAResult, assert_better, degenerate_reason, markdown_table,
+                    zero_shot_answers)
 
 KEY_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_bleu",
                "HasAns_rouge1", "HasAns_rouge2", "HasAns_rougeL", "HasAns_meteor")

@@ -10,7 +10,8 @@ from lmgate.stats.paired import (mcnemar, paired_bootstrap, paired_bootstrap_ble
 from lmgate.stats.seeds import SeedSummary, summarise_seeds
 
 __all__ = [
-    "ClaimFailed", "Comparison", "Interval", "assert_claim", "SeedSummary", "assert_above", "assert_better",
+    "ClaimFailed", "Comparison", "Interval", "SeedSummary", "assert_above", "assert_better",
+    "assert_claim",
     "assert_better_bleu", "assert_equivalent", "assert_non_inferior", "assert_not_worse",
     "bootstrap_ci", "bootstrap_mean_ci", "comparison_in_words", "comparisons_to", "mcnemar",
     "paired_bootstrap", "paired_bootstrap_bleu", "paired_bootstrap_means", "summarise_seeds",

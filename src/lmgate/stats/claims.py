@@ -26,8 +26,8 @@ B's predictions differ (where they are known). Below that a claim fails as "too 
 never passes. Where every paired resample gives the same difference (each unit differs alike)
 p is at least the exact sign test's 0.5 ** units; a bootstrap with no spread cannot bound a
 difference or a value, so non-inferiority, equivalence and `assert_above` then fail as
-"cannot judge" (identical outputs are shown equivalent by an exact test, not a bootstrap). Bootstrap p-values are
-(1 + resamples not beyond the bound) / (R + 1), never 0.
+"cannot judge". Bootstrap p-values are (1 + resamples not beyond the bound) / (R + 1), never
+0.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def paired_bootstrap(a: Comparable, b: Comparable, metric: str = "macro_f1",
     point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, n_resamples, seed)
     return Comparison(metric, a.name, b.name, point_a, point_b,
                       interval(point_a - point_b, diffs, confidence), margin,
-                      bootstrap_p(diffs, margin), a.n, f"paired bootstrap ({n_resamples} resamples)",
+                      bootstrap_p(diffs, margin), a.n,
+                      f"paired bootstrap ({n_resamples} resamples)",
                       f"H0: A - B <= {margin:+.4f}", round(1 - confidence, 12),
                       count_units(clusters, a.n))
 
