@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from lmgate.core.markup import terminal_text
-from lmgate.plugin.options import SETTINGS
+from lmgate.plugin.options import SETTINGS, add_option
 from lmgate.plugin.selection import item_params, study_of
 
 if TYPE_CHECKING:
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("lmgate").addoption(
-        "--lmgate-plan", dest="lmgate_plan", action="store_true",
+    add_option(
+        parser, "lmgate_plan", action="store_true",
         help="list the models the selected cases need (source, size, GPU memory estimate) and "
              "run nothing")
 

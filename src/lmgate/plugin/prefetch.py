@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lmgate.core.markup import terminal_text
-from lmgate.plugin.options import SETTINGS, is_worker
+from lmgate.plugin.options import SETTINGS, add_option, is_worker
 
 PREFETCH = pytest.StashKey["Prefetch"]()
 
@@ -48,8 +48,8 @@ class Prefetch:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("lmgate").addoption(
-        "--lmgate-no-prefetch", dest="lmgate_no_prefetch", action="store_true",
+    add_option(
+        parser, "lmgate_no_prefetch", action="store_true",
         help="do not prepare the selected cases' models (fetch, convert, dequantise) in a "
              "background process when collection ends")
 

@@ -15,17 +15,15 @@ import pytest
 from lmgate.core.markup import terminal_text
 from lmgate.core.redact import redact_json
 from lmgate.plugin.collector import COLLECTOR
-from lmgate.plugin.options import is_worker
+from lmgate.plugin.options import add_option, is_worker
 
 TRACKERS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("lmgate")
-    group.addoption("--lmgate-track", dest="lmgate_track", action="append", default=None,
-                    metavar="NAME", help="log the run to a tracker: mlflow, wandb, or one a package "
-                    "registers in the 'lmgate.trackers' entry-point group (repeatable; ini: "
-                    "lmgate_track)")
+    add_option(parser, "lmgate_track", action="append", default=None, metavar="NAME",
+               help="log the run to a tracker: mlflow, wandb, or one a package registers in the "
+               "'lmgate.trackers' entry-point group (repeatable; ini: lmgate_track)")
     parser.addini("lmgate_track", "trackers to log every run to", type="linelist", default=[])
     parser.addini("lmgate_mlflow_uri", "MLflow tracking URI (MLFLOW_TRACKING_URI wins)",
                   default="")
