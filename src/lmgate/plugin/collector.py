@@ -46,7 +46,8 @@ def _check_results_folder(folder: Path) -> None:
     if theirs:
         raise pytest.UsageError(
             f"lmgate: --lmgate-results-dir {folder} holds {', '.join(theirs)}, which lmgate did "
-            "not write (no manifest lists them): choose another --lmgate-results-dir, or move "
+            "not write (no manifest lists them) or will not delete or write through (a symbolic "
+            "link could lead outside the folder): choose another --lmgate-results-dir, or move "
             "them away")
 
 
