@@ -219,8 +219,11 @@ def test_an_engine_that_exits_before_answering_is_a_clear_error_with_its_log(tmp
     monkeypatch.setitem(serve.ENGINES, "transformers", {
         "argv": [sys.executable, "-c", "import sys; print('no GPU found'); sys.exit(3)"],
         "module": "json", "install": "-"})
-    with pytest.raises(ModelUnavailable, match=r"(?s)exited with 3 before answering.*no GPU found"):
+    # A crash is an error (the plugin would skip a ModelUnavailable and the run exit 0).
+    with pytest.raises(serve.ServerError, match=r"(?s)exited with 3 before answering.*no GPU found"
+                       ) as error:
         serve.start(serve.Serve("transformers", "stand-in"), tmp_path)
+    assert not isinstance(error.value, ModelUnavailable)
     # No record left for others to attach to (the lock file stays, as filelock's do).
     assert not [*tmp_path.glob("server-*.json"), *tmp_path.glob("server-*.pid")]
 

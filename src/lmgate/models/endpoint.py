@@ -12,9 +12,12 @@ through `/completions` with `echo` and `logprobs` (prompt log-probabilities, as 
 and llama.cpp return them); `supports_loglikelihood` probes for it once, so a caller can refuse
 label scoring before any work on a server that cannot do it.
 
-Requests run with bounded concurrency, a timeout, and retries with backoff on 429/5xx and
-lost connections. Every response is cached by content (the request and the server's model
-id) in the run cache, so a rerun sends nothing. The API key is read from the named
+Requests run with bounded concurrency, a total deadline each (`timeout_s`, connect to last
+byte), and retries with backoff on 429/5xx and lost connections. Every answer is checked for
+the shape it is read in (`lmgate.models.answers`): a redirect, an error object, a malformed
+listing or log-probabilities is an EndpointError naming the server. Well-formed answers are
+cached by content (the request and the server's model id) in the run cache, so a rerun sends
+nothing. The API key is read from the named
 environment variable only, sent as a header and never written anywhere: not in a cache key,
 a result, a log line or an error (errors show the base URL without credentials).
 """
@@ -27,22 +30,27 @@ import random
 import re
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from lmgate.core.cache import RunCache, content_key
-from lmgate.core.errors import ConfigError, LmgateError
+from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
+from lmgate.models.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
+                                   continuation_score, listed_models, parse_body,
+                                   prompt_logprobs)
 
 APIS = ("completions", "chat")
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+T = TypeVar("T")
 
 
-class EndpointError(LmgateError):
-    """A server that answered with an error, or could not be reached after the retries."""
+class CacheWriteWarning(UserWarning):
+    """A server's answer could not be kept in the run cache (a full disk); it is still used."""
 
 
 def display_url(url: str) -> str:
@@ -113,7 +121,9 @@ ENDPOINT_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 
 class EndpointClient:
     """JSON POSTs to one endpoint: cached by content, retried, at most `max_concurrency` at
-    once. `sent` counts the requests that reached the network (cache hits do not)."""
+    once, each attempt within `timeout_s` in all. Only answers that `parse` accepts are used
+    or cached (see `lmgate.models.answers`). `sent` counts the requests that reached the
+    network (cache hits do not)."""
 
     def __init__(self, endpoint: Endpoint, cache: RunCache | None = None) -> None:
         import httpx
@@ -124,51 +134,78 @@ class EndpointClient:
         key = endpoint.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        from lmgate.models.deadline import deadline_transport
+
         self._http = httpx.Client(base_url=endpoint.base_url.rstrip("/") + "/", headers=headers,
-                                  timeout=endpoint.timeout_s)
+                                  timeout=endpoint.timeout_s, follow_redirects=False,
+                                  transport=deadline_transport())
         self._lock = threading.Lock()
         self.sent = 0
 
     def close(self) -> None:
         self._http.close()
 
-    def get(self, route: str) -> dict[str, Any]:
-        return self._send("GET", route, None)
+    def where(self, route: str) -> str:
+        return f"{self.endpoint.url}/{route}"
 
-    def post(self, route: str, body: Mapping[str, Any], *, server_model: str) -> dict[str, Any]:
-        """The server's JSON answer to `body`, from the cache when this request (to this
-        server model) was answered before."""
-        if self.cache is None:
-            return self._send("POST", route, body)
-        parts = {"url": self.endpoint.url, "route": route, "server_model": server_model,
-                 "body": dict(body)}
+    def get(self, route: str, parse: Callable[[str, dict[str, Any]], T]) -> T:
+        """`parse(where, answer)` of the server's answer to a GET of `route`."""
+        return parse(self.where(route), self._send("GET", route, None))
 
-        def save(response: dict[str, Any], folder) -> dict[str, Any]:
-            return {"response": response}
-
-        return self.cache.memo("endpoint", parts, lambda: self._send("POST", route, body),
-                               save, lambda entry: entry.meta["response"]).value
+    def post(self, route: str, body: Mapping[str, Any], *, server_model: str,
+             parse: Callable[[str, dict[str, Any]], T]) -> T:
+        """`parse(where, answer)` of the server's JSON answer to `body`; the answer comes from
+        the cache when this request (to this server model) was answered before, and is cached
+        only once `parse` has accepted it. A cached answer `parse` refuses (kept by an older
+        lmgate) is asked for again; an answer that cannot be cached (a full disk) is used and
+        the failure is a warning."""
+        where = self.where(route)
+        if self.cache is None or not self.cache.enabled:
+            return parse(where, self._send("POST", route, body))
+        key = content_key(kind="endpoint", url=self.endpoint.url, route=route,
+                          server_model=server_model, body=dict(body))
+        entry = self.cache.get("endpoint", key)
+        if entry is not None:
+            try:
+                return parse(where, entry.meta["response"])
+            except (EndpointError, KeyError):
+                pass
+        answer = self._send("POST", route, body)
+        value = parse(where, answer)
+        try:
+            self.cache.put("endpoint", key, lambda folder: None, {"response": answer})
+        except OSError as error:
+            warnings.warn(CacheWriteWarning(
+                f"{where}: an answer could not be kept in the run cache {self.cache.root} "
+                f"({type(error).__name__}: {error.strerror or error}); it is used, and a "
+                "rerun asks the server again"), stacklevel=2)
+        return value
 
     def _send(self, method: str, route: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         import httpx
 
-        where = f"{self.endpoint.url}/{route}"
+        from lmgate.models.deadline import deadline
+
+        where = self.where(route)
         for attempt in range(self.endpoint.max_retries + 1):
             with self._lock:
                 self.sent += 1
             try:
-                response = self._http.request(method, route, json=body)
+                with deadline(self.endpoint.timeout_s):
+                    response = self._read(method, route, body)
             except httpx.TransportError as error:   # refused, reset, timed out
                 problem: str = f"{type(error).__name__}: {error}"
                 wait = _backoff(attempt, None)
             else:
-                if response.status_code < 400:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise EndpointError(f"{where} answered {response.status_code} with "
-                                            "something that is not JSON") from None
-                problem = f"HTTP {response.status_code}: {_server_message(response)}"
+                status = response.status_code
+                if 200 <= status < 300:
+                    return parse_body(where, status, response.content)
+                if 300 <= status < 400:
+                    moved = display_url(response.headers.get("location", "")) or "nowhere"
+                    raise EndpointError(f"{where} redirected the request ({status} to {moved}); "
+                                        "lmgate does not follow redirects: set base_url to "
+                                        "where the server answers")
+                problem = f"HTTP {status}: {_server_message(response)}"
                 if response.status_code not in RETRY_STATUSES:
                     raise EndpointError(f"{where} refused the request ({problem})")
                 wait = _backoff(attempt, response.headers.get("retry-after"))
@@ -177,13 +214,26 @@ class EndpointClient:
         raise EndpointError(f"{where} failed after {self.endpoint.max_retries + 1} attempts "
                             f"(last: {problem})")
 
+    def _read(self, method: str, route: str, body: Mapping[str, Any] | None):
+        """The response, its body read whole (at most MAX_BODY_BYTES)."""
+        with self._http.stream(method, route, json=body) as response:
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_BODY_BYTES:
+                    raise EndpointError(f"{self.where(route)} answered with more than "
+                                        f"{MAX_BODY_BYTES} bytes")
+        return type(response)(response.status_code, headers=response.headers,
+                              content=bytes(content), request=response.request)
+
     def map(self, route: str, bodies: Sequence[Mapping[str, Any]], *, server_model: str,
-            desc: str) -> list[dict[str, Any]]:
-        """`post` of every body, concurrently, answers in order, with a progress bar."""
-        answers: list[dict[str, Any]] = [{}] * len(bodies)
+            desc: str, parse: Sequence[Callable[[str, dict[str, Any]], T]]) -> list[T]:
+        """`post` of every body (each with its own `parse`), concurrently, answers in order,
+        with a progress bar."""
+        answers: list[Any] = [None] * len(bodies)
         with ThreadPoolExecutor(self.endpoint.max_concurrency) as pool:
-            futures = [pool.submit(self.post, route, b, server_model=server_model)
-                       for b in bodies]
+            futures = [pool.submit(self.post, route, b, server_model=server_model, parse=p)
+                       for b, p in zip(bodies, parse, strict=True)]
             for i in progress_bar(range(len(futures)), desc=desc):
                 answers[i] = futures[i].result()
         return answers
@@ -264,8 +314,9 @@ class EndpointLM:
             if stop:
                 body["stop"] = list(stop)
             bodies.append(body)
-        answers = self.client.map(route, bodies, server_model=self.server_model, desc="generate")
-        return [_choice_text(a, self.chat, self.endpoint.url) for a in answers]
+        chat = self.chat
+        return self.client.map(route, bodies, server_model=self.server_model, desc="generate",
+                               parse=[lambda where, a: choice_text(where, a, chat)] * len(bodies))
 
     # ---- log-likelihoods -----------------------------------------------------------------------
     def supports_loglikelihood(self) -> bool:
@@ -276,10 +327,11 @@ class EndpointLM:
                 self._supports_loglikelihood = False
             else:
                 try:
-                    answer = self.client.post("completions", _echo_body(self.endpoint.model,
-                                                                        "Hello world"),
-                                              server_model=self.server_model)
-                    self._supports_loglikelihood = _prompt_logprobs(answer) is not None
+                    block = self.client.post("completions", _echo_body(self.endpoint.model,
+                                                                       "Hello world"),
+                                             server_model=self.server_model,
+                                             parse=prompt_logprobs)
+                    self._supports_loglikelihood = block is not None
                 except EndpointError:
                     self._supports_loglikelihood = False
         return self._supports_loglikelihood
@@ -294,10 +346,10 @@ class EndpointLM:
             raise ConfigError(unscorable(self))
         bodies = [_echo_body(self.endpoint.model, context + continuation)
                   for context, continuation in pairs]
-        answers = self.client.map("completions", bodies, server_model=self.server_model,
-                                  desc="score")
-        return [_continuation_score(a, len(context), self.endpoint.url)
-                for a, (context, _) in zip(answers, pairs)]
+        parse = [lambda where, a, n=len(context): continuation_score(where, a, n)
+                 for context, _ in pairs]
+        return self.client.map("completions", bodies, server_model=self.server_model,
+                               desc="score", parse=parse)
 
 
 def unscorable(lm: EndpointLM) -> str:
@@ -312,61 +364,16 @@ def _echo_body(model: str, text: str) -> dict[str, Any]:
             "logprobs": 1}
 
 
-def _choice_text(answer: Mapping[str, Any], chat: bool, url: str) -> str:
-    try:
-        choice = answer["choices"][0]
-        text = choice["message"]["content"] if chat else choice["text"]
-    except (KeyError, IndexError, TypeError):
-        raise EndpointError(f"{url}: an answer without choices: {str(answer)[:200]}") from None
-    return text or ""
-
-
-def _prompt_logprobs(answer: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The echoed prompt's `logprobs` block (tokens, token_logprobs, top_logprobs,
-    text_offset), or None where the server sent none."""
-    try:
-        block = answer["choices"][0]["logprobs"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    needed = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
-    if not isinstance(block, dict) or any(not isinstance(block.get(k), list) for k in needed):
-        return None
-    return block
-
-
-def _continuation_score(answer: Mapping[str, Any], context_chars: int,
-                        url: str) -> tuple[float, bool]:
-    """Sum of log-probabilities of the echoed tokens after `context_chars` characters, and
-    whether each was the most likely token (the one generated token at the end excluded)."""
-    block = _prompt_logprobs(answer)
-    if block is None:
-        raise EndpointError(f"{url}: an echo answer without prompt log-probabilities")
-    offsets, logprobs, tops = block["text_offset"], block["token_logprobs"], block["top_logprobs"]
-    prompt_tokens = len(offsets) - 1          # echo + max_tokens=1: the last one is generated
-    start = next((i for i in range(prompt_tokens) if offsets[i] >= context_chars), prompt_tokens)
-    if start in (0, prompt_tokens):
-        raise EndpointError(f"{url}: the continuation's tokens could not be told from the "
-                            "context's in the echoed prompt")
-    total, greedy = 0.0, True
-    for i in range(start, prompt_tokens):
-        total += float(logprobs[i])
-        top = tops[i] or {}
-        if top and max(top.values()) > float(logprobs[i]) + 1e-6:
-            greedy = False
-    return total, greedy
-
-
 def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
     """An `EndpointLM` for `spec.endpoint`, or for the engine `spec.serve` starts, checked
     before any work: the server answers `/models` and lists the declared model."""
     endpoint: Endpoint = spec.endpoint or _started(spec, cache)
     client = EndpointClient(endpoint, cache)
     try:
-        listing = client.get("models")
+        served = client.get("models", listed_models)
     except EndpointError as error:
         client.close()
         raise EndpointError(f"model {spec.name!r}: {error}") from None
-    served = [m for m in listing.get("data", []) if isinstance(m, dict)]
     match = next((m for m in served if m.get("id") == endpoint.model), None)
     if match is None:
         client.close()
@@ -378,13 +385,16 @@ def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
 
 
 def _started(spec: Any, cache: RunCache | None) -> Endpoint:
-    """The endpoint of the engine server `spec.serve` asks for, started if not running."""
+    """The endpoint of the engine server `spec.serve` asks for, started if not running, on
+    the weights its `model` names (a registered lmgate model: its local weights)."""
     import tempfile
     from pathlib import Path
 
     from lmgate.models.serve import start
+    from lmgate.models.serve_model import served_weights
 
+    serve = served_weights(spec.serve, cache)
     logs = (cache.root if cache is not None else Path(tempfile.gettempdir())) / "serve-logs"
-    running = start(spec.serve, logs)
-    served_name = spec.serve.args.get("served_model_name", spec.serve.model)
-    return Endpoint(running.base_url, str(served_name), api=spec.serve.api)
+    running = start(serve, logs)
+    served_name = serve.args.get("served_model_name", serve.model)
+    return Endpoint(running.base_url, str(served_name), api=serve.api)

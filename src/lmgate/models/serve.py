@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lmgate.core.errors import ConfigError, ModelUnavailable
+from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
 from lmgate.core.io import pid_alive
 from lmgate.core.redact import NAMES_ENV, secret_env_names
 from lmgate.models.serve_watchdog import read_record, write_record
@@ -51,6 +51,12 @@ ENGINES: dict[str, dict[str, Any]] = {
 #: Parallelism flags: how many GPUs one server takes (tensor x pipeline x data parallel).
 GPU_FLAGS = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "tp_size",
              "dp_size", "pp_size")
+
+
+class ServerError(LmgateError, RuntimeError):
+    """An engine server that was asked for and did not come up (it exited, or never answered):
+    a misconfiguration or a crash, so an error, never a skip. Only an engine that is not
+    installed here is ModelUnavailable."""
 
 
 @dataclass(frozen=True)
@@ -254,8 +260,8 @@ def _launch(serve: Serve, record: Path, log_dir: Path,
             for path in (record, pid_file):   # we hold the lock: nobody attaches to it
                 path.unlink(missing_ok=True)
             tail = log.read_text(errors="replace")[-1500:]
-            raise ModelUnavailable(f"serve: {serve.engine} exited with {supervisor.returncode} "
-                                   f"before answering (log {log}):\n{tail}")
+            raise ServerError(f"serve: {serve.engine} exited with {supervisor.returncode} "
+                              f"before answering (log {log}):\n{tail}")
         if running is None and pid_file.exists() and pid_file.read_text().strip():
             running = RunningServer(serve, int(pid_file.read_text()), base_url, log, record,
                                     supervisor)
@@ -271,8 +277,8 @@ def _launch(serve: Serve, record: Path, log_dir: Path,
             supervisor.kill()
             for path in (record, pid_file):
                 path.unlink(missing_ok=True)
-            raise ModelUnavailable(f"serve: {serve.engine} did not answer on {base_url} within "
-                                   f"{serve.startup_timeout_s:.0f} s (log {log})")
+            raise ServerError(f"serve: {serve.engine} did not answer on {base_url} within "
+                              f"{serve.startup_timeout_s:.0f} s (log {log})")
         time.sleep(0.5)
 
 
