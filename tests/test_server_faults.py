@@ -27,6 +27,7 @@ from lmgate.models import registry
 from lmgate.models.endpoint import CacheWriteWarning, Endpoint, EndpointError, connect
 from lmgate.models.registry import ModelSpec
 from lmgate.models.serve import Serve
+from lmgate.models.load import resolve
 from lmgate.models.serve_model import served_weights
 
 PROMPT = "The cat sat on the mat"      # context "The cat sat on the", continuation " mat"
@@ -320,10 +321,16 @@ def _shared_lm(url: str):
 
 # ---- servers lmgate starts -----------------------------------------------------------------
 
+def concrete(serve: Serve, folder: Path) -> Serve:
+    """`serve` with its model made concrete, as `load_model` does before connecting."""
+    cache = RunCache(folder)
+    return served_weights(serve, cache, lambda spec: resolve(spec, "prompting", cache).location)
+
+
 def test_a_serve_model_path_that_does_not_exist_is_an_error_before_any_engine_starts(tmp_path):
     for missing in (str(tmp_path / "no-such-weights"), "./no-such-weights", "a/b/c"):
         with pytest.raises(ConfigError, match="does not exist"):
-            served_weights(Serve("transformers", missing), RunCache(tmp_path))
+            concrete(Serve("transformers", missing), tmp_path)
 
 
 def test_a_registered_model_is_served_from_its_local_weights(tmp_path, monkeypatch):
@@ -333,16 +340,15 @@ def test_a_registered_model_is_served_from_its_local_weights(tmp_path, monkeypat
     monkeypatch.setitem(registry._REGISTRY, "served-local",
                         ModelSpec("served-local", "causal-lm", path=str(weights)))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    serve = served_weights(Serve("transformers", "served-local", args={"device": "cpu"}),
-                           RunCache(tmp_path))
+    serve = concrete(Serve("transformers", "served-local", args={"device": "cpu"}), tmp_path)
     assert serve.model == str(weights) and serve.args == {"device": "cpu"}
     # Not on this machine: a skip that says so, not an engine asking an offline hub.
     monkeypatch.setitem(registry._REGISTRY, "served-hub",
                         ModelSpec("served-hub", "causal-lm", hub_id="lmgate-tests/not-cached"))
     with pytest.raises(ModelUnavailable, match="not available offline"):
-        served_weights(Serve("transformers", "served-hub"), RunCache(tmp_path))
+        concrete(Serve("transformers", "served-hub"), tmp_path)
     with pytest.raises(ModelUnavailable, match="hub is offline"):
-        served_weights(Serve("vllm", "lmgate-tests/not-cached"), RunCache(tmp_path))
+        concrete(Serve("vllm", "lmgate-tests/not-cached"), tmp_path)
 
 
 STAND_IN_ENGINE = textwrap.dedent('''

@@ -385,15 +385,14 @@ def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
 
 
 def _started(spec: Any, cache: RunCache | None) -> Endpoint:
-    """The endpoint of the engine server `spec.serve` asks for, started if not running, on
-    the weights its `model` names (a registered lmgate model: its local weights)."""
+    """The endpoint of the engine server `spec.serve` asks for, started if not running
+    (`lmgate.models.load` has made its `model` concrete: `lmgate.models.serve_model`)."""
     import tempfile
     from pathlib import Path
 
     from lmgate.models.serve import start
-    from lmgate.models.serve_model import served_weights
 
-    serve = served_weights(spec.serve, cache)
+    serve = spec.serve
     logs = (cache.root if cache is not None else Path(tempfile.gettempdir())) / "serve-logs"
     running = start(serve, logs)
     served_name = serve.args.get("served_model_name", serve.model)

