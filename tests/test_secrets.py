@@ -114,6 +114,11 @@ def test_a_test_that_prints_and_asserts_on_the_key():
     assert key == "something else", {"Authorization": f"Bearer {key}"}
 
 
+def test_a_warning_that_names_the_key():
+    import warnings
+    warnings.warn(UserWarning("the server said: Bearer " + os.environ["LMGATE_CANARY"]))
+
+
 def test_a_skip_that_names_the_key():
     pytest.skip("no server for key " + os.environ["LMGATE_CANARY"])
 '''
@@ -168,7 +173,7 @@ def test_a_canary_key_reaches_no_output_channel(pytester, echoing_server, monkey
     run = pytester.runpytest_subprocess(*args, timeout=240)
     out, err = run.stdout.str(), run.stderr.str()
     # The session did what the test asks: answers recorded, every error test failed.
-    run.assert_outcomes(passed=1, failed=5, skipped=1)
+    run.assert_outcomes(passed=2, failed=5, skipped=1, warnings=1)
     assert "Incorrect API key provided" in out and "Internal error while handling" in out
     assert (results / "results.jsonl").is_file() and (results / "summary.md").is_file()
     assert any(cache.rglob("manifest.json"))               # answers were cached

@@ -1,6 +1,6 @@
 """Every report pytest prints or writes to JUnit XML, with its secrets masked
 (`lmgate.core.redact`): a test's traceback, skip or xfail reason, captured output and
-properties, a collection error, an INTERNALERROR. lmgate's own errors are redacted where they
+properties, a collection error, a warning, an INTERNALERROR. lmgate's own errors are redacted where they
 are raised; this catches what reaches pytest otherwise (an exception of another library, an
 `assert` on a server's answer, a print of it)."""
 
@@ -63,6 +63,18 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     scrub(report)
     return report
+
+
+@pytest.hookimpl(tryfirst=True)   # before the terminal reporter keeps it for its summary
+def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str,
+                            location: Any) -> None:
+    message = warning_message.message
+    if isinstance(message, Warning):
+        args = tuple(redact(a) if isinstance(a, str) else a for a in message.args)
+        if args != message.args:
+            message.args = args
+    elif isinstance(message, str):
+        warning_message.message = redact(message)
 
 
 @pytest.hookimpl(tryfirst=True)
