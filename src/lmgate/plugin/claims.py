@@ -104,10 +104,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     settings = item.config.stash.get(SETTINGS, None)
-    if settings is None or call.when != "call":
+    if call.when != "call":
         return report
-    from lmgate.stats.listeners import ClaimFailed
+    from lmgate.stats.listeners import ClaimFailed, ClaimInconclusive
 
+    if (report.failed and call.excinfo is not None and call.excinfo.errisinstance(
+            ClaimInconclusive) and call.excinfo.value.skip):
+        # The claim's policy asked for an inconclusive claim to be skipped: never held.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0,
+                           f"Skipped: {str(call.excinfo.value).splitlines()[0][:300]}")
+        return report
+    if settings is None:
+        return report
     # Only a claim's own failure is expected; a plain `assert` (a code check) still fails.
     claim_failed = (report.failed and call.excinfo is not None
                     and call.excinfo.errisinstance(ClaimFailed))

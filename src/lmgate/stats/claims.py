@@ -42,7 +42,9 @@ from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, Interval, bootstrap_p,
                                        interval)
 from lmgate.results.base import Comparable
 from lmgate.stats.comparison import Comparison
-from lmgate.stats.listeners import settle
+from lmgate.stats.listeners import ClaimInconclusive, settle
+from lmgate.stats.sequential import (Hypothesis, SequentialPolicy, as_policy,
+                                     per_example_scores, run_sequential)
 from lmgate.stats.paired import check_clusters, mcnemar_arrays, paired_resamples
 
 
@@ -111,15 +113,24 @@ def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
 
 
 def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
-                  margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
+                  margin: float = 0.0, confidence: float = 0.95, seed: int = 0,
+                  sequential: bool | SequentialPolicy = False) -> Comparison:
     """Assert A beats B by more than `margin`: H0: A - B <= margin is rejected at level
     1 - `confidence` (one-sided). p is the bootstrap's, (1 + resamples with A - B <= margin) /
     (R + 1); for accuracy of two classifiers with no margin and no clusters it is exact
     McNemar's (one-sided binomial on the discordant examples). Prints the two-sided
-    `confidence` CI of A - B."""
+    `confidence` CI of A - B.
+
+    `sequential=True` (or a `SequentialPolicy`) tests the same H0 anytime-validly on a
+    seeded random order of the examples and stops once settled (`lmgate.stats.sequential`)."""
     _check_confidence(confidence)
     _check_margin(margin)
     alpha = round(1 - confidence, 12)
+    policy = as_policy(sequential)
+    if policy is not None:
+        return _sequential("better", a, b, metric, margin, alpha, policy,
+                           [Hypothesis("above", margin)], lambda low, high: high <= margin,
+                           f"H0: A - B <= {margin:+.4f}")
     cmp, diffs, clusters = _paired(a, b, metric, margin, seed, confidence,
                                    lambda d: bootstrap_p(d, margin),
                                    f"H0: A - B <= {margin:+.4f}", alpha)
@@ -209,15 +220,20 @@ def assert_not_worse(a: Comparable, b: Comparable, metric: str = "macro_f1",
 
 
 def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
-                        margin: float = 0.02, confidence: float = 0.95,
-                        seed: int = 0) -> Comparison:
+                        margin: float = 0.02, confidence: float = 0.95, seed: int = 0,
+                        sequential: bool | SequentialPolicy = False) -> Comparison:
     """Non-inferiority: A is at most `margin` worse than B, shown by the data: H0: A - B <=
     -margin is rejected at 1 - `confidence` (one-sided; the printed two-sided
     (2 confidence - 1) CI's low end lies above -margin). A wide CI fails: absence of
-    evidence is not evidence."""
+    evidence is not evidence. `sequential`: as for `assert_better`."""
     _check_confidence(confidence)
     _check_margin(margin)
     alpha = round(1 - confidence, 12)
+    policy = as_policy(sequential)
+    if policy is not None:
+        return _sequential("non-inferior", a, b, metric, margin, alpha, policy,
+                           [Hypothesis("above", -margin)], lambda low, high: high <= -margin,
+                           f"H0: A - B <= {-margin:+.4f}")
     cmp, diffs, _ = _paired(a, b, metric, margin, seed, round(2 * confidence - 1, 12),
                             lambda d: bootstrap_p(d, -margin), f"H0: A - B <= {-margin:+.4f}",
                             alpha)
@@ -231,17 +247,25 @@ def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
 
 
 def assert_equivalent(a: Comparable, b: Comparable, metric: str = "macro_f1",
-                      margin: float = 0.02, confidence: float = 0.95, seed: int = 0) -> Comparison:
+                      margin: float = 0.02, confidence: float = 0.95, seed: int = 0,
+                      sequential: bool | SequentialPolicy = False) -> Comparison:
     """Equivalence by two one-sided tests (TOST) at level 1 - `confidence`: both H0: A - B <=
     -margin and H0: A - B >= +margin are rejected; p is the larger of the two. The printed
     two-sided (2 confidence - 1) CI (90% for the usual 5%) then lies inside the margins.
     E.g. "LoRA on synthetic data is as good as on real data", "the quantised model
-    matches". A wide CI fails."""
+    matches". A wide CI fails. `sequential`: as for `assert_better` (both nulls tested by
+    their own e-process, each at alpha)."""
     _check_confidence(confidence)
     _check_margin(margin)
     if margin <= 0:
         raise ValueError("an equivalence margin must be > 0")
     alpha = round(1 - confidence, 12)
+    policy = as_policy(sequential)
+    if policy is not None:
+        return _sequential("equivalent", a, b, metric, margin, alpha, policy,
+                           [Hypothesis("above", -margin), Hypothesis("below", margin)],
+                           lambda low, high: high <= -margin or low >= margin,
+                           f"H0: |A - B| >= {margin:.4f} (TOST)")
     cmp, diffs, _ = _paired(
         a, b, metric, margin, seed, round(2 * confidence - 1, 12),
         lambda d: max(bootstrap_p(d, -margin), bootstrap_p(d, margin, "less")),
@@ -259,3 +283,64 @@ def assert_better_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
     """`assert_better(a, b, metric="bleu", ...)`, kept for existing suites."""
     return assert_better(a, b, "bleu", margin, confidence)
 
+
+
+def _sequential(claim: str, a: Comparable, b: Comparable, metric: str, margin: float,
+                alpha: float, policy: SequentialPolicy, nulls: list[Hypothesis],
+                fails_when: Callable[[float, float], bool], hypothesis: str) -> Comparison:
+    """A paired claim judged by anytime-valid e-processes on per-example scores, stopping
+    once settled; inconclusive when the examples or the budget run out first."""
+    from lmgate.stats.paired import check_pair, shared_clusters
+
+    check_pair(a, b)
+    scores_a, clusters, scale = per_example_scores(a, metric)
+    scores_b, _, _ = per_example_scores(b, metric)
+    if scores_a.shape != scores_b.shape:
+        raise ValueError(f"cannot pair {a.name} and {b.name}: {scores_a.size} vs "
+                         f"{scores_b.size} per-example {metric} scores")
+    if clusters is None:
+        clusters = shared_clusters(a, b) if metric == "accuracy" else None
+    diffs = scores_a - scores_b
+    if clusters is None:
+        units, sizes = diffs.size, None
+
+        def diff_of(index: np.ndarray) -> np.ndarray:
+            return diffs[index]
+    else:
+        _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+        sizes = np.bincount(inverse)
+        sums = np.bincount(inverse, weights=diffs)
+        units = sizes.size
+
+        def diff_of(index: np.ndarray) -> np.ndarray:
+            return sums[index] / sizes[index]
+    needed = min_units(alpha)
+    scaled = [Hypothesis(h.side, h.bound / scale) for h in nulls]
+    if units < needed:
+        out = None
+    else:
+        out = run_sequential(diff_of, units, sizes, scaled,
+                             lambda low, high: fails_when(low * scale, high * scale), alpha,
+                             policy)
+    used = out.units_used if out else units
+    order = np.random.default_rng(policy.seed).permutation(units)[:used]
+    taken = order if sizes is None else np.flatnonzero(np.isin(inverse, order))
+    point_a, point_b = scale * float(scores_a[taken].mean()), scale * float(scores_b[taken].mean())
+    low, high = (out.cs_low, out.cs_high) if out else (-1.0, 1.0)
+    cmp = Comparison(metric, a.name, b.name, point_a, point_b,
+                     Interval(point_a - point_b, scale * low, scale * high, 1 - alpha), margin,
+                     min(1.0, 1 / out.e_value) if out else 1.0, a.n,
+                     "betting e-process (anytime-valid; confidence sequence printed)",
+                     hypothesis, alpha, units, out.examples_used if out else 0,
+                     out.reason if out else "too few examples")
+    if out is None:
+        return settle(claim, cmp, False, f"{a.name} vs {b.name}: too few examples to judge "
+                                         f"(n = {units}; at least {needed} needed at alpha "
+                                         f"{alpha:g}): {cmp.describe()}")
+    if out.held is None:
+        message = (f"{a.name} vs {b.name}: {claim} claim inconclusive ({out.reason} after "
+                   f"{out.examples_used} of {a.n} examples): {cmp.describe()}")
+        return settle(claim, cmp, False, message,
+                      ClaimInconclusive(message, cmp, policy.on_inconclusive == "skip"))
+    return settle(claim, cmp, out.held, f"{a.name} vs {b.name}: {claim} claim settled as not "
+                                        f"holding: {cmp.describe()}")

@@ -37,6 +37,10 @@ class Comparison:
     hypothesis: str = "H0: A - B <= 0"
     alpha: float = 0.05
     units: int | None = None   # what was resampled: clusters where given, else examples
+    #: Sequential claims: the examples scored before the claim stopped, and why it stopped
+    #: ("settled: held", "settled: failed", "examples exhausted", "budget spent").
+    examples_used: int | None = None
+    stopped: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -45,6 +49,8 @@ class Comparison:
 
     def describe(self) -> str:
         units = "" if self.units in (None, self.n) else f" ({self.units} clusters)"
+        if self.stopped is not None:
+            units += f"; stopped after {self.examples_used} of {self.n} examples ({self.stopped})"
         return (f"{self.metric}: {self.a_name} = {self.a:.4f} vs {self.b_name} = {self.b:.4f}; "
                 f"difference {self.diff} on n={self.n}{units}; margin {self.margin:+.4f}; "
                 f"{self.hypothesis}: {format_p(self.p_value)} ({self.method}, "
@@ -59,6 +65,8 @@ def comparison_in_words(c: dict) -> str:
         bound = "±" if c["claim"] == "equivalent" else "-"
         margin = (f", {c['claim']} margin {bound}{c['margin']:.2f} on the "
                   f"{diff.get('confidence', 0.9):.0%} CI")
+    n = (f"n = {c['examples_used']} of {c['n']}, {c['stopped']}" if c.get("stopped")
+         else f"n = {c['n']}")
     return (f"{c['a_name']} {c['a']:.3f} vs {c['b_name']} {c['b']:.3f} {c['metric']}, "
             f"{diff['point']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}], "
-            f"{format_p(c['p_value'])}{margin} (n = {c['n']})")
+            f"{format_p(c['p_value'])}{margin} ({n})")

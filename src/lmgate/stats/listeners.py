@@ -34,6 +34,16 @@ class ClaimFailed(AssertionError):
         self.comparison = comparison
 
 
+class ClaimInconclusive(ClaimFailed):
+    """A sequential claim that ran out of examples or budget before it was settled: never
+    held; it fails the test unless its policy says `on_inconclusive="skip"`."""
+
+    def __init__(self, message: str, comparison: Comparison | None = None,
+                 skip: bool = False) -> None:
+        super().__init__(message, comparison)
+        self.skip = skip
+
+
 def report_comparison(claim: str, cmp: Comparison, held: bool) -> None:
     """Tell the listeners that `claim` ("better", "not worse", "non-inferior", "equivalent",
     "above") was checked with `cmp`."""
@@ -41,11 +51,13 @@ def report_comparison(claim: str, cmp: Comparison, held: bool) -> None:
         callback({"claim": claim, "held": held, **cmp.to_dict()})
 
 
-def settle(claim: str, cmp: Comparison, held: bool, failure: str) -> Comparison:
-    """Report the checked `claim` to the listeners, then fail with `failure` unless it held."""
+def settle(claim: str, cmp: Comparison, held: bool, failure: str,
+           error: ClaimFailed | None = None) -> Comparison:
+    """Report the checked `claim` to the listeners, then fail with `failure` (or `error`)
+    unless it held."""
     report_comparison(claim, cmp, held)
     if not held:
-        raise ClaimFailed(failure, cmp)
+        raise error if error is not None else ClaimFailed(failure, cmp)
     return cmp
 
 

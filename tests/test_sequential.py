@@ -1,0 +1,159 @@
+"""Sequential claims: anytime-valid betting e-processes that stop once a claim is settled,
+never hold on an inconclusive sequence, keep their false-claim rate under continuous
+monitoring, and agree with the betting confidence sequence of the method's authors (confseq)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lmgate import ClaimFailed, EvalResult, assert_better, assert_equivalent, assert_non_inferior
+from lmgate.stats.listeners import ClaimInconclusive
+from lmgate.stats.sequential import BettingProcess, SequentialPolicy, grid_with
+
+LABELS = ("neg", "pos")
+
+
+def system(y: np.ndarray, rate: float, seed: int) -> np.ndarray:
+    right = np.random.default_rng(seed).random(y.size) < rate
+    return np.where(right, y, 1 - y)
+
+
+def results(n: int, a_rate: float, b_rate: float, seed: int = 0, clusters=None):
+    y = np.random.default_rng(seed).integers(0, 2, n)
+    return (EvalResult("A", LABELS, y, system(y, a_rate, seed + 1), clusters=clusters),
+            EvalResult("B", LABELS, y, system(y, b_rate, seed + 2), clusters=clusters))
+
+
+def test_a_clear_effect_settles_on_a_fraction_of_the_examples_with_the_fixed_n_verdict():
+    a, b = results(2000, 0.9, 0.75)
+    fixed = assert_better(a, b, "accuracy")
+    cmp = assert_better(a, b, "accuracy", sequential=True)
+    assert cmp.stopped == "settled: held" and cmp.examples_used <= 400
+    assert fixed.p_value < 0.05 and cmp.p_value <= 0.05
+    assert cmp.diff.low <= cmp.diff.point <= cmp.diff.high
+
+
+def test_a_reversed_effect_settles_as_failed_early():
+    a, b = results(2000, 0.75, 0.9)
+    with pytest.raises(ClaimFailed) as failed:
+        assert_better(a, b, "accuracy", sequential=True)
+    cmp = failed.value.comparison
+    assert not isinstance(failed.value, ClaimInconclusive)
+    assert cmp.stopped == "settled: failed" and cmp.examples_used < 2000 and cmp.diff.high <= 0
+
+
+def test_no_effect_is_inconclusive_never_held_and_says_how_far_it_went():
+    a, b = results(600, 0.8, 0.8)
+    with pytest.raises(ClaimInconclusive, match="inconclusive") as failed:
+        assert_better(a, b, "accuracy", sequential=True)
+    assert failed.value.comparison.examples_used == 600
+    with pytest.raises(ClaimInconclusive, match="budget spent after 100 of 600"):
+        assert_better(a, b, "accuracy", sequential=SequentialPolicy(budget=100))
+
+
+def test_an_inconclusive_claim_may_be_skipped_by_its_policy_never_passed(pytester):
+    pytester.makepyfile(test_s='''
+import numpy as np
+from lmgate import EvalResult, assert_better
+from lmgate.stats.sequential import SequentialPolicy
+y = np.array([0, 1] * 200)
+a = EvalResult("a", ("n", "p"), y, np.where(np.arange(400) % 5 == 0, 1 - y, y))
+b = EvalResult("b", ("n", "p"), y, np.where(np.arange(400) % 5 == 1, 1 - y, y))
+
+def test_skipped():
+    assert_better(a, b, "accuracy", sequential=SequentialPolicy(on_inconclusive="skip"))
+
+def test_failed():
+    assert_better(a, b, "accuracy", sequential=True)
+''')
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["*inconclusive (examples exhausted after 400 of 400*"])
+
+
+def test_equivalence_and_non_inferiority_settle_sequentially():
+    a, b = results(4000, 0.8, 0.8, seed=3)
+    cmp = assert_equivalent(a, b, "accuracy", margin=0.1, sequential=True)
+    assert cmp.stopped == "settled: held" and cmp.examples_used < 4000
+    cmp = assert_non_inferior(a, b, "accuracy", margin=0.1, sequential=True)
+    assert cmp.stopped == "settled: held" and cmp.examples_used < 4000
+
+
+def test_metrics_that_are_not_means_of_per_example_scores_are_refused():
+    a, b = results(200, 0.9, 0.7)
+    with pytest.raises(ValueError, match="macro_f1 is not a mean of per-example scores"):
+        assert_better(a, b, "macro_f1", sequential=True)
+
+
+def test_clusters_are_the_units_drawn():
+    clusters = np.repeat(np.arange(100), 10)
+    a, b = results(1000, 0.9, 0.7, clusters=clusters)
+    cmp = assert_better(a, b, "accuracy", sequential=SequentialPolicy(batch_size=10,
+                                                                       min_examples=10))
+    assert cmp.units == 100 and cmp.examples_used % 10 == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 120), seed=st.integers(0, 1000), a_rate=st.floats(0, 1),
+       b_rate=st.floats(0, 1), batch=st.integers(1, 60))
+def test_a_sequential_claim_is_held_only_with_its_evidence(n, seed, a_rate, b_rate, batch):
+    a, b = results(n, a_rate, b_rate, seed)
+    policy = SequentialPolicy(batch_size=batch, min_examples=1, seed=seed)
+    try:
+        cmp = assert_better(a, b, "accuracy", sequential=policy)
+    except ClaimFailed as failed:
+        cmp = failed.comparison
+        assert cmp.stopped != "settled: held"
+        return
+    assert n >= 5 and cmp.p_value <= 0.05 and cmp.stopped == "settled: held"
+    assert 0 < cmp.examples_used <= n
+
+
+def test_false_claims_stay_below_alpha_under_continuous_monitoring():
+    """Monitored after every batch of 20, at the null's boundary (equal accuracy), a claim of
+    A beating B is made in at most alpha of the replicates (the benchmark runs 2,000)."""
+    held = 0
+    replicates = 150
+    for r in range(replicates):
+        a, b = results(400, 0.7, 0.7, seed=10 * r)
+        try:
+            assert_better(a, b, "accuracy", sequential=SequentialPolicy(batch_size=20,
+                                                                         min_examples=20))
+            held += 1
+        except ClaimFailed:
+            pass
+    assert held / replicates <= 0.05
+
+
+def test_the_betting_confidence_sequence_matches_confseq():
+    """The hedged-capital betting CS with predictable plug-in bets (Waudby-Smith & Ramdas
+    2023), against the implementation of the method's authors."""
+    betting = pytest.importorskip("confseq.betting", reason="confseq needs Boost headers "
+                                  "(libboost-dev) to build; .ci/run installs both")
+    x = np.random.default_rng(4).beta(2, 5, 300)
+    process = BettingProcess(grid_with([]), alpha=0.05)
+    process.update(x)
+    low, high = process.interval()
+    theirs_low, theirs_high = betting.betting_cs(x, alpha=0.05, breaks=2000, parallel=False)
+    assert low == pytest.approx(theirs_low[-1], abs=2e-3)
+    assert high == pytest.approx(theirs_high[-1], abs=2e-3)
+
+
+def test_the_capital_is_the_product_of_predictable_bets():
+    """The e-process by hand on a short sequence: lambda_t from the observations before t."""
+    xs = np.array([0.9, 0.2, 0.7, 1.0, 0.4])
+    m = 0.5
+    process = BettingProcess(grid_with([m]), alpha=0.05)
+    process.update(xs)
+    capital, total, squares = 1.0, 0.0, 0.0
+    for t, x in enumerate(xs, start=1):
+        mean, var = (0.5 + total) / t, (0.25 + squares) / t
+        lam = min(math.sqrt(2 * math.log(2 / 0.05) / (var * t * math.log(1 + t))), 0.5 / m)
+        capital *= 1 + lam * (x - m)
+        squares += (x - mean) ** 2
+        total += x
+    assert math.exp(process.log_capital_above(m)) == pytest.approx(capital)
