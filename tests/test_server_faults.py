@@ -263,7 +263,8 @@ def mutated(draw, valid: Any) -> Any:
     return value
 
 
-STATUSES = st.sampled_from([200, 200, 200, 201, 204, 301, 302, 307, 308, 400, 401, 404, 418])
+STATUSES = st.sampled_from([200, 200, 200, 201, 204, 301, 302, 307, 308, 400, 401, 404, 418, 500,
+                           503])
 
 
 @st.composite

@@ -79,13 +79,23 @@ class _Backend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def deadline_transport(**kwargs: Any):
-    """An httpx transport whose requests keep the deadline of `deadline` blocks."""
+def keep_deadlines(client):
+    """`client` (an httpx.Client), its requests keeping the deadline of `deadline` blocks.
+
+    httpx builds its connection pools (the direct one and one per proxy the environment
+    names) without a way to pass a network backend: each pool's own is wrapped in place.
+    Where a future httpx keeps them elsewhere, `check_deadline` between body chunks still
+    bounds the body."""
+    for transport in [client._transport, *client._mounts.values()]:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _Backend):
+            pool._network_backend = _Backend(backend)
+    return client
+
+
+def check_deadline() -> None:
+    """httpx's ReadTimeout when this thread's request has run past its deadline."""
     import httpx
 
-    transport = httpx.HTTPTransport(**kwargs)
-    # httpx builds its connection pool without a way to pass a network backend: wrap the
-    # pool's own (httpcore's documented extension point) once it exists.
-    pool = transport._pool
-    pool._network_backend = _Backend(pool._network_backend)
-    return transport
+    _left(None, httpx.ReadTimeout)

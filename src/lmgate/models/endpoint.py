@@ -134,11 +134,11 @@ class EndpointClient:
         key = endpoint.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        from lmgate.models.deadline import deadline_transport
+        from lmgate.models.deadline import keep_deadlines
 
-        self._http = httpx.Client(base_url=endpoint.base_url.rstrip("/") + "/", headers=headers,
-                                  timeout=endpoint.timeout_s, follow_redirects=False,
-                                  transport=deadline_transport())
+        self._http = keep_deadlines(httpx.Client(
+            base_url=endpoint.base_url.rstrip("/") + "/", headers=headers,
+            timeout=endpoint.timeout_s, follow_redirects=False))
         self._lock = threading.Lock()
         self.sent = 0
 
@@ -216,9 +216,12 @@ class EndpointClient:
 
     def _read(self, method: str, route: str, body: Mapping[str, Any] | None):
         """The response, its body read whole (at most MAX_BODY_BYTES)."""
+        from lmgate.models.deadline import check_deadline
+
         with self._http.stream(method, route, json=body) as response:
             content = bytearray()
             for chunk in response.iter_bytes():
+                check_deadline()
                 content += chunk
                 if len(content) > MAX_BODY_BYTES:
                     raise EndpointError(f"{self.where(route)} answered with more than "
