@@ -157,3 +157,48 @@ def test_the_capital_is_the_product_of_predictable_bets():
         squares += (x - mean) ** 2
         total += x
     assert math.exp(process.log_capital_above(m)) == pytest.approx(capital)
+
+
+def test_e_bh_rejects_the_largest_e_values_that_clear_m_over_alpha_k():
+    from lmgate.stats.sequential import e_bh
+
+    # m = 4, alpha = 0.1: thresholds m / (alpha k) = 40, 20, 13.3, 10.
+    assert e_bh([50.0, 25.0, 1.0, 12.0], 0.1) == [True, True, False, False]
+    assert e_bh([11.0, 11.0, 11.0, 11.0], 0.1) == [True] * 4       # k = 4: 11 >= 10
+    assert e_bh([39.0, 1.0, 1.0, 1.0], 0.1) == [False] * 4
+    assert e_bh([], 0.1) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0, 1e6), max_size=30), st.floats(0.001, 0.5))
+def test_e_bh_rejections_are_a_top_set_each_with_enough_evidence(e_values, alpha):
+    from lmgate.stats.sequential import e_bh
+
+    rejected = e_bh(e_values, alpha)
+    k = sum(rejected)
+    if k:
+        assert min(e for e, r in zip(e_values, rejected) if r) >= len(e_values) / (alpha * k)
+        assert all(e <= min(e for e, r in zip(e_values, rejected) if r)
+                   for e, r in zip(e_values, rejected) if not r)
+
+
+def test_the_session_reports_sequential_claims_under_e_bh(pytester):
+    pytester.makepyfile(test_s='''
+import numpy as np
+import pytest
+from lmgate import EvalResult, assert_better
+y = np.array([0, 1] * 300)
+rng = np.random.default_rng(0)
+
+@pytest.mark.parametrize("k", range(3))
+def test_claim(k, record):
+    a = EvalResult("a", ("n", "p"), y, np.where(rng.random(600) < 0.92, y, 1 - y))
+    b = EvalResult("b", ("n", "p"), y, np.where(rng.random(600) < 0.75, y, 1 - y))
+    record(a, b)
+    assert_better(a, b, "accuracy", sequential=True)
+''')
+    result = pytester.runpytest("--lmgate-results-dir", "out")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["sequential claims: * of 3 remain discoveries under e-BH at "
+                                 "FDR 0.05 (3 held alone)*"])
+    assert "under e-BH" in (pytester.path / "out" / "summary.md").read_text()

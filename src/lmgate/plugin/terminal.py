@@ -17,7 +17,8 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
         terminalreporter.write_line(terminal_text(line), **markup)
 
     if collector.rows:
-        from lmgate.report.claims import by_attention, claim_line, scoreboard
+        from lmgate.report.claims import (by_attention, claim_line, scoreboard,
+                                           sequential_fdr_line)
         from lmgate.report.writers import key_table
 
         terminalreporter.section("lmgate results")
@@ -35,6 +36,9 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
             bad = any(c["verdict"] in ("failed", "error") for c in collector.claims)
             say(f"scoreboard: {scoreboard(collector.claims)}", bold=True,
                                         red=bad, green=not bad)
+            fdr = sequential_fdr_line(collector.claims)
+            if fdr:
+                say(fdr)
         for claim in by_attention(collector.claims):
             say(claim_line(claim, style),
                                         red=claim["verdict"] in ("failed", "error"),

@@ -114,6 +114,25 @@ def scoreboard(claims: Sequence[dict[str, Any]]) -> str:
             + (f"; failing: {', '.join(bad)}" if bad else ""))
 
 
+def sequential_fdr_line(claims: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> str | None:
+    """e-BH over the session's sequential comparisons (their e-values are 1/p): which held
+    claims remain discoveries with the false discovery rate of the whole set at most `alpha`,
+    whatever their dependence. None without sequential comparisons."""
+    from lmgate.stats.sequential import e_bh
+
+    found = [(c["nodeid"].split("::", 1)[-1], cmp) for c in claims
+             for cmp in c.get("comparisons", ()) if cmp.get("stopped")]
+    if not found:
+        return None
+    e_values = [1 / max(cmp["p_value"], 1e-300) for _, cmp in found]
+    kept = e_bh(e_values, alpha)
+    held = [name for (name, cmp) in found if cmp.get("held")]
+    lost = [name for (name, cmp), keep in zip(found, kept) if cmp.get("held") and not keep]
+    return (f"sequential claims: {sum(kept)} of {len(found)} remain discoveries under e-BH at "
+            f"FDR {alpha:g} ({len(held)} held alone)"
+            + (f"; not under e-BH: {', '.join(lost)}" if lost else ""))
+
+
 def is_claim(test: Mapping[str, Any]) -> bool:
     """Whether a test checked a claim (assert_better, assert_claim, ...); one that only
     recorded results is listed, but no claim held or failed. Folders written before this

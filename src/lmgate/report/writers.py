@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from lmgate.core.bounded_json import read_jsonl_bounded
 from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import md_cell, md_inline, spreadsheet_safe
@@ -116,13 +117,7 @@ def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict]
         if not path.exists():
             return []
         out = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}, line {number}: not JSON ({exc})") from None
+        for number, item in read_jsonl_bounded(path, what="results file"):
             problem = _row_problem(item) if name == "results.jsonl" else \
                 _prediction_problem(item) if name == "predictions.jsonl" else (
                     None if isinstance(item, dict) else "not a JSON object")
@@ -228,7 +223,8 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     """Top-down: run facts, baseline check, claims per study with verdicts, the study's plots
     and its own sections (`plots`, `recorded_sections`: per study file), the metric table,
     then the sections and plots of studies without claims, notes."""
-    from lmgate.report.claims import claims_markdown, image_lines, scoreboard
+    from lmgate.report.claims import (claims_markdown, image_lines, scoreboard,
+                                       sequential_fdr_line)
     from lmgate.report.plots import rows_by_study
 
     plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
@@ -243,7 +239,9 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         tables = {study: markdown_table(key_table(study_rows, with_ci=True))
                   for study, study_rows in rows_by_study(rows).items()}
         parts += ["\n## Claims\n", claims_markdown(claims, plots, out, recorded_sections, tables)]
-        parts[2:2] = [f"**Scoreboard**: {md_inline(scoreboard(claims))}\n"]
+        fdr = sequential_fdr_line(claims)
+        parts[2:2] = [f"**Scoreboard**: {md_inline(scoreboard(claims))}\n"] + (
+            [f"{md_inline(fdr)}\n"] if fdr else [])
     unclaimed_rows = [r for r in rows if study_of(r) not in claimed]
     if unclaimed_rows:
         parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]

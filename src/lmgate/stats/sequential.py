@@ -228,3 +228,19 @@ def per_example_scores(result: Any, metric: str) -> tuple[np.ndarray, Any, float
         "no anytime-valid sequence estimates it; sequential claims take accuracy, QA f1 / "
         "HasAns_f1 / NoAns_f1 or sentence_chrf (or a result with per_example(metric)); judge "
         f"{metric} with the fixed-n claim (sequential=False)")
+
+
+def e_bh(e_values: list[float], alpha: float) -> list[bool]:
+    """e-BH (Wang & Ramdas 2022): which of m hypotheses with e-values `e_values` to reject so
+    that the false discovery rate is at most `alpha` under any dependence between them: the k
+    largest, for the largest k with e_(k) >= m / (alpha k)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    m = len(e_values)
+    order = sorted(range(m), key=lambda i: -e_values[i])
+    k = max((rank for rank in range(1, m + 1)
+             if e_values[order[rank - 1]] >= m / (alpha * rank)), default=0)
+    rejected = [False] * m
+    for i in order[:k]:
+        rejected[i] = True
+    return rejected
