@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lmgate.core import redact as redaction
-from lmgate.core.redact import MASK, redact, redact_bytes, redact_json
+from lmgate.core.redact import redact, redact_bytes
 
 KEY_ENV = "LMGATE_CANARY"
 
@@ -202,8 +201,8 @@ def test_a_tracker_uri_with_a_password_is_masked_in_lmgate_error(pytester, monke
 def test_a_serve_log_masks_what_the_server_prints(tmp_path, monkeypatch):
     key = "sk-canary-" + secrets.token_hex(16)
     monkeypatch.setenv("SOME_SERVICE_API_KEY", key)
-    printer = (f"import os; print('started with', os.environ['SOME_SERVICE_API_KEY']); "
-               f"print('GET /v1/models Authorization: Bearer ' + os.environ['SOME_SERVICE_API_KEY'])")
+    printer = ("import os; key = os.environ['SOME_SERVICE_API_KEY']; print('started with', key); "
+               "print('GET /v1/models Authorization: Bearer ' + key)")
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
         done = subprocess.run([sys.executable, "-m", "lmgate.models.serve_watchdog",
@@ -224,7 +223,8 @@ token = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU
 around = st.text(max_size=40)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(secret=secret_text, before=around, after=around,
        form=st.sampled_from(["{}", "Authorization: Bearer {}", '{{"Authorization": "Bearer {}"}}',
                              "https://user:{}@host/v1", "{!r}", "{{}}"]))
@@ -284,4 +284,5 @@ def test_a_json_file_stays_json_once_redacted(monkeypatch, secret, doc, form):
     text = json.dumps({"doc": doc, "answer": form.format(secret), form.format(secret): 1})
     masked = redact(text)
     assert secret not in masked
-    assert json.loads(masked)["doc"] == redact_json(doc)
+    assert json.loads(masked).keys() == json.loads(text).keys() - {form.format(secret)} | {
+        redact(form.format(secret))}

@@ -193,11 +193,29 @@ def redact(text: str) -> str:
 def _mask(text: str, pattern: re.Pattern[str] | None) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    text = _URL_USERINFO.sub(_mask_userinfo, text)
-    text = _FIELD.sub(_mask_field, text)
-    text = _BEARER.sub(lambda m: m.group("scheme") + MASK, text)
-    text = _QUERY.sub(lambda m: m.group("key") + MASK, text)
-    return _KEY_FORMATS.sub(MASK, text)
+    folded = None
+    for regex, replace, needles, fold in _STEPS:
+        if fold and folded is None:
+            # What re's IGNORECASE matches: casefold, and the dotless i it pairs with "i".
+            folded = text.casefold().replace("\u0131", "i")
+        if any(needle in (folded if fold else text) for needle in needles):
+            masked = regex.sub(replace, text)
+            if masked != text:
+                text, folded = masked, None
+    return text
+
+
+#: Each pattern with the texts it cannot match without: megabytes of results are scanned
+#: for them at C speed, and the pattern runs only where one occurs.
+_STEPS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...], bool], ...] = (
+    (_URL_USERINFO, _mask_userinfo, ("://",), False),
+    (_FIELD, _mask_field, ("authorization", "api-key", "api_key", "apikey", "token", "secret",
+                           "passw"), True),
+    (_BEARER, lambda m: m.group("scheme") + MASK, ("bearer", "basic"), True),
+    (_QUERY, lambda m: m.group("key") + MASK, ("key=", "token=", "auth=", "password=", "sig=",
+                                                "signature="), True),
+    (_KEY_FORMATS, MASK, ("sk-", "hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox"), False),
+)
 
 
 def redact_json(value: Any) -> Any:

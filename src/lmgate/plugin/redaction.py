@@ -1,7 +1,7 @@
 """Every report pytest prints or writes to JUnit XML, with its secrets masked
 (`lmgate.core.redact`): a test's traceback, skip or xfail reason, captured output and
-properties, a collection error, a warning, an INTERNALERROR. lmgate's own errors are redacted where they
-are raised; this catches what reaches pytest otherwise (an exception of another library, an
+properties, a collection error, a warning, an INTERNALERROR. lmgate's own errors are redacted
+where they are raised; this catches what reaches pytest otherwise (an exception of another library, an
 `assert` on a server's answer, a print of it)."""
 
 from __future__ import annotations
