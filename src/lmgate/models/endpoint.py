@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lmgate.core.cache import RunCache, content_key
 from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
+from lmgate.core.redact import redact_bytes, register_env
 from lmgate.models.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
                                    continuation_score, listed_models, parse_body,
                                    prompt_logprobs)
@@ -97,6 +98,7 @@ class Endpoint:
         if not isinstance(self.timeout_s, (int, float)) or isinstance(self.timeout_s, bool) \
                 or not 0 < self.timeout_s < float("inf"):
             raise ConfigError(f"{where}: timeout_s must be a positive number of seconds")
+        register_env(self.api_key_env)   # its value (and any echo of it) masked everywhere
 
     @property
     def url(self) -> str:
@@ -227,7 +229,7 @@ class EndpointClient:
                     raise EndpointError(f"{self.where(route)} answered with more than "
                                         f"{MAX_BODY_BYTES} bytes")
         return type(response)(response.status_code, headers=response.headers,
-                              content=bytes(content), request=response.request)
+                              content=redact_bytes(bytes(content)), request=response.request)
 
     def map(self, route: str, bodies: Sequence[Mapping[str, Any]], *, server_model: str,
             desc: str, parse: Sequence[Callable[[str, dict[str, Any]], T]]) -> list[T]:
