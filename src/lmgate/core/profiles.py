@@ -200,56 +200,82 @@ def unpowered_claims(study: str, table: Any) -> dict[str, UnpoweredClaim]:
 def profiles_from_tables(tables: Mapping[str, Any], source: str,
                          knob_types: Mapping[str, str] | None = None) -> dict[str, Profile]:
     """Built-in profiles extended/added by `[tool.lmgate.profiles.*]` tables (study knobs
-    named in `knob_types` checked as those settings)."""
+    named in `knob_types` checked as those settings).
+
+    `extends = "x"` means the profile the project calls x: its own table when it has one
+    (wherever in the file), else the built-in x. A table named like a built-in and without
+    `extends` extends that built-in. The result does not depend on the tables' order, and
+    errors are found in name order, so the same tables give the same error."""
+    parents = {name: _parent(name, tables[name], source) for name in sorted(tables)}
     profiles = dict(BUILTIN)
-    pending = dict(tables)
-    while pending:
-        progressed = False
-        for name, table in list(pending.items()):
-            where = f"[tool.lmgate.profiles.{name}] in {source}"
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{where} must be a table")
-            unknown = sorted(set(table) - set(PROFILE_KEYS))
-            if unknown:
-                raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(PROFILE_KEYS)}"
-                                  " (study knobs go under .studies.<study>)")
-            parent = table.get("extends", name if name in BUILTIN else None)
-            if parent is not None and not isinstance(parent, str):
-                raise ConfigError(f"{where}: extends must be a profile name, not {parent!r}")
-            if parent is not None and parent not in profiles:
-                if parent not in pending or parent == name:
-                    raise ConfigError(f"{where}: extends unknown profile {parent!r}; known: "
-                                      f"{sorted(set(profiles) | set(pending))}")
-                continue  # its parent is defined later in the file
-            base = profiles[parent] if parent else Profile(name, TrainConfig())
-            train = table.get("train", {})
-            if not isinstance(train, Mapping):
-                raise ConfigError(f"{where}: train must be a table of training settings")
-            try:
-                train_config = base.train.replace(**train)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}.train: {exc}") from None
-            studies = table.get("studies", {})
-            if not isinstance(studies, Mapping):
-                raise ConfigError(f"{where}: studies must be a table of study tables "
-                                  f"([tool.lmgate.profiles.{name}.studies.<study>]), not "
-                                  f"{studies!r}")
-            claims = table.get("claims", base.claims)
-            if claims not in CLAIM_MODES:
-                raise ConfigError(f"{where}: claims must be one of {CLAIM_MODES}, not {claims!r}")
-            description = table.get("description", "")
-            if not isinstance(description, str):
-                raise ConfigError(f"{where}: description must be a string")
-            try:
-                merged = _merge(base.studies, studies, knob_types)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
-            profiles[name] = Profile(name, train_config, merged, source, claims, description)
-            del pending[name]
-            progressed = True
-        if not progressed:
-            raise ConfigError(f"profiles in {source} extend each other in a cycle: {sorted(pending)}")
+    done: set[str] = set()
+    for name in sorted(tables):
+        chain = [name]            # name, its parent, the parent's parent... down to a known one
+        while True:
+            parent = parents[chain[-1]]
+            if parent is None or parent in done or (
+                    parent == chain[-1] and parent in BUILTIN) or parent not in tables:
+                break
+            if parent in chain:
+                cycle = chain[chain.index(parent):] + [parent]
+                raise ConfigError(f"profiles in {source} extend each other in a cycle: "
+                                  f"{' -> '.join(cycle)}" if len(cycle) > 2 else
+                                  f"[tool.lmgate.profiles.{parent}] in {source} extends itself")
+            chain.append(parent)
+        for child in reversed(chain):
+            parent = parents[child]
+            if parent is not None and parent not in tables and parent not in BUILTIN:
+                raise ConfigError(f"[tool.lmgate.profiles.{child}] in {source}: extends unknown "
+                                  f"profile {parent!r}; known: "
+                                  f"{sorted(set(BUILTIN) | set(tables))}")
+            base = (BUILTIN[parent] if parent == child or parent not in tables else
+                    profiles[parent]) if parent is not None else Profile(child, TrainConfig())
+            profiles[child] = _profile(child, tables[child], base, source, knob_types)
+            done.add(child)
     return profiles
+
+
+def _parent(name: str, table: Any, source: str) -> str | None:
+    """The name table `name` extends (None: none), after checking the table's keys."""
+    where = f"[tool.lmgate.profiles.{name}] in {source}"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - set(PROFILE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(PROFILE_KEYS)}"
+                          " (study knobs go under .studies.<study>)")
+    parent = table.get("extends", name if name in BUILTIN else None)
+    if parent is not None and not isinstance(parent, str):
+        raise ConfigError(f"{where}: extends must be a profile name, not {parent!r}")
+    return parent
+
+
+def _profile(name: str, table: Mapping[str, Any], base: Profile, source: str,
+             knob_types: Mapping[str, str] | None) -> Profile:
+    """Profile `name`: `base` with the settings of its table applied."""
+    where = f"[tool.lmgate.profiles.{name}] in {source}"
+    train = table.get("train", {})
+    if not isinstance(train, Mapping):
+        raise ConfigError(f"{where}: train must be a table of training settings")
+    try:
+        train_config = base.train.replace(**train)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.train: {exc}") from None
+    studies = table.get("studies", {})
+    if not isinstance(studies, Mapping):
+        raise ConfigError(f"{where}: studies must be a table of study tables "
+                          f"([tool.lmgate.profiles.{name}.studies.<study>]), not {studies!r}")
+    claims = table.get("claims", base.claims)
+    if claims not in CLAIM_MODES:
+        raise ConfigError(f"{where}: claims must be one of {CLAIM_MODES}, not {claims!r}")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{where}: description must be a string")
+    try:
+        merged = _merge(base.studies, studies, knob_types)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return Profile(name, train_config, merged, source, claims, description)
 
 
 def load_profiles(pyproject: str | Path | None) -> dict[str, Profile]:

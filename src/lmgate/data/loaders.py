@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -44,12 +45,34 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read as {path.suffix or 'a table'}: {exc}") from None
     if frame.columns.empty:
         raise DataError(f"data file {path} has no columns")
+    _refuse_duplicate_columns(list(frame.columns), str(path))
     return frame
+
+
+def _refuse_duplicate_columns(columns: Sequence, where: str) -> None:
+    """Two columns of one name: which one holds the data would be a guess."""
+    seen: set = set()
+    twice = [c for c in columns if c in seen or seen.add(c)]
+    if twice:
+        raise DataError(f"{where}: column {twice[0]!r} appears twice; rename one of them")
+
+
+DATA_MAX_BYTES = 8 * 2**30
+
+
+def _check_json_lines(path: Path) -> None:
+    """Each line of a JSON-lines file names each key once (pandas keeps the last silently)."""
+    from lmgate.core.bounded_json import read_jsonl_bounded
+
+    # pandas reads integers of up to 19 digits; data files may be large.
+    read_jsonl_bounded(path, what="data file", error=DataError, nonfinite=True,
+                       max_int_digits=19, max_bytes=DATA_MAX_BYTES)
 
 
 def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
+        _check_json_lines(path)
         return pd.read_json(path, lines=True, dtype=False)
     if suffix == ".tsv":
         # GLUE/Touché TSVs are unquoted: a stray '"' must stay part of the text.
@@ -72,6 +95,7 @@ def _check_fields(path: Path, sep: str, quoting: int) -> None:
     with open(path, newline="", encoding="utf-8") as f:
         rows = csv.reader(f, delimiter=sep, quoting=quoting)
         header = next(rows, [])
+        _refuse_duplicate_columns(header, str(path))
         for row in rows:
             if row and len(row) != len(header):
                 raise DataError(f"{path}, line {rows.line_num}: {len(row)} fields, but the "
@@ -98,7 +122,15 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
     missing = [src for src in columns.values() if src not in frame.columns]
     if missing:
         raise DataError(f"{name}: column(s) {missing} not found; columns are {list(frame.columns)}")
+    _refuse_duplicate_columns(list(frame.columns), name)
+    sources = list(columns.values())
+    shared = next((src for src in sources if sources.count(src) > 1), None)
+    if shared is not None:
+        raise DataError(f"{name}: column {shared!r} is mapped to "
+                        f"{[dst for dst, src in columns.items() if src == shared]}; map each "
+                        "lmgate column from its own column")
     frame = frame.rename(columns={src: dst for dst, src in columns.items()})
+    _refuse_duplicate_columns(list(frame.columns), f"{name} (after columns={columns})")
     if TEXT not in frame.columns:
         raise DataError(f"{name}: missing column {TEXT!r}; columns are {list(frame.columns)}. "
                         "Map yours with columns={'text': 'your_column'}.")
@@ -134,6 +166,7 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
         names = ids.astype(int).map(dict(label_ids))
     else:
         names = frame[LABEL].astype(str)
+        _refuse_ambiguous_ids(names, labels, name)
         if not names.isin(labels).all() and names.str.fullmatch(r"-?\d+").all():
             # Plain integer ids that index the declared label set.
             names = names.astype(int).map(dict(enumerate(labels))).fillna(names)
@@ -155,6 +188,41 @@ def labeled(frame: pd.DataFrame, labels: Sequence[str], *, name: str = "data",
                         f"{list(labels)}")
     frame = frame.assign(**{LABEL: names.map(index).astype("int64")})
     return LabeledData(frame.reset_index(drop=True), labels, name)
+
+
+def _refuse_ambiguous_ids(values: pd.Series, labels: Sequence[str], name: str) -> None:
+    """When label names are integers too ("1".."5"), a column of integers is read as names
+    only if no value could be an id (some value is >= the number of labels) or reading it
+    as ids gives the same labels; otherwise which reading is meant is a guess: DataError
+    saying how to choose."""
+    if not any(_is_integer_text(label) for label in labels) or \
+            not values.str.fullmatch(r"-?\d+").all():
+        return
+    ids = values.map(lambda v: _small_int(v, len(labels)))
+    as_names, as_ids = values.isin(labels).all(), ids.notna().all()
+    if as_names and (not as_ids or (ids.map(lambda i: labels[int(i)]) == values).all()):
+        return
+    seen = sorted(set(values), key=lambda v: (len(v.lstrip("-")), v))
+    shown = seen if len(seen) <= 12 else [*seen[:12], "..."]
+    raise DataError(
+        f"{name}: the label column holds integers {shown} and the label names {list(labels)} "
+        f"are integers too: lmgate does not guess whether they are names or ids. "
+        f"{'As names they are fine; as ids too, but they differ. ' if as_names and as_ids else ''}"
+        f"Say which: labeled(..., label_name_column={LABEL!r}) reads them as names, "
+        f"label_ids=dict(enumerate(labels)) as ids into the label set (or map them with "
+        f"label_ids={{id: name}})")
+
+
+def _is_integer_text(text: str) -> bool:
+    return re.fullmatch(r"-?\d+", str(text)) is not None
+
+
+def _small_int(text: str, size: int) -> int | None:
+    """`text` as an id into a label set of `size` labels, or None."""
+    if len(text) > 9:
+        return None
+    value = int(text)
+    return value if 0 <= value < size else None
 
 
 def data_dir(subdir: str = "", env: Mapping[str, str] | None = None) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmgate.core.bounded_json import read_json_bounded
 from lmgate.core.errors import DataError
 
 
@@ -21,9 +21,17 @@ class Question:
 
 def read_squad(path: str | Path) -> list[Question]:
     """SQuAD v1.1/v2.0 JSON (`data[].paragraphs[].qas[]`) as a flat list of questions."""
-    doc = json.loads(Path(path).read_text())
-    if "data" not in doc:
+    doc = read_json_bounded(path, what="SQuAD file", error=DataError, max_bytes=2**30)
+    if not isinstance(doc, dict) or "data" not in doc:
         raise DataError(f"{path}: not SQuAD JSON (no 'data' key)")
+    try:
+        return _questions(doc, path)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise DataError(f"{path}: not SQuAD JSON ({type(exc).__name__}: {exc}); expected "
+                        "data[].paragraphs[].qas[] with id, question, answers") from None
+
+
+def _questions(doc: dict, path: str | Path) -> list[Question]:
     out = []
     for article in doc["data"]:
         for para in article["paragraphs"]:

@@ -111,15 +111,39 @@ def option(config: pytest.Config, ini: str) -> str:
 
 
 def _number(config: pytest.Config, ini: str, flag: str, kind: type = float):
-    text = option(config, ini).strip()
+    return parse_number(option(config, ini), flag, kind)
+
+
+def parse_number(text: str, flag: str, kind: type = float):
+    """`text` as a finite float (or an int); ConfigError naming `flag` otherwise."""
+    text = text.strip()
+    shown = text if len(text) <= 40 else text[:40] + "..."
     try:
         value = kind(text)
     except ValueError:
         raise ConfigError(f"{flag} must be {'an integer' if kind is int else 'a number'}, "
-                          f"got {text!r}") from None
+                          f"got {shown!r}") from None
     if kind is float and not math.isfinite(value):
-        raise ConfigError(f"{flag} must be a finite number, got {text!r}")
+        raise ConfigError(f"{flag} must be a finite number, got {shown!r}")
     return value
+
+
+#: numpy and torch take unsigned 32-bit seeds: every seed of a run, seed .. seed+repeats-1,
+#: must be one.
+SEED_LIMIT = 2**32
+MAX_REPEATS = 1000
+
+
+def _seed(config: pytest.Config) -> int:
+    return parse_seed(option(config, "lmgate_seed"))
+
+
+def parse_seed(text: str) -> int:
+    """`--lmgate-seed`: an integer numpy and torch accept; ConfigError otherwise."""
+    seed = parse_number(text, "--lmgate-seed", int)
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"--lmgate-seed must be in [0, {SEED_LIMIT - 1}], got {seed}")
+    return seed
 
 
 def _switch(config: pytest.Config, ini: str, flag: str) -> bool:
@@ -149,8 +173,11 @@ class GateOptions:
 
 def gate_options(config: pytest.Config) -> GateOptions:
     repeats = _number(config, "lmgate_repeats", "--lmgate-repeats", int)
-    if repeats < 1:
-        raise ConfigError(f"--lmgate-repeats must be >= 1, got {repeats}")
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise ConfigError(f"--lmgate-repeats must be in [1, {MAX_REPEATS}], got {repeats}")
+    if _seed(config) + repeats > SEED_LIMIT:
+        raise ConfigError(f"--lmgate-seed {_seed(config)} with --lmgate-repeats {repeats} runs "
+                          f"seeds past {SEED_LIMIT - 1}, the largest numpy and torch take")
     baseline = option(config, "lmgate_baseline")
     path = (config.invocation_params.dir / baseline) if baseline else None
     update = bool(config.getoption("lmgate_update_baseline"))
@@ -254,7 +281,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings(
             profile=get_profile(option(config, "lmgate_profile"), profiles),
             device=_device(config),
-            seed=_number(config, "lmgate_seed", "--lmgate-seed", int),
+            seed=_seed(config),
             results_dir=_results_dir(config),
             langs=split_csv(option(config, "lmgate_lang")),
             models=split_csv(option(config, "lmgate_model")),

@@ -33,11 +33,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "shards' results folders with `lmgate merge`")
 
 
+#: More shards than any CI matrix runs; dealing cases to N shards costs memory in N.
+MAX_SHARDS = 10_000
+
+
 def parse_shard(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise pytest.UsageError(f"lmgate: --lmgate-shard must be I/N with 1 <= I <= N, got "
-                                f"{text!r}")
+    """`I/N` read as two ASCII integers with 1 <= I <= N <= MAX_SHARDS; a usage error
+    otherwise (checked at configure, before collection)."""
+    match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", text or "")
+    if not match or not 1 <= int(match[1]) <= int(match[2]) <= MAX_SHARDS:
+        shown = text if len(text or "") <= 40 else text[:40] + "..."
+        raise pytest.UsageError(f"lmgate: --lmgate-shard must be I/N with 1 <= I <= N <= "
+                                f"{MAX_SHARDS}, got {shown!r}")
     return int(match[1]), int(match[2])
 
 
@@ -65,6 +72,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here too, so --strict-markers accepts it where pytest-xdist is not installed.
     config.addinivalue_line("markers", "xdist_group(name): cases of one model share an xdist "
                                        "worker under --dist loadgroup (added by lmgate)")
+    if config.getoption("lmgate_shard", None) is not None:
+        parse_shard(config.getoption("lmgate_shard"))   # a bad I/N stops the run before collection
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         return
