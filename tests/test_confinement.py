@@ -440,3 +440,31 @@ def test_an_update_that_cannot_write_its_predictions_keeps_the_old_pair(pytester
     assert "could not be written" in result.stdout.str() and "unchanged" in result.stdout.str()
     assert {p.name: p.read_bytes() for p in (base, predictions_path(base))} == before
     assert pytester.runpytest(*args).ret == pytest.ExitCode.TESTS_FAILED   # 600 flips: caught
+
+
+def test_a_run_that_records_nothing_and_cannot_clear_the_folder_says_so(pytester, monkeypatch):
+    """The last run's results go when a run records nothing; when they cannot, a line says so
+    (not a traceback) and the folder keeps them all."""
+    pytester.makepyfile(test_one="import os\n\ndef test_one(record):\n"
+                                 "    if not os.environ.get('NONE'):\n        record(exact=1.0)\n")
+    assert pytester.runpytest("-p", "no:cacheprovider").ret == 0
+    folder = pytester.path / "lmgate-results"
+    before = published(folder)
+    real = {name: getattr(os, name) for name in ("replace", "unlink")}
+
+    def refusing(name):
+        def call(path, *rest, **kwargs):
+            if Path(path).parent == folder and not Path(path).name.startswith("."):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real[name](path, *rest, **kwargs)
+        return call
+
+    monkeypatch.setenv("NONE", "1")
+    for name in real:
+        monkeypatch.setattr(os, name, refusing(name))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    for name, call in real.items():
+        monkeypatch.setattr(os, name, call)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    assert "keeps the previous run's complete set" in result.stdout.str()
+    assert published(folder) == before

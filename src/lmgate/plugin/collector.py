@@ -165,14 +165,14 @@ class Collector:
         """Publish this run's files as the results folder's set (lmgate.core.folder)."""
         from lmgate.core.folder import owned, publish
 
-        if not self.rows:   # the last run's results go; a plain pytest run creates nothing
-            self.written = []
-            if self.out.is_dir() and owned(self.out):
-                publish(self.out, lambda stage: [])
-            return
         from lmgate.report.writers import write_folder
 
         try:
+            if not self.rows:   # the last run's results go; a plain pytest run creates nothing
+                self.written = []
+                if self.out.is_dir() and owned(self.out):
+                    publish(self.out, lambda stage: [])
+                return
             self.written = publish(self.out, lambda stage: write_folder(
                 stage, self.rows, self.predictions, sections, self.sections, self.claims,
                 self._header(), with_plots=self._plots()))
