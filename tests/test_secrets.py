@@ -286,3 +286,13 @@ def test_a_json_file_stays_json_once_redacted(monkeypatch, secret, doc, form):
     assert secret not in masked
     assert json.loads(masked).keys() == json.loads(text).keys() - {form.format(secret)} | {
         redact(form.format(secret))}
+
+
+def test_a_key_pasted_where_its_variable_name_goes_is_not_echoed():
+    from lmgate.core.errors import ConfigError
+    from lmgate.models.endpoint import Endpoint
+
+    key = "sk-live-" + secrets.token_hex(4)
+    with pytest.raises(ConfigError, match="must be an environment variable's name") as error:
+        Endpoint("http://127.0.0.1:1/v1", "m", api_key_env=key)
+    assert key not in str(error.value) and "got '***'" in str(error.value)

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lmgate.core.cache import RunCache, content_key
 from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
-from lmgate.core.redact import redact_bytes, register_env
+from lmgate.core.redact import redact_bytes, register, register_env
 from lmgate.models.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
                                    continuation_score, listed_models, parse_body,
                                    prompt_logprobs)
@@ -89,6 +89,7 @@ class Endpoint:
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError(f"{where}: model must name the served model")
         if self.api_key_env is not None and not _ENV_NAME.match(str(self.api_key_env)):
+            register(str(self.api_key_env))   # likely the key itself: masked in this error
             raise ConfigError(f"{where}: api_key_env must be an environment variable's name, "
                               f"got {self.api_key_env!r} (the key itself never goes in a file)")
         for name, low in (("max_concurrency", 1), ("max_retries", 0)):
