@@ -326,6 +326,14 @@ def test_evaluate_records_metrics_and_caches_predictions(lm, tmp_path):
     score = clf.evaluate(data, "score")
     assert score["invalid_rate"] == 0.0
     assert 0 <= agreement(first, score) <= 1
+    # The cost in tokens, counted by the model's tokenizer (a cached replay costs the same).
+    prompt_tokens = sum(len(p) for p in clf._encode_prompts(TEXTS))
+    answers = sum(len(lm.tokenizer(a, add_special_tokens=False)["input_ids"])
+                  for a in clf.predict(TEXTS, "generate").answers)
+    assert first.info["input_tokens"] == again.info["input_tokens"] == prompt_tokens
+    assert first.info["output_tokens"] == answers > 0
+    assert score.info["input_tokens"] == prompt_tokens + len(TEXTS) * sum(
+        len(c) for c in clf._candidate_ids) and score.info["output_tokens"] == 0
 
 
 def test_draw_shots_is_seeded_and_spread_over_labels():

@@ -258,6 +258,24 @@ class ZeroShotClassifier:
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers, rechecked=len(close) / len(prompts))
 
+    def token_counts(self, texts: Sequence[str], mode: str,
+                     answers: Sequence[str] | None) -> dict[str, int]:
+        """What classifying `texts` costs in tokens, counted by the model's tokenizer: the
+        prompts (truncated as they are scored) and, in score mode, every label's answer after
+        each prompt as input; the generated answers as output. A served model's tokenizer is
+        the server's: its counts are the server's to report (none here)."""
+        if self._served:
+            return {}
+        prompts = self._encode_prompts(texts)
+        inputs = sum(len(p) for p in prompts)
+        outputs = 0
+        if mode == "score":
+            inputs += len(prompts) * sum(len(c) for c in self._candidate_ids)
+        elif answers is not None:
+            tok = self.lm.tokenizer
+            outputs = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        return {"input_tokens": int(inputs), "output_tokens": int(outputs)}
+
     def parse(self, answer: str) -> int:
         """The label whose verbaliser starts the answer (or that the answer starts, when
         generation stopped early); INVALID if none does or another label is named too."""
@@ -325,6 +343,7 @@ class ZeroShotClassifier:
         if out.answers is not None:
             info["answer_counts"] = {str(a): int(c) for a, c in
                                      zip(*np.unique(out.answers, return_counts=True))}
+        info.update(self.token_counts(data.texts, mode, out.answers))
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
                           info={**info, "notes": list(data.notes)}, metrics=metrics,
