@@ -67,7 +67,7 @@ def remove(path: Path) -> None:
 
 
 def link(src: Path, dst: Path) -> None:
-    os.link(src, dst, follow_symlinks=False)
+    os.link(src, dst)
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -78,15 +78,16 @@ def write_target(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def make_dirs(path: Path) -> list[Path]:
-    """Create `path` and its missing parents; the folders created, outermost first."""
+def make_dirs(path: Path, made: list[Path] | None = None) -> list[Path]:
+    """Create `path` and its missing parents; the folders created, outermost first (also
+    appended to `made` as they are, so a caller knows them when a later one fails)."""
+    made = [] if made is None else made
     missing = []
     while not path.is_dir():
         missing.append(path)
         if path.parent == path:
             break
         path = path.parent
-    made = []
     for folder in reversed(missing):
         try:
             make_dir(folder)
@@ -106,10 +107,8 @@ def temp_beside(path: Path, tag: str = "tmp") -> Path:
 def _discard(path: Path) -> None:
     try:
         remove(path)
-    except FileNotFoundError:
-        pass
     except OSError:
-        pass   # a temp file left behind is clutter, not a wrong file
+        pass   # gone already, or a temp file left behind: clutter, not a wrong file
 
 
 class Journal:
@@ -125,7 +124,7 @@ class Journal:
 
     def replace(self, src: Path, dst: Path) -> None:
         """Rename `src` over `dst`."""
-        self.made += make_dirs(dst.parent)
+        make_dirs(dst.parent, self.made)
         kept = self._keep(dst, move=False) if dst.exists() else None
         try:
             rename(src, dst)
@@ -141,7 +140,7 @@ class Journal:
 
     def _keep(self, path: Path, move: bool) -> Path:
         kept = self.backup(path)
-        self.made += make_dirs(kept.parent)
+        make_dirs(kept.parent, self.made)
         if move:
             rename(path, kept)
         else:
