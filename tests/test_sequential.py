@@ -129,9 +129,11 @@ def test_false_claims_stay_below_alpha_under_continuous_monitoring():
     assert held / replicates <= 0.05
 
 
-def test_the_betting_confidence_sequence_matches_confseq():
+def test_the_betting_confidence_sequence_matches_confseq(monkeypatch):
     """The hedged-capital betting CS with predictable plug-in bets (Waudby-Smith & Ramdas
     2023), against the implementation of the method's authors."""
+    # confseq 0.0.11 still names np.float_, which NumPy 2 removed: restored for its import.
+    monkeypatch.setattr(np, "float_", np.float64, raising=False)
     betting = pytest.importorskip("confseq.betting", reason="confseq needs Boost headers "
                                   "(libboost-dev) to build; .ci/run installs both")
     x = np.random.default_rng(4).beta(2, 5, 300)
