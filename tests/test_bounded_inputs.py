@@ -364,3 +364,21 @@ def test_fuzz_profile_tables_resolve_the_same_in_any_order(tables, data):
         return BUILTIN[name].train.epochs if parent == name else epochs(parent, (*seen, name))
 
     assert {n: e for n, (e, _) in results[0].items()} == {n: epochs(n) for n in results[0]}
+
+
+@pytest.mark.parametrize("toml, words", [
+    ("[tool.lmgate.profiles.nightly.train]\nepochs = %s\n" % ("9" * 401), "more than 20 digits"),
+    ("[tool.lmgate.profiles.nightly.studies.s]\nk = %s\n" % ("1" * 5001), "4300 digits"),
+    ("[tool.lmgate.profiles.nightly.studies.s]\nk = %s1%s\n" % ("[" * 100, "]" * 100),
+     "nested more than 64"),
+    ("[tool.lmgate.profiles.nightly.studies.s]\nk = %s1%s\n" % ("[" * 100_000, "]" * 100_000),
+     "nested too deep"),
+], ids=["401-digits", "5001-digits", "100-deep", "100000-deep"])
+def test_a_pyproject_lmgate_cannot_hold_is_a_config_error(tmp_path, toml, words):
+    from lmgate.core.profiles import load_profiles
+
+    (tmp_path / "pyproject.toml").write_text(toml)
+    with pytest.raises(ConfigError) as error:
+        load_profiles(tmp_path / "pyproject.toml")
+    assert "pyproject.toml" in str(error.value) and words in str(error.value)
+

@@ -138,6 +138,24 @@ def _check_walk(doc: Any, max_depth: int, strings: bool) -> None:
                                  "which is not text") from None
 
 
+def check_limits(doc: Any, *, max_depth: int = MAX_DEPTH,
+                 max_int_digits: int = MAX_INT_DIGITS) -> None:
+    """The limits of `read_json_bounded` on an already parsed document (a TOML table):
+    ValueError saying which is exceeded."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            if depth > max_depth:
+                raise ValueError(f"nested more than {max_depth} levels deep")
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool) and \
+                abs(value) >= 10 ** max_int_digits:
+            raise ValueError(f"an integer of more than {max_int_digits} digits")
+
+
 def _short(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 

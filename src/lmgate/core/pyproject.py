@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lmgate.core.bounded_json import check_limits
 from lmgate.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -36,10 +37,17 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
             doc = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        except (ValueError, RecursionError):   # an integer of thousands of digits, deep nesting
+            raise ConfigError(f"{path}: TOML lmgate cannot hold (an integer of more than 4300 "
+                              "digits, or arrays nested too deep)") from None
     tool = doc.get("tool", {})
     table = tool.get("lmgate", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.lmgate] must be a table, not {table!r}")
+    try:
+        check_limits(table)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [tool.lmgate] is beyond what lmgate reads: {exc}") from None
     return table
 
 
