@@ -23,7 +23,7 @@ from lmgate.gate.render import markdown
 from lmgate.plugin.options import SEED_LIMIT, parse_seed
 from lmgate.plugin.scaleout import MAX_SHARDS, parse_shard
 
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 KEY = "test_study.py::test_x::model::accuracy"
@@ -382,3 +382,25 @@ def test_a_pyproject_lmgate_cannot_hold_is_a_config_error(tmp_path, toml, words)
         load_profiles(tmp_path / "pyproject.toml")
     assert "pyproject.toml" in str(error.value) and words in str(error.value)
 
+
+
+# ---- results folders (`lmgate compare`, `lmgate merge`) ------------------------------------
+ROW = ('{"nodeid": "t.py::a", "result": "m", "record_id": "r1", "params": {"seed": 0}, '
+       '"metrics": {"accuracy": %s}, "info": %s}')
+
+
+@FUZZ
+@given(lines=st.lists(st.one_of(
+    st.tuples(json_text, json_text).map(lambda t: ROW % t),
+    json_text.map(lambda t: ROW % ("0.5", "{}") + "," + t),
+    st.binary(max_size=20).map(lambda b: b.decode("latin-1"))), min_size=1, max_size=3))
+def test_fuzz_results_folders_are_refused_clearly_or_compared(tmp_path_factory, lines):
+    from lmgate.cli import main as lmgate_cli
+
+    root = tmp_path_factory.mktemp("r")
+    for name in ("old", "new"):
+        (root / name).mkdir()
+        (root / name / "results.jsonl").write_bytes(
+            "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
+    assert lmgate_cli(["compare", str(root / "old"), str(root / "new")]) in (0, 1, 2)
+    assert lmgate_cli(["merge", str(root / "old"), "--out", str(root / "m")]) in (0, 2)
