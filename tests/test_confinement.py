@@ -468,3 +468,46 @@ def test_a_run_that_records_nothing_and_cannot_clear_the_folder_says_so(pytester
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     assert "keeps the previous run's complete set" in result.stdout.str()
     assert published(folder) == before
+
+
+def test_a_publish_killed_at_any_step_is_undone_by_the_next(tmp_path):
+    """kill -9 (os._exit in a forked child) at each file-system change of a publish in turn:
+    the next publish first puts the previous complete set back (or keeps the new complete
+    one), and leaves no working folder behind."""
+    from lmgate.core.folder import recover_killed_publish
+
+    steps = _publish_steps(tmp_path)
+    for k in range(1, steps + 1):
+        folder = tmp_path / f"k{k}"
+        publish(folder, _build(OLD))
+        child = os.fork()
+        if child == 0:   # pragma: no cover (the child never returns)
+            try:
+                faults = Faults(k)
+                faults.wrap = lambda real, faults=faults: _killing(real, faults)
+                with faults.active():
+                    publish(folder, _build(NEW))
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        recover_killed_publish(folder)
+        assert published(folder) in (_encoded(OLD), _encoded(NEW)), k
+        assert set(published(folder)) <= owned(folder), k
+        publish(folder, _build(NEW))
+        assert published(folder) == _encoded(NEW), k
+        assert not [p for p in folder.iterdir() if p.name.startswith(".lmgate-p")], k
+
+
+def _killing(real, faults):
+    """`real`, counted like Faults.wrap, that ends the process at the faults' first call."""
+    counted = Faults.wrap(faults, real)
+
+    def call(*args, **kwargs):
+        if faults.calls + 1 == faults.first and (real is not _OS_OPEN or args[1] & (
+                os.O_CREAT | os.O_WRONLY | os.O_RDWR)):
+            os._exit(9)
+        return counted(*args, **kwargs)
+    return call
+
+
+_OS_OPEN = os.open

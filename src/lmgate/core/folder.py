@@ -128,6 +128,7 @@ def publish(folder: Path, build: Callable[[Path], Iterable[Path]]) -> list[Path]
     published paths. `build` returns the files it wrote, under `staging`. A failure at any
     step leaves the previous complete set (TornWrite where undoing failed too)."""
     folder.mkdir(parents=True, exist_ok=True)
+    recover_killed_publish(folder)
     _remove_dead_staging(folder)
     stage = folder / f"{STAGING_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
     aside = folder / f".lmgate-previous-{os.getpid()}-{os.urandom(4).hex()}"
@@ -160,7 +161,8 @@ def _swap_in(folder: Path, stage: Path, aside: Path, previous: set[str], new: li
     journal = Journal(lambda path: aside / path.relative_to(folder))
     listed = False
     try:
-        _write_manifest(folder, sorted(previous | set(new)), "publishing")
+        _write_manifest(folder, sorted(previous | set(new)), "publishing",
+                        previous=sorted(previous), aside=aside.name)
         listed = True
         for name in new:
             journal.replace(stage / name, folder / name)
@@ -184,9 +186,47 @@ def _swap_in(folder: Path, stage: Path, aside: Path, previous: set[str], new: li
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _write_manifest(folder: Path, files: list[str], state: str) -> None:
-    atomic_write_text(folder / MANIFEST, json.dumps({"files": files, "state": state},
+def _write_manifest(folder: Path, files: list[str], state: str, **more: object) -> None:
+    atomic_write_text(folder / MANIFEST, json.dumps({"files": files, "state": state, **more},
                                                     indent=1) + "\n", follow_links=False)
+
+
+_ASIDE = re.compile(r"\.lmgate-previous-(\d+)-[0-9a-f]+")
+
+
+def recover_killed_publish(folder: Path) -> None:
+    """Undo a publish that was killed midway (kill -9, a power cut: its manifest still says
+    "publishing"): the previous set comes back from the folder it was moved aside to, and the
+    files only the new set had go. Nothing through a symbolic link is touched."""
+    try:
+        doc = read_json_bounded(folder / MANIFEST, what="manifest")
+    except (OSError, ValueError):
+        return   # none, or damaged: owned() says so
+    if not isinstance(doc, dict) or doc.get("state") != "publishing":
+        return
+    previous, aside = doc.get("previous"), doc.get("aside")
+    match = _ASIDE.fullmatch(aside) if isinstance(aside, str) else None
+    if not isinstance(previous, list) or match is None:
+        return   # an older lmgate's manifest: it lists every file, which is what matters
+    pid = int(match.group(1))
+    if pid != os.getpid() and pid_alive(pid):
+        return   # being published right now
+    listed, previous = owned(folder), {n for n in previous if isinstance(n, str) and _inside(n)}
+    aside_dir = folder / match.group(0)
+    safe = lambda name: _first_link(folder, name) is None   # noqa: E731
+    for name in sorted(listed - previous):
+        if safe(name) and (folder / name).is_file():
+            io.remove(folder / name)
+    if aside_dir.is_dir() and not aside_dir.is_symlink():
+        for name in sorted(previous):
+            kept = aside_dir / name
+            if safe(name) and _first_link(aside_dir, name) is None and kept.is_file():
+                io.make_dirs((folder / name).parent)
+                io.rename(kept, folder / name)
+    for name in sorted(listed - previous):
+        _remove_empty_parents(folder, folder / name)
+    _write_manifest(folder, sorted(previous), "complete")
+    shutil.rmtree(aside_dir, ignore_errors=True)
 
 
 def _inside(name: str) -> bool:
@@ -205,11 +245,12 @@ def _remove_empty_parents(folder: Path, path: Path) -> None:
 
 
 def _remove_dead_staging(folder: Path) -> None:
-    """Staging folders of runs that died (killed, power cut) before they could clean up."""
-    for stale in folder.glob(f"{STAGING_PREFIX}*"):
+    """Staging folders (and folders of a previous set moved aside) of runs that died (killed,
+    power cut) before they could clean up; called once a killed publish is undone."""
+    for stale in [*folder.glob(f"{STAGING_PREFIX}*"), *folder.glob(".lmgate-previous-*")]:
         if stale.is_symlink():
             continue
-        pid = stale.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        pid = stale.name.split("-")[2]   # .lmgate-<staging|previous>-<pid>-<random>
         if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
 
