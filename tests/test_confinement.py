@@ -26,10 +26,10 @@ def _build(files):
     return lambda stage: [atomic_write_text(stage / name, text) for name, text in files.items()]
 
 
-def _manifest(folder, names):
+def _manifest(folder, names, **more):
     import json
 
-    (folder / MANIFEST).write_text(json.dumps({"files": names, "state": "complete"}))
+    (folder / MANIFEST).write_text(json.dumps({"files": names, "state": "complete", **more}))
 
 
 def snapshot(root: Path) -> dict[str, object]:
@@ -111,7 +111,9 @@ def test_the_plugin_stops_before_any_test_when_its_folder_links_outside(pytester
 
 NAMES = st.sampled_from(["a", "plots", "link", "results.jsonl", "b.png"])
 RELPATHS = st.lists(NAMES, min_size=1, max_size=2).map("/".join)
-ENTRY = st.tuples(st.one_of(NAMES, RELPATHS), st.sampled_from(
+ASIDE = f".lmgate-previous-{os.getpid()}-ab"   # a killed publish's, undone by the next one
+ENTRY = st.tuples(st.one_of(NAMES, RELPATHS, st.just(ASIDE), NAMES.map(f"{ASIDE}/".__add__)),
+                  st.sampled_from(
     ["file", "dir", "link-out-dir", "link-out-dir", "link-out-file", "link-in", "link-up"]))
 # Manifest entries: any path, one under a folder the tree may have made a link, or escaping.
 LISTED = st.one_of(RELPATHS, st.tuples(st.sampled_from(["plots", "link", "a"]), NAMES).map(
@@ -122,14 +124,18 @@ NEW_SET = st.lists(st.sampled_from([*RESULT_FILES, "plots/b.png", "plots/a/b.png
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tree=st.lists(ENTRY, max_size=6), manifest=st.lists(LISTED, max_size=6), new=NEW_SET)
-@example(tree=[("link", "link-out-dir")], manifest=["link/a"], new=["results.jsonl"])
-@example(tree=[("plots", "link-out-dir")], manifest=["plots/a"], new=["plots/b.png"])
+@given(tree=st.lists(ENTRY, max_size=6), manifest=st.lists(LISTED, max_size=6), new=NEW_SET,
+       killed=st.none() | st.lists(LISTED, max_size=4))
+@example(tree=[("link", "link-out-dir")], manifest=["link/a"], new=["results.jsonl"],
+         killed=None)
+@example(tree=[("plots", "link-out-dir")], manifest=["plots/a"], new=["plots/b.png"],
+         killed=None)
 def test_publishing_never_touches_anything_outside_the_folder(tmp_path_factory, tree, manifest,
-                                                              new):
+                                                              new, killed):
     """For any tree of files, folders and links (into the folder, out of it, to its parent)
     and any manifest (names in it, under its entries, or escaping it): what lies outside is
-    the same after the pre-run check and publishing."""
+    the same after the pre-run check and publishing (`killed`: the manifest is one of a
+    publish killed midway, with this previous set, which publishing first undoes)."""
     root = tmp_path_factory.mktemp("prop")
     outside, folder = root / "outside", root / "results"
     (outside / "d").mkdir(parents=True)
@@ -150,7 +156,8 @@ def test_publishing_never_touches_anything_outside_the_folder(tmp_path_factory, 
             else:
                 path.symlink_to(targets[kind])
     with contextlib.suppress(OSError):
-        _manifest(folder, manifest)
+        _manifest(folder, manifest, **({} if killed is None else {
+            "state": "publishing", "previous": killed, "aside": ASIDE}))
     before = snapshot(outside)
     with contextlib.suppress(ConfigError):
         foreign_results(folder)
