@@ -165,7 +165,8 @@ def _text(data: bytes, path: Path, what: str, error: type[LmgateError]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise error(f"{what} {path}, line {line}: not valid UTF-8") from None
+        raise error(f"{what} {path}, line {line} (byte {exc.start}): not valid UTF-8; save "
+                    "it as UTF-8") from None
 
 
 def read_json_bounded(path: str | os.PathLike, *, what: str, max_bytes: int = MAX_BYTES,
@@ -202,5 +203,5 @@ def read_jsonl_bounded(path: str | os.PathLike, *, what: str, max_bytes: int = M
                                               max_int_digits=max_int_digits,
                                               nonfinite=nonfinite)))
         except ValueError as exc:
-            raise error(f"{what} {path}, line {number}: {exc}") from None
+            raise error(f"{what} {path}, line {number}: malformed ({exc})") from None
     return out
