@@ -1,0 +1,130 @@
+"""mkdocs hooks: reference pages generated from the code, so that they cannot go stale.
+
+A page holds a placeholder comment; `on_page_markdown` replaces it before Markdown (and
+mkdocstrings) run:
+
+- `<!-- lmgate:options -->`: every option and ini key the plugin registers, from the plugin
+  modules' own `pytest_addoption` hooks run against a real pytest parser;
+- `<!-- lmgate:api -->`: a mkdocstrings block per module of `lmgate._EXPORTS` (the public API);
+- `<!-- lmgate:cli -->`: the `--help` of `lmgate` and of each subcommand;
+- `<!-- lmgate:include PATH -->`: a file of the repository (relative to its root), inlined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER = re.compile(r"<!-- lmgate:(?P<what>options|api|cli|include)(?: (?P<arg>\S+))? -->")
+INI_SUFFIX = re.compile(r" \(ini: [^)]*\)$")
+
+
+def _cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def options_markdown() -> str:
+    """Tables of the lmgate option group and of the ini keys lmgate registers."""
+    from _pytest.config.argparsing import Parser
+
+    import lmgate.plugin
+
+    parser = Parser(_ispytest=True)
+    for name in lmgate.plugin.pytest_plugins:
+        hook = getattr(importlib.import_module(name), "pytest_addoption", None)
+        if hook is not None:
+            hook(parser)
+    ini = dict(parser._inidict)  # name -> (help, type, default)
+    lines = ["| option | ini key | default | what it does |", "|---|---|---|---|"]
+    for option in parser.getgroup("lmgate").options:
+        attrs = option.attrs()
+        dest = attrs["dest"]
+        if attrs.get("action") == "store_true":
+            key, default = "", "off (a switch)"
+        elif dest in ini:
+            key, default = f"`{dest}`", ini[dest][2]
+        else:
+            key, default = "", attrs.get("default")
+        if isinstance(default, list):
+            default = ", ".join(default)
+        default = f"`{default}`" if default not in ("", None, "off (a switch)") else (
+            default or "unset")
+        help_text = INI_SUFFIX.sub("", attrs.get("help", ""))
+        lines.append(f"| `{' '.join(option.names())}` | {key} | {_cell(default)} | "
+                     f"{_cell(help_text)} |")
+    flags = {o.attrs()["dest"] for o in parser.getgroup("lmgate").options}
+    extra = [(name, spec) for name, spec in ini.items() if name not in flags]
+    if extra:
+        lines += ["", "Ini keys without a command-line option:", "",
+                  "| ini key | default | what it sets |", "|---|---|---|"]
+        for name, (help_text, _type, default) in extra:
+            shown = ", ".join(default) if isinstance(default, list) else default
+            lines.append(f"| `{name}` | {_cell(f'`{shown}`' if shown not in ('', None, []) else 'unset')}"
+                         f" | {_cell(help_text)} |")
+    return "\n".join(lines)
+
+
+def api_markdown() -> str:
+    """One mkdocstrings block per module that `import lmgate` exports names from."""
+    import lmgate
+
+    blocks = []
+    for module, names in lmgate._EXPORTS.items():
+        members = ", ".join(names)
+        blocks.append(f"::: {module}\n    options:\n      members: [{members}]\n"
+                      f"      show_root_full_path: true\n")
+    return "\n".join(blocks)
+
+
+def _help(argv: list[str]) -> str:
+    from lmgate.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(argv)
+    return out.getvalue().rstrip()
+
+
+def cli_markdown() -> str:
+    """`lmgate --help` and each subcommand's, as the installed command prints them."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "96"
+    try:
+        top = _help(["--help"])
+        commands = re.search(r"\{([a-z,-]+)\}", top)
+        parts = ["```text", "$ lmgate --help", top, "```"]
+        for command in (commands.group(1).split(",") if commands else []):
+            parts += ["", f"## lmgate {command}", "", "```text", f"$ lmgate {command} --help",
+                      _help([command, "--help"]), "```"]
+        return "\n".join(parts)
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def include_markdown(path: str) -> str:
+    target = (ROOT / path).resolve()
+    if ROOT not in target.parents:
+        raise ValueError(f"lmgate:include {path!r} is outside the repository")
+    return target.read_text(encoding="utf-8")
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    def expand(match: re.Match) -> str:
+        what, arg = match["what"], match["arg"]
+        if what == "options":
+            return options_markdown()
+        if what == "api":
+            return api_markdown()
+        if what == "cli":
+            return cli_markdown()
+        return include_markdown(arg)
+
+    return PLACEHOLDER.sub(expand, markdown)
