@@ -158,6 +158,39 @@ def test_fuzz_a_baseline_is_refused_clearly_or_judged(tmp_path_factory, body):
     markdown(report).encode("utf-8")
 
 
+small = st.one_of(st.integers(-2, 3), st.none(), st.text(max_size=2), st.booleans(),
+                  st.integers(10**18, 10**19))
+prediction_line = st.fixed_dictionaries(
+    {"key": st.just(KEY.rsplit("::", 1)[0]), "y_true": st.lists(small, max_size=4),
+     "y_pred": st.lists(small, max_size=4)},
+    optional={"seed": small, "labels": small,
+              "label_names": st.one_of(small, st.lists(small, max_size=3)),
+              "clusters": st.one_of(small, st.lists(small, max_size=4)),
+              "examples": st.one_of(small, st.lists(small, max_size=4))})
+
+
+@FUZZ
+@given(lines=st.lists(prediction_line, min_size=1, max_size=2))
+def test_fuzz_baseline_predictions_are_refused_clearly_or_judged(tmp_path_factory, lines):
+    """The side file's lines: a ConfigError naming it, or examples the gate's comparison and
+    flip report (first seed, against themselves) read without an exception."""
+    from lmgate.gate.flips import flips
+
+    folder = tmp_path_factory.mktemp("p")
+    (folder / "main.json").write_text(baseline_text())
+    (folder / "main.predictions.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines))
+    try:
+        baseline = load_baseline(folder / "main.json")
+    except ConfigError as exc:
+        assert "main.predictions.jsonl" in str(exc) and "\n" not in str(exc)
+        return
+    report = compare(baseline.entries, baseline.entries, baseline.examples, baseline.examples)
+    assert report.passed
+    flips(baseline.examples, baseline.examples)
+    markdown(report).encode("utf-8")
+
+
 # ---- the session reads it once, before any test -----------------------------------------------
 STUDY = '''
 import numpy as np

@@ -158,6 +158,7 @@ def _side_examples(side: Path) -> dict[str, list[dict]]:
                                  f"{len(item['y_pred'])} predictions")
             if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
                 raise ValueError("labels must be integer ids")
+            _check_example_fields(item)
             seed = json.dumps(item.get("seed"))
             if (key, seed) in seen:
                 raise ValueError(f"a second line for {key!r} with seed {seed}: one per seed")
@@ -168,6 +169,27 @@ def _side_examples(side: Path) -> dict[str, list[dict]]:
                               f"({type(exc).__name__}: {exc}); rewrite the baseline with "
                               "--lmgate-update-baseline") from None
     return dict(examples)
+
+
+def _check_example_fields(item: dict) -> None:
+    """What the gate reads of a predictions line beside y_true/y_pred, as lmgate writes it:
+    the label count, ids within it (a prediction may be -1, none), optional label names,
+    cluster ids and excerpts, one per example."""
+    n, size = item.get("labels"), len(item["y_true"])
+    if not (_is_int(n) and n >= 1):
+        raise ValueError(f"labels {n!r} must be the number of labels")
+    if not all(0 <= y < n for y in item["y_true"]) or not all(-1 <= y < n
+                                                            for y in item["y_pred"]):
+        raise ValueError(f"label ids must be in 0..{n - 1} (a prediction may be -1)")
+    names = item.get("label_names")
+    if names is not None and not (isinstance(names, list) and len(names) == n
+                                  and all(isinstance(x, str) for x in names)):
+        raise ValueError(f"label_names must be a list of {n} names")
+    for field, kinds in (("clusters", (str, int)), ("examples", (str,))):
+        values = item.get(field)
+        if values is not None and not (isinstance(values, list) and len(values) == size and
+                                       all(isinstance(v, kinds) for v in values)):
+            raise ValueError(f"{field} must be a list with one entry per example")
 
 
 def read_baseline(path: str | Path) -> tuple[dict[str, Measurement], dict[str, list[dict]]]:
