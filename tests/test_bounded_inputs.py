@@ -94,6 +94,8 @@ BAD_BASELINES = [
                    % (KEY, json.dumps(ENTRY))), "appears twice"),
     (baseline_text('{"value": 0.9, "values": [0.9, 0.9], "seeds": [1, 1]}'),
      "name a seed twice"),
+    (baseline_text().replace('"lmgate_baseline": 1', '"lmgate_baseline": true'),
+     "is not an lmgate baseline"),
 ]
 
 

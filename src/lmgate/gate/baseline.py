@@ -108,7 +108,8 @@ def load_baseline(path: str | Path) -> BaselineFile:
                           "--lmgate-update-baseline") from None
     except ConfigError as exc:
         raise ConfigError(f"{exc}; {rewrite}") from None
-    if not isinstance(doc, dict) or doc.get("lmgate_baseline") != FORMAT_VERSION:
+    version = doc.get("lmgate_baseline") if isinstance(doc, dict) else None
+    if type(version) is not int or version != FORMAT_VERSION:   # true and 1.0 are not 1
         raise ConfigError(f"{path} is not an lmgate baseline (an object with "
                           f"lmgate_baseline: {FORMAT_VERSION})")
     if not isinstance(doc.get("entries"), dict):
