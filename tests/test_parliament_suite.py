@@ -24,7 +24,10 @@ def run_suite(pytester, *args):
 def test_suite_runs_asserts_and_exports_on_touche_files(pytester, touche_dir, tmp_path):
     out = tmp_path / "results"
     result = run_suite(pytester, "--lmgate-data-dir", str(touche_dir), "--lmgate-results-dir", str(out))
-    result.assert_outcomes(passed=6)
+    # The small corpus's test split holds 4 speakers: resampled by speaker, 4 units are too
+    # few for any test at 5%, so the claims fail as unjudgeable (never pass on them).
+    result.assert_outcomes(passed=2, failed=4)
+    result.stdout.fnmatch_lines(["*too few examples to judge (n = 4; at least 5 needed*"])
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     decodings = {r["params"].get("decoding") for r in rows}
     assert {"score", "generate"} <= decodings

@@ -97,7 +97,7 @@ def test_exports_results_files(suite):
                 for p in case.iter("property")]
     assert "big.macro_f1" in per_test
     # One line per claim (verdict), then the report; the metric dump only with -v.
-    result.stdout.fnmatch_lines(["*lmgate results*", "PASS test_sentiment[[]en-big[]]",
+    result.stdout.fnmatch_lines(["*lmgate results*", "RECORDED (no claim) test_sentiment[[]en-big[]]",
                                  "report: *out/report.html*"])
     assert "macro_f1" not in result.stdout.str().split("lmgate results")[1]
     verbose = suite.runpytest("--lmgate-results-dir", "out", "-v")

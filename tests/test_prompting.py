@@ -343,3 +343,33 @@ def test_draw_shots_is_seeded_and_spread_over_labels():
     assert shots == draw_shots(data, 4, seed=3) and len(shots) == 4
     assert sorted(y for _, y in shots) == [0, 0, 1, 1]
     assert draw_shots(data, 0, seed=3) == []
+
+
+def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_claim_needs(
+        lm, tmp_path):
+    """Against a constant answer, the claim settles before every example is scored; a second
+    run reads the scored examples from the run cache instead of the model."""
+    from lmgate import EvalResult, assert_better
+    from lmgate.stats.sequential import SequentialPolicy
+
+    texts = [f"{t} ({i})" for i in range(24) for t in TEXTS[:5]]
+    labels = [1, 0, 1, 0, 1] * 24
+    data = LabeledData(pd.DataFrame({"text": texts, "label": labels}), LABELS, "reviews")
+    constant = EvalResult("always negative", LABELS, data.y, np.zeros(len(texts), dtype=int))
+    policy = SequentialPolicy(batch_size=10, min_examples=10)
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path), batch_size=10)
+    lazy = clf.lazy(data, "score")
+    cmp = assert_better(lazy, constant, "accuracy", sequential=policy)
+    assert cmp.stopped == "settled: held" and lazy.scored == cmp.examples_used < len(texts)
+    # The same examples scored in full agree with the lazy predictions.
+    full = clf.predict([texts[i] for i in range(len(texts))], "score").y_pred
+    scored = sorted(lazy._pred)
+    np.testing.assert_array_equal(full[scored], [lazy._pred[i] for i in scored])
+    # Resumed from the cache: the model is not asked again for what was scored.
+    calls = []
+    again = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path), batch_size=10)
+    original = again.predict
+    again.predict = lambda texts, *a, **k: calls.append(len(texts)) or original(texts, *a, **k)
+    assert assert_better(again.lazy(data, "score"), constant, "accuracy",
+                         sequential=policy).examples_used == cmp.examples_used
+    assert calls == []

@@ -57,8 +57,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Before any test runs: a recording test's parameter that lmgate's own recorded params
     would overwrite (`seed`), and invalid `lmgate_gate` settings, are usage errors naming the
     tests (a parametrised `seed` would be recorded as lmgate's seed, the same for every case)."""
-    from lmgate.gate.settings import gate_settings
-
     clashes, bad_gates = [], []
     for item in items:
         if "lmgate_record" in getattr(item, "fixturenames", ()):   # `record` or itself
@@ -67,6 +65,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 clashes.append(f"{item.nodeid} (parameter {', '.join(taken)})")
         marker = item.get_closest_marker("lmgate_gate")
         if marker is not None:
+            from lmgate.gate.settings import gate_settings   # numpy: only where a test gates
+
             try:
                 gate_settings(marker.kwargs)
             except ValueError as exc:

@@ -292,28 +292,43 @@ def _sequential(claim: str, a: Comparable, b: Comparable, metric: str, margin: f
     once settled; inconclusive when the examples or the budget run out first."""
     from lmgate.stats.paired import check_pair, shared_clusters
 
-    check_pair(a, b)
-    scores_a, clusters, scale = per_example_scores(a, metric)
-    scores_b, _, _ = per_example_scores(b, metric)
-    if scores_a.shape != scores_b.shape:
-        raise ValueError(f"cannot pair {a.name} and {b.name}: {scores_a.size} vs "
-                         f"{scores_b.size} per-example {metric} scores")
+    lazy = [r for r in (a, b) if hasattr(r, "scores_for")]
+    if lazy:   # a system scored on demand: pair by the examples' identity, not a Result
+        if a.examples_key() != b.examples_key():
+            raise ValueError(f"cannot pair {a.name} and {b.name}: they were not scored on "
+                             f"the same examples in the same order (n={a.n} vs n={b.n})")
+    else:
+        check_pair(a, b)
+
+    def scorer(result: Any) -> tuple[Callable[[np.ndarray], np.ndarray], Any, float]:
+        if hasattr(result, "scores_for"):
+            return (lambda index: result.scores_for(metric, index),
+                    getattr(result, "clusters", None), 1.0)
+        scores, clusters, scale = per_example_scores(result, metric)
+        return (lambda index: scores[index]), clusters, scale
+
+    score_a, clusters, scale = scorer(a)
+    score_b, clusters_b, _ = scorer(b)
     if clusters is None:
+        clusters = clusters_b
+    if clusters is None and not lazy:
         clusters = shared_clusters(a, b) if metric == "accuracy" else None
-    diffs = scores_a - scores_b
     if clusters is None:
-        units, sizes = diffs.size, None
+        units, sizes, members = a.n, None, None
 
         def diff_of(index: np.ndarray) -> np.ndarray:
-            return diffs[index]
+            return score_a(index) - score_b(index)
     else:
         _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
         sizes = np.bincount(inverse)
-        sums = np.bincount(inverse, weights=diffs)
         units = sizes.size
+        members = [np.flatnonzero(inverse == c) for c in range(units)]
 
         def diff_of(index: np.ndarray) -> np.ndarray:
-            return sums[index] / sizes[index]
+            rows = np.concatenate([members[c] for c in index])
+            diffs = score_a(rows) - score_b(rows)
+            owner = np.concatenate([np.full(sizes[c], k) for k, c in enumerate(index)])
+            return np.bincount(owner, weights=diffs, minlength=len(index)) / sizes[index]
     needed = min_units(alpha)
     scaled = [Hypothesis(h.side, h.bound / scale) for h in nulls]
     if units < needed:
@@ -322,10 +337,12 @@ def _sequential(claim: str, a: Comparable, b: Comparable, metric: str, margin: f
         out = run_sequential(diff_of, units, sizes, scaled,
                              lambda low, high: fails_when(low * scale, high * scale), alpha,
                              policy)
-    used = out.units_used if out else units
+    used = out.units_used if out else 0
     order = np.random.default_rng(policy.seed).permutation(units)[:used]
-    taken = order if sizes is None else np.flatnonzero(np.isin(inverse, order))
-    point_a, point_b = scale * float(scores_a[taken].mean()), scale * float(scores_b[taken].mean())
+    taken = order if members is None else np.concatenate([members[c] for c in order] or
+                                                         [np.empty(0, dtype=np.int64)])
+    point_a, point_b = ((scale * float(score_a(taken).mean()), scale * float(score_b(taken).mean()))
+                        if taken.size else (float("nan"), float("nan")))
     low, high = (out.cs_low, out.cs_high) if out else (-1.0, 1.0)
     cmp = Comparison(metric, a.name, b.name, point_a, point_b,
                      Interval(point_a - point_b, scale * low, scale * high, 1 - alpha), margin,
