@@ -6,9 +6,7 @@ refused; profiles resolved independently of their order in the file."""
 import json
 import os
 import threading
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -338,6 +336,14 @@ def test_duplicate_columns_in_a_data_file_are_refused(tmp_path, name, content):
     path.write_text(content)
     with pytest.raises(DataError, match="appears twice"):
         labeled(read_table(path), ("neg", "pos"))
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_data_file_that_is_a_folder_or_a_pipe_is_a_data_error(tmp_path, kind):
+    path = tmp_path / "train.csv"
+    path.mkdir() if kind == "folder" else os.mkfifo(path)
+    with pytest.raises(DataError, match="a folder" if kind == "folder" else "not a regular"):
+        read_table(path)
 
 
 def test_a_column_map_that_makes_two_columns_of_one_name_is_refused():

@@ -28,6 +28,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataUnavailable(f"data file {path} does not exist")
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+        raise DataError(f"data file {path} is {kind}; name a .csv, .tsv, .jsonl or .parquet file")
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty (0 bytes)")
     try:
