@@ -220,6 +220,29 @@ def study(pytester):
     return pytester
 
 
+entry_text = st.one_of(json_text, st.fixed_dictionaries(
+    {"value": st.floats(0, 1).map(repr), "values": st.one_of(st.just("[0.9]"), json_text),
+     "seeds": st.one_of(st.just("[0]"), json_text)}).map(
+        lambda d: "{" + ",".join(f'"{k}":{v}' for k, v in d.items()) + "}"))
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.one_of(entry_text.map(baseline_text),
+                      json_text.map(lambda t: baseline_text(environment=t)), json_text))
+def test_fuzz_a_session_with_any_baseline_stops_at_once_or_judges(study, body):
+    """Through a real session: a usage error before any test, or a verdict; never an
+    INTERNALERROR or a traceback after the tests ran."""
+    (study.path / "b.json").write_text(body, encoding="utf-8", errors="surrogatepass")
+    result = study.runpytest("--lmgate-baseline", "b.json")
+    if result.ret == pytest.ExitCode.USAGE_ERROR:
+        one_line_usage_error(result)
+        return
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), output
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+
+
 @pytest.mark.parametrize("text, words", [
     (baseline_text(environment='["torch"]'), "'environment' must be an object"),
     (baseline_text('{"value": %s, "values": [0.9], "seeds": [0]}' % ("9" * 401)),
