@@ -7,7 +7,9 @@ mkdocstrings) run:
   modules' own `pytest_addoption` hooks run against a real pytest parser;
 - `<!-- lmgate:api -->`: a mkdocstrings block per module of `lmgate._EXPORTS` (the public API);
 - `<!-- lmgate:cli -->`: the `--help` of `lmgate` and of each subcommand;
-- `<!-- lmgate:include PATH -->`: a file of the repository (relative to its root), inlined.
+- `<!-- lmgate:include PATH -->`: a file of the repository (relative to its root), inlined;
+- `<!-- lmgate:readme-example -->`: the README's example files (the ones
+  tests/test_readme_example.py runs), so the manual shows the same, tested experiment.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PLACEHOLDER = re.compile(r"<!-- lmgate:(?P<what>options|api|cli|include)(?: (?P<arg>\S+))? -->")
+PLACEHOLDER = re.compile(
+    r"<!-- lmgate:(?P<what>options|api|cli|include|readme-example)(?: (?P<arg>\S+))? -->")
+EXAMPLE = re.compile(r"<!-- example: (?P<name>\S+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 INI_SUFFIX = re.compile(r" \(ini: [^)]*\)$")
 
 
@@ -116,6 +120,16 @@ def include_markdown(path: str) -> str:
     return target.read_text(encoding="utf-8")
 
 
+def readme_example_markdown() -> str:
+    """The README's example files, each as a code block headed by its file name."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [f"`{m['name']}`:\n\n```{m['lang']}\n{m['body']}```"
+              for m in EXAMPLE.finditer(readme)]
+    if not blocks:
+        raise ValueError("README.md holds no <!-- example: NAME --> blocks")
+    return "\n\n".join(blocks)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     def expand(match: re.Match) -> str:
         what, arg = match["what"], match["arg"]
@@ -125,6 +139,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             return api_markdown()
         if what == "cli":
             return cli_markdown()
+        if what == "readme-example":
+            return readme_example_markdown()
         return include_markdown(arg)
 
     return PLACEHOLDER.sub(expand, markdown)
