@@ -349,7 +349,7 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
         lm, tmp_path):
     """Against a constant answer, the claim settles before every example is scored; a second
     run reads the scored examples from the run cache instead of the model."""
-    from lmgate import EvalResult, assert_better
+    from lmgate import EvalResult, LazyZeroShot, assert_better
     from lmgate.stats.sequential import SequentialPolicy
 
     texts = [f"{t} ({i})" for i in range(24) for t in TEXTS[:5]]
@@ -358,7 +358,7 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
     constant = EvalResult("always negative", LABELS, data.y, np.zeros(len(texts), dtype=int))
     policy = SequentialPolicy(batch_size=10, min_examples=10)
     clf = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path), batch_size=10)
-    lazy = clf.lazy(data, "score")
+    lazy = LazyZeroShot(clf, data, "score")
     cmp = assert_better(lazy, constant, "accuracy", sequential=policy)
     assert cmp.stopped == "settled: held" and lazy.scored == cmp.examples_used < len(texts)
     # The same examples scored in full agree with the lazy predictions.
@@ -370,6 +370,6 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
     again = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path), batch_size=10)
     original = again.predict
     again.predict = lambda texts, *a, **k: calls.append(len(texts)) or original(texts, *a, **k)
-    assert assert_better(again.lazy(data, "score"), constant, "accuracy",
+    assert assert_better(LazyZeroShot(again, data, "score"), constant, "accuracy",
                          sequential=policy).examples_used == cmp.examples_used
     assert calls == []

@@ -42,6 +42,7 @@ _EXPORTS = {
     # statistics: claims over any comparable result
     "lmgate.stats.comparison": ("Comparison",),
     "lmgate.stats.listeners": ("ClaimFailed", "assert_claim"),
+    "lmgate.stats.sequential": ("SequentialPolicy",),
     "lmgate.stats.claims": ("assert_above", "assert_better", "assert_better_bleu",
                             "assert_equivalent", "assert_non_inferior", "assert_not_worse"),
     "lmgate.stats.paired": ("mcnemar", "paired_bootstrap"),
@@ -49,6 +50,7 @@ _EXPORTS = {
     # methods: fine-tuning, zero-shot prompting, frozen-base heads, QA, LoRA, baselines
     "lmgate.methods.finetune": ("TrainedRun", "finetune"),
     "lmgate.methods.zero_shot": ("PromptTemplate", "ZeroShotClassifier", "agreement"),
+    "lmgate.methods.lazy_zero_shot": ("LazyZeroShot",),
     "lmgate.methods.heads": ("HeadRun", "train_frozen_head"),
     "lmgate.methods.span_head": ("SpanHeadRun", "train_frozen_span_head"),
     "lmgate.methods.qa_zero_shot": ("zero_shot_answers",),
@@ -77,6 +79,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.methods.qa_zero_shot import zero_shot_answers
     from lmgate.methods.span_head import SpanHeadRun, train_frozen_span_head
     from lmgate.methods.translation import TranslationPrompt, evaluate_translation, translate
+    from lmgate.methods.lazy_zero_shot import LazyZeroShot
     from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier, agreement
     from lmgate.metrics.classification import classification_metrics
     from lmgate.metrics.registry import register_metric
@@ -95,6 +98,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.stats.claims import (assert_above, assert_better, assert_better_bleu,
                                      assert_equivalent, assert_non_inferior, assert_not_worse)
     from lmgate.stats.comparison import Comparison
+    from lmgate.stats.sequential import SequentialPolicy
     from lmgate.stats.listeners import ClaimFailed, assert_claim
     from lmgate.stats.paired import mcnemar, paired_bootstrap
     from lmgate.stats.seeds import summarise_seeds

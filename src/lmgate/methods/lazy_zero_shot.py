@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class LazyZeroShot:
     """A zero-shot system scored only on the examples a sequential claim asks for, in
     batches, each prediction cached per example (a later run resumes from the cache): what
-    stopping a claim early saves. `assert_better(head, clf.lazy(test), "accuracy",
+    stopping a claim early saves. `assert_better(head, LazyZeroShot(clf, test), "accuracy",
     sequential=True)`; `evaluate()` scores the rest, from the cache where it can."""
 
     def __init__(self, classifier: "ZeroShotClassifier", data: LabeledData, mode: str = "score",

@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -33,9 +33,6 @@ from lmgate.models.engine import (continuation_ids, encode_prompts, generate_fro
                                   greedy_first_tokens, shared_prefix_length)
 from lmgate.models.language_model import InProcessLM, LanguageModel
 from lmgate.results.classification import EvalResult
-
-if TYPE_CHECKING:
-    from lmgate.methods.lazy_zero_shot import LazyZeroShot
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
            "agreement", "draw_shots", "shared_prefix_length"]
@@ -260,13 +257,6 @@ class ZeroShotClassifier:
         answers = [tok.decode([int(t)], skip_special_tokens=True) for t in tokens]
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers, rechecked=len(close) / len(prompts))
-
-    def lazy(self, data: LabeledData, mode: str = "score", name: str | None = None,
-             max_new_tokens: int = 1) -> "LazyZeroShot":
-        """This classifier on `data`, scored only where a sequential claim asks."""
-        from lmgate.methods.lazy_zero_shot import LazyZeroShot
-
-        return LazyZeroShot(self, data, mode, name, max_new_tokens)
 
     def token_counts(self, texts: Sequence[str], mode: str,
                      answers: Sequence[str] | None) -> dict[str, int]:

@@ -149,3 +149,16 @@ def continuation_score(where: str, answer: Mapping[str, Any],
         if top and max(top.values()) > float(logprobs[i]) + 1e-6:
             greedy = False
     return total, greedy
+
+
+def server_message(response: Any) -> str:
+    """The error text a server sent, short, on one line."""
+    try:
+        body = response.json()
+        message = body.get("error", body) if isinstance(body, dict) else body
+        if isinstance(message, dict):
+            message = message.get("message", message)
+        text = message if isinstance(message, str) else json.dumps(message)
+    except ValueError:
+        text = response.text
+    return " ".join(str(text).split())[:300]

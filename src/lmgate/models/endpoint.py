@@ -16,15 +16,13 @@ Requests run with bounded concurrency, a total deadline each (`timeout_s`, conne
 byte), and retries with backoff on 429/5xx and lost connections. Every answer is checked for
 the shape it is read in (`lmgate.models.answers`): a redirect, an error object, a malformed
 listing or log-probabilities is an EndpointError naming the server. Well-formed answers are
-cached by content (the request and the server's model id) in the run cache, so a rerun sends
-nothing. The API key is read from the named
-environment variable only, sent as a header and never written anywhere: not in a cache key,
-a result, a log line or an error (errors show the base URL without credentials).
+cached by content (the request and the server's model id), so a rerun sends nothing. The API
+key is read from the named environment variable only, sent as a header and written nowhere
+(`lmgate.core.redact` masks it in every error, cache entry and file).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -42,7 +40,7 @@ from lmgate.core.progress import progress_bar
 from lmgate.core.redact import redact_bytes, register, register_env
 from lmgate.models.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
                                    continuation_score, listed_models, parse_body,
-                                   prompt_logprobs)
+                                   prompt_logprobs, server_message)
 
 APIS = ("completions", "chat")
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -208,7 +206,7 @@ class EndpointClient:
                     raise EndpointError(f"{where} redirected the request ({status} to {moved}); "
                                         "lmgate does not follow redirects: set base_url to "
                                         "where the server answers")
-                problem = f"HTTP {status}: {_server_message(response)}"
+                problem = f"HTTP {status}: {server_message(response)}"
                 if response.status_code not in RETRY_STATUSES:
                     raise EndpointError(f"{where} refused the request ({problem})")
                 wait = _backoff(attempt, response.headers.get("retry-after"))
@@ -253,19 +251,6 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
         except ValueError:
             pass
     return min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
-
-
-def _server_message(response) -> str:
-    """The error text a server sent, short, on one line."""
-    try:
-        body = response.json()
-        message = body.get("error", body) if isinstance(body, dict) else body
-        if isinstance(message, dict):
-            message = message.get("message", message)
-        text = message if isinstance(message, str) else json.dumps(message)
-    except ValueError:
-        text = response.text
-    return " ".join(str(text).split())[:300]
 
 
 @dataclass
