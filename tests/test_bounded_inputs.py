@@ -191,6 +191,21 @@ def test_fuzz_baseline_predictions_are_refused_clearly_or_judged(tmp_path_factor
     markdown(report).encode("utf-8")
 
 
+@pytest.mark.parametrize("old_pred", [[0, 1, 1, 0], [0, 7, 1, 0]], ids=["in-range", "id-7"])
+def test_a_predictions_line_without_a_label_count_is_compared_with_this_runs(tmp_path,
+                                                                             old_pred):
+    path = tmp_path / "main.json"
+    path.write_text(baseline_text())
+    (tmp_path / "main.predictions.jsonl").write_text(json.dumps(
+        {"key": KEY.rsplit("::", 1)[0], "seed": 0, "y_true": [0, 1, 0, 1],
+         "y_pred": old_pred}) + "\n")
+    baseline = load_baseline(path)
+    now = {KEY.rsplit("::", 1)[0]: [{"seed": 0, "labels": 2, "y_true": [0, 1, 0, 1],
+                                     "y_pred": [0, 1, 0, 1]}]}
+    report = compare(baseline.entries, baseline.entries, baseline.examples, now)
+    assert report.passed and markdown(report)
+
+
 # ---- the session reads it once, before any test -----------------------------------------------
 STUDY = '''
 import numpy as np

@@ -174,14 +174,15 @@ def _side_examples(side: Path) -> dict[str, list[dict]]:
 
 def _check_example_fields(item: dict) -> None:
     """What the gate reads of a predictions line beside y_true/y_pred, as lmgate writes it:
-    the label count, ids within it (a prediction may be -1, none), optional label names,
-    cluster ids and excerpts, one per example."""
+    the label count (optional), ids within it (a prediction may be -1, none), optional label
+    names, cluster ids and excerpts, one per example."""
     n, size = item.get("labels"), len(item["y_true"])
-    if not (_is_int(n) and n >= 1):
+    if n is not None and not (_is_int(n) and n >= 1):
         raise ValueError(f"labels {n!r} must be the number of labels")
-    if not all(0 <= y < n for y in item["y_true"]) or not all(-1 <= y < n
-                                                            for y in item["y_pred"]):
-        raise ValueError(f"label ids must be in 0..{n - 1} (a prediction may be -1)")
+    top = n if n is not None else 2**31      # without a count (written by hand): int32 ids
+    if not all(0 <= y < top for y in item["y_true"]) or not all(-1 <= y < top
+                                                              for y in item["y_pred"]):
+        raise ValueError(f"label ids must be in 0..{top - 1} (a prediction may be -1)")
     names = item.get("label_names")
     if names is not None and not (isinstance(names, list) and len(names) == n
                                   and all(isinstance(x, str) for x in names)):

@@ -134,12 +134,16 @@ def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
            new_ex: list[dict] | None) -> tuple[float | None, str]:
     metric = old.key.rsplit("::", 1)[1]
     sigmas: list[tuple[float, str]] = []
-    if metric in RESAMPLABLE and old_ex and new_ex and old_ex[0]["y_true"] == new_ex[0]["y_true"]:
+    paired = bool(metric in RESAMPLABLE and old_ex and new_ex
+                  and old_ex[0]["y_true"] == new_ex[0]["y_true"])
+    # The same examples: a baseline line without a label count takes this run's.
+    n_labels = (old_ex[0].get("labels") or new_ex[0].get("labels")) if paired else None
+    if paired and n_labels and all(-1 <= y < n_labels for y in old_ex[0]["y_pred"]):
         clusters = new_ex[0].get("clusters")
         clusters = clusters if clusters is not None and clusters == old_ex[0].get("clusters") \
             else None
         s = paired_diff_sigma(old_ex[0]["y_true"], old_ex[0]["y_pred"], new_ex[0]["y_pred"],
-                              old_ex[0]["labels"], metric, clusters=clusters)
+                              n_labels, metric, clusters=clusters)
         # Averages over k seeds shrink the noise of the difference.
         s /= math.sqrt(min(len(old_ex), len(new_ex)))
         unit = (f"{len(set(clusters))} clusters of {len(clusters)} examples" if clusters
