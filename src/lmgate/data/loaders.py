@@ -53,9 +53,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _refuse_duplicate_columns(columns: Sequence, where: str) -> None:
-    """Two columns of one name: which one holds the data would be a guess."""
+    """Two columns of one name: which one holds the data would be a guess (unnamed ones,
+    from trailing separators, are never read)."""
     seen: set = set()
-    twice = [c for c in columns if c in seen or seen.add(c)]
+    twice = [c for c in columns if c != "" and (c in seen or seen.add(c))]
     if twice:
         raise DataError(f"{where}: column {twice[0]!r} appears twice; rename one of them")
 
