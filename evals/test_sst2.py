@@ -14,7 +14,8 @@ Claim: the trained head beats the same model's zero-shot answers on accuracy and
 import pandas as pd
 import pytest
 
-from lmgate import PromptTemplate, agreement, assert_better, assert_claim, markdown_table
+from lmgate import (LazyZeroShot, PromptTemplate, agreement, assert_better, assert_claim,
+                    markdown_table)
 from lmgate.methods.zero_shot import MODES
 
 PROMPT = PromptTemplate(
@@ -62,3 +63,9 @@ def test_frozen_base_head_beats_zero_shot(base, sst2_split, knobs, frozen_head, 
                       "after (head)": [head[k] for k in keys]})))
     assert_better(head, before, metric="accuracy")
     assert_better(head, before, metric="macro_f1")
+    # The accuracy claim again, sequentially: zero-shot answers produced only as far as the
+    # claim needs (anytime-valid, so stopping early keeps its level); the verdict must agree.
+    lazy = LazyZeroShot(prompted, evaluation, "generate", name=f"{base} zero-shot, sequential")
+    sequential = assert_better(head, lazy, metric="accuracy", sequential=True)
+    record(sequential_examples_used=sequential.examples_used,
+           sequential_model_s=lazy.seconds, fixed_n_model_s=before.info["seconds"])
