@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -64,6 +65,17 @@ def naive_peeking(a, b, margin: float, batch: int, seed: int, resamples: int) ->
         if p < ALPHA:
             return True
     return False
+
+
+def cpu_name() -> str:
+    """The CPU's model name (timings and rates are reported with the machine they ran on)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -116,7 +128,7 @@ def main() -> None:
     args.out.write_text(json.dumps({
         "command": "python benchmarks/sequential_validity.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
-        "machine": platform.processor() or platform.machine(), "alpha": ALPHA,
+        "machine": cpu_name(), "alpha": ALPHA,
         "looks_every": args.batch, "null": null, "power": power,
         "seconds": round(time.perf_counter() - started, 1)}, indent=2) + "\n")
 
