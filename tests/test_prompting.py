@@ -373,3 +373,22 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
     assert assert_better(LazyZeroShot(again, data, "score"), constant, "accuracy",
                          sequential=policy).examples_used == cmp.examples_used
     assert calls == []
+
+
+def test_a_declared_price_turns_the_token_counts_into_money(lm):
+    import dataclasses
+
+    from lmgate.models.registry import Price, spec_from_mapping
+
+    priced = dataclasses.replace(lm, spec=dataclasses.replace(
+        lm.spec, price=Price(input_per_mtok=0.15, output_per_mtok=0.60)))
+    data = LabeledData(pd.DataFrame({"text": TEXTS, "label": [1, 0, 1, 0, 1]}), LABELS, "reviews")
+    result = ZeroShotClassifier(priced, WORDS, LABELS).evaluate(data, "generate")
+    tokens_in, tokens_out = result.info["input_tokens"], result.info["output_tokens"]
+    assert result.info["cost_usd"] == pytest.approx((0.15 * tokens_in + 0.60 * tokens_out) / 1e6,
+                                                    abs=1e-6)
+    assert "cost_usd" not in ZeroShotClassifier(lm, WORDS, LABELS).evaluate(data, "generate").info
+    for bad in ({"input_per_mtok": -1}, {"input_per_mtok": float("nan")},
+                {"output_per_mtok": True}, {"per_token": 1}):
+        with pytest.raises(ConfigError, match="price"):
+            spec_from_mapping("api", {"kind": "causal-lm", "hub_id": "org/model", "price": bad})

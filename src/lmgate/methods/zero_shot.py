@@ -32,6 +32,7 @@ from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.models.engine import (continuation_ids, encode_prompts, generate_from_ids,
                                   greedy_first_tokens, shared_prefix_length)
 from lmgate.models.language_model import InProcessLM, LanguageModel
+from lmgate.models.registry import cost_usd
 from lmgate.results.classification import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
@@ -344,6 +345,10 @@ class ZeroShotClassifier:
             info["answer_counts"] = {str(a): int(c) for a, c in
                                      zip(*np.unique(out.answers, return_counts=True))}
         info.update(self.token_counts(data.texts, mode, out.answers))
+        cost = cost_usd(getattr(self.lm, "spec", None), info.get("input_tokens", 0),
+                        info.get("output_tokens", 0))
+        if cost is not None and "input_tokens" in info:
+            info["cost_usd"] = round(cost, 6)
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
                           info={**info, "notes": list(data.notes)}, metrics=metrics,

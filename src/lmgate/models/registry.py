@@ -9,6 +9,7 @@ Add one from a conftest.py with `register_model(ModelSpec(...))`, or in pyprojec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -42,6 +43,21 @@ class PyPIWeights:
 
 
 @dataclass(frozen=True)
+class Price:
+    """US dollars per million input and output tokens, as a hosted API bills them."""
+
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("input_per_mtok", "output_per_mtok"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"price.{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A named model: where its weights come from, what kind it is, and defaults."""
 
@@ -59,6 +75,7 @@ class ModelSpec:
     cpu_bf16_features: bool = False
     description: str = ""
     parameters: int | None = None       # published size, for planning before the weights exist
+    price: Price | None = None          # what its tokens cost (a hosted API): results say it
     endpoint: Endpoint | None = None    # served elsewhere (OpenAI-compatible): no weights here
     serve: Serve | None = None          # an engine lmgate starts for it (vLLM, SGLang, ...)
 
@@ -93,6 +110,15 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
+def cost_usd(spec: Any, input_tokens: int, output_tokens: int) -> float | None:
+    """What `input_tokens` and `output_tokens` cost at the spec's declared price (None when
+    it declares none)."""
+    price = getattr(spec, "price", None)
+    if price is None:
+        return None
+    return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1e6
+
+
 def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     """Add a spec under its name; re-registering a different spec needs `replace=True`."""
     existing = _REGISTRY.get(spec.name)
@@ -122,7 +148,9 @@ SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
     "trust_remote_code": bool, "allow_pickle": bool, "cpu_bf16_features": bool,
     "description": str, "parameters": int,
-    "endpoint": dict, "serve": dict}
+    "endpoint": dict, "serve": dict, "price": dict}
+PRICE_FIELD_TYPES: dict[str, Any] = {"input_per_mtok": (int, float),
+                                     "output_per_mtok": (int, float)}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
                                      "gguf_file": str, "converter": str}
 
@@ -163,6 +191,12 @@ def spec_from_mapping(name: str, table: Mapping[str, Any]) -> ModelSpec:
     if "serve" in values:
         _check_types(f"{where}.serve", values["serve"], SERVE_FIELD_TYPES, ("engine", "model"))
         values["serve"] = Serve(**values["serve"])
+    if "price" in values:
+        _check_types(f"{where}.price", values["price"], PRICE_FIELD_TYPES, ())
+        try:
+            values["price"] = Price(**values["price"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return ModelSpec(name=name, **values)
 
 
