@@ -198,3 +198,21 @@ def test_a_claim_of_many_comparisons_is_summed_up_and_listed():
            "languages" in lines
     assert [l.split("]")[0] + "]" for l in lines if l.startswith("    - ")] == [
         "    - [held]", "    - [not held]", "    - [not held]"]
+
+
+def test_results_that_record_their_cost_get_a_cost_table(pytester):
+    pytester.makepyfile(test_s='''
+import numpy as np
+from lmgate import EvalResult
+y = np.array([0, 1] * 10)
+
+def test_costed(record):
+    record(EvalResult("api", ("n", "p"), y, y, info={"input_tokens": 1234, "output_tokens": 20,
+                                                     "seconds": 1.5, "cost_usd": 0.0002}),
+           EvalResult("free", ("n", "p"), y, y))
+''')
+    pytester.runpytest("--lmgate-results-dir", "out").assert_outcomes(passed=1)
+    summary = (pytester.path / "out" / "summary.md").read_text()
+    cost = summary.split("## Cost")[1]
+    assert "| test_costed | api | 1234 | 20 | 1.5000 | 0.0002 |" in cost
+    assert "| test_costed | free" not in cost

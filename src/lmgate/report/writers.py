@@ -65,6 +65,22 @@ def key_table(rows: Sequence[dict[str, Any]], with_ci: bool = False) -> pd.DataF
     return frame[keep] if not frame.empty else frame
 
 
+#: A result's cost, as methods record it in `info`, and its column in the Cost table.
+COST_COLUMNS = {"input_tokens": "input tokens", "output_tokens": "output tokens",
+                "seconds": "model seconds", "cost_usd": "cost (USD)"}
+
+
+def cost_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
+    """Per result that recorded its token counts: tokens, model seconds and money; None when
+    no result did."""
+    costed = [r for r in rows if "input_tokens" in r.get("info", {})]
+    if not costed:
+        return None
+    return pd.DataFrame([{"test": r["nodeid"].split("::", 1)[-1], "result": r["result"],
+                          **{name: r["info"].get(key) for key, name in COST_COLUMNS.items()}}
+                         for r in costed])
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a GitHub Markdown table (floats to 4 places, blanks for missing)."""
     if frame.empty:
@@ -253,6 +269,11 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     if unclaimed:
         parts.append("\n## Plots\n")
         parts += image_lines(unclaimed, out)
+    cost = cost_table(rows)
+    if cost is not None:
+        parts += ["\n## Cost\n", "What each result cost to compute (tokens by the model's "
+                  "tokenizer, seconds of model time, money at a declared price).\n",
+                  markdown_table(cost)]
     notes = sorted({n for r in rows for n in r.get("notes", [])})
     if notes:
         parts.append("\n## Notes\n")
