@@ -330,3 +330,12 @@ def test_the_gate_never_passes_a_metric_measured_on_too_few_examples(n_old, n_ne
     (check,) = report.checks
     assert check.status == "unjudgeable" and "too few examples to judge" in check.basis
     assert not report.passed
+
+
+@pytest.mark.parametrize("kwargs", [{"margin": float("nan")}, {"margin": float("inf")},
+                                    {"margin": True}, {"confidence": 1.0}, {"confidence": 0.3},
+                                    {"confidence": float("nan")}, {"confidence": True}])
+def test_a_claim_with_a_meaningless_margin_or_level_is_a_usage_error(kwargs):
+    a, b = pair()
+    with pytest.raises(ValueError, match="margin|confidence"):
+        assert_better(a, b, "accuracy", **kwargs)

@@ -57,12 +57,14 @@ def min_units(alpha: float) -> int:
 
 
 def _check_confidence(confidence: float) -> None:
-    if not (isinstance(confidence, (int, float)) and 0.5 < confidence < 1):
+    if isinstance(confidence, bool) or not (isinstance(confidence, (int, float))
+                                            and 0.5 < confidence < 1):
         raise ValueError(f"confidence must be in (0.5, 1), got {confidence!r}")
 
 
 def _check_margin(margin: float) -> None:
-    if not (isinstance(margin, (int, float)) and math.isfinite(margin)):
+    if isinstance(margin, bool) or not (isinstance(margin, (int, float))
+                                        and math.isfinite(margin)):
         raise ValueError(f"a claim's margin must be a finite number, got {margin!r}")
 
 
