@@ -10,7 +10,8 @@ from lmgate.core.errors import DataError
 from lmgate.metrics.qa import exact_match, normalize_answer, squad_v2, text_metrics, token_f1
 from lmgate.models.tiny import train_tokenizer
 from lmgate.methods.span_head import make_windows
-from lmgate.data.squad import read_squad
+from lmgate.data.squad import Question, read_squad
+from lmgate.results.qa import QAResult
 
 answers = st.lists(st.sampled_from("the a Normans France 10th century in and of Rollo".split()),
                    min_size=0, max_size=6).map(" ".join)
@@ -158,3 +159,37 @@ def test_official_script_edge_cases():
     # point (the official diff = -1), q1 adds 0, q2 adds 1: never above 1, so threshold 0.
     best = squad_v2({"q1": "", "q2": "", "q3": "the"}, golds, {"q1": 0.5, "q2": 0.5, "q3": 0.1})
     assert best["best_exact"] == pytest.approx(100 / 3) and best["best_exact_thresh"] == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.sampled_from(["q1", "q2", "q3", "56be4db0acb8001400a502ec"]), min_size=1,
+                    max_size=6),
+       paragraphs=st.integers(1, 3))
+def test_question_ids_are_unique_or_refused(tmp_path_factory, ids, paragraphs):
+    """Answers are keyed by question id: a repeated id (within a paragraph or across them) is
+    refused by the reader and by the result, never scored as two questions with one answer."""
+    context = "Paris is the capital of France."
+    paras = [{"context": context, "qas": []} for _ in range(paragraphs)]
+    for i, qid in enumerate(ids):
+        answerable = i % 2 == 0
+        paras[i % paragraphs]["qas"].append(
+            {"id": qid, "question": f"Question {i}?", "is_impossible": not answerable,
+             "answers": [{"text": "Paris", "answer_start": 0}] if answerable else []})
+    path = tmp_path_factory.mktemp("squad") / "dev.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": paras}]}))
+    twice = {q for q in ids if ids.count(q) > 1}
+    if not twice:
+        questions = read_squad(path)
+        assert [q.id for q in questions] == sorted(ids, key=lambda q: (ids.index(q) % paragraphs,
+                                                                        ids.index(q)))
+        assert QAResult("sys", questions, {q: "Paris" for q in ids}).n == len(ids)
+        return
+    with pytest.raises(DataError, match="appears more than once") as error:
+        read_squad(path)
+    assert str(path) in str(error.value)
+    assert any(repr(q) in str(error.value) for q in twice)
+    # The result refuses them too, whoever built the questions.
+    questions = [Question(q, "?", context, ("Paris",), (0,)) for q in ids]
+    with pytest.raises(ValueError, match="appears more than once") as error:
+        QAResult("sys", questions, {q: "Paris" for q in ids})
+    assert any(repr(q) in str(error.value) for q in twice)

@@ -33,9 +33,16 @@ def read_squad(path: str | Path) -> list[Question]:
 
 def _questions(doc: dict, path: str | Path) -> list[Question]:
     out = []
+    seen: set[str] = set()
     for article in doc["data"]:
         for para in article["paragraphs"]:
             for qa in para["qas"]:
+                # Answers are keyed by question id: a second question under one id would be
+                # scored against the first one's answer.
+                if qa["id"] in seen:
+                    raise DataError(f"{path}: question id {qa['id']!r} appears more than once; "
+                                    "each question needs its own id")
+                seen.add(qa["id"])
                 answers = [] if qa.get("is_impossible") else qa.get("answers", [])
                 for a in answers:
                     if para["context"][a["answer_start"]:a["answer_start"] + len(a["text"])] != a["text"]:

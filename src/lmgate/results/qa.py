@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Hashable, Sequence
 
@@ -30,6 +31,10 @@ class QAResult:
     def __post_init__(self) -> None:
         self.params, self.info = dict(self.params or {}), dict(self.info or {})
         golds = {q.id: list(q.answers) for q in self.questions}
+        if len(golds) != len(self.questions):   # answers are keyed by id: one per question
+            twice = [i for i, k in Counter(q.id for q in self.questions).items() if k > 1]
+            raise ValueError(f"{self.name}: question id {twice[0]!r} appears more than once; "
+                             "each question needs its own id")
         self.metrics = squad_v2(self.answers, golds, self.na_probs)
         answerable = [q for q in self.questions if q.answers]
         if answerable:
