@@ -33,8 +33,14 @@ def repeat_group(nodeid: str, ids: Sequence[str], seed: int) -> str:
 
 
 def junit_per_test(config: pytest.Config) -> bool:
-    """Whether JUnit XML takes properties per test case (junit_family xunit1 or legacy)."""
-    return config.getini("junit_family") in ("xunit1", "legacy")
+    """Whether JUnit XML takes properties per test case (junit_family xunit1 or legacy);
+    False without pytest's junitxml plugin (`-p no:junitxml`), which declares that ini key."""
+    if not config.pluginmanager.has_plugin("junitxml"):
+        return False
+    try:
+        return config.getini("junit_family") in ("xunit1", "legacy")
+    except (KeyError, ValueError):   # the ini key is unknown: no JUnit XML is written
+        return False
 
 
 def item_group(item: pytest.Item) -> str:
@@ -90,7 +96,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         recorder = item.stash[RECORDER]
         report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
                          "sections": recorder.sections, "comparisons": recorder.comparisons,
-                         "claimed": recorder.claimed, "study": recorder.study}
+                         "claimed": recorder.claimed, "composites": recorder.composite,
+                         "study": recorder.study}
     return report
 
 

@@ -217,11 +217,32 @@ def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
                  header: Mapping[str, Any] | None = None, with_plots: bool = True) -> list[Path]:
     """Every export of one run into `folder`, its plots included unless `with_plots` is
     False; the paths written."""
-    from lmgate.report.plots import plots_by_study
-
-    plots = plots_by_study(rows, folder) if with_plots else {}
+    plots: dict[str, list[Path]] = {}
+    if with_plots:
+        plots, failure = drawn_plots(rows, folder)
+        if failure:
+            extra_sections = [*extra_sections, ("Plots", md_inline(failure) + "\n")]
     return write_results(rows, predictions, folder, plots, extra_sections, recorded_sections,
                          claims, header) + [p for paths in plots.values() for p in paths]
+
+
+def drawn_plots(rows: Sequence[dict[str, Any]],
+                folder: str | Path) -> tuple[dict[str, list[Path]], str | None]:
+    """`plots_by_study`, never at the cost of the results: a plotting library's warnings are
+    recorded, not raised (a project's `filterwarnings = error` turns matplotlib's "Glyph
+    missing" into an exception), and any failure leaves no plots and says why."""
+    import shutil
+    import warnings
+
+    from lmgate.report.plots import plots_by_study
+
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            return plots_by_study(rows, folder), None
+    except Exception as exc:   # any library's bug: the run's results are written regardless
+        shutil.rmtree(Path(folder) / "plots", ignore_errors=True)
+        return {}, f"The plots could not be drawn ({type(exc).__name__}: {exc})."
 
 
 def header_markdown(header: Mapping[str, Any]) -> str:

@@ -1,0 +1,67 @@
+"""What a session's end must survive: a plotting library's warnings and bugs, pytest's junitxml
+plugin switched off, a baseline lock that cannot be taken (inner pytest sessions)."""
+
+import json
+
+import pytest
+
+CJK = '''
+import numpy as np
+from lmgate import EvalResult, assert_better
+
+def test_u(record):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    a = EvalResult("modèle ✓ 日本", ("négatif", "позитив"), y, np.where(rng.random(200) < 0.9, y, 1 - y))
+    b = EvalResult("基线", ("négatif", "позитив"), y, np.where(rng.random(200) < 0.6, y, 1 - y))
+    record(a, b)
+    assert_better(a, b, metric="accuracy")
+'''
+
+CLAIM = '''
+import numpy as np
+from lmgate import EvalResult, assert_better
+
+def test_claim(record):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    a = EvalResult("A", ("neg", "pos"), y, np.where(rng.random(200) < 0.9, y, 1 - y))
+    b = EvalResult("B", ("neg", "pos"), y, np.where(rng.random(200) < 0.6, y, 1 - y))
+    record(a, b)
+    assert_better(a, b, metric="accuracy")
+'''
+
+
+def test_library_warnings_while_plotting_are_not_raised_under_filterwarnings_error(pytester):
+    pytester.makepyfile(test_u=CJK)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    result = pytester.runpytest("--lmgate-results-dir", "out", "--lmgate-plots=on")
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "out" / "results.jsonl").is_file()
+    assert list((pytester.path / "out" / "plots").rglob("*.png"))
+
+
+def test_a_plotting_failure_costs_no_results(pytester, monkeypatch):
+    import lmgate.report.plots
+
+    def broken(*args, **kwargs):   # any bug in a plotting library (in-process inner session)
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(lmgate.report.plots, "plots_by_study", broken)
+    pytester.makepyfile(test_u=CJK)
+    result = pytester.runpytest("--lmgate-results-dir", "out", "--lmgate-plots=on")
+    assert result.ret == 0, result.stdout.str()
+    out = pytester.path / "out"
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    summary = (out / "summary.md").read_text()
+    assert "The plots could not be drawn (RuntimeError: renderer exploded)" in summary
+    assert not (out / "plots").exists()
+
+
+def test_recording_works_without_the_junitxml_plugin(pytester):
+    pytester.makepyfile(test_a=CLAIM)
+    result = pytester.runpytest("-p", "no:junitxml", "--lmgate-results-dir", "out")
+    result.assert_outcomes(passed=1)
+    rows = [json.loads(line) for line in
+            (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
+    assert {r["result"] for r in rows} == {"A", "B"}
