@@ -313,3 +313,20 @@ def test_the_confusion_cache_keeps_at_most_its_count_and_bytes(monkeypatch):
     newest = resampling.resampled_confusion_stack(y, y, 3, 100, 6)
     kept = list(resampling._CONFUSIONS.values())
     assert len(kept) == 1 and kept[0] is newest      # one is always kept
+
+
+@settings(max_examples=40, deadline=None)
+@given(labels=st.lists(st.sampled_from(["pos", "neg", "1", 1, "neutral"]), min_size=2, max_size=5))
+def test_label_names_name_one_class_each_or_are_refused(labels):
+    """Per-class metrics are keyed by the label's name: names that repeat (or print alike, 1
+    and "1") are refused, and distinct names each keep their own metrics."""
+    k = len(labels)
+    y = np.arange(k * 4) % k
+    names = [str(label) for label in labels]
+    if len(set(names)) < k:
+        with pytest.raises(ValueError, match="label names must differ") as error:
+            EvalResult("m", tuple(labels), y, y)
+        assert any(repr(n) in str(error.value) for n in names if names.count(n) > 1)
+        return
+    result = EvalResult("m", tuple(labels), y, y)
+    assert {f"f1/{n}" for n in names} <= set(result.metrics)

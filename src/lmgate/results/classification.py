@@ -56,6 +56,13 @@ class EvalResult:
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
+        # Per-class metrics are keyed by the label's name: two classes of one name would share
+        # one key and one class's metrics would vanish.
+        names = [str(label) for label in self.labels]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"{self.name}: label names must differ, but {twice} name more than "
+                             f"one class in {list(self.labels)}")
         self.y_true = np.asarray(self.y_true, dtype=np.int64)
         self.y_pred = np.asarray(self.y_pred, dtype=np.int64)
         if self.clusters is not None:
