@@ -339,3 +339,159 @@ def test_a_claim_with_a_meaningless_margin_or_level_is_a_usage_error(kwargs):
     a, b = pair()
     with pytest.raises(ValueError, match="margin|confidence"):
         assert_better(a, b, "accuracy", **kwargs)
+
+
+# -- fresh variants the adversarial probe found ----------------------------------------------
+
+class ScoredResult:
+    """A user's comparable result from per-example scores (NaN where a scoring failed)."""
+
+    def __init__(self, name, scores):
+        self.name, self.scores, self.params, self.info = name, np.asarray(scores, float), {}, {}
+
+    n = property(lambda self: len(self.scores))
+    metrics = property(lambda self: {"score": float(np.mean(self.scores))})
+
+    def __getitem__(self, metric):
+        return self.metrics[metric]
+
+    def predictions(self):
+        return {"scores": self.scores.tolist()}
+
+    def examples_key(self):
+        return tuple(range(self.n))
+
+    def resampled(self, metric, n_resamples, seed, clusters=None):
+        index = np.random.default_rng(seed).integers(0, self.n, (n_resamples, self.n))
+        return float(np.mean(self.scores)), self.scores[index].mean(axis=1)
+
+
+@pytest.mark.parametrize("claim", [
+    lambda a, b: assert_better(a, b, "score"),
+    lambda a, b: assert_non_inferior(a, b, "score"),
+    lambda a, b: assert_equivalent(a, b, "score"),
+    lambda a, b: assert_above(a, 0.9, metric="score")])
+def test_nan_scores_leave_nothing_to_judge(claim):
+    rng = np.random.default_rng(1)
+    worse, better = rng.random(300) * 0.5, rng.random(300)
+    worse[[7, 8, 9, 10]] = np.nan
+    with pytest.raises(ClaimFailed, match="NaN or infinite"):
+        claim(ScoredResult("A", worse), ScoredResult("B", better))
+
+
+def questions(contexts):
+    from lmgate.data import Question
+
+    return [Question(f"q{i}", "who?", f"ctx {c}", ("alpha beta",), (0,))
+            for i, c in enumerate(contexts)]
+
+
+def test_qa_claims_count_paragraphs_and_the_questions_where_answers_differ():
+    from lmgate import QAResult
+
+    qs = questions(range(200))
+    right = {q.id: "alpha beta" for q in qs}
+    four_wrong = {**right, **{f"q{i}": "zzz" for i in range(4)}}
+    with pytest.raises(ClaimFailed, match=r"where A and B differ to judge \(n = 4"):
+        assert_better(QAResult("A", qs, right), QAResult("B", qs, four_wrong), "f1")
+    two = questions([i % 2 for i in range(200)])
+    a = QAResult("A", two, {q.id: "alpha beta" for q in two})
+    b = QAResult("B", two, {q.id: "alpha beta" if i % 3 else "zzz" for i, q in enumerate(two)})
+    for claim in (lambda: assert_better(a, b, "f1"), lambda: assert_above(a, 50, metric="f1"),
+                  lambda: assert_equivalent(a, b, "f1", margin=5)):
+        with pytest.raises(ClaimFailed, match=r"too few examples to judge \(n = 2"):
+            claim()
+
+
+def test_translation_claims_count_the_sentences_where_hypotheses_differ():
+    from lmgate import GenerationResult
+
+    refs = [f"the cat number {i} sat on the mat" for i in range(100)]
+    hyps = ["dog" if i < 4 else r for i, r in enumerate(refs)]
+    good = GenerationResult("A", refs, refs, refs)
+    four_worse = GenerationResult("B", refs, hyps, refs)
+    for metric in ("bleu", "chrf"):
+        with pytest.raises(ClaimFailed, match=r"where A and B differ to judge \(n = 4"):
+            assert_better(good, four_worse, metric)
+
+
+@pytest.mark.parametrize("claim", [assert_better, assert_non_inferior, assert_not_worse])
+def test_a_negative_margin_is_refused_not_turned_into_another_claim(claim):
+    a, b = pair()
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        claim(a, b, "accuracy", margin=-0.3)
+
+
+def test_an_exact_p_that_underflows_is_never_zero():
+    y = np.random.default_rng(0).integers(0, 2, 3000)
+    right, wrong = EvalResult("A", LABELS, y, y), EvalResult("B", LABELS, y, 1 - y)
+    assert assert_better(right, wrong, "accuracy").p_value > 0
+    assert assert_above(right, 0.5, metric="accuracy").p_value > 0
+    from lmgate.stats.paired import mcnemar
+
+    assert mcnemar(right, wrong).p_value > 0
+
+
+@pytest.mark.parametrize("marker", ["tolerance=True", "tolerance={'accuracy': False}",
+                                    "ignore={'accuracy': False}", "ignore='accuracy'"])
+def test_gate_marker_settings_of_the_wrong_type_are_usage_errors(pytester, marker):
+    pytester.makepyfile(test_s=f'''
+import pytest
+
+@pytest.mark.lmgate_gate({marker})
+def test_gated(record):
+    pass
+''')
+    assert pytester.runpytest().ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_the_gate_judges_qa_and_translation_drops_by_their_own_intervals(pytester, monkeypatch):
+    pytester.makepyfile(test_q='''
+import os
+from lmgate import GenerationResult, QAResult
+from lmgate.data import Question
+BAD = int(os.environ.get("BAD", "0"))
+qs = [Question(f"q{i}", "who?", f"ctx {i % 20}", ("alpha beta",), (0,)) for i in range(200)]
+refs = [f"the cat number {i} sat on the mat today" for i in range(200)]
+
+def test_qa(record):
+    record(QAResult("reader", qs, {q.id: "zzz" if i < BAD else "alpha beta"
+                                   for i, q in enumerate(qs)}))
+
+def test_gen(record):
+    record(GenerationResult("mt", [str(i) for i in range(200)],
+                            ["dog" if i < BAD else r for i, r in enumerate(refs)], refs))
+''')
+    pytester.runpytest("--lmgate-baseline", "b.json", "--lmgate-update-baseline")
+    monkeypatch.setenv("BAD", "60")
+    result = pytester.runpytest("--lmgate-baseline", "b.json")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*test_gen::mt::bleu: regression*", "*test_qa::reader::f1: regression*"])
+
+
+def test_a_claim_caught_inside_a_passing_test_is_not_counted_as_held(pytester):
+    pytester.makepyfile(test_s='''
+import numpy as np
+from lmgate import ClaimFailed, EvalResult, assert_better, assert_claim
+y = np.array([0, 1] * 100)
+a = EvalResult("A", ("n", "p"), y, np.where(np.arange(200) % 3 == 0, 1 - y, y))
+b = EvalResult("B", ("n", "p"), y, y)
+
+def test_caught(record):
+    try:
+        assert_better(a, b, "accuracy")
+    except ClaimFailed:
+        pass
+
+def test_composite_over_caught_claims(record):
+    held = []
+    for metric in ("accuracy", "macro_f1"):
+        try:
+            held.append(assert_better(b, a, metric))
+        except ClaimFailed:
+            pass
+    assert_claim(len(held) >= 1, "at least one metric")
+''')
+    result = pytester.runpytest("--lmgate-results-dir", "out")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["scoreboard: 1 of 2 claims held; 1 failed; failing: test_caught"])

@@ -88,10 +88,19 @@ def measurements(rows: Sequence[Mapping[str, Any]],
             interval = bootstrap_ci(np.asarray(ex["y_true"]), np.asarray(ex["y_pred"]),
                                     ex["labels"], metric, clusters=ex.get("clusters"))
             ci = [interval.low, interval.high]
+        elif _finite_pair(info.get(f"{metric}_ci")):
+            # The result's own bootstrap CI (QA F1 over paragraphs, BLEU over sentences).
+            ci = [float(v) for v in info[f"{metric}_ci"]]
         out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, info.get("n"),
                                higher_is_better(metric), info.get("data_fingerprint"),
                                info.get("model_fingerprint") or info.get("run_key"))
     return out, dict(examples)
+
+
+def _finite_pair(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and np.isfinite(v) for v in value) and value[0] <= value[1])
 
 
 def of_tests(key: str, tests: Iterable[str]) -> bool:

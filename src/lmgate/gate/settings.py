@@ -21,6 +21,8 @@ def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     if tolerance is not None:
         items = tolerance.items() if isinstance(tolerance, Mapping) else [("*", tolerance)]
         try:
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for _, v in items):
+                raise TypeError   # True is no tolerance, "0.1" no number
             out["tolerance"] = {str(k): float(v) for k, v in items}
         except (TypeError, ValueError):
             raise ConfigError(f"lmgate_gate tolerance must be a number or {{metric: number}}, "
@@ -29,7 +31,8 @@ def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"lmgate_gate tolerance must be finite and >= 0, not "
                               f"{tolerance!r}")
     ignore = marker_kwargs.get("ignore", ())
-    if isinstance(ignore, str) or not all(isinstance(m, str) for m in ignore):
+    if not isinstance(ignore, (list, tuple, set, frozenset)) \
+            or not all(isinstance(m, str) for m in ignore):
         raise ConfigError(f"lmgate_gate ignore must be a list of metric names, not {ignore!r}")
     if ignore:
         out["ignore"] = sorted(ignore)

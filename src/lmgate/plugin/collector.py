@@ -103,12 +103,14 @@ class Collector:
             self.predictions.extend(payload["predictions"])
             self.sections.extend(payload["sections"])
             claimed = bool(payload.get("claimed", payload["comparisons"]))
+            reason = self.reasons.get(nodeid, "")
+            if verdict == "passed" and claimed and not claim_held(payload):
+                verdict, reason = "failed", CAUGHT
             if rows or claimed:   # a test that only records is listed, not counted as a claim
                 self.claims.append({"nodeid": nodeid, "test": rows[0]["test"] if rows
                                     else report.nodeid.split("::")[-1].split("[")[0],
                                     "verdict": verdict, "comparisons": payload["comparisons"],
-                                    "claimed": claimed,
-                                    "reason": self.reasons.get(nodeid, ""), **payload["study"]})
+                                    "claimed": claimed, "reason": reason, **payload["study"]})
 
     def _publish_empty_shard(self) -> None:
         from lmgate.core.folder import publish
@@ -230,6 +232,21 @@ ITEMS = pytest.StashKey[int]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[ITEMS] = len(session.items)
+
+
+#: Why a test that passed is on the scoreboard as a failed claim.
+CAUGHT = ("a claim did not hold, and the test went on (it caught the ClaimFailed); a "
+          "composite claim over such comparisons is made with lmgate.assert_claim")
+
+
+def claim_held(payload: dict) -> bool:
+    """Whether a passed test's claims held: a composite claim (`assert_claim`) that held
+    decides over the comparisons it summed up; otherwise every comparison must have held (a
+    test that caught a failed claim and passed did not show it)."""
+    composites = payload.get("composites") or []
+    if composites:
+        return all(c.get("held") for c in composites)
+    return all(c.get("held") for c in payload.get("comparisons", []))
 
 
 def reason_of(report: pytest.TestReport) -> str:

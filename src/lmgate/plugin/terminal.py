@@ -16,13 +16,13 @@ def write_summary(collector: Any, terminalreporter, config: pytest.Config) -> No
         # names, reasons and versions come from data and models: shown, never run
         terminalreporter.write_line(terminal_text(line), **markup)
 
-    if collector.rows:
+    if collector.rows or collector.claims:
         from lmgate.report.claims import (by_attention, claim_line, scoreboard,
                                            sequential_fdr_line)
         from lmgate.report.writers import key_table
 
         terminalreporter.section("lmgate results")
-        if config.option.verbose > 0:   # the metric dump only with -v
+        if config.option.verbose > 0 and collector.rows:   # the metric dump only with -v
             table = key_table(collector.rows)
             limit = 40
             say(table.head(limit).to_string(

@@ -61,6 +61,11 @@ class GenerationResult:
     def examples_key(self) -> Hashable:
         return tuple(self.references)
 
+    def unit_outputs(self, metric: str) -> tuple[list[str], None]:
+        """The hypotheses every metric scores (sentences are the units): where two systems
+        differ."""
+        return list(self.hypotheses), None
+
     def resampled(self, metric: str, n_resamples: int, seed: int,
                   clusters: Any = None) -> tuple[float, np.ndarray]:
         """Corpus BLEU or chrF on all sentences and on resamples of sentences, from

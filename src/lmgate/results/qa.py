@@ -68,6 +68,16 @@ class QAResult:
         contexts = [q.context for q, k in zip(self.questions, keep) if k]
         return self.per_question_f1[keep], contexts if len(set(contexts)) > 1 else None
 
+    def resampling_units(self, metric: str) -> int:
+        """How many independent units a claim on `metric` rests on: the paragraphs of its
+        questions (questions about one passage rise and fall together)."""
+        return len({q.context for q in self.questions if MEAN_F1[metric](q)})
+
+    def unit_outputs(self, metric: str) -> tuple[list[str], list[str]]:
+        """The answers `metric` scores, with each one's paragraph: where two systems differ."""
+        keep = [q for q in self.questions if MEAN_F1[metric](q)]
+        return [self.answers[q.id] for q in keep], [q.context for q in keep]
+
     def intervals(self) -> dict[str, Interval]:
         """Bootstrap 95% CIs of F1, HasAns F1 and NoAns F1 (0-100), resampling whole
         paragraphs: questions about one context are not independent."""

@@ -45,7 +45,7 @@ from lmgate.stats.comparison import Comparison
 from lmgate.stats.listeners import ClaimInconclusive, settle
 from lmgate.stats.sequential import (Hypothesis, SequentialPolicy, as_policy,
                                      per_example_scores, run_sequential)
-from lmgate.stats.paired import check_clusters, mcnemar_arrays, paired_resamples
+from lmgate.stats.paired import TINY_P, check_clusters, mcnemar_arrays, paired_resamples
 
 
 def min_units(alpha: float) -> int:
@@ -62,10 +62,21 @@ def _check_confidence(confidence: float) -> None:
         raise ValueError(f"confidence must be in (0.5, 1), got {confidence!r}")
 
 
+def _check_number(value: float, what: str = "a claim's margin") -> None:
+    if isinstance(value, bool) or not (isinstance(value, (int, float))
+                                       and math.isfinite(value)):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+
+
 def _check_margin(margin: float) -> None:
-    if isinstance(margin, bool) or not (isinstance(margin, (int, float))
-                                        and math.isfinite(margin)):
-        raise ValueError(f"a claim's margin must be a finite number, got {margin!r}")
+    """A paired claim's margin: a finite number >= 0 (a negative one turns the claim into
+    another: "better by at least -0.3" is non-inferiority, "non-inferior within -0.3" is
+    superiority)."""
+    _check_number(margin)
+    if margin < 0:
+        raise ValueError(f"a claim's margin must be >= 0, got {margin}; say the claim you mean "
+                         "(assert_better, assert_non_inferior, assert_equivalent) with a "
+                         "margin >= 0")
 
 
 def _cannot_judge(units: int, alpha: float, samples: np.ndarray, what: str = "examples",
@@ -84,16 +95,36 @@ def _cannot_judge(units: int, alpha: float, samples: np.ndarray, what: str = "ex
     return None
 
 
-def _differing_units(a: Comparable, b: Comparable, clusters) -> int | None:
-    """How many units (examples or clusters) A's and B's predictions differ in, where both
-    expose per-example predictions (`y_pred`); None where they do not."""
-    pred_a, pred_b = getattr(a, "y_pred", None), getattr(b, "y_pred", None)
-    if pred_a is None or pred_b is None:
+def _units(result: Any, metric: str, clusters: Any) -> int:
+    """How many independent units a claim on `result`'s `metric` rests on: what the result
+    itself resamples (`resampling_units`, e.g. a QA result's paragraphs), else the clusters
+    or examples."""
+    own = getattr(result, "resampling_units", None)
+    return int(own(metric)) if own is not None else count_units(clusters, result.n)
+
+
+def _differing_units(a: Any, b: Any, clusters: Any, metric: str) -> int | None:
+    """How many units (examples or clusters) A's and B's outputs differ in: a classifier's
+    predictions, a QA system's answers, a translation's hypotheses (`unit_outputs`); None
+    where a result exposes neither."""
+    if hasattr(a, "unit_outputs") and hasattr(b, "unit_outputs"):
+        (out_a, groups), (out_b, _) = a.unit_outputs(metric), b.unit_outputs(metric)
+        differ = np.array([x != y for x, y in zip(out_a, out_b, strict=True)], dtype=bool)
+    elif getattr(a, "y_pred", None) is not None and getattr(b, "y_pred", None) is not None:
+        differ, groups = np.asarray(a.y_pred) != np.asarray(b.y_pred), clusters
+    else:
         return None
-    differ = np.asarray(pred_a) != np.asarray(pred_b)
-    if clusters is None:
+    if groups is None:
         return int(np.count_nonzero(differ))
-    return int(np.unique(np.asarray(clusters)[differ]).size)
+    return int(np.unique(np.asarray(groups)[differ]).size)
+
+
+def _unjudgeable_numbers(*values: Any) -> str | None:
+    """Why NaN or infinite scores leave nothing to judge, or None."""
+    if all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in values):
+        return None
+    return ("cannot judge: the scores hold NaN or infinite values (a resample containing "
+            "them has no value to compare)")
 
 
 def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
@@ -102,7 +133,7 @@ def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
     """The paired bootstrap of A - B as a Comparison whose p is `p_value(resampled diffs)`,
     with the resampled differences and the clusters resampled (None: examples)."""
     point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, DEFAULT_RESAMPLES, seed)
-    units = count_units(clusters, a.n)
+    units = min(_units(a, metric, clusters), _units(b, metric, clusters))
     p, method = p_value(diffs), f"paired bootstrap ({DEFAULT_RESAMPLES} resamples)"
     if np.ptp(diffs) == 0 and 0.5 ** units > p:
         # Every resample gives one difference: every unit differs alike, which a bootstrap
@@ -144,8 +175,9 @@ def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
         cmp = replace(cmp, p_value=test.p_value,
                        method=f"exact McNemar, one-sided ({test.a_only} vs {test.b_only} "
                               "discordant)")
-    differing = _differing_units(a, b, clusters)
-    why = _cannot_judge(units, alpha, np.empty(0))
+    differing = _differing_units(a, b, clusters, metric)
+    why = (_unjudgeable_numbers(cmp.a, cmp.b, diffs)
+           or _cannot_judge(units, alpha, np.empty(0)))
     if why is None and differing is not None:
         why = _cannot_judge(differing, alpha, np.empty(0), "examples",
                             "examples where A and B differ"
@@ -167,10 +199,10 @@ def assert_above(result: Comparable, reference: float, reference_name: str = "re
     classifier's accuracy (no clusters) the exact binomial test with a Clopper-Pearson
     interval. Reported like a comparison: A = the result, B = the reference."""
     _check_confidence(confidence)
-    _check_margin(reference)
+    _check_number(reference, "assert_above's reference")
     alpha = round((1 - confidence) / 2, 12)
     clusters = check_clusters(getattr(result, "clusters", None), result.n)
-    units = count_units(clusters, result.n)
+    units = _units(result, metric, clusters)
     y_true, y_pred = getattr(result, "y_true", None), getattr(result, "y_pred", None)
     if (metric == "accuracy" and clusters is None and y_true is not None and y_pred is not None
             and 0 < reference < 1):
@@ -181,7 +213,8 @@ def assert_above(result: Comparable, reference: float, reference_name: str = "re
         ci = test.proportion_ci(confidence, method="exact")
         point = right / result.n
         ci = Interval(point, float(ci.low), float(ci.high), confidence)
-        p, method, samples = float(test.pvalue), "exact binomial, one-sided", np.empty(0)
+        p = max(float(test.pvalue), TINY_P)
+        method, samples = "exact binomial, one-sided", np.empty(0)
     else:
         point, samples = result.resampled(metric, DEFAULT_RESAMPLES, seed, clusters)
         ci = interval(point, samples, confidence)
@@ -191,7 +224,7 @@ def assert_above(result: Comparable, reference: float, reference_name: str = "re
                      Interval(ci.point - reference, ci.low - reference, ci.high - reference,
                               confidence), 0.0, p, result.n, method,
                      f"H0: {metric} <= {reference:.4f}", alpha, units)
-    why = _cannot_judge(units, alpha, samples)
+    why = _unjudgeable_numbers(point, samples) or _cannot_judge(units, alpha, samples)
     if why is not None:
         return settle("above", cmp, False, f"{result.name} vs {reference_name}: {why}: "
                                            f"{cmp.describe()}")
@@ -214,7 +247,8 @@ def assert_not_worse(a: Comparable, b: Comparable, metric: str = "macro_f1",
     cmp, diffs, _ = _paired(a, b, metric, margin, seed, confidence,
                             lambda d: bootstrap_p(d, -margin, "less"),
                             f"H0: A - B >= {-margin:+.4f}", alpha)
-    why = _cannot_judge(cmp.units, alpha, np.empty(0))
+    why = (_unjudgeable_numbers(cmp.a, cmp.b, diffs)
+           or _cannot_judge(cmp.units, alpha, np.empty(0)))
     if why is not None:
         return settle("not worse", cmp, False, f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
     return settle("not worse", cmp, not cmp.p_value < alpha,
@@ -239,7 +273,7 @@ def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
     cmp, diffs, _ = _paired(a, b, metric, margin, seed, round(2 * confidence - 1, 12),
                             lambda d: bootstrap_p(d, -margin), f"H0: A - B <= {-margin:+.4f}",
                             alpha)
-    why = _cannot_judge(cmp.units, alpha, diffs)
+    why = _unjudgeable_numbers(cmp.a, cmp.b, diffs) or _cannot_judge(cmp.units, alpha, diffs)
     if why is not None:
         return settle("non-inferior", cmp, False,
                       f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
@@ -272,7 +306,7 @@ def assert_equivalent(a: Comparable, b: Comparable, metric: str = "macro_f1",
         a, b, metric, margin, seed, round(2 * confidence - 1, 12),
         lambda d: max(bootstrap_p(d, -margin), bootstrap_p(d, margin, "less")),
         f"H0: |A - B| >= {margin:.4f} (TOST)", alpha)
-    why = _cannot_judge(cmp.units, alpha, diffs)
+    why = _unjudgeable_numbers(cmp.a, cmp.b, diffs) or _cannot_judge(cmp.units, alpha, diffs)
     if why is not None:
         return settle("equivalent", cmp, False, f"{a.name} vs {b.name}: {why}: {cmp.describe()}")
     return settle("equivalent", cmp, cmp.p_value < alpha,

@@ -86,6 +86,10 @@ def paired_bootstrap_means(a_scores, b_scores, a_name: str, b_name: str, metric:
                       f"H0: A - B <= {margin:+.4f}", 0.05, count_units(clusters, a.size))
 
 
+#: The smallest p-value lmgate reports: an exact test's p below it underflowed, not 0.
+TINY_P = float(np.finfo(np.float64).tiny)
+
+
 @dataclass(frozen=True)
 class McNemar:
     """Exact McNemar test on the discordant pairs of two classifiers scored on the same examples."""
@@ -112,6 +116,7 @@ def mcnemar_arrays(y_true, pred_a, pred_b, alternative: str = "two-sided") -> Mc
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     n = a_only + b_only
     p = 1.0 if n == 0 else float(binomtest(a_only, n, 0.5, alternative=alternative).pvalue)
+    p = max(p, TINY_P)   # underflow is not certainty: an exact p is never printed as 0
     return McNemar(a_only, b_only, p)
 
 
