@@ -65,3 +65,44 @@ def test_recording_works_without_the_junitxml_plugin(pytester):
     rows = [json.loads(line) for line in
             (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
     assert {r["result"] for r in rows} == {"A", "B"}
+
+
+RECORDS = '''
+import os
+import numpy as np
+from lmgate import EvalResult
+
+def test_one(record):
+    if os.environ.get("LOCK_AS_FOLDER"):   # the lock path changes while the tests run
+        os.mkdir("base.json.lock")
+    y = np.random.default_rng(0).integers(0, 2, 100)
+    record(EvalResult("m", ("a", "b"), y, y))
+'''
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder"])
+def test_a_baseline_lock_that_is_no_file_is_a_usage_error_before_any_test(pytester, kind):
+    pytester.makepyfile(test_h=RECORDS)
+    pytester.makeini("[pytest]\n")
+    lock = pytester.path / "base.json.lock"
+    if kind == "symlink":
+        lock.symlink_to(pytester.path / "outside" / "victim.txt")
+    else:
+        lock.mkdir()
+    result = pytester.runpytest("--lmgate-baseline", "base.json", "--lmgate-update-baseline")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"lock file {lock}" in result.stderr.str()
+    assert "test_one" not in result.stdout.str()
+    assert not (pytester.path / "outside").exists() and not (pytester.path / "base.json").exists()
+
+
+def test_a_lock_that_cannot_be_taken_at_session_end_is_one_error_line(pytester, monkeypatch):
+    pytester.makepyfile(test_h=RECORDS)
+    pytester.makeini("[pytest]\n")
+    monkeypatch.setenv("LOCK_AS_FOLDER", "1")
+    result = pytester.runpytest("--lmgate-baseline", "base.json", "--lmgate-update-baseline")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*the baseline *base.json was not updated: its lock file "
+                                 "could not be taken*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / "base.json").exists()

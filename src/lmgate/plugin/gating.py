@@ -3,6 +3,7 @@ with it at the end, or write it (`--lmgate-update-baseline`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,7 +87,6 @@ def check_baseline(collector: Any, session: pytest.Session) -> list[tuple[str, s
 def update_baseline(collector: Any, session: pytest.Session) -> None:
     """Write the baseline from this run (refused when tests failed, unless --lmgate-force)."""
     from lmgate.core.errors import ConfigError
-    from lmgate.gate.baseline import carried_over, read_baseline, write_baseline
     from lmgate.gate.measure import measurements
 
     if session.testsfailed and not collector.gate_options.force:
@@ -96,32 +96,53 @@ def update_baseline(collector: Any, session: pytest.Session) -> None:
         return
     from filelock import FileLock
 
+    from lmgate.plugin.options import baseline_lock
+
     path = collector.gate_options.baseline
     found, examples = measurements(collector.rows, collector.predictions)
-    # Concurrent updates (two CI jobs) take turns; each merges into what the other wrote.
-    with FileLock(str(path.with_name(path.name + ".lock"))):
-        if not collector.gate_options.prune and path.exists():
-            try:   # read again under the lock: another job may have written it meanwhile
-                old, old_examples = read_baseline(path)
-            except ConfigError as exc:
-                collector.baseline_refused = (f"the baseline changed during the run and cannot "
-                                              f"be merged into now ({exc}); it was not updated")
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-                return
-            kept, kept_examples = carried_over(old, old_examples, collector.tests())
-            collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
-            collector.baseline_kept = len(kept)
-            found, examples = {**kept, **found}, {**kept_examples, **examples}
-        try:
-            collector.baseline_written = write_baseline(path, found, examples,
-                                                        environment(collector.config))
-        except OSError as exc:   # a full disk, a read-only folder: both files or neither
-            from lmgate.core.io import TornWrite
+    try:   # checked at configure too; it may have changed during the run
+        lock = FileLock(str(baseline_lock(path)))
+        # Concurrent updates (two CI jobs) take turns; each merges into what the other wrote.
+        lock.acquire()
+    except (ConfigError, OSError) as exc:   # a folder, a symbolic link, no permission
+        collector.baseline_refused = (f"the baseline {path} was not updated: its lock file "
+                                      f"could not be taken ({exc})")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
+    try:
+        _merge_and_write(collector, session, path, found, examples)
+    finally:
+        lock.release()
 
-            collector.baseline_refused = f"the baseline {path} could not be written ({exc})" + (
-                "" if isinstance(exc, TornWrite) else
-                "; it and its predictions are unchanged")
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+def _merge_and_write(collector: Any, session: pytest.Session, path: Path, found: dict,
+                     examples: dict) -> None:
+    """Under the lock: merge the baseline on disk (unless pruning) with this run's, write it."""
+    from lmgate.core.errors import ConfigError
+    from lmgate.gate.baseline import carried_over, read_baseline, write_baseline
+
+    if not collector.gate_options.prune and path.exists():
+        try:   # read again under the lock: another job may have written it meanwhile
+            old, old_examples = read_baseline(path)
+        except ConfigError as exc:
+            collector.baseline_refused = (f"the baseline changed during the run and cannot "
+                                          f"be merged into now ({exc}); it was not updated")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        kept, kept_examples = carried_over(old, old_examples, collector.tests())
+        collector.baseline_pruned = sorted(set(old) - set(kept) - set(found))
+        collector.baseline_kept = len(kept)
+        found, examples = {**kept, **found}, {**kept_examples, **examples}
+    try:
+        collector.baseline_written = write_baseline(path, found, examples,
+                                                    environment(collector.config))
+    except OSError as exc:   # a full disk, a read-only folder: both files or neither
+        from lmgate.core.io import TornWrite
+
+        collector.baseline_refused = f"the baseline {path} could not be written ({exc})" + (
+            "" if isinstance(exc, TornWrite) else
+            "; it and its predictions are unchanged")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def environment(config: pytest.Config) -> dict[str, Any]:

@@ -187,6 +187,8 @@ def gate_options(config: pytest.Config) -> GateOptions:
     if path is not None and not update and not path.exists():
         raise ConfigError(f"baseline {path} does not exist; create it with "
                           "--lmgate-update-baseline")
+    if path is not None and update:
+        baseline_lock(path)
     if path is not None and config.inipath is None and \
             config.getoption("rootdir", None) is None and \
             config.rootpath != config.invocation_params.dir:
@@ -223,6 +225,19 @@ def gate_options(config: pytest.Config) -> GateOptions:
     return GateOptions(repeats, path, update, tolerance, alpha,
                        bool(config.getoption("lmgate_strict_missing")), force, mde,
                        strict_power, prune)
+
+
+def baseline_lock(baseline: Path) -> Path:
+    """The lock file that concurrent baseline updates take turns on (`<baseline>.lock`);
+    ConfigError naming it unless it is absent or a plain file: a symbolic link would have
+    the lock create or truncate whatever it points to, a folder cannot be locked."""
+    lock = baseline.with_name(baseline.name + ".lock")
+    if lock.is_symlink():
+        raise ConfigError(f"the baseline's lock file {lock} is a symbolic link (to "
+                          f"{os.readlink(lock)}); remove it")
+    if lock.exists() and not lock.is_file():
+        raise ConfigError(f"the baseline's lock file {lock} is not a file; remove it")
+    return lock
 
 
 def _writable_folder(path: Path, what: str) -> Path:
