@@ -52,9 +52,9 @@ def pytest_configure_node(node) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    from lmgate.plugin.selection import strip_group
+    from lmgate.plugin.selection import plain_id
 
-    set_test(strip_group(item.nodeid))   # the id results use, without loadgroup's @group
+    set_test(plain_id(item))   # the id results use, without loadgroup's @group
 
 
 def pytest_runtest_logfinish(nodeid: str, location) -> None:

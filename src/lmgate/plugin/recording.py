@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import pytest
 
 from lmgate.plugin.options import SETTINGS
-from lmgate.plugin.selection import item_params, strip_group
+from lmgate.plugin.selection import item_params, plain_id
 
 if TYPE_CHECKING:  # records pull in numpy and scikit-learn: loaded when a test records
     from lmgate.report.records import Recorder
@@ -47,12 +47,12 @@ def item_group(item: pytest.Item) -> str:
     """`repeat_group` of a collected item (its node id without the seed id of a repeat)."""
     params = item_params(item)
     if "lmgate_repeat" not in params:
-        return strip_group(item.nodeid)
+        return plain_id(item)
     seed = item.config.stash[SETTINGS].seed + int(params["lmgate_repeat"])
     callspec = item.callspec  # type: ignore[attr-defined]
     # pytest keeps the id parts as CallSpec2._idlist; joined with "-" they are callspec.id.
     ids = list(getattr(callspec, "_idlist", None) or callspec.id.split("-"))
-    return repeat_group(strip_group(item.nodeid), ids, seed)
+    return repeat_group(plain_id(item), ids, seed)
 
 
 #: Parameter names lmgate writes into every recorded row's params itself.
@@ -91,7 +91,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
     report = yield
-    report.lmgate_group = item_group(item)   # travels from xdist workers with the report
+    # Both travel from xdist workers with the report: the id results use, its repeats' group.
+    report.lmgate_nodeid = plain_id(item)
+    report.lmgate_group = item_group(item)
     if call.when == "teardown" and RECORDER in item.stash:
         recorder = item.stash[RECORDER]
         report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
@@ -131,7 +133,7 @@ def lmgate_record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator[
                                         for metric, value in row["metrics"].items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
-    recorder = Recorder(strip_group(item.nodeid), getattr(item, "originalname", item.name),
+    recorder = Recorder(plain_id(item), getattr(item, "originalname", item.name),
                         {**params, "seed": lmgate_seed}, on_row=to_junit,
                         group=item_group(item))
     module = getattr(request, "module", None)

@@ -149,8 +149,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
+#: Each item's node id as collected: before `--dist loadgroup` appends its `@group` suffix.
+PLAIN_ID = pytest.StashKey[str]()
+#: Node ids as xdist's loadgroup changed them -> as collected, for the reports of this process
+#: (a worker's own items; on the controller, what the workers' reports carried).
+_PLAIN_IDS: dict[str, str] = {}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Before pytest_collection_modifyitems, where xdist's loadgroup appends "@<groups>".
+    item.stash[PLAIN_ID] = item.nodeid
+
+
+def plain_id(item: pytest.Item) -> str:
+    """The item's node id as collected, whatever the distribution mode: what results and
+    baselines are keyed by."""
+    plain = item.stash.get(PLAIN_ID, item.nodeid)
+    if plain != item.nodeid:
+        _PLAIN_IDS[item.nodeid] = plain
+    return plain
+
+
+@pytest.hookimpl(tryfirst=True)   # before lmgate's collector reads the report
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    plain = getattr(report, "lmgate_nodeid", None)   # set on the worker (recording)
+    if isinstance(plain, str) and plain != report.nodeid:
+        _PLAIN_IDS[report.nodeid] = plain
+
+
 def strip_group(nodeid: str) -> str:
-    """A node id without the `@group` suffix that `--dist loadgroup` appends (the groups are
-    `model_group`'s), so results and baselines match whatever the distribution mode."""
-    head, _, group = nodeid.rpartition("@")
-    return head if head and group.startswith(("model-", "module-")) else nodeid
+    """A reported node id without the `@group` suffix that `--dist loadgroup` appended to it
+    (`plain_id`), so results and baselines match whatever the distribution mode. Only that
+    suffix goes, known from the item itself: never part of a test's own id (`[xlmr@model-en]`)."""
+    return _PLAIN_IDS.get(nodeid, nodeid)
