@@ -85,8 +85,26 @@ def _output_folder(path: str, flag: str) -> None:
             return
 
 
+def _apart_from_inputs(target: str | None, flag: str, folders: Sequence[str],
+                       files: Sequence[str | None] = ()) -> None:
+    """An output that is neither an input file nor inside an input folder: writing it would
+    overwrite what the command reads (`--markdown A/results.jsonl`). Links resolved."""
+    if target is None:
+        return
+    where = Path(target).resolve()
+    for folder in folders:
+        inside = Path(folder).resolve()
+        if where == inside or inside in where.parents:
+            raise ConfigError(f"{flag} {target} is inside the input folder {folder}: "
+                              "write it elsewhere")
+    for name in filter(None, files):
+        if where == Path(name).resolve():
+            raise ConfigError(f"{flag} {target} is the input file {name}: write it elsewhere")
+
+
 def _compare(args: argparse.Namespace) -> int:
     _output_file(args.markdown, "--markdown")
+    _apart_from_inputs(args.markdown, "--markdown", [args.old, args.new])
     old_rows, old_preds = read_results_dir(args.old)
     new_rows, new_preds = read_results_dir(args.new)
     old, old_ex = measurements(old_rows, old_preds)
@@ -111,6 +129,7 @@ def _merge(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     _output_folder(args.out, "--out")
+    _apart_from_inputs(args.out, "--out", args.folders, [args.baseline])
     theirs = foreign_results(out)
     if theirs:
         return _error(f"{out} holds {', '.join(theirs)}, which lmgate did not write: "
@@ -150,6 +169,7 @@ def _export(args: argparse.Namespace) -> int:
     from lmgate.report.writers import read_results
 
     _output_folder(args.out, "--out")
+    _apart_from_inputs(args.out, "--out", [args.folder])
     try:
         rows = read_results(args.folder)[0]
         if not rows:
@@ -182,6 +202,7 @@ def _push(args: argparse.Namespace) -> int:
     from lmgate.report.hub import push
 
     folder = Path(args.folder)
+    _apart_from_inputs(args.save_to, "--save-to", [args.folder])
     save_to = Path(args.save_to) if args.save_to else \
         folder.resolve().parent / f"{folder.resolve().name}-hub-dataset"
     try:
