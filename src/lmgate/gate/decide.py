@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.numbers import parse_decimal
 from lmgate.gate.flips import Flips, flips
 from lmgate.gate.measure import Measurement, higher_is_better, of_tests
 from lmgate.metrics.classification import RESAMPLABLE
@@ -58,8 +59,8 @@ def checked_tolerance(tolerance: object, name: str = "tolerance") -> float:
 def _as_number(value: object, name: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)  # type: ignore[arg-type]
+    try:   # text: ASCII decimal only (float() would read ٠.٠٥ and 0_5)
+        return parse_decimal(value) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
 

@@ -16,6 +16,7 @@ import pytest
 
 from lmgate.core.device import check_device
 from lmgate.core.errors import ConfigError
+from lmgate.core.numbers import parse_decimal
 from lmgate.core.profiles import get_profile, load_profiles
 from lmgate.core.config import DATA_DIR_ENV, EMBEDDED_DATA_ENV, default_cache_dir, split_csv
 from lmgate.plugin.session import Settings
@@ -118,8 +119,8 @@ def parse_number(text: str, flag: str, kind: type = float):
     """`text` as a finite float (or an int); ConfigError naming `flag` otherwise."""
     text = text.strip()
     shown = text if len(text) <= 40 else text[:40] + "..."
-    try:
-        value = kind(text)
+    try:   # ASCII decimal only: int() and float() would read ١٢ and 1_000
+        value = parse_decimal(text, kind)
     except ValueError:
         raise ConfigError(f"{flag} must be {'an integer' if kind is int else 'a number'}, "
                           f"got {shown!r}") from None

@@ -37,7 +37,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and workerinput.get(BOARD_KEY):
         os.environ[ENV] = os.path.join(workerinput[BOARD_KEY], f"{workerinput['workerid']}.json")
     elif _is_xdist_controller(config):
-        interval = float(config.getini("lmgate_progress_interval"))
+        from lmgate.core.errors import ConfigError
+        from lmgate.plugin.options import parse_number
+
+        try:
+            interval = parse_number(str(config.getini("lmgate_progress_interval")),
+                                    "lmgate_progress_interval")
+        except ConfigError as exc:
+            raise pytest.UsageError(f"lmgate: {exc}") from None
         if interval > 0:
             board = Board(config, tempfile.mkdtemp(prefix="lmgate-progress-"), interval)
             config.stash[BOARD] = board

@@ -1,0 +1,24 @@
+"""Numbers written as text (options, ini values, command-line arguments): plain ASCII decimal.
+
+Python's `int()` and `float()` also read other scripts' digits (`١٢` is 12) and underscores
+(`1_000`): a value a log or a reviewer reads as something else, so lmgate refuses them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                    r"|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+def parse_decimal(text: str, kind: type = float) -> int | float:
+    """`text` (surrounding whitespace aside) as an int or a float when it is written in ASCII
+    decimal (a float may be `inf` or `nan`, for the caller to refuse by name); ValueError
+    otherwise."""
+    stripped = text.strip()
+    if not (_INT if kind is int else _FLOAT).fullmatch(stripped):
+        raise ValueError(f"not an ASCII decimal {'integer' if kind is int else 'number'}: "
+                         f"{stripped!r}")
+    return kind(stripped)
