@@ -2,7 +2,9 @@
 (`lmgate.core.redact`): a test's traceback, skip or xfail reason, captured output and
 properties, a collection error, a warning, an INTERNALERROR. lmgate's own errors are redacted
 where they are raised; this catches what reaches pytest otherwise (an exception of another library, an
-`assert` on a server's answer, a print of it)."""
+`assert` on a server's answer, a print of it). The same pass makes their text inert for a
+terminal (`lmgate.core.markup.terminal_text`): an escape sequence in a result name, a label or a
+server's answer is shown, never run (line breaks and tabs stay)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lmgate.core.markup import terminal_text
 from lmgate.core.redact import redact, redact_json
 
 
@@ -22,7 +25,7 @@ class RedactedRepr:
     def __init__(self, text: str, reprcrash: Any) -> None:
         self.text = text
         if reprcrash is not None and dataclasses.is_dataclass(reprcrash):
-            reprcrash = dataclasses.replace(reprcrash, message=redact(reprcrash.message))
+            reprcrash = dataclasses.replace(reprcrash, message=terminal_text(reprcrash.message))
         self.reprcrash = reprcrash
 
     def __str__(self) -> str:
@@ -34,18 +37,20 @@ class RedactedRepr:
 
 
 def scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
-    """Mask the secrets in everything `report` carries to the terminal and to JUnit XML."""
+    """Mask the secrets in everything `report` carries to the terminal and to JUnit XML, and
+    show its control characters and escape sequences escaped."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:      # a skip: (path, line, reason)
-        report.longrepr = (longrepr[0], longrepr[1], redact(str(longrepr[2])))
+        report.longrepr = (longrepr[0], longrepr[1], terminal_text(longrepr[2]))
     elif longrepr is not None:
         text = str(longrepr)
-        masked = redact(text)
+        masked = terminal_text(text)
         if masked != text:
             report.longrepr = RedactedRepr(masked, getattr(longrepr, "reprcrash", None))
-    report.sections = [(redact(title), redact(content)) for title, content in report.sections]
+    report.sections = [(terminal_text(title), terminal_text(content))
+                       for title, content in report.sections]
     if isinstance(getattr(report, "wasxfail", None), str):
-        report.wasxfail = redact(report.wasxfail)
+        report.wasxfail = terminal_text(report.wasxfail)
     if getattr(report, "user_properties", None):
         report.user_properties = [(redact(str(name)), redact_json(value))
                                   for name, value in report.user_properties]
@@ -70,17 +75,17 @@ def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str,
                             location: Any) -> None:
     message = warning_message.message
     if isinstance(message, Warning):
-        args = tuple(redact(a) if isinstance(a, str) else a for a in message.args)
+        args = tuple(terminal_text(a) if isinstance(a, str) else a for a in message.args)
         if args != message.args:
             message.args = args
     elif isinstance(message, str):
-        warning_message.message = redact(message)
+        warning_message.message = terminal_text(message)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_internalerror(excrepr: Any, excinfo: Any) -> bool | None:
     text = str(excrepr)
-    masked = redact(text)
+    masked = terminal_text(text)
     if masked == text:
         return None
     for line in masked.split("\n"):
