@@ -9,7 +9,8 @@ the terminal and XML sanitisers mask secrets first, `lmgate.core.redact`):
 - `md_inline` / `md_cell`: one line of Markdown (summary.md, a CI job summary) that renders as
   exactly the text given: no HTML, link, image, autolink, code span, emphasis or table column;
 - report.html: rendered from summary.md and cleaned by nh3 (`lmgate.report.html`);
-- `spreadsheet_safe`: results.csv cells.
+- `csv_cell` / `csv_header`: results.csv cells and column names (controls shown escaped, as
+  `terminal_text` and `xml_text` show them, and formulas defused, `spreadsheet_safe`).
 """
 
 from __future__ import annotations
@@ -97,3 +98,18 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A results.csv cell: text with its control characters, escape sequences and characters
+    XML forbids shown escaped (line breaks and tabs stay: the cell is quoted) and a formula
+    start defused; numbers and other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    return spreadsheet_safe(_XML_INVALID.sub(lambda m: _shown(m.group()), terminal_text(value)))
+
+
+def csv_header(value: Any) -> str:
+    """A results.csv column name (`params.<key>`, `metrics.<name>`): `csv_cell` on one line,
+    its line breaks and tabs shown escaped too."""
+    return csv_cell(re.sub("[\t\n]", lambda m: _shown(m.group()), str(value)))

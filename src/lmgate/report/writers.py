@@ -13,7 +13,7 @@ import pandas as pd
 from lmgate.core.bounded_json import read_jsonl_bounded
 from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_text
-from lmgate.core.markup import md_cell, md_inline, spreadsheet_safe
+from lmgate.core.markup import csv_cell, csv_header, md_cell, md_inline
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report
 
@@ -34,12 +34,12 @@ def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with every text cell (and column name) a spreadsheet would run as a formula
-    shown as text instead."""
-    safe = frame.rename(columns=spreadsheet_safe)
+    """`frame` with every text cell and column name inert (`csv_cell`, `csv_header`): control
+    characters shown escaped, a formula a spreadsheet would run shown as text."""
+    safe = frame.rename(columns=csv_header)
     for col in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[col]):
-            safe[col] = safe[col].map(spreadsheet_safe)
+            safe[col] = safe[col].map(csv_cell)
     return safe
 
 
