@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
@@ -307,6 +308,122 @@ def test_whatever_a_server_sends_lmgate_returns_a_good_answer_or_its_own_error(
             Misbehaving.reply = None
         assert well_formed(out), out
         assert call() == out                           # the cached answer reads the same
+
+
+# ---- the property: an echo of another text is never scored --------------------------------
+
+BYTE_LEVEL = bytes_to_unicode()          # byte -> character, as byte-level BPE writes tokens
+TEXTS = st.text(alphabet="abc ?.e\u00e9\u732b", min_size=1, max_size=12)
+
+
+@st.composite
+def echoes(draw, text: str, cut_at: int | None = None) -> dict[str, Any]:
+    """An echo answer for `text` as some server could tokenise and write it: decoded text,
+    byte-level BPE characters (cut anywhere, mid-character too) or SentencePiece pieces
+    (with its space before the first word), maybe after a start-of-text token, text_offset
+    in characters or as the running length of the token strings. `cut_at` (bytes): a token
+    starts there. Returns the answer, its logprobs block and both offset forms."""
+    data = text.encode()
+    style = draw(st.sampled_from(["text", "byte_level", "sentencepiece"]))
+    bounds = (range(1, len(data)) if style == "byte_level"
+              else [len(text[:i].encode()) for i in range(1, len(text))])
+    cuts = {0, len(data), *draw(st.lists(st.sampled_from(bounds), max_size=8) if bounds
+                                else st.just([]))}
+    cuts |= {cut_at} if cut_at is not None else set()
+    spans = list(zip(sorted(cuts), sorted(cuts)[1:]))
+    if style == "byte_level":
+        tokens = ["".join(BYTE_LEVEL[b] for b in data[a:b]) for a, b in spans]
+    else:
+        tokens = [data[a:b].decode() for a, b in spans]
+    if style == "sentencepiece":
+        tokens = [t.replace(" ", "\u2581") for t in tokens]
+        if not text.startswith(" ") and draw(st.booleans()):
+            tokens[0] = "\u2581" + tokens[0]
+    starts = [a for a, _ in spans]
+    start_token = draw(st.sampled_from([None, "<s>", "<|begin_of_text|>"]))
+    if start_token:
+        tokens, starts = [start_token, *tokens], [0, *starts]
+    in_chars = [len(data[:a].decode(errors="ignore")) for a in starts] + [len(text)]
+    tokens.append(" x")                                  # the one generated token
+    running = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
+    logprobs = [None] + [-(i + 1) / 16 for i in range(1, len(tokens))]
+    block = {"tokens": tokens, "token_logprobs": logprobs,
+             "top_logprobs": [None] + [{t: lp} for t, lp in zip(tokens[1:], logprobs[1:])],
+             "text_offset": draw(st.sampled_from([in_chars, running]))}
+    return {"answer": {"choices": [{"text": text + " x", "logprobs": block}]},
+            "starts": starts, "forms": (in_chars, running)}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), context=TEXTS, continuation=TEXTS)
+def test_an_echo_of_the_prompt_sent_scores_exactly_its_continuation(server, data, context,
+                                                                   continuation):
+    """However a server tokenises and writes the echoed prompt, the score is the sum over the
+    continuation's tokens: no more, no fewer."""
+    echo = data.draw(echoes(context + continuation, cut_at=len(context.encode())))
+    Misbehaving.answer = staticmethod(lambda body: echo["answer"])
+    block = echo["answer"]["choices"][0]["logprobs"]
+    scored = [lp for lp, start in zip(block["token_logprobs"], echo["starts"])
+              if start >= len(context.encode())]
+    lm = _shared_lm(server)
+    lm.client.cache = None                              # this answer, not an earlier one's
+    (score, greedy), = lm.loglikelihood([(context, continuation)])
+    assert score == pytest.approx(sum(scored)) and greedy is True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), says=st.sampled_from(["other", "prompt", None]),
+       other=TEXTS.map(lambda t: (t, None))
+       | st.builds(lambda i, c: (PROMPT[:i] + c + PROMPT[i + 1:], None),
+                   st.integers(0, len(PROMPT)), TEXTS)
+       | TEXTS.map(lambda t: (t + PROMPT, len(t.encode()))))   # a first token of other text
+def test_an_echo_of_another_text_is_refused_never_scored(server, tmp_path_factory, data, other,
+                                                         says):
+    """An echo whose tokens spell another text than the prompt sent (whatever the choice's
+    text claims), or whose text_offset places them elsewhere, is an error naming the server,
+    and is not cached."""
+    other, cut_at = other
+    cache = RunCache(tmp_path_factory.mktemp("cache"))
+    lm = _shared_lm(server)
+    lm.client.cache = cache
+    wrong_offsets = other == PROMPT
+    assume(other != " " + PROMPT)      # SentencePiece's space before the first word: the prompt
+    echo = data.draw(echoes(other, cut_at))
+    choice = echo["answer"]["choices"][0]
+    if wrong_offsets:
+        offsets = choice["logprobs"]["text_offset"]
+        i = data.draw(st.integers(0, len(offsets) - 1))
+        offsets[i] += data.draw(st.sampled_from([-2, -1, 1, 2]))
+        assume(offsets not in echo["forms"])
+    else:
+        choice["text"] = {"other": other + " x", "prompt": PROMPT + " x", None: None}[says]
+    Misbehaving.answer = staticmethod(lambda body: echo["answer"])
+    with pytest.raises(EndpointError) as error:
+        lm.loglikelihood([(CONTEXT, " mat")])
+    assert server in str(error.value)
+    assert entries(cache) == []
+
+
+@pytest.mark.parametrize("first, scored", [("<s>", True), ("<|begin_of_text|>", True),
+                                           ("Hello", False), ("A dog. ", False)])
+def test_only_a_start_of_text_token_may_stand_before_the_echoed_prompt(server, first, scored):
+    """A first token without a log-probability may be a start-of-text token that spells
+    nothing; a word there means the server scored the prompt after another text."""
+    answer = echo_answer(PROMPT)
+    block = answer["choices"][0]["logprobs"]
+    block["tokens"].insert(0, first)
+    block["token_logprobs"].insert(0, None)
+    block["top_logprobs"].insert(0, None)
+    block["text_offset"] = [0] + [o + len(first) for o in block["text_offset"]]   # as vLLM counts
+    answer["choices"][0]["text"] = None
+    Misbehaving.answer = staticmethod(lambda body: answer)
+    lm = _shared_lm(server)
+    lm.client.cache = None
+    if scored:
+        assert lm.loglikelihood([(CONTEXT, " mat")]) == [(-1.0, False)]
+    else:
+        with pytest.raises(EndpointError, match="spell another text"):
+            lm.loglikelihood([(CONTEXT, " mat")])
 
 
 _LM: dict[str, Any] = {}

@@ -2,9 +2,10 @@
 
 Every answer the endpoint client reads passes through here before it is used or cached: a
 2xx JSON object without an `error`, in the shape its route promises (a model listing, a choice
-with text, an echoed prompt's log-probabilities with lists of one length). Anything else is an
-`EndpointError` naming the server and what was wrong, never an IndexError or TypeError from
-deep inside scoring, and never an entry in the run cache.
+with text, an echoed prompt's log-probabilities with lists of one length, for the very prompt
+sent). Anything else is an `EndpointError` naming the server and what was wrong, never an
+IndexError or TypeError from deep inside scoring, never a score of another text's tokens, and
+never an entry in the run cache.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 from typing import Any, Mapping
 
 from lmgate.core.errors import LmgateError
+from lmgate.models.echo import offsets_agree, token_starts
 
 #: Largest response body read (a listing or an echoed prompt is far smaller).
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -93,12 +95,14 @@ def _number(value: Any) -> bool:
     return not math.isnan(value) and value <= 1e-3
 
 
-def prompt_logprobs(where: str, answer: Mapping[str, Any]) -> dict[str, list] | None:
+def prompt_logprobs(where: str, answer: Mapping[str, Any], prompt: str) -> dict[str, list] | None:
     """The echoed prompt's log-probabilities (tokens, token_logprobs, top_logprobs,
-    text_offset: lists of one length, the last entry the one generated token), or None where
-    the server sent none (it cannot score prompts). A block that is there but malformed is an
-    error."""
-    block = _first_choice(where, answer).get("logprobs")
+    text_offset: lists of one length, the last entry the one generated token, and `starts`:
+    each prompt token's byte offset in `prompt`), or None where the server sent none (it
+    cannot score prompts). A block that is there but malformed, or that echoes another text
+    than `prompt`, is an error."""
+    choice = _first_choice(where, answer)
+    block = choice.get("logprobs")
     if block is None:
         return None
     bad = f"{where}: malformed prompt log-probabilities"
@@ -123,19 +127,45 @@ def prompt_logprobs(where: str, answer: Mapping[str, Any]) -> dict[str, list] | 
                                     and all(_number(v) for v in top.values())):
             raise EndpointError(f"{bad}: top_logprobs holds something that is not a table of "
                                 f"log-probabilities: {_short(top)}")
-    return {k: block[k] for k in LOGPROB_LISTS}
+    return {**{k: block[k] for k in LOGPROB_LISTS},
+            "starts": _echoed_prompt(where, choice, block, prompt)}
 
 
-def continuation_score(where: str, answer: Mapping[str, Any],
+def _echoed_prompt(where: str, choice: Mapping[str, Any], block: Mapping[str, list],
+                   prompt: str) -> list[int]:
+    """Each prompt token's byte offset in `prompt`, once the echo is shown to be of `prompt`:
+    the choice's text (prompt + generated text, as echo promises) and the tokens before the
+    generated one spell it, and text_offset agrees with the tokens."""
+    text, tokens = choice.get("text"), block["tokens"]
+    if text is not None and not (isinstance(text, str) and text.startswith(prompt)):
+        raise EndpointError(f"{where}: the echoed text is not the prompt sent: sent "
+                            f"{_short(prompt)}, echoed {_short(text)}")
+    if not all(isinstance(t, str) for t in tokens):
+        raise EndpointError(f"{where}: malformed prompt log-probabilities: tokens must be "
+                            f"strings, got {_short(tokens)}")
+    starts = token_starts(prompt, tokens[:-1], block["token_logprobs"][0] is None)
+    if starts is None:
+        raise EndpointError(f"{where}: the echoed tokens spell another text than the prompt "
+                            f"sent: sent {_short(prompt)}, echoed {_short(tokens[:-1])}")
+    if not offsets_agree(prompt, tokens[:-1], starts, block["text_offset"]):
+        raise EndpointError(f"{where}: text_offset does not place the echoed tokens in the "
+                            f"prompt sent: {_short(block['text_offset'])} for "
+                            f"{_short(tokens[:-1])}")
+    return starts
+
+
+def continuation_score(where: str, answer: Mapping[str, Any], prompt: str,
                        context_chars: int) -> tuple[float, bool]:
-    """Sum of log-probabilities of the echoed tokens after `context_chars` characters, and
-    whether each was the most likely token (the one generated token at the end excluded)."""
-    block = prompt_logprobs(where, answer)
+    """Sum of log-probabilities of the tokens of echoed `prompt` after its first
+    `context_chars` characters, and whether each was the most likely token (the one generated
+    token at the end excluded)."""
+    block = prompt_logprobs(where, answer, prompt)
     if block is None:
         raise EndpointError(f"{where}: an echo answer without prompt log-probabilities")
-    offsets, logprobs, tops = block["text_offset"], block["token_logprobs"], block["top_logprobs"]
-    prompt_tokens = len(offsets) - 1          # echo + max_tokens=1: the last one is generated
-    start = next((i for i in range(prompt_tokens) if offsets[i] >= context_chars), prompt_tokens)
+    starts, logprobs, tops = block["starts"], block["token_logprobs"], block["top_logprobs"]
+    prompt_tokens = len(starts)               # echo + max_tokens=1: the last one is generated
+    context_bytes = len(prompt[:context_chars].encode("utf-8", "surrogatepass"))
+    start = next((i for i in range(prompt_tokens) if starts[i] >= context_bytes), prompt_tokens)
     if start in (0, prompt_tokens):
         raise EndpointError(f"{where}: the continuation's tokens could not be told from the "
                             "context's in the echoed prompt")

@@ -319,9 +319,9 @@ class EndpointLM:
             else:
                 try:
                     block = self.client.post("completions", _echo_body(self.endpoint.model,
-                                                                       "Hello world"),
+                                                                       PROBE),
                                              server_model=self.server_model,
-                                             parse=prompt_logprobs)
+                                             parse=lambda w, a: prompt_logprobs(w, a, PROBE))
                     self._supports_loglikelihood = block is not None
                 except EndpointError:
                     self._supports_loglikelihood = False
@@ -337,8 +337,9 @@ class EndpointLM:
             raise ConfigError(unscorable(self))
         bodies = [_echo_body(self.endpoint.model, context + continuation)
                   for context, continuation in pairs]
-        parse = [lambda where, a, n=len(context): continuation_score(where, a, n)
-                 for context, _ in pairs]
+        parse = [lambda where, a, c=context, t=continuation: continuation_score(where, a, c + t,
+                                                                                len(c))
+                 for context, continuation in pairs]
         return self.client.map("completions", bodies, server_model=self.server_model,
                                desc="score", parse=parse)
 
@@ -348,6 +349,10 @@ def unscorable(lm: EndpointLM) -> str:
             "log-probabilities, so labels cannot be scored; use decoding mode 'generate' "
             "(a greedy answer parsed back to a label), or serve the model with vLLM, SGLang "
             "or llama.cpp and api = 'completions'")
+
+
+#: The prompt that asks a server whether it returns prompt log-probabilities.
+PROBE = "Hello world"
 
 
 def _echo_body(model: str, text: str) -> dict[str, Any]:
