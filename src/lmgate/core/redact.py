@@ -59,8 +59,9 @@ _FIELD = re.compile(
     r"(?P<scheme>(?:bearer|basic|token|digest)\s+)?(?P<value>[^\s\"'\\,;&}\]<>]+)")
 _JSON_LITERAL = re.compile(r"null|true|false|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _BEARER = re.compile(r"(?i)(?P<scheme>\b(?:bearer|basic)\s+)(?P<value>[A-Za-z0-9._~+/=\-]{8,})")
+#: A value already masked (`***` then no key character) is left alone: masking is idempotent.
 _QUERY = re.compile(r"(?i)(?P<key>[?&](?:api[-_]?key|key|access[-_]?token|token|auth"
-                    r"|password|signature|sig)=)(?P<value>[^&\s#\"'<>]+)")
+                    r"|password|signature|sig)=)(?!\*\*\*(?![\w\-.~%+/=]))(?P<value>[^&\s#\"'<>]+)")
 _KEY_FORMATS = re.compile(r"\b(?:sk-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}"
                           r"|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,})")
 

@@ -47,6 +47,9 @@ def scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
         masked = terminal_text(text)
         if masked != text:
             report.longrepr = RedactedRepr(masked, getattr(longrepr, "reprcrash", None))
+    location = getattr(report, "location", None)   # a CollectReport's is derived, read-only
+    if isinstance(report, pytest.TestReport) and isinstance(location, tuple) and len(location) == 3 and isinstance(location[2], str):
+        report.location = (location[0], location[1], redact(location[2]))
     report.sections = [(terminal_text(title), terminal_text(content))
                        for title, content in report.sections]
     if isinstance(getattr(report, "wasxfail", None), str):
@@ -54,6 +57,36 @@ def scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
     if getattr(report, "user_properties", None):
         report.user_properties = [(redact(str(name)), redact_json(value))
                                   for name, value in report.user_properties]
+
+
+TAKEN_IDS = pytest.StashKey[set]()
+
+
+def masked_id(nodeid: str, taken: set[str]) -> str:
+    """`nodeid` with its secrets masked (a key in a parametrize value), kept apart from the
+    ids in `taken`: cases that differ only in a secret get `~2`, `~3`, ... in their brackets.
+    Adds the id returned to `taken`."""
+    if nodeid.endswith("]") and "[" in nodeid:   # the brackets stay: masking could eat "]"
+        start = nodeid.index("[") + 1
+        masked = redact(nodeid[:start]) + redact(nodeid[start:-1]) + "]"
+    else:
+        masked = redact(nodeid)
+    if masked in taken:   # another case, or a case whose own id reads like a masked one
+        head, close = (masked[:-1], "]") if masked.endswith("]") else (masked, "")
+        masked = next(f"{head}~{n}{close}" for n in range(2, len(taken) + 3)
+                      if f"{head}~{n}{close}" not in taken)
+    taken.add(masked)
+    return masked
+
+
+@pytest.hookimpl(tryfirst=True)   # before lmgate keeps the id as collected (selection)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test id that holds a secret is masked where pytest keeps it, once: the terminal,
+    JUnit XML, pytest's cache (--lf), results and baselines then all use the masked id."""
+    taken = item.config.stash.setdefault(TAKEN_IDS, set())
+    masked = masked_id(item.nodeid, taken)
+    if masked != item.nodeid:
+        item._nodeid = masked   # as pytest-xdist's loadgroup does for its "@group" suffix
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)   # outermost: sees the report others changed
