@@ -80,11 +80,12 @@ def test_the_schema_check_catches_a_broken_document(results, schema):
 
 
 def test_bad_usage_is_exit_2_before_anything_is_written(tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main(["export", "--format", "every-eval-ever", str(tmp_path), "--out", str(out)]) == 2
+    folder, out = tmp_path / "not-results", tmp_path / "out"
+    folder.mkdir()
+    assert main(["export", "--format", "every-eval-ever", str(folder), "--out", str(out)]) == 2
     assert "not an lmgate results folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
-        main(["export", "--format", "csv", str(tmp_path), "--out", str(out)])
+        main(["export", "--format", "csv", str(folder), "--out", str(out)])
     assert usage.value.code == 2 and not out.exists()
 
 
