@@ -4,7 +4,7 @@ The library works without pytest (notebooks, scripts); `lmgate.plugin` adds the 
 Public names load on first use (PEP 562): the plugin is imported by every pytest run in an
 environment where lmgate is installed, and must not pay for scikit-learn or torch there.
 The layers, bottom up: core, data, metrics, models, results, stats, methods, report, gate,
-plugin and cli (README, "How lmgate is built").
+plugin and cli (docs/guide/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Keep freed memory in the process instead of handing it back to the system (glibc only).
 
-glibc serves every allocation above its mmap threshold (at most 32 MB) with a fresh `mmap` and
-unmaps it when it is freed, so each decoding step of a large-vocabulary LM (a batch's logits:
-64 x 262k floats, 67 MB) faults its pages in again: Gemma 3 270M's 200 smoke translations spent
-9.3 s of system time that way on 2 cores. With mmap off for allocations and the heap never
-trimmed, freed blocks are reused: 26.1 -> 20.0 s, system time 0.7 s, the same outputs
-(benchmarks/p14_allocator.py); the whole translation study 133 -> 88 s. The cost: memory a
-process freed stays its own until it ends (its later allocations reuse it), so peak memory
-grows: that study's 3.9 -> 7.5 GB. (Trimming kept but blocks over 32 MB still mapped: 109 s,
-4.3 GB.)
+glibc serves every allocation above its mmap threshold with a fresh `mmap` and unmaps it when
+it is freed, so each decoding step of a large-vocabulary LM (a batch's logits: 64 x 262k floats)
+faults its pages in again, in system time. With mmap off for allocations and the heap never
+trimmed, freed blocks are reused, with the same outputs. The cost: memory a process freed stays
+its own until it ends (its later allocations reuse it), so peak memory grows. Both are measured
+by benchmarks/p14_allocator.py (figures in benchmarks/README.md, P14).
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ autocast asks here, and the report's run facts describe what this module decided
 |---|---|---|
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
 | zero-shot label scoring and one-token answers | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
-| frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured: Gemma 3 270M, 99.25-100% of SST-2 head predictions equal, 1.7x; multilingual-e5-small, 99.7% of the sentiment study's, 1.5-1.7x) |
-| span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (SQuAD: 397/400 answers and every metric identical over 5 head seeds, 3x), else float32 |
+| frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured to keep the head's predictions: benchmarks/p9_bf16_features.py) |
+| span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (the same SQuAD metrics as float32), else float32 |
 | fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
-| LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses, 1.7x: benchmarks/p10), else float32 |
+| LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses: benchmarks/p10_lora_target_logits.py), else float32 |
 
 Nothing here imports torch at module import time.
 """
@@ -65,8 +65,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def inference_dtype(device: str, requested: str = "auto") -> str:
-    """"bfloat16" on CUDA; on CPU "float32" unless asked for (see benchmarks/README.md: bf16
-    on this CPU class changes too many zero-shot predictions to be the default)."""
+    """"bfloat16" on CUDA; on CPU "float32" unless asked for: bf16 there changes too many
+    zero-shot predictions to be the default (benchmarks/p2_zero_shot.py)."""
     if requested != "auto":
         if requested not in DTYPES:
             raise ConfigError(f"dtype must be auto, float32 or bfloat16, not {requested!r}")
@@ -77,9 +77,8 @@ def inference_dtype(device: str, requested: str = "auto") -> str:
 def head_feature_dtype(device: str, cpu_bf16: bool = False) -> str:
     """The autocast of a frozen base's features for a head: `inference_dtype`, or bf16 on a
     CPU with native bf16 where `cpu_bf16`. Classification heads pass their model spec's
-    `cpu_bf16_features` (measured per model: heads on SmolLM2's bf16 features changed 2.25% of
-    SST-2 predictions, on Gemma 3 270M's 0-0.75%, on multilingual-e5-small's 0.2-0.3% of the
-    sentiment study's; benchmarks/README.md, P9)."""
+    `cpu_bf16_features`, set per model where bf16 features were measured to keep the head's
+    predictions (benchmarks/p9_bf16_features.py, p9_bf16_features_study.py)."""
     if cpu_bf16 and device == "cpu" and cpu_has_native_bf16():
         return "bfloat16"
     return inference_dtype(device)
@@ -87,15 +86,15 @@ def head_feature_dtype(device: str, cpu_bf16: bool = False) -> str:
 
 def span_feature_dtype(device: str) -> str:
     """The autocast of a frozen base's per-token features for a span head: `inference_dtype`,
-    or bf16 on a CPU with native bf16 (SmolLM2 on SQuAD smoke: 89 -> 30 s, 397 of 400 test
-    answers and every metric identical over 5 head seeds; benchmarks/README.md)."""
+    or bf16 on a CPU with native bf16, where span heads were measured to give the same answers
+    and metrics as on float32 features."""
     return head_feature_dtype(device, cpu_bf16=True)
 
 
 def fast_scoring_dtype(device: str) -> str | None:
     """The precision of the copy that scores zero-shot labels first (close calls re-scored at
-    `inference_dtype`), or None: bf16 on CPUs with native bf16 (8x, identical predictions on
-    the measured SST-2 margins, benchmarks/p2_zero_shot.py); CUDA already runs in bf16."""
+    `inference_dtype`), or None: bf16 on CPUs with native bf16 (identical predictions, the
+    re-scoring margin set from benchmarks/p2_zero_shot.py); CUDA already runs in bf16."""
     return "bfloat16" if device == "cpu" and cpu_has_native_bf16() else None
 
 

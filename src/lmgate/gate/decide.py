@@ -1,6 +1,6 @@
 """Regression gating: a stored baseline of every recorded metric and a noise-aware comparison.
 
-The rule (README, "Gating CI"): for each metric, delta = now - baseline (sign flipped for
+The rule (docs/guide/gate.md): for each metric, delta = now - baseline (sign flipped for
 metrics where lower is better). It is a regression when delta < -tolerance, where tolerance is
 a fixed tolerance if given (`--lmgate-tolerance`), else z * sigma with
   sigma = the larger of (a) the bootstrap standard deviation of the difference - paired on the

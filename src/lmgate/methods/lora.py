@@ -5,7 +5,7 @@ Training uses peft's LoraConfig on transformers' Trainer; the loss covers the ta
 only (prompt positions are labelled -100). Batches are padded on the left, so every row's target
 sits at the end and the output layer is applied to the last positions only (`logits_to_keep`):
 for a 262k-entry vocabulary (Gemma 3) the logits of the prompt positions were most of a step's
-cost (benchmarks/README.md, tenth session). Position ids follow the attention mask, so padding
+cost (benchmarks/p10_lora_target_logits.py). Position ids follow the attention mask, so padding
 does not move a row's positions. The adapter (safetensors + JSON config) is stored in
 the run cache and reloaded onto the base model, so a cached run reproduces its translations.
 """
@@ -38,7 +38,7 @@ RECIPE = "left-padded batches, loss from target-position logits"
 
 def lora_trainer_flags(device: str) -> dict[str, Any]:
     """Trainer precision flags of LoRA runs: bf16 mixed precision on CUDA and on CPUs with
-    native bf16 (benchmarks/p10_lora_target_logits.py: same losses, 1.7x on 2 AVX-512 cores)."""
+    native bf16 (the same losses: benchmarks/p10_lora_target_logits.py)."""
     return trainer_flags(device, cpu_bf16=True)
 
 

@@ -21,8 +21,7 @@ def qa_prompt(question: Question) -> str:
 def zero_shot_answers(lm: "LanguageModel", questions: Sequence[Question], *, max_new_tokens: int = 16,
                       batch_size: int = 16) -> dict[str, str]:
     """Greedy generative QA with a prompt; 'unanswerable' maps to ''. (Batches of 16, finished
-    rows leaving them: SmolLM2 on the 80 smoke questions 1.41x over whole-batch decoding in
-    batches of 8, benchmarks/p13_pruned_generation.py.)"""
+    rows leaving them: benchmarks/p13_pruned_generation.py --task squad.)"""
     prompts = [qa_prompt(q) for q in questions]
     outputs = lm.generate(prompts, max_new_tokens=max_new_tokens, stop=("\n",),
                           batch_size=batch_size)

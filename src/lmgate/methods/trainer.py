@@ -46,8 +46,8 @@ def train_classifier(model, tokenizer, data: DataSplits, config: TrainConfig, *,
 def run_trainer(trainer) -> None:
     """`trainer.train()` with the objects that existed before it kept out of the garbage
     collector's walks (`gc.freeze`): Trainer starts with accelerate's `free_memory`, a full
-    `gc.collect()` over the whole heap (0.3 s with torch, transformers and SmolLM2 loaded; more
-    in a session holding several models, 7 s over lmgate's tests). Unfrozen afterwards, so
+    `gc.collect()` over the whole heap, whose cost grows with every model the session holds.
+    Unfrozen afterwards, so
     nothing that is garbage stays uncollected."""
     import gc
 

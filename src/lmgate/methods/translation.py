@@ -58,8 +58,7 @@ def translate(lm: LanguageModel, sources: Sequence[str], *, prompt: TranslationP
               batch_size: int = 64, max_new_tokens: int = 64) -> list[str]:
     """Batched greedy translation; the first line of each output, stripped. Batches of 64:
     finished rows leave a batch as it decodes, so larger batches mean fewer decoding steps
-    (Gemma 3 270M, 200 sentences: 1.40x over whole-batch decoding in batches of 16,
-    benchmarks/p13_pruned_generation.py)."""
+    (benchmarks/p13_pruned_generation.py)."""
     outputs = lm.generate([prompt(s) for s in sources], max_new_tokens=max_new_tokens,
                           stop=("\n",), batch_size=batch_size)
     return [prompt.postprocess(o) for o in outputs]

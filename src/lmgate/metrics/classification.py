@@ -25,8 +25,8 @@ RESAMPLABLE = ("accuracy", "macro_precision", "macro_recall", "macro_f1",
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int],
                            labels: Sequence[str]) -> dict[str, float]:
     """Accuracy, macro/weighted precision, recall and F1, and per-class P/R/F1 (`f1/<label>`),
-    all from one confusion count (scikit-learn's values to the bit, tests/test_metrics.py;
-    0.14 ms instead of 10 for 1,000 examples, which per-epoch histories of small heads notice)."""
+    all from one confusion count (scikit-learn's values to the bit, tests/test_metrics.py; far
+    cheaper than three scikit-learn calls, which per-epoch histories of small heads notice)."""
     y_true, y_pred = _check(y_true, y_pred, len(labels))
     cm = resampled_confusions(y_true, y_pred, len(labels), np.arange(len(y_true))[None, :])
     out = {metric: float(metric_from_confusions(cm, metric)[0]) for metric in RESAMPLABLE}

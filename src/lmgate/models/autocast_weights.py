@@ -2,11 +2,8 @@
 
 torch's autocast keeps a cast copy only of leaf weights that require gradients; a frozen
 float32 weight is cast again in every forward. For a causal LM's output layer with a 262k-entry
-vocabulary (Gemma 3) that is 168M values a step: the output layer's product took 0.23 s with the
-float32 weight and 0.09 s with a bf16 copy on 240 positions (2 Xeon cores with AMX), and the
-translation study's LoRA training, run outside pytest, 8-12% faster with identical adapters;
-inside the suite the gain was within the machine's noise (benchmarks/README.md, twenty-first
-session).
+vocabulary (Gemma 3) that is 168M values a step, which a bf16 copy made once spares; the
+adapters trained are identical (tests/test_lora.py; the speed-up: benchmarks/p10_lora_target_logits.py).
 """
 
 from __future__ import annotations

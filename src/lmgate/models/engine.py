@@ -367,8 +367,7 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
     """Batched greedy continuations of raw prompts (`generate_from_ids`: left padding,
     length-sorted, the shared prefix run once), stopping at EOS or, by default, at the first
     newline. On a CPU with native bf16 the output layer is screened in bf16
-    (`lmgate.models.screened_head`): the float32 tokens, 1.4x sooner on Gemma 3 270M
-    (benchmarks, P11)."""
+    (`lmgate.models.screened_head`): the float32 tokens, sooner (benchmarks/p11_generation.py)."""
     tok = lm.tokenizer
     stops = [tok.eos_token_id]
     if stop_at_newline:

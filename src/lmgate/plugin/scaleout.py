@@ -113,7 +113,7 @@ def pytest_testnodedown(node, error) -> None:
 
 def share_cores(threads: int) -> None:
     """Limit this process's torch to `threads` intra-op threads without importing torch
-    (~2 s per worker): torch reads OMP_NUM_THREADS when first imported; one that a conftest
+    (seconds per worker): torch reads OMP_NUM_THREADS when first imported; one that a conftest
     already imported is told directly."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch = sys.modules.get("torch")
