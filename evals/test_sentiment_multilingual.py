@@ -6,7 +6,7 @@ languages. Every training set holds exactly N examples per (language, class); sh
 Model: distilbert-base-multilingual-cased fine-tuned in the paper profile (5 epochs, lr 2e-5,
 batch 32, max_length 128). Smoke keeps a multilingual pretrained encoder in CPU minutes by
 dropping the fine-tuning: multilingual-e5-small frozen, a classification head trained on its
-mean-pooled features (knob `method`; profile `smoke-finetune` fine-tunes all-MiniLM-L6-v2).
+mean-pooled features (knob `method`; `method = "finetune"` fine-tunes the model instead).
 Claims: (1) more data helps: the largest N beats the smallest on most languages; (2) training in the test
 language beats transferring from another; (3) one joint model is not worse than six.
 Macro F1 is the real F1 (the study's notebook reported macro recall under that name).

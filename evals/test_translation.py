@@ -3,8 +3,8 @@
 Four systems on one held-out test set: A the base model, B LoRA on real pairs, C LoRA on
 synthetic pairs from a teacher, D LoRA on real + synthetic. Paper: GPT-Neo 1.3B, LoRA r 16,
 alpha 64, dropout 0.1, lr 1e-4, 2 epochs, batch 4, max length 256; a 32B instruct teacher makes
-2x the real training size. Smoke: Gemma 3 270M base (multilingual pretraining; profile
-`smoke-smollm2`: SmolLM2-135M-Instruct, which cannot translate German), and model B itself as
+2x the real training size. Smoke: Gemma 3 270M base (multilingual pretraining; SmolLM2-135M-Instruct cannot translate
+German), and model B itself as
 the teacher (C is then self-training). Greedy translation with a fixed prompt, first line kept.
 Claim: B beats A on BLEU (paired bootstrap). C and D are recorded against B, not asserted;
 a profile can leave them out (`synthetic_systems = false`: the smoke profile does, to keep CI
