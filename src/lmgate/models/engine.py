@@ -274,7 +274,7 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
     """Greedy continuations (decoded, special tokens dropped) of prompts given as token ids,
     ending at `stop_ids` (default: the model's EOS tokens). With `share_prefix`, the token
     prefix every prompt shares runs once and each batch continues a copy of its KV cache
-    (the zero-shot classifier's prompts share ~60% of their tokens); prompts that share a
+    (the zero-shot classifier's prompts share most of their tokens); prompts that share a
     longer prefix among themselves (`prefix_groups`: questions about one passage) form batches
     that continue that prefix's cache instead."""
     import torch
@@ -307,8 +307,8 @@ def generate_from_ids(lm: InProcessLM, prompts: Sequence[list[int]], *, max_new_
 
 #: A batch is generated `PRUNE_EVERY` new tokens at a time, and the rows that have finished
 #: leave it (and its KV cache) in between, so later steps compute only the rows still being
-#: written: whole-batch decoding spent 37% of its row-steps on finished rows (Gemma 3 270M, the
-#: 200 smoke translations, batches of 16). A pause costs one `generate` call's set-up.
+#: written: whole-batch decoding spends many row-steps on rows that have finished
+#: (benchmarks/p13_pruned_generation.py). A pause costs one `generate` call's set-up.
 PRUNE_EVERY = 4
 
 
