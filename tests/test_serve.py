@@ -241,10 +241,12 @@ def test_xdist_workers_use_one_server_that_stops_after_the_session(pytester, tmp
         serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
                                           "module": "json", "install": "-"}}
     ''')
-    pytester.makefile(".toml", pyproject='''
+    weights = tmp_path / "weights"   # a local folder: served as it is, offline or not
+    weights.mkdir()
+    pytester.makefile(".toml", pyproject=f'''
         [tool.lmgate.models.served-standin]
         kind = "causal-lm"
-        serve = { engine = "transformers", model = "stand-in" }
+        serve = {{ engine = "transformers", model = "{weights}" }}
     ''')
     pytester.makepyfile(f'''
         import json, os, time
