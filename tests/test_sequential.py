@@ -204,3 +204,14 @@ def test_claim(k, record):
     result.stdout.fnmatch_lines(["sequential claims: * of 3 remain discoveries under e-BH at "
                                  "FDR 0.05 (3 held alone)*"])
     assert "under e-BH" in (pytester.path / "out" / "summary.md").read_text()
+
+
+def test_a_capital_lost_below_float_range_reports_p_one_not_a_division_by_zero():
+    """Betting against a false claim over a very long sequence can lose the capital below
+    float range (e = 0.0); its p is 1 and the claim fails, with no ZeroDivisionError."""
+    from lmgate.stats.sequential import SequentialOutcome
+
+    lost = SequentialOutcome(False, "settled: failed", 10, 10, 10, -0.5, -0.6, -0.4, 0.0)
+    assert lost.p_value == 1.0
+    assert SequentialOutcome(True, "settled: held", 10, 10, 10, 0.5, 0.4, 0.6, 40.0).p_value \
+        == 1 / 40

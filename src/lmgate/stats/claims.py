@@ -382,7 +382,7 @@ def _sequential(claim: str, a: Comparable, b: Comparable, metric: str, margin: f
     low, high = (out.cs_low, out.cs_high) if out else (-1.0, 1.0)
     cmp = Comparison(metric, a.name, b.name, point_a, point_b,
                      Interval(point_a - point_b, scale * low, scale * high, 1 - alpha), margin,
-                     min(1.0, 1 / out.e_value) if out else 1.0, a.n,
+                     out.p_value if out else 1.0, a.n,
                      "betting e-process (anytime-valid; confidence sequence printed)",
                      hypothesis, alpha, units, out.examples_used if out else 0,
                      out.reason if out else "too few examples")

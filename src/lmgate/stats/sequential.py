@@ -160,6 +160,12 @@ class SequentialOutcome:
     cs_high: float
     e_value: float              # the smallest capital of the claim's nulls (>= 1/alpha: held)
 
+    @property
+    def p_value(self) -> float:
+        """The anytime-valid p, min(1, 1/e): never 0, and 1 where the capital was lost (an
+        e-value that underflowed to 0 is no division by zero)."""
+        return 1.0 if self.e_value <= 1 else 1 / self.e_value
+
 
 def run_sequential(diff_of: Callable[[np.ndarray], np.ndarray], units: int,
                    unit_sizes: np.ndarray | None, nulls: list[Hypothesis],
