@@ -215,3 +215,69 @@ def test_a_capital_lost_below_float_range_reports_p_one_not_a_division_by_zero()
     assert lost.p_value == 1.0
     assert SequentialOutcome(True, "settled: held", 10, 10, 10, 0.5, 0.4, 0.6, 40.0).p_value \
         == 1 / 40
+
+
+class PerExample:
+    """A user's result giving its own per-example scores (`per_example(metric)`)."""
+
+    def __init__(self, name, scores, clusters=None, scale=1.0, n=None):
+        self.name, self._scores, self._clusters, self._scale = name, scores, clusters, scale
+        self.n = len(scores) if n is None else n
+        self.params, self.info, self.metrics = {}, {}, {}
+
+    def examples_key(self):
+        return tuple(range(self.n))
+
+    def resampled(self, metric, n_resamples, seed, clusters=None):
+        raise NotImplementedError
+
+    def predictions(self):
+        return {}
+
+    def __getitem__(self, metric):
+        return 0.0
+
+    def per_example(self, metric):
+        return self._scores, self._clusters, self._scale
+
+
+@pytest.mark.parametrize("scores, kwargs, message", [
+    ([1.0] * 3 + [float("nan")] + [1.0] * 196, {}, "finite and within"),
+    ([5.6] * 200, {}, "finite and within"),
+    ([80.0] * 200, {"scale": 100}, "finite and within"),
+    ([1.0] * 200, {"scale": 0}, "positive number"),
+    ([1.0] * 10, {"n": 200}, "expected 200 per-example"),
+    ([1.0] * 200, {"clusters": list(range(20))}, "20 cluster ids for 200"),
+])
+def test_per_example_scores_are_checked_before_a_sequential_claim_leans_on_them(scores, kwargs,
+                                                                              message):
+    a = PerExample("A", scores, **kwargs)
+    b = PerExample("B", [0.0] * len(scores), **{k: v for k, v in kwargs.items() if k != "scale"})
+    with pytest.raises(ValueError, match=message):
+        assert_better(a, b, "accuracy", sequential=SequentialPolicy(batch_size=10,
+                                                                     min_examples=10))
+
+
+def test_clusters_of_unequal_size_are_refused_not_weighed_alike():
+    """One big cluster where A is wrong, many small ones where B is: accuracy favours B, a
+    cluster-level e-process would favour A."""
+    y = np.array([0, 1] * 230)
+    clusters = np.array([0] * 400 + list(range(1, 61)))
+    a = EvalResult("A", LABELS, y, np.where(clusters == 0, 1 - y, y), clusters=clusters)
+    b = EvalResult("B", LABELS, y, np.where(clusters == 0, y, 1 - y), clusters=clusters)
+    with pytest.raises(ValueError, match="clusters of equal size"):
+        assert_better(a, b, "accuracy", sequential=True)
+
+
+def test_questions_about_one_passage_are_one_unit_in_a_sequential_claim():
+    from lmgate import QAResult
+    from lmgate.data import Question
+
+    qs = [Question(f"q{i}", "who?", "one passage", ("alpha beta",) if i % 2 else (), (0,)
+                   if i % 2 else ()) for i in range(60)]
+    right = QAResult("A", qs, {q.id: "alpha beta" if q.answers else "" for q in qs})
+    wrong = QAResult("B", qs, {q.id: "zzz" for q in qs})
+    for metric in ("f1", "HasAns_f1", "NoAns_f1"):
+        with pytest.raises(ClaimFailed, match=r"too few examples to judge \(n = 1"):
+            assert_better(right, wrong, metric, sequential=SequentialPolicy(batch_size=10,
+                                                                             min_examples=10))

@@ -224,9 +224,10 @@ def per_example_scores(result: Any, metric: str) -> tuple[np.ndarray, Any, float
         return right, None if clusters is None else np.asarray(clusters), 1.0
     subset = getattr(result, "_subset", None)   # QA: per-question token F1 in [0, 1]
     if subset is not None and metric in ("f1", "HasAns_f1", "NoAns_f1"):
-        scores, contexts = subset(metric)
-        return (np.asarray(scores, dtype=np.float64),
-                None if contexts is None else np.asarray(contexts), 100.0)
+        scores, _ = subset(metric)
+        # Questions about one passage are one unit, even where all share one passage.
+        _, contexts = result.unit_outputs(metric)
+        return np.asarray(scores, dtype=np.float64), np.asarray(contexts), 100.0
     if metric == "sentence_chrf" and getattr(result, "sentence_chrf", None) is not None:
         return np.asarray(result.sentence_chrf, dtype=np.float64) / 100, None, 100.0
     raise ValueError(
