@@ -61,6 +61,14 @@ class SequentialPolicy:
                              f"{self.on_inconclusive!r}")
 
 
+def min_units(alpha: float) -> int:
+    """The fewest independent units at which any test can reject at one-sided level `alpha`:
+    the smallest n with 0.5**n < alpha (an exact sign test with every unit on one side)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"a claim's level must be in (0, 1), got {alpha}")
+    return math.floor(math.log2(1 / alpha)) + 1
+
+
 def as_policy(sequential: bool | SequentialPolicy) -> SequentialPolicy | None:
     """`sequential=True` -> the default policy; False -> None; a policy stays as it is."""
     if isinstance(sequential, SequentialPolicy):
