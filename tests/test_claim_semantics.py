@@ -397,6 +397,9 @@ def test_qa_claims_count_paragraphs_and_the_questions_where_answers_differ():
     two = questions([i % 2 for i in range(200)])
     a = QAResult("A", two, {q.id: "alpha beta" for q in two})
     b = QAResult("B", two, {q.id: "alpha beta" if i % 3 else "zzz" for i, q in enumerate(two)})
+    from lmgate.stats.paired import paired_bootstrap
+
+    assert paired_bootstrap(a, b, "f1").units == 2          # the comparison says what it rests on
     for claim in (lambda: assert_better(a, b, "f1"), lambda: assert_above(a, 50, metric="f1"),
                   lambda: assert_equivalent(a, b, "f1", margin=5)):
         with pytest.raises(ClaimFailed, match=r"too few examples to judge \(n = 2"):

@@ -38,14 +38,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmgate.metrics.resampling import (DEFAULT_RESAMPLES, Interval, bootstrap_p, count_units,
-                                       interval)
+from lmgate.metrics.resampling import DEFAULT_RESAMPLES, Interval, bootstrap_p, interval
 from lmgate.results.base import Comparable
 from lmgate.stats.comparison import Comparison
 from lmgate.stats.listeners import settle
 from lmgate.stats.sequential import Hypothesis, SequentialPolicy, as_policy, min_units
 from lmgate.stats.sequential_claims import sequential_claim
-from lmgate.stats.paired import TINY_P, check_clusters, mcnemar_arrays, paired_resamples
+from lmgate.stats.paired import (TINY_P, check_clusters, mcnemar_arrays, paired_comparison,
+                                  resampling_units)
 
 
 def _check_confidence(confidence: float) -> None:
@@ -87,14 +87,6 @@ def _cannot_judge(units: int, alpha: float, samples: np.ndarray, what: str = "ex
     return None
 
 
-def _units(result: Any, metric: str, clusters: Any) -> int:
-    """How many independent units a claim on `result`'s `metric` rests on: what the result
-    itself resamples (`resampling_units`, e.g. a QA result's paragraphs), else the clusters
-    or examples."""
-    own = getattr(result, "resampling_units", None)
-    return int(own(metric)) if own is not None else count_units(clusters, result.n)
-
-
 def _differing_units(a: Any, b: Any, clusters: Any, metric: str) -> int | None:
     """How many units (examples or clusters) A's and B's outputs differ in: a classifier's
     predictions, a QA system's answers, a translation's hypotheses (`unit_outputs`); None
@@ -122,18 +114,14 @@ def _unjudgeable_numbers(*values: Any) -> str | None:
 def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
             ci_confidence: float, p_value: Callable[[np.ndarray], float], hypothesis: str,
             alpha: float) -> tuple[Comparison, np.ndarray, Any]:
-    """The paired bootstrap of A - B as a Comparison whose p is `p_value(resampled diffs)`,
-    with the resampled differences and the clusters resampled (None: examples)."""
-    point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, DEFAULT_RESAMPLES, seed)
-    units = min(_units(a, metric, clusters), _units(b, metric, clusters))
-    p, method = p_value(diffs), f"paired bootstrap ({DEFAULT_RESAMPLES} resamples)"
-    if np.ptp(diffs) == 0 and 0.5 ** units > p:
-        # Every resample gives one difference: every unit differs alike, which a bootstrap
-        # cannot weigh; the exact sign test with all units on one side can (p = 0.5 ** units).
-        p, method = 0.5 ** units, f"sign test (all {units} units alike)"
-    cmp = Comparison(metric, a.name, b.name, point_a, point_b,
-                     interval(point_a - point_b, diffs, ci_confidence), margin, p, a.n, method,
-                     hypothesis, alpha, units)
+    """`paired_comparison`, with the sign test's floor where every resample gives one
+    difference: every unit differs alike, which a bootstrap cannot weigh, while the exact
+    sign test with all units on one side can (p = 0.5 ** units)."""
+    cmp, diffs, clusters = paired_comparison(a, b, metric, margin, p_value, hypothesis, alpha,
+                                             ci_confidence, DEFAULT_RESAMPLES, seed)
+    if np.ptp(diffs) == 0 and 0.5 ** cmp.units > cmp.p_value:
+        cmp = replace(cmp, p_value=0.5 ** cmp.units,
+                      method=f"sign test (all {cmp.units} units alike)")
     return cmp, diffs, clusters
 
 
@@ -194,7 +182,7 @@ def assert_above(result: Comparable, reference: float, reference_name: str = "re
     _check_number(reference, "assert_above's reference")
     alpha = round((1 - confidence) / 2, 12)
     clusters = check_clusters(getattr(result, "clusters", None), result.n)
-    units = _units(result, metric, clusters)
+    units = resampling_units(result, metric, clusters)
     y_true, y_pred = getattr(result, "y_true", None), getattr(result, "y_pred", None)
     if (metric == "accuracy" and clusters is None and y_true is not None and y_pred is not None
             and 0 < reference < 1):

@@ -5,6 +5,7 @@ the gate uses."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -49,19 +50,39 @@ def paired_resamples(a: Comparable, b: Comparable, metric: str,
     return float(point_a), float(point_b), samples_a - samples_b, clusters
 
 
+def resampling_units(result: Comparable, metric: str, clusters=None) -> int:
+    """How many independent units a comparison of `result`'s `metric` rests on: what the
+    result itself resamples (`resampling_units`, e.g. a QA result's paragraphs), else the
+    clusters or examples."""
+    own = getattr(result, "resampling_units", None)
+    return int(own(metric)) if own is not None else count_units(clusters, result.n)
+
+
+def paired_comparison(a: Comparable, b: Comparable, metric: str, margin: float,
+                      p_value: Callable[[np.ndarray], float], hypothesis: str, alpha: float,
+                      confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
+                      seed: int = 0) -> tuple[Comparison, np.ndarray, np.ndarray | None]:
+    """The paired bootstrap of A - B as a Comparison whose p is `p_value(resampled A - B)`
+    for `hypothesis`, with its two-sided `confidence` interval; also the resampled
+    differences and the clusters resampled (None: examples)."""
+    point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, n_resamples, seed)
+    units = min(resampling_units(a, metric, clusters), resampling_units(b, metric, clusters))
+    cmp = Comparison(metric, a.name, b.name, point_a, point_b,
+                     interval(point_a - point_b, diffs, confidence), margin, p_value(diffs),
+                     a.n, f"paired bootstrap ({n_resamples} resamples)", hypothesis, alpha,
+                     units)
+    return cmp, diffs, clusters
+
+
 def paired_bootstrap(a: Comparable, b: Comparable, metric: str = "macro_f1",
                      margin: float = 0.0, n_resamples: int = DEFAULT_RESAMPLES,
                      confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Resample the same examples (or clusters, when the results carry cluster ids; whole
     paragraphs for QA) for A and B and bootstrap A - B of `metric`: its two-sided
     `confidence` interval and the one-sided p of H0: A - B <= `margin`."""
-    point_a, point_b, diffs, clusters = paired_resamples(a, b, metric, n_resamples, seed)
-    return Comparison(metric, a.name, b.name, point_a, point_b,
-                      interval(point_a - point_b, diffs, confidence), margin,
-                      bootstrap_p(diffs, margin), a.n,
-                      f"paired bootstrap ({n_resamples} resamples)",
-                      f"H0: A - B <= {margin:+.4f}", round(1 - confidence, 12),
-                      count_units(clusters, a.n))
+    return paired_comparison(a, b, metric, margin, lambda diffs: bootstrap_p(diffs, margin),
+                             f"H0: A - B <= {margin:+.4f}", round(1 - confidence, 12),
+                             confidence, n_resamples, seed)[0]
 
 
 def paired_bootstrap_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
