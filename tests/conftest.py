@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import textwrap
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,3 +446,24 @@ def tracked_baselines(tracked_run) -> TrackedRun:
     code, output = tracked_run.wait(timeout=600)
     return TrackedRun(tracked_run.results, output, code, TRACKERS,
                       tracked_run.env["MLFLOW_TRACKING_URI"], tracked_run.folder / "wandb-runs")
+
+
+#: A stand-in engine server for lmgate's launcher: answers /models with the model id it is
+#: given and nothing else (tests/test_serve.py, tests/test_server_faults.py).
+STAND_IN_ENGINE = textwrap.dedent('''
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Models(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = json.dumps({"data": [{"id": sys.argv[1]}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Models).serve_forever()
+''')

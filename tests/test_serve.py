@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PLAN_STUDY
+from conftest import PLAN_STUDY, STAND_IN_ENGINE
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.models.registry import spec_from_mapping
@@ -91,23 +91,6 @@ llms = ["qwen-vllm", "api-model"]
     assert "a plan runs nothing" not in out
 
 
-STAND_IN_ENGINE = textwrap.dedent('''
-    import json, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class Models(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            body = json.dumps({"data": [{"id": sys.argv[1]}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Models).serve_forever()
-''')
 
 
 def user_script(folder: Path, body: str) -> Path:

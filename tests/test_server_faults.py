@@ -10,7 +10,6 @@ import copy
 import errno
 import json
 import sys
-import textwrap
 import threading
 import time
 import warnings
@@ -21,6 +20,8 @@ from typing import Any, Callable
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+from conftest import STAND_IN_ENGINE
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
@@ -469,23 +470,6 @@ def test_a_registered_model_is_served_from_its_local_weights(tmp_path, monkeypat
         concrete(Serve("vllm", "lmgate-tests/not-cached"), tmp_path)
 
 
-STAND_IN_ENGINE = textwrap.dedent('''
-    import json, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class Models(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            body = json.dumps({"data": [{"id": sys.argv[1]}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Models).serve_forever()
-''')
 
 
 def test_a_served_model_that_cannot_start_fails_the_run_instead_of_skipping(pytester, tmp_path):

@@ -5,31 +5,21 @@ import json
 
 import pytest
 
-CJK = '''
+SUITE = '''
 import numpy as np
 from lmgate import EvalResult, assert_better
 
-def test_u(record):
+def test_{test}(record):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 200)
-    a = EvalResult("modèle ✓ 日本", ("négatif", "позитив"), y, np.where(rng.random(200) < 0.9, y, 1 - y))
-    b = EvalResult("基线", ("négatif", "позитив"), y, np.where(rng.random(200) < 0.6, y, 1 - y))
+    a = EvalResult({a!r}, {labels!r}, y, np.where(rng.random(200) < 0.9, y, 1 - y))
+    b = EvalResult({b!r}, {labels!r}, y, np.where(rng.random(200) < 0.6, y, 1 - y))
     record(a, b)
     assert_better(a, b, metric="accuracy")
 '''
-
-CLAIM = '''
-import numpy as np
-from lmgate import EvalResult, assert_better
-
-def test_claim(record):
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, 200)
-    a = EvalResult("A", ("neg", "pos"), y, np.where(rng.random(200) < 0.9, y, 1 - y))
-    b = EvalResult("B", ("neg", "pos"), y, np.where(rng.random(200) < 0.6, y, 1 - y))
-    record(a, b)
-    assert_better(a, b, metric="accuracy")
-'''
+#: Names and labels in scripts that plotting fonts lack (matplotlib warns of missing glyphs).
+CJK = SUITE.format(test="u", a="modèle ✓ 日本", b="基线", labels=("négatif", "позитив"))
+CLAIM = SUITE.format(test="claim", a="A", b="B", labels=("neg", "pos"))
 
 
 def test_library_warnings_while_plotting_are_not_raised_under_filterwarnings_error(pytester):
