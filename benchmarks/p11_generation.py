@@ -1,5 +1,5 @@
 """P11: batched greedy translation on CPU: the output layer screened in bf16
-(`lmgate.models.screened_head`) against the way the smoke translation study ran until the
+(`lmgate.models.engines.screened_head`) against the way the smoke translation study ran until the
 twelfth session (all float32), and against bf16 weights throughout.
 
 Each way translates the same German test sentences with the base model (system A); the report
@@ -23,7 +23,7 @@ from lmgate.core.config import default_cache_dir
 from lmgate.data.sources import translation_pairs
 from lmgate.metrics.generation import bleu_from_statistics, bleu_statistics
 from lmgate.methods.translation import TranslationPrompt, translate
-from lmgate.models import screened_head
+from lmgate.models.engines import screened_head
 from lmgate.models.load import load_model
 
 

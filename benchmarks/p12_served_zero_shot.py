@@ -25,10 +25,10 @@ from lmgate.core.cache import RunCache
 from lmgate.core.config import default_cache_dir
 from lmgate.data.sources import sst2
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
-from lmgate.models.endpoint import Endpoint, connect
+from lmgate.models.serving.endpoint import Endpoint, connect
 from lmgate.models.load import load_model, resolve
-from lmgate.models.registry import ModelSpec
-from lmgate.models.serve import Serve, start
+from lmgate.models.store.registry import ModelSpec
+from lmgate.models.serving.serve import Serve, start
 
 PROMPT = PromptTemplate("Is this review positive or negative? Answer with one word.",
                         {"negative": "negative", "positive": "positive"}, input_name="Review")

@@ -1,5 +1,5 @@
 """P13: batched greedy generation whose finished rows leave the batch (`PRUNE_EVERY` new tokens
-at a time, `lmgate.models.engine`), against whole-batch decoding (one `generate` call per
+at a time, `lmgate.models.engines.engine`), against whole-batch decoding (one `generate` call per
 batch, the way until the sixteenth session), at several batch sizes.
 
 On 2 CPU cores a decoding step of a small LM is bound by reading its weights, not by the rows
@@ -22,7 +22,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.core.config import default_cache_dir
-from lmgate.models import engine
+from lmgate.models.engines import engine
 from lmgate.models.load import load_model
 
 

@@ -27,8 +27,8 @@ def one_run(way: str, lang: str) -> dict:
     from lmgate.data import DataSplits
     from lmgate.data.sources import SENTIMENT_HUB_CONFIGS, multilingual_sentiment
     from lmgate.models.load import load_model
-    from lmgate.models.registry import get_model_spec
-    from lmgate.models.resolve import resolve_model
+    from lmgate.models.store.registry import get_model_spec
+    from lmgate.models.store.resolve import resolve_model
     from lmgate.core.cache import RunCache
     from lmgate.core.config import TrainConfig, default_cache_dir
     from lmgate.methods.finetune import predict_labels

@@ -219,7 +219,7 @@ import json, sys
 from pathlib import Path
 from lmgate.core.cache import RunCache
 from lmgate.models.load import resolve
-from lmgate.models.serve import Serve, start
+from lmgate.models.serving.serve import Serve, start
 cache, logs, model, args = sys.argv[1:5]
 folder = resolve(model, "prompting", RunCache(Path(cache))).location
 start(Serve("transformers", folder, args=json.loads(args)), Path(logs))
@@ -276,7 +276,7 @@ def transformers_server(request, tmp_path_factory):
     from lmgate.core.cache import RunCache
     from lmgate.core.io import pid_alive
     from lmgate.models.load import resolve
-    from lmgate.models.serve import Serve, start
+    from lmgate.models.serving.serve import Serve, start
 
     holder = request.config.stash.get(_SERVER_HOLDER, None)
     # The holder's folder, so that its server is the one asked for (same model path, same

@@ -12,8 +12,8 @@ import pytest
 from lmgate.core.cache import RunCache
 from lmgate.data.loaders import labeled, read_table
 from lmgate.core.errors import ConfigError, DataError
-from lmgate.models.registry import ModelSpec, spec_from_mapping
-from lmgate.models.resolve import resolve_model
+from lmgate.models.store.registry import ModelSpec, spec_from_mapping
+from lmgate.models.store.resolve import resolve_model
 
 EXPERIMENT = '''
 import numpy as np
@@ -217,7 +217,7 @@ def test_label_ids_that_disagree_with_label_names_are_an_error():
 
 
 def test_corrupt_cached_tokenizer_is_rebuilt_and_cache_clear_empties_everything(tmp_path):
-    from lmgate.models.tiny import train_tokenizer
+    from lmgate.models.store.tiny import train_tokenizer
 
     cache = RunCache(tmp_path)
     texts = ["a b c d", "e f g h"] * 20

@@ -8,10 +8,10 @@ import pytest
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ModelUnavailable
-from lmgate.models.chunked import assembled_gguf, expected_sha256
+from lmgate.models.store.chunked import assembled_gguf, expected_sha256
 from lmgate.models.load import resolve
-from lmgate.models.registry import get_model_spec
-from lmgate.models.resolve import resolve_model
+from lmgate.models.store.registry import get_model_spec
+from lmgate.models.store.resolve import resolve_model
 
 pytestmark = pytest.mark.all_cores
 
@@ -51,7 +51,7 @@ def test_prompts_start_with_bos_once_and_smollm2_prompts_are_unchanged(cache):
     they were."""
     from transformers import AutoTokenizer
 
-    from lmgate.models.engine import encode_prompt, encode_prompts
+    from lmgate.models.engines.engine import encode_prompt, encode_prompts
 
     llama = AutoTokenizer.from_pretrained(resolve("llama32-1b-standin", "prompting", cache).location)
     bos = llama.bos_token
@@ -70,7 +70,7 @@ def test_dequantising_parses_a_gguf_file_once(cache, monkeypatch):
     import gguf
     from transformers import AutoConfig, AutoTokenizer
 
-    from lmgate.models.gguf import _plain_array_reader, one_parse_per_file
+    from lmgate.models.store.gguf import _plain_array_reader, one_parse_per_file
 
     smol = resolve_model(get_model_spec("smollm2-135m-instruct"), cache)
     folder, file = smol.location, smol.load_kwargs["gguf_file"]
@@ -96,7 +96,7 @@ def test_the_plain_array_reader_reads_what_ggufs_reader_reads(cache):
     import gguf
     import numpy as np
 
-    from lmgate.models.gguf import _plain_array_reader
+    from lmgate.models.store.gguf import _plain_array_reader
 
     smol = resolve_model(get_model_spec("smollm2-135m-instruct"), cache)
     path = Path(smol.location) / smol.load_kwargs["gguf_file"]

@@ -14,7 +14,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.methods.lora import LoraSettings, adapter, train_lora
 from lmgate.methods.translation import translate
 from lmgate.models.load import load_model
-from lmgate.models.standins import standin_name
+from lmgate.models.store.standins import standin_name
 from lmgate.core.config import TrainConfig
 from lmgate.methods.finetune import finetune
 

@@ -19,9 +19,9 @@ from conftest import SERVED_SMOL
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
-from lmgate.models.endpoint import Endpoint, EndpointError, connect, display_url
+from lmgate.models.serving.endpoint import Endpoint, EndpointError, connect, display_url
 from lmgate.models.load import load_model
-from lmgate.models.registry import ModelSpec, spec_from_mapping
+from lmgate.models.store.registry import ModelSpec, spec_from_mapping
 
 pytestmark = pytest.mark.all_cores
 

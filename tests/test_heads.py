@@ -99,7 +99,7 @@ def test_head_features_are_bf16_only_for_models_that_opt_in_on_a_cpu_with_bf16(c
                                                                               monkeypatch):
     from lmgate.core import device
     from lmgate.methods.heads import train_frozen_head
-    from lmgate.models.registry import get_model_spec
+    from lmgate.models.store.registry import get_model_spec
 
     # Measured per model (benchmarks/p9_bf16_features.py, benchmarks/README.md): Gemma's and
     # e5's heads keep their predictions, SmolLM2's do not.

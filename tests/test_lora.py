@@ -9,7 +9,7 @@ from lmgate.core.device import cpu_has_native_bf16
 from lmgate.methods.lora import (LoraSettings, TranslationPrompt, _encode, adapter, target_loss,
                                  train_lora)
 from lmgate.methods.translation import translate
-from lmgate.models.autocast_weights import frozen_output_layer_cast
+from lmgate.models.engines.autocast_weights import frozen_output_layer_cast
 from lmgate.models.load import load_model
 
 pytestmark = pytest.mark.all_cores

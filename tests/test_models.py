@@ -2,7 +2,7 @@ import pytest
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
 from lmgate.models import ModelSpec, count_parameters, get_model_spec, register_model, resolve_model
-from lmgate.models.registry import register_from_pyproject
+from lmgate.models.store.registry import register_from_pyproject
 
 
 def test_unknown_model_lists_known_names():
@@ -55,7 +55,7 @@ def test_unavailable_model_says_what_was_tried(tmp_path):
 
 
 def test_parameter_accounting_of_a_head():
-    from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
+    from lmgate.models.store.tiny import tiny_encoder_classifier, train_tokenizer
 
     tok = train_tokenizer(["a b c d", "e f g h"] * 20, vocab_size=60)
     model = tiny_encoder_classifier(tok, num_labels=3, max_length=16, seed=0)

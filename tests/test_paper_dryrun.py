@@ -8,8 +8,8 @@ from conftest import PLAN_STUDY
 from lmgate.core.cache import RunCache
 from lmgate.methods.lora import LoraSettings, train_lora
 from lmgate.models.load import load_model
-from lmgate.models.registry import get_model_spec
-from lmgate.models.standins import RECIPES, standin_name
+from lmgate.models.store.registry import get_model_spec
+from lmgate.models.store.standins import RECIPES, standin_name
 from lmgate.core.profiles import load_profiles
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from lmgate.models.prefetch import prefetchable, regime_for
-from lmgate.models.registry import get_model_spec
-from lmgate.models.standins import standin_name
+from lmgate.models.store.registry import get_model_spec
+from lmgate.models.store.standins import standin_name
 
 
 def test_fetched_and_converted_models_are_prepared_for_the_regime_that_covers_every_use():

@@ -49,7 +49,7 @@ def test_loglikelihood_requests_equal_one_at_a_time_and_know_the_greedy_continua
     each; the greedy flag is whether each token of the continuation is the argmax."""
     import torch
 
-    from lmgate.models.engine import encode_prompt
+    from lmgate.models.engines.engine import encode_prompt
 
     context = "The capital of France is"
     requests = [(context, " Paris"), (context, " Berlin"), (context, " the city of Paris"),
@@ -71,7 +71,7 @@ def test_loglikelihood_requests_equal_one_at_a_time_and_know_the_greedy_continua
 def test_the_classifier_scores_through_loglikelihood_as_it_did_token_by_token(lm):
     """What the classifier computed before `loglikelihood` existed (its own prompt ids and
     label ids into the engine) and what it computes through the interface: identical."""
-    from lmgate.models.engine import continuation_scores
+    from lmgate.models.engines.engine import continuation_scores
 
     for template in (WORDS, PHRASES):
         clf = ZeroShotClassifier(lm, template, LABELS, batch_size=2)
@@ -109,7 +109,7 @@ def test_single_token_fast_path_equals_general_path(lm, monkeypatch):
     fast = clf.predict(TEXTS, "score")
     slow = [[naive_loglik(lm, clf.prompt(t), c) for c in clf._candidate_ids] for t in TEXTS]
     np.testing.assert_allclose(fast.scores, slow, atol=2e-3)
-    from lmgate.models import engine
+    from lmgate.models.engines import engine
 
     prefixes = []
     monkeypatch.setattr(engine, "prefix_cache",
@@ -184,7 +184,7 @@ def test_generate_parses_answers_and_counts_invalid(lm):
 @pytest.fixture
 def prefixes(monkeypatch) -> list:
     """The token prefixes whose KV cache the engine computes, in order."""
-    from lmgate.models import engine
+    from lmgate.models.engines import engine
 
     computed = []
     monkeypatch.setattr(engine, "prefix_cache",
@@ -195,7 +195,7 @@ def prefixes(monkeypatch) -> list:
 def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm, prefixes):
     """Greedy generation runs the prefix all prompts share once and continues a copy of its
     KV cache in every batch (padding between prefix and row): the same tokens as without."""
-    from lmgate.models import engine
+    from lmgate.models.engines import engine
 
     prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
         "Ein Hund läuft im Park.", "Zwei Frauen sitzen auf einer Bank und lesen ein Buch.",
@@ -217,7 +217,7 @@ def test_generation_continuing_the_shared_prefix_equals_generation_without_it(lm
 def test_questions_about_one_passage_continue_the_passages_prefix(lm, prefixes):
     """Prompts that share a long prefix beyond what all share (questions after one passage)
     go in batches of their own that run that prefix once: the same answers as without."""
-    from lmgate.models import engine
+    from lmgate.models.engines import engine
 
     passages = ["The Rhine flows from the Swiss Alps through Germany and the Netherlands into "
                 "the North Sea, and it is one of the longest rivers in Europe.",
@@ -243,7 +243,7 @@ def test_finished_rows_leave_the_batch_without_changing_a_token(lm, monkeypatch)
     """Rows that have written their stop token leave the batch and its KV cache every
     `PRUNE_EVERY` tokens: the same tokens as one uninterrupted `generate` per batch, with and
     without a shared prefix, for rows that stop early, late or never."""
-    from lmgate.models import engine
+    from lmgate.models.engines import engine
 
     prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
         "Ja.", "Zwei Frauen sitzen auf einer Bank und lesen ein Buch.", "Die Sonne scheint.",
@@ -272,7 +272,7 @@ def test_finished_rows_leave_the_batch_without_changing_a_token(lm, monkeypatch)
 @given(st.lists(st.lists(st.integers(0, 3), max_size=12), max_size=30),
        st.integers(1, 5), st.integers(0, 4), st.integers(1, 6))
 def test_prefix_groups_are_disjoint_bounded_and_share_their_prefix(rows, batch, beyond, least):
-    from lmgate.models.engine import prefix_groups, shared_prefix_length
+    from lmgate.models.engines.engine import prefix_groups, shared_prefix_length
 
     groups = prefix_groups(rows, batch, beyond=beyond, min_shared=least)
     members = [i for g in groups for i in g]
@@ -378,7 +378,7 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
 def test_a_declared_price_turns_the_token_counts_into_money(lm):
     import dataclasses
 
-    from lmgate.models.registry import Price, spec_from_mapping
+    from lmgate.models.store.registry import Price, spec_from_mapping
 
     priced = dataclasses.replace(lm, spec=dataclasses.replace(
         lm.spec, price=Price(input_per_mtok=0.15, output_per_mtok=0.60)))

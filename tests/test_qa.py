@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import DataError
 from lmgate.metrics.qa import exact_match, normalize_answer, squad_v2, text_metrics, token_f1
-from lmgate.models.tiny import train_tokenizer
+from lmgate.models.store.tiny import train_tokenizer
 from lmgate.methods.span_head import make_windows
 from lmgate.data.squad import Question, read_squad
 from lmgate.results.qa import QAResult

@@ -1,4 +1,4 @@
-"""The bf16-screened output layer (lmgate.models.screened_head): greedy choices equal float32's,
+"""The bf16-screened output layer (lmgate.models.engines.screened_head): greedy choices equal float32's,
 on random layers built to have near-ties and flat rows, and on SmolLM2's generations."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from lmgate.core.cache import RunCache
-from lmgate.models import screened_head
-from lmgate.models.screened_head import CANDIDATES, screened_logits
+from lmgate.models.engines import screened_head
+from lmgate.models.engines.screened_head import CANDIDATES, screened_logits
 
 
 pytestmark = pytest.mark.all_cores
@@ -93,7 +93,7 @@ def test_generations_equal_float32_with_and_without_screening(smollm2, monkeypat
     """Screening runs only on CPUs with native bf16; forced on here (bf16 products are
     emulated elsewhere: slower, the same numbers), it must leave every generation as float32
     makes it, through finished rows, newline stops and both generation paths."""
-    from lmgate.models.engine import generate_from_ids, greedy_generate
+    from lmgate.models.engines.engine import generate_from_ids, greedy_generate
 
     prompts = [f"Translate German to French.\nGerman: {s}\nFrench:" for s in (
         "Ein Hund läuft im Park.", "Zwei Frauen sitzen auf einer Bank und lesen.",

@@ -205,7 +205,7 @@ def test_a_serve_log_masks_what_the_server_prints(tmp_path, monkeypatch):
                "print('GET /v1/models Authorization: Bearer ' + key)")
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
-        done = subprocess.run([sys.executable, "-m", "lmgate.models.serve_watchdog",
+        done = subprocess.run([sys.executable, "-m", "lmgate.models.serving.serve_watchdog",
                                str(tmp_path / "record.json"), "--", sys.executable, "-c",
                                printer], stdout=out, stderr=subprocess.STDOUT, timeout=60)
     assert done.returncode == 0
@@ -290,7 +290,7 @@ def test_a_json_file_stays_json_once_redacted(monkeypatch, secret, doc, form):
 
 def test_a_key_pasted_where_its_variable_name_goes_is_not_echoed():
     from lmgate.core.errors import ConfigError
-    from lmgate.models.endpoint import Endpoint
+    from lmgate.models.serving.endpoint import Endpoint
 
     key = "sk-live-" + secrets.token_hex(4)
     with pytest.raises(ConfigError, match="must be an environment variable's name") as error:

@@ -17,8 +17,8 @@ import pytest
 from conftest import PLAN_STUDY, STAND_IN_ENGINE
 
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.registry import spec_from_mapping
-from lmgate.models.serve import Serve
+from lmgate.models.store.registry import spec_from_mapping
+from lmgate.models.serving.serve import Serve
 
 
 def test_engine_commands_carry_the_args_as_the_engines_own_flags():
@@ -102,7 +102,7 @@ def user_script(folder: Path, body: str) -> Path:
     script.write_text(textwrap.dedent(f'''
         import json, os, signal, sys
         from pathlib import Path
-        from lmgate.models import serve
+        from lmgate.models.serving import serve
         serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
                                           "module": "json", "install": "-"}}
         FOLDER = Path({str(folder)!r})
@@ -197,7 +197,7 @@ def test_a_detached_server_is_forgotten_and_exit_leaves_its_folder_alone(tmp_pat
 
 def test_an_engine_that_exits_before_answering_is_a_clear_error_with_its_log(tmp_path,
                                                                               monkeypatch):
-    from lmgate.models import serve
+    from lmgate.models.serving import serve
 
     monkeypatch.setitem(serve.ENGINES, "transformers", {
         "argv": [sys.executable, "-c", "import sys; print('no GPU found'); sys.exit(3)"],
@@ -220,7 +220,7 @@ def test_xdist_workers_use_one_server_that_stops_after_the_session(pytester, tmp
     seen.mkdir()
     pytester.makeconftest(f'''
         import sys
-        from lmgate.models import serve
+        from lmgate.models.serving import serve
         serve.ENGINES["transformers"] = {{"argv": [sys.executable, {str(engine)!r}],
                                           "module": "json", "install": "-"}}
     ''')
@@ -234,7 +234,7 @@ def test_xdist_workers_use_one_server_that_stops_after_the_session(pytester, tmp
     pytester.makepyfile(f'''
         import json, os, time
         import pytest
-        from lmgate.models import serve
+        from lmgate.models.serving import serve
 
         @pytest.mark.parametrize("case", range(4))
         def test_uses_the_server(case, causal_lm):

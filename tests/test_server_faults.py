@@ -25,10 +25,10 @@ from conftest import STAND_IN_ENGINE
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
-from lmgate.models import registry
-from lmgate.models.endpoint import CacheWriteWarning, Endpoint, EndpointError, connect
-from lmgate.models.registry import ModelSpec
-from lmgate.models.serve import Serve
+from lmgate.models.store import registry
+from lmgate.models.serving.endpoint import CacheWriteWarning, Endpoint, EndpointError, connect
+from lmgate.models.store.registry import ModelSpec
+from lmgate.models.serving.serve import Serve
 from lmgate.models.load import resolve
 from lmgate.models.serve_model import served_weights
 
@@ -483,7 +483,8 @@ def test_a_served_model_that_cannot_start_fails_the_run_instead_of_skipping(pyte
     (weights / "model.safetensors").write_bytes(b"")
     crash = [sys.executable, "-c", "import sys; print('CUDA error'); sys.exit(3)"]
     pytester.makeconftest(f'''
-        from lmgate.models import registry, serve
+        from lmgate.models.serving import serve
+        from lmgate.models.store import registry
         serve.ENGINES["transformers"] = {{"argv": {[sys.executable, str(script)]!r},
                                           "module": "json", "install": "-"}}
         serve.ENGINES["vllm"] = {{"argv": {crash!r}, "module": "json", "install": "-"}}

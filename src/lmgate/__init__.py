@@ -29,11 +29,10 @@ _EXPORTS = {
     "lmgate.metrics.classification": ("classification_metrics",),
     "lmgate.metrics.resampling": ("Interval", "bootstrap_ci"),
     # models: registry, one loader, the language-model interface
-    "lmgate.models.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
+    "lmgate.models.store.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
     "lmgate.models.load": ("load_model",),
-    "lmgate.models.language_model": ("CausalLM", "LanguageModel"),
-    "lmgate.models.frozen": ("FrozenBaseModel",),
-    "lmgate.models.params": ("count_parameters",),
+    "lmgate.models.engines.language_model": ("CausalLM", "LanguageModel"),
+    "lmgate.models.heads.frozen": ("FrozenBaseModel", "count_parameters"),
     # results
     "lmgate.results.base": ("Comparable", "Result", "degenerate_reason"),
     "lmgate.results.classification": ("EvalResult",),
@@ -84,11 +83,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.metrics.classification import classification_metrics
     from lmgate.metrics.registry import register_metric
     from lmgate.metrics.resampling import Interval, bootstrap_ci
-    from lmgate.models.frozen import FrozenBaseModel
-    from lmgate.models.language_model import CausalLM, LanguageModel
+    from lmgate.models.engines.language_model import CausalLM, LanguageModel
+    from lmgate.models.heads.frozen import FrozenBaseModel, count_parameters
     from lmgate.models.load import load_model
-    from lmgate.models.params import count_parameters
-    from lmgate.models.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
+    from lmgate.models.store.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
     from lmgate.report.records import Recorder
     from lmgate.report.writers import markdown_table
     from lmgate.results.base import Comparable, Result, degenerate_reason

@@ -19,10 +19,10 @@ from lmgate.core.progress import progress_bar
 from lmgate.data.types import DataSplits, LabeledData
 from lmgate.methods.launch import train_distributed
 from lmgate.methods.trainer import train_classifier
-from lmgate.models.fingerprint import model_fingerprint
+from lmgate.models.store.fingerprint import model_fingerprint
 from lmgate.models.load import LoadedModel, load_model, resolve
-from lmgate.models.params import count_parameters
-from lmgate.models.registry import ModelSpec, get_model_spec
+from lmgate.models.heads.frozen import count_parameters
+from lmgate.models.store.registry import ModelSpec, get_model_spec
 from lmgate.results.classification import EvalResult
 
 

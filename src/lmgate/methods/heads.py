@@ -4,7 +4,7 @@ features.
 Because the base never changes, its features are computed once (and cached) and the head
 trains on them: the same numbers as a forward pass through the base every epoch
 (tests/test_heads.py), many times faster. The model with its head is
-`lmgate.models.frozen.FrozenBaseModel`, loaded by `lmgate.models.load`.
+`lmgate.models.heads.frozen.FrozenBaseModel`, loaded by `lmgate.models.load`.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from lmgate.core.progress import progress_bar
 from lmgate.data.types import LabeledData
 from lmgate.methods.trainer import linear_schedule
 from lmgate.metrics.classification import classification_metrics
-from lmgate.models.frozen import FrozenBaseModel
+from lmgate.models.heads.frozen import FrozenBaseModel
 from lmgate.models.load import load_model
 from lmgate.results.classification import EvalResult
 
@@ -33,7 +33,7 @@ def base_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: 
     Length-sorted batches with dynamic (right) padding."""
     import torch
 
-    from lmgate.models.pooled import mean_pool
+    from lmgate.models.heads.pooled import mean_pool
 
     tok = frozen.tokenizer
     enc = tok(list(texts), truncation=True, max_length=max_length)["input_ids"]

@@ -24,7 +24,7 @@ from lmgate.core.config import LAUNCHERS, LaunchSettings, LoraSettings, TrainCon
 from lmgate.core.device import is_cuda
 from lmgate.core.errors import ConfigError
 from lmgate.data.types import DataSplits, LabeledData
-from lmgate.models.language_model import InProcessLM
+from lmgate.models.engines.language_model import InProcessLM
 
 SPLITS = ("train", "validation", "test")
 RANK_MODULE = "lmgate.methods.rank"

@@ -25,10 +25,10 @@ from lmgate.core.progress import training_progress
 from lmgate.methods.launch import fit_lora_distributed
 from lmgate.methods.trainer import epoch_history, run_trainer
 from lmgate.methods.translation import Pair, TranslationPrompt, check_pairs
-from lmgate.models.autocast_weights import frozen_output_layer_cast
-from lmgate.models.engine import encode_prompt
-from lmgate.models.language_model import CausalLM
-from lmgate.models.params import count_parameters
+from lmgate.models.engines.autocast_weights import frozen_output_layer_cast
+from lmgate.models.engines.engine import encode_prompt
+from lmgate.models.engines.language_model import CausalLM
+from lmgate.models.heads.frozen import count_parameters
 
 
 #: Part of every adapter's cache key: a change in how training batches are built or scored

@@ -6,7 +6,7 @@ import re
 from typing import Sequence
 
 from lmgate.data.squad import Question
-from lmgate.models.language_model import LanguageModel
+from lmgate.models.engines.language_model import LanguageModel
 
 _LEADIN = re.compile(r"^(?:the answer is\s*:?\s*)+", re.IGNORECASE)
 

@@ -22,7 +22,7 @@ from lmgate.core.device import autocast, span_feature_dtype
 from lmgate.core.progress import progress_bar
 from lmgate.data.squad import Question
 from lmgate.methods.trainer import linear_schedule
-from lmgate.models.frozen import FrozenBaseModel
+from lmgate.models.heads.frozen import FrozenBaseModel
 from lmgate.models.load import load_model
 from lmgate.results.qa import QAResult
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from lmgate.core.errors import DataError
-from lmgate.models.language_model import LanguageModel
+from lmgate.models.engines.language_model import LanguageModel
 from lmgate.results.generation import GenerationResult
 
 

@@ -11,7 +11,7 @@ Two decoding modes, chosen per call:
   is reported as `invalid_rate`.
 
 Prompts use the tokenizer's chat template when it has one and a plain "Answer:" template when
-not. The model runs through `lmgate.models.engine` (length-sorted, left-padded batches; in
+not. The model runs through `lmgate.models.engines.engine` (length-sorted, left-padded batches; in
 `score` mode the token prefix all prompts share runs once and its KV cache is reused).
 """
 
@@ -29,10 +29,10 @@ from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.data.types import LabeledData
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
-from lmgate.models.engine import (continuation_ids, encode_prompts, generate_from_ids,
+from lmgate.models.engines.engine import (continuation_ids, encode_prompts, generate_from_ids,
                                   greedy_first_tokens, shared_prefix_length)
-from lmgate.models.language_model import InProcessLM, LanguageModel
-from lmgate.models.registry import cost_usd
+from lmgate.models.engines.language_model import InProcessLM, LanguageModel
+from lmgate.models.store.registry import cost_usd
 from lmgate.results.classification import EvalResult
 
 __all__ = ["INVALID", "MODES", "PromptPredictions", "PromptTemplate", "ZeroShotClassifier",
@@ -99,7 +99,7 @@ class PromptPredictions:
 class ZeroShotClassifier:
     """Prompt a causal LM to classify texts: one in this process (`CausalLM`: token-level
     scoring, shared-prefix KV reuse, the bf16-first cascade) or a served one
-    (`lmgate.models.endpoint.EndpointLM`: text requests to its server)."""
+    (`lmgate.models.serving.endpoint.EndpointLM`: text requests to its server)."""
 
     lm: LanguageModel
     template: PromptTemplate
@@ -123,7 +123,7 @@ class ZeroShotClassifier:
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
         self._answers = self.template.answers(self.labels)
-        # A served model (lmgate.models.endpoint) takes text and answers text: no token ids.
+        # A served model (lmgate.models.serving.endpoint) takes text and answers text: no token ids.
         self._served = not hasattr(self.lm, "tokenizer")
         if self._served:
             self._init_served()
@@ -197,7 +197,7 @@ class ZeroShotClassifier:
         """Each label's answer as a continuation of each prompt, through the model's
         `loglikelihood`; with a fast copy, it scores first and `lm` re-scores the close calls."""
         if self._served and not self.lm.supports_loglikelihood():
-            from lmgate.models.endpoint import unscorable
+            from lmgate.models.serving.endpoint import unscorable
 
             raise ConfigError(unscorable(self.lm))
         prompts = [self.prompt(t) for t in texts]

@@ -2,10 +2,10 @@
 every kind, the language-model interface and its engine, parameter accounting, the plan."""
 
 from lmgate.models.load import LoadedModel, load_model, resolve
-from lmgate.models.params import count_parameters
-from lmgate.models.registry import (ModelSpec, PyPIWeights, get_model_spec, register_model,
+from lmgate.models.heads.frozen import count_parameters
+from lmgate.models.store.registry import (ModelSpec, PyPIWeights, get_model_spec, register_model,
                                     registered_models)
-from lmgate.models.resolve import ResolvedModel, resolve_model
+from lmgate.models.store.resolve import ResolvedModel, resolve_model
 
 __all__ = [
     "LoadedModel", "ModelSpec", "PyPIWeights", "ResolvedModel", "count_parameters",

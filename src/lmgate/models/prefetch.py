@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Iterable, Sequence, TextIO
 
-from lmgate.models.registry import ModelSpec
+from lmgate.models.store.registry import ModelSpec
 
 
 def prefetchable(spec: ModelSpec) -> bool:
@@ -26,7 +26,7 @@ def prefetchable(spec: ModelSpec) -> bool:
 
 
 def regime_for(spec: ModelSpec, uses: Iterable[str]) -> str:
-    """The load regime whose preparation covers every use (`lmgate.models.plan` names them):
+    """The load regime whose preparation covers every use (`lmgate.models.store.plan` names them):
     a causal LM prompted, LoRA-tuned or read as a frozen base runs its weights dequantised
     ("prompting"); an encoder read frozen, "frozen-head"; fine-tuning alone, "classifier"."""
     uses = set(uses)
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("models", nargs="+", metavar="NAME=REGIME")
     args = parser.parse_args(argv)
     if args.pyproject:
-        from lmgate.models.registry import register_from_pyproject
+        from lmgate.models.store.registry import register_from_pyproject
 
         register_from_pyproject(args.pyproject)
     requests = [tuple(item.split("=", 1)) for item in args.models]

@@ -18,9 +18,9 @@ from typing import Callable, Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.registry import ModelSpec, registered_models
-from lmgate.models.resolve import _hf_cache, _offline, resolve_model
-from lmgate.models.serve import Serve
+from lmgate.models.store.registry import ModelSpec, registered_models
+from lmgate.models.store.resolve import _hf_cache, _offline, resolve_model
+from lmgate.models.serving.serve import Serve
 
 
 def _looks_like_path(model: str, engine: str) -> bool:

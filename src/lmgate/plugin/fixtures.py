@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the fixtures import torch-side modules only when a test use
     from lmgate.methods.span_head import SpanHeadRun
     from lmgate.methods.translation import TranslationPrompt
     from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
-    from lmgate.models.language_model import CausalLM
+    from lmgate.models.engines.language_model import CausalLM
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +155,7 @@ def lmgate_zero_shot(lmgate_causal_lm, lmgate_run_cache: "RunCache", lmgate_devi
     """
     from lmgate.core.device import fast_scoring_dtype
     from lmgate.methods.zero_shot import ZeroShotClassifier
-    from lmgate.models.registry import get_model_spec
+    from lmgate.models.store.registry import get_model_spec
 
     fast = fast_scoring_dtype(lmgate_device)
 

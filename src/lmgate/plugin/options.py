@@ -329,14 +329,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def _register_project_models(config: pytest.Config) -> None:
     pyproject = config.rootpath / "pyproject.toml"
     if pyproject.exists():
-        from lmgate.models.registry import register_from_pyproject
+        from lmgate.models.store.registry import register_from_pyproject
 
         register_from_pyproject(pyproject)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    serving = sys.modules.get("lmgate.models.serve")   # imported only where a test served
+    serving = sys.modules.get("lmgate.models.serving.serve")   # imported only where a test served
     if serving is not None:
         serving.stop_all()
     for name, value in config.stash.get(SAVED_ENV, {}).items():

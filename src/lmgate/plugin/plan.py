@@ -1,4 +1,4 @@
-"""`--lmgate-plan`: print the pre-flight plan of the selected cases (lmgate.models.plan), run nothing."""
+"""`--lmgate-plan`: print the pre-flight plan of the selected cases (lmgate.models.store.plan), run nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from lmgate.plugin.options import SETTINGS, add_option
 from lmgate.plugin.selection import item_params, study_of
 
 if TYPE_CHECKING:
-    from lmgate.models.plan import ModelNeed
+    from lmgate.models.store.plan import ModelNeed
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def model_needs(session: pytest.Session) -> dict[str, "ModelNeed"]:
     """The models the selected cases use (by their parameters and their study's knobs), in
     the order of their first use."""
-    from lmgate.models.plan import needs_from_cases
+    from lmgate.models.store.plan import needs_from_cases
 
     settings = session.config.stash[SETTINGS]
     cases = []
@@ -40,7 +40,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     config = session.config
     if not config.getoption("lmgate_plan", False):
         return None
-    from lmgate.models.plan import plan_rows, plan_text
+    from lmgate.models.store.plan import plan_rows, plan_text
 
     settings = config.stash[SETTINGS]
     device = settings.device if settings.device != "auto" else "cuda"

@@ -64,7 +64,7 @@ def _requests(session: pytest.Session) -> list[tuple[str, str]]:
                for i in session.items):
         return []      # no case names a model: nothing to import or look up
     from lmgate.models.prefetch import prefetchable, regime_for
-    from lmgate.models.registry import get_model_spec
+    from lmgate.models.store.registry import get_model_spec
     from lmgate.plugin.plan import model_needs
 
     requests = []

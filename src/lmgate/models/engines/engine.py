@@ -16,8 +16,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from lmgate.core.progress import progress_bar
-from lmgate.models.interface import InProcessLM
-from lmgate.models.screened_head import bf16_screened_head
+from lmgate.models.engines.interface import InProcessLM
+from lmgate.models.engines.screened_head import bf16_screened_head
 
 
 def _as_text_start(tokenizer, texts: Sequence[str]) -> tuple[list[str], bool]:
@@ -367,7 +367,7 @@ def greedy_generate(lm: InProcessLM, prompts: Sequence[str], *, batch_size: int 
     """Batched greedy continuations of raw prompts (`generate_from_ids`: left padding,
     length-sorted, the shared prefix run once), stopping at EOS or, by default, at the first
     newline. On a CPU with native bf16 the output layer is screened in bf16
-    (`lmgate.models.screened_head`): the float32 tokens, sooner (benchmarks/p11_generation.py)."""
+    (`lmgate.models.engines.screened_head`): the float32 tokens, sooner (benchmarks/p11_generation.py)."""
     tok = lm.tokenizer
     stops = [tok.eos_token_id]
     if stop_at_newline:

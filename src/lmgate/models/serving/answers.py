@@ -15,7 +15,7 @@ import math
 from typing import Any, Mapping
 
 from lmgate.core.errors import LmgateError
-from lmgate.models.echo import offsets_agree, token_starts
+from lmgate.models.serving.echo import offsets_agree, token_starts
 
 #: Largest response body read (a listing or an echoed prompt is far smaller).
 MAX_BODY_BYTES = 64 * 1024 * 1024

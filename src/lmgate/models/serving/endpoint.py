@@ -14,7 +14,7 @@ label scoring before any work on a server that cannot do it.
 
 Requests run with bounded concurrency, a total deadline each (`timeout_s`, connect to last
 byte), and retries with backoff on 429/5xx and lost connections. Every answer is checked for
-the shape it is read in (`lmgate.models.answers`): a redirect, an error object, a malformed
+the shape it is read in (`lmgate.models.serving.answers`): a redirect, an error object, a malformed
 listing or log-probabilities is an EndpointError naming the server. Well-formed answers are
 cached by content (the request and the server's model id), so a rerun sends nothing. The API
 key is read from the named environment variable only, sent as a header and written nowhere
@@ -38,7 +38,7 @@ from lmgate.core.cache import RunCache, content_key
 from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
 from lmgate.core.redact import redact_bytes, register, register_env
-from lmgate.models.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
+from lmgate.models.serving.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
                                    continuation_score, listed_models, parse_body,
                                    prompt_logprobs, server_message)
 
@@ -123,7 +123,7 @@ ENDPOINT_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 class EndpointClient:
     """JSON POSTs to one endpoint: cached by content, retried, at most `max_concurrency` at
     once, each attempt within `timeout_s` in all. Only answers that `parse` accepts are used
-    or cached (see `lmgate.models.answers`). `sent` counts the requests that reached the
+    or cached (see `lmgate.models.serving.answers`). `sent` counts the requests that reached the
     network (cache hits do not)."""
 
     def __init__(self, endpoint: Endpoint, cache: RunCache | None = None) -> None:
@@ -135,7 +135,7 @@ class EndpointClient:
         key = endpoint.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        from lmgate.models.deadline import keep_deadlines
+        from lmgate.models.serving.deadline import keep_deadlines
 
         self._http = keep_deadlines(httpx.Client(
             base_url=endpoint.base_url.rstrip("/") + "/", headers=headers,
@@ -185,7 +185,7 @@ class EndpointClient:
     def _send(self, method: str, route: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         import httpx
 
-        from lmgate.models.deadline import deadline
+        from lmgate.models.serving.deadline import deadline
 
         where = self.where(route)
         for attempt in range(self.endpoint.max_retries + 1):
@@ -217,7 +217,7 @@ class EndpointClient:
 
     def _read(self, method: str, route: str, body: Mapping[str, Any] | None):
         """The response, its body read whole (at most MAX_BODY_BYTES)."""
-        from lmgate.models.deadline import check_deadline
+        from lmgate.models.serving.deadline import check_deadline
 
         with self._http.stream(method, route, json=body) as response:
             content = bytearray()
@@ -386,7 +386,7 @@ def _started(spec: Any, cache: RunCache | None) -> Endpoint:
     import tempfile
     from pathlib import Path
 
-    from lmgate.models.serve import start
+    from lmgate.models.serving.serve import start
 
     serve = spec.serve
     logs = (cache.root if cache is not None else Path(tempfile.gettempdir())) / "serve-logs"

@@ -15,9 +15,9 @@ from typing import Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.registry import ModelSpec
-from lmgate.models.standins import standin_folder
-from lmgate.models.weights import pypi_weights
+from lmgate.models.store.registry import ModelSpec
+from lmgate.models.store.standins import standin_folder
+from lmgate.models.store.weights import pypi_weights
 
 MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
 STANDIN_BUILDER = "standin:"   # builder of an architecture-faithful tiny stand-in

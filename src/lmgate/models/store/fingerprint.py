@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from lmgate.models.resolve import ResolvedModel
-from lmgate.models.tiny import texts_fingerprint
+from lmgate.models.store.resolve import ResolvedModel
+from lmgate.models.store.tiny import texts_fingerprint
 
 
 def model_fingerprint(resolved: ResolvedModel, tokenizer_texts: Sequence[str] | None = None) -> str:

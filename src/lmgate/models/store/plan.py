@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from lmgate.core.device import inference_dtype
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.registry import ModelSpec, get_model_spec, registered_models
+from lmgate.models.store.registry import ModelSpec, get_model_spec, registered_models
 
 if TYPE_CHECKING:
-    from lmgate.models.resolve import ResolvedModel
+    from lmgate.models.store.resolve import ResolvedModel
 
 #: How each fixture uses a model (by its `lmgate_` name and its short alias), and the bytes per
 #: parameter that use needs at peak.
@@ -86,7 +86,7 @@ def resolve_offline(spec: ModelSpec, cache_dir: Path) -> "ResolvedModel | None":
     """Where the weights are now, never downloading or fetching (None: not here)."""
     import os
 
-    from lmgate.models.resolve import resolve_model
+    from lmgate.models.store.resolve import resolve_model
 
     try:
         return resolve_model(spec, cache_dir, env={**os.environ, "HF_HUB_OFFLINE": "1"},

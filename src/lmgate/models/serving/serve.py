@@ -7,7 +7,7 @@
               args = { tensor_parallel_size = 4, max_model_len = 4096 } }
 
 The server runs as a subprocess on a free loopback port, under a watchdog process
-(`lmgate.models.serve_watchdog`); lmgate waits until it answers `/v1/models` and shares it with
+(`lmgate.models.serving.serve_watchdog`); lmgate waits until it answers `/v1/models` and shares it with
 every later use, in the process and in the other processes of the machine (xdist workers: they
 find it through a record file in the run cache, under a file lock). The watchdog stops it when
 no process using it is alive: after the last one's session end or exit, or its death even by
@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
 from lmgate.core.io import pid_alive
 from lmgate.core.redact import NAMES_ENV, secret_env_names
-from lmgate.models.serve_watchdog import read_record, write_record
+from lmgate.models.serving.serve_watchdog import read_record, write_record
 
 #: Each engine's server command: how its model and address are passed, and what it needs.
 ENGINES: dict[str, dict[str, Any]] = {
@@ -249,7 +249,7 @@ def _launch(serve: Serve, record: Path, log_dir: Path,
         # Its own session: our Ctrl-C does not reach it; it outlives us only while others
         # use the server.
         supervisor = subprocess.Popen(
-            [sys.executable, "-m", "lmgate.models.serve_watchdog", str(record), "--",
+            [sys.executable, "-m", "lmgate.models.serving.serve_watchdog", str(record), "--",
              *serve.command(port)], stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
             env=_with_secret_names(env))

@@ -1,6 +1,6 @@
 """lmgate's in-process transformers implementation of the language-model interface
 (`CausalLM`, loaded by `lmgate.models.load`); the interface itself is in
-`lmgate.models.interface` (re-exported here)."""
+`lmgate.models.engines.interface` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from lmgate.core.errors import ConfigError
-from lmgate.models.engine import greedy_generate, loglikelihood
-from lmgate.models.interface import InProcessLM, LanguageModel
-from lmgate.models.registry import ModelSpec
+from lmgate.models.engines.engine import greedy_generate, loglikelihood
+from lmgate.models.engines.interface import InProcessLM, LanguageModel
+from lmgate.models.store.registry import ModelSpec
 
 __all__ = ["CausalLM", "InProcessLM", "LanguageModel"]
 
@@ -47,7 +47,7 @@ class CausalLM:
                       max_context_tokens: int | None = None,
                       share_prefix: bool = True) -> list[tuple[float, bool]]:
         """For each (context, continuation): the continuation's summed log-probability and
-        whether it is the greedy one (`lmgate.models.engine.loglikelihood`: batched,
+        whether it is the greedy one (`lmgate.models.engines.engine.loglikelihood`: batched,
         shared-prefix KV reuse unless `share_prefix` is off, one forward for one-token
         continuations)."""
         return loglikelihood(self, requests, batch_size=batch_size,

@@ -9,7 +9,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 @runtime_checkable
 class LanguageModel(Protocol):
     """What every causal LM offers, in this process or behind a server
-    (`lmgate.models.endpoint.EndpointLM`): a name, an identity for caching, what ran it,
+    (`lmgate.models.serving.endpoint.EndpointLM`): a name, an identity for caching, what ran it,
     batched greedy generation and log-likelihoods of continuations (as lm-evaluation-harness's
     `LM`). Prompting, label scoring, QA, translation and the teacher use only these."""
 

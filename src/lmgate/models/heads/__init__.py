@@ -1,0 +1,1 @@
+"""Task heads on frozen bases (classification, span QA) and their parameter accounting."""
