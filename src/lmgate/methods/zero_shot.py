@@ -114,8 +114,8 @@ class ZeroShotClassifier:
     #: Score mode (and generate mode with one new token): a low-precision copy of `lm` (bf16
     #: on a CPU that has native bf16) scores every example first; examples whose top two label
     #: scores (next tokens) lie within `recheck_margin` nats are scored again by `lm`, so the
-    #: prediction is `lm`'s wherever the copy's error (at most 0.24 nats on the SST-2 margins
-    #: measured, benchmarks/p2_zero_shot.py) could have flipped it.
+    #: prediction is `lm`'s wherever the copy's error could have flipped it (the margin sits
+    #: above the largest error benchmarks/p2_zero_shot.py measured; its results say by how much).
     fast: InProcessLM | None = None
     recheck_margin: float = 0.25
     _candidate_ids: list[list[int]] = field(init=False, repr=False)
