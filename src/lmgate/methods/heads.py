@@ -23,7 +23,7 @@ from lmgate.data.types import LabeledData
 from lmgate.methods.trainer import linear_schedule
 from lmgate.metrics.classification import classification_metrics
 from lmgate.models.heads.frozen import FrozenBaseModel
-from lmgate.models.load import load_model
+from lmgate.models.load import load_frozen_base
 from lmgate.results.classification import EvalResult
 
 def base_features(frozen: FrozenBaseModel, texts: Sequence[str], *, max_length: int,
@@ -203,7 +203,7 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
     import copy
 
     if frozen is None:
-        frozen = load_model(base, "frozen-head", cache, labels=train.labels, seed=seed)
+        frozen = load_frozen_base(base, cache, labels=train.labels, seed=seed)
     dtype = head_feature_dtype(device, frozen.cpu_bf16_features)
     known = {} if known is None else known
     features = {split.name: cached_features(frozen, split, cache, max_length=config.max_length,

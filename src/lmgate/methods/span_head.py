@@ -23,7 +23,7 @@ from lmgate.core.progress import progress_bar
 from lmgate.data.squad import Question
 from lmgate.methods.trainer import linear_schedule
 from lmgate.models.heads.frozen import FrozenBaseModel
-from lmgate.models.load import load_model
+from lmgate.models.load import load_frozen_base
 from lmgate.results.qa import QAResult
 
 
@@ -180,7 +180,7 @@ def train_frozen_span_head(base: str, train: Sequence[Question], test: Sequence[
                            cache: RunCache, device: str = "cpu", seed: int = 0) -> SpanHeadRun:
     """Load `base` with a seeded span head, freeze the base, train the head on the base's
     cached token features of the train windows, and answer the test questions."""
-    frozen = load_model(base, "frozen-head", cache, task="qa", seed=seed)
+    frozen = load_frozen_base(base, cache, task="qa", seed=seed)
     windows = {name: make_windows(frozen.tokenizer, qs, max_length=max_length, stride=stride)
                for name, qs in (("train", train), ("test", test))}
     dtype = span_feature_dtype(device)

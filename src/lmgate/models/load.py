@@ -1,14 +1,15 @@
-"""One entry point that resolves and loads a registered model for a regime.
+"""Resolve and load a registered model for a regime: one typed loader per regime.
 
-| regime | kinds | returns |
-|---|---|---|
-| "classifier" (full fine-tuning) | encoder-classifier, causal-lm | `LoadedModel` (fresh seeded head) |
-| "prompting" (zero-shot, generation, LoRA base) | causal-lm | `CausalLM` |
-| "frozen-head" (`task` = classification or qa) | causal-lm (classification: last token), encoder-classifier (classification: mean pooling) | `FrozenBaseModel` |
+| loader | regime | kinds | returns |
+|---|---|---|---|
+| `load_classifier` | "classifier" (full fine-tuning) | encoder-classifier, causal-lm | `LoadedModel` (fresh seeded head) |
+| `load_causal_lm` | "prompting" (zero-shot, generation, LoRA base) | causal-lm | `CausalLM`, or `EndpointLM` for a served model |
+| `load_frozen_base` | "frozen-head" (`task` = classification or qa) | causal-lm (classification: last token), encoder-classifier (classification: mean pooling) | `FrozenBaseModel` |
 
-`resolve` finds the weights once (offline first, pickle check, GGUF dequantised once for the
-regimes that run the weights as they are); `load_model` takes a name, a spec or what `resolve`
-returned, so a caller that needs the fingerprint before loading resolves only once.
+`load_model(model, regime, ...)` dispatches to them by the regime's name. `resolve` finds the
+weights once (offline first, pickle check, GGUF dequantised once for the regimes that run the
+weights as they are); every loader takes a name, a spec or what `resolve` returned, so a caller
+that needs the fingerprint before loading resolves only once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Sequence
 from lmgate.core.cache import RunCache
 from lmgate.core.device import FROZEN_BASE_WEIGHTS, inference_dtype
 from lmgate.core.errors import ConfigError
-from lmgate.models.serving.endpoint import connect
+from lmgate.models.serving.endpoint import EndpointLM, connect
 from lmgate.models.store.fingerprint import model_fingerprint
 from lmgate.models.heads.frozen import TASKS, FrozenBaseModel, count_parameters
 from lmgate.models.engines.language_model import CausalLM
@@ -41,6 +42,10 @@ REGIMES: dict[str, tuple[str, ...]] = {
     "prompting": ("causal-lm",),
     "frozen-head": ("causal-lm", "encoder-classifier"),
 }
+
+
+#: What every loader takes: a registered name, a spec, or what `resolve` returned.
+ModelRef = str | ModelSpec | ResolvedModel
 
 
 @dataclass
@@ -72,35 +77,91 @@ def resolve(model: str | ModelSpec, regime: str, cache: RunCache) -> ResolvedMod
     return resolved if regime == "classifier" else plain_weights(resolved, cache)
 
 
-def load_model(model: str | ModelSpec | ResolvedModel, regime: str, cache: RunCache, *,
-               device: str = "cpu", labels: Sequence[str] = (), task: str = "classification",
-               seed: int = 0, max_length: int = 128,
-               tokenizer_texts: Sequence[str] | None = None, dtype: str = "auto") -> Any:
-    """Load `model` for `regime` (see the module table).
+def _spec_of(model: ModelRef) -> ModelSpec:
+    if isinstance(model, ResolvedModel):
+        return model.spec
+    return get_model_spec(model) if isinstance(model, str) else model
+
+
+def _local(model: ModelRef, regime: str, cache: RunCache) -> ResolvedModel:
+    """`model`'s weights on this machine for `regime`; a served model has none here."""
+    spec = _spec_of(model)
+    if spec.served:
+        raise ConfigError(f"model {spec.name!r} is served: it can be prompted, not used "
+                          f"for the {regime} regime (that needs its weights here)")
+    return model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
+
+
+def load_classifier(model: ModelRef, cache: RunCache, *, labels: Sequence[str], seed: int = 0,
+                    max_length: int = 128,
+                    tokenizer_texts: Sequence[str] | None = None) -> LoadedModel:
+    """A sequence classifier to fine-tune, with a fresh head of `len(labels)` outputs seeded
+    by `seed`; an embedded builder (`tiny-encoder`) trains its tokenizer on `tokenizer_texts`.
 
     Example::
 
-        lm = load_model("smollm2-135m-instruct", "prompting", RunCache(cache_dir))
-        frozen = load_model("smollm2-135m-instruct", "frozen-head", cache, labels=("neg", "pos"))
+        loaded = load_classifier("me5-small", RunCache(cache_dir), labels=("neg", "pos"))
+        loaded.model, loaded.tokenizer, loaded.fingerprint
     """
-    spec = model.spec if isinstance(model, ResolvedModel) else (
-        get_model_spec(model) if isinstance(model, str) else model)
+    return _classifier(_local(model, "classifier", cache), labels, seed=seed,
+                       max_length=max_length, cache=cache, tokenizer_texts=tokenizer_texts)
+
+
+def load_causal_lm(model: ModelRef, cache: RunCache, *, device: str = "cpu",
+                   dtype: str = "auto") -> CausalLM | EndpointLM:
+    """A causal LM to prompt, generate with or adapt: in process (`CausalLM`, eval mode on
+    `device`, in the device policy's dtype unless `dtype` is given), or the client of its
+    server (`EndpointLM`) for a served model, its server started first where lmgate starts it.
+    Both offer `generate` and `loglikelihood` (`lmgate.LanguageModel`).
+
+    Example::
+
+        lm = load_causal_lm("smollm2-135m-instruct", RunCache(cache_dir))
+        lm.generate(["Translate to French: a dog"], max_new_tokens=8)
+    """
+    spec = _spec_of(model)
     if spec.served:
-        if regime != "prompting":
-            raise ConfigError(f"model {spec.name!r} is served: it can be prompted, not used "
-                              f"for the {regime} regime (that needs its weights here)")
         if spec.serve is not None:   # the weights its engine loads, made concrete first
             serve = served_weights(spec.serve, cache,
                                    lambda s: resolve(s, "prompting", cache).location)
             spec = dataclasses.replace(spec, serve=serve)
         return connect(spec, cache)
-    resolved = model if isinstance(model, ResolvedModel) else resolve(model, regime, cache)
+    return _causal_lm(_local(model, "prompting", cache), device, dtype)
+
+
+def load_frozen_base(model: ModelRef, cache: RunCache, *, labels: Sequence[str] = (),
+                     task: str = "classification", seed: int = 0) -> FrozenBaseModel:
+    """A frozen pretrained base with a fresh head for `task` seeded by `seed`: a
+    classification head over `labels` (a causal LM's last token, an encoder's mean-pooled
+    features) or, on a causal LM, a `"qa"` span head; parameters counted.
+
+    Example::
+
+        frozen = load_frozen_base("smollm2-135m-instruct", cache, labels=("neg", "pos"))
+        frozen.parameters["trainable"]
+    """
+    return _frozen_base(_local(model, "frozen-head", cache), task, labels, seed)
+
+
+def load_model(model: ModelRef, regime: str, cache: RunCache, *, device: str = "cpu",
+               labels: Sequence[str] = (), task: str = "classification", seed: int = 0,
+               max_length: int = 128, tokenizer_texts: Sequence[str] | None = None,
+               dtype: str = "auto") -> Any:
+    """Load `model` for `regime` by name: `load_classifier` ("classifier"), `load_causal_lm`
+    ("prompting") or `load_frozen_base` ("frozen-head"), which say what they return.
+
+    Example::
+
+        lm = load_model("smollm2-135m-instruct", "prompting", RunCache(cache_dir))
+    """
     if regime == "prompting":
-        return _causal_lm(resolved, device, dtype)
+        return load_causal_lm(model, cache, device=device, dtype=dtype)
     if regime == "frozen-head":
-        return _frozen_base(resolved, task, labels, seed)
-    return _classifier(resolved, labels, seed=seed, max_length=max_length, cache=cache,
-                       tokenizer_texts=tokenizer_texts)
+        return load_frozen_base(model, cache, labels=labels, task=task, seed=seed)
+    if regime == "classifier":
+        return load_classifier(model, cache, labels=labels, seed=seed, max_length=max_length,
+                               tokenizer_texts=tokenizer_texts)
+    raise ConfigError(f"unknown regime {regime!r}; use one of {sorted(REGIMES)}")
 
 
 def prepare_tokenizer(tokenizer, padding_side: str = "left"):

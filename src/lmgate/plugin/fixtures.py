@@ -127,14 +127,14 @@ def lmgate_causal_lm(lmgate_run_cache: "RunCache", lmgate_device: str
         lm = causal_lm("smollm2-135m-instruct")
         lm.model, lm.tokenizer          # transformers objects, tokenizer padding on the left
     """
-    from lmgate.models.load import load_model
+    from lmgate.models.load import load_causal_lm
 
     loaded: dict[tuple[str, str], CausalLM] = {}
 
     def get(name: str, dtype: str = "auto") -> "CausalLM":
         if (name, dtype) not in loaded:
-            loaded[name, dtype] = load_model(name, "prompting", lmgate_run_cache,
-                                             device=lmgate_device, dtype=dtype)
+            loaded[name, dtype] = load_causal_lm(name, lmgate_run_cache, device=lmgate_device,
+                                                 dtype=dtype)
         return loaded[name, dtype]
     return get
 
@@ -191,13 +191,13 @@ def lmgate_frozen_head(lmgate_run_cache: "RunCache", lmgate_device: str, lmgate_
     import copy
 
     from lmgate.methods.heads import train_frozen_head
-    from lmgate.models.load import load_model
+    from lmgate.models.load import load_frozen_base
 
     def run(base: str, train: "LabeledData", evaluation: "LabeledData", config) -> "HeadRun":
         key = (base, train.labels, lmgate_seed)
         if key not in _lmgate_frozen_bases:
-            frozen = load_model(base, "frozen-head", lmgate_run_cache, labels=train.labels,
-                                seed=lmgate_seed)
+            frozen = load_frozen_base(base, lmgate_run_cache, labels=train.labels,
+                                      seed=lmgate_seed)
             _lmgate_frozen_bases[key] = (frozen, copy.deepcopy(frozen.head.state_dict()), {})
         frozen, initial, known_by_length = _lmgate_frozen_bases[key]
         frozen.head.load_state_dict(initial)
