@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import MissingExtra, require
 from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import terminal_text
 from lmgate.gate.decide import DEFAULT_ALPHA, checked_alpha, checked_tolerance, compare
@@ -170,6 +171,8 @@ def _export(args: argparse.Namespace) -> int:
 
     _output_folder(args.out, "--out")
     _apart_from_inputs(args.out, "--out", [args.folder])
+    if args.validate:   # before any work
+        require("jsonschema", "lmgate export (--no-validate writes the files unchecked)")
     try:
         rows = read_results(args.folder)[0]
         if not rows:
@@ -277,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"compare": _compare, "merge": _merge, "export": _export,
                 "push": _push}[args.command](args)
-    except (ConfigError, OSError, UnicodeDecodeError) as exc:   # a file or input, not a bug
+    # a file or input, or an extra of lmgate's the command needs: not a bug
+    except (ConfigError, MissingExtra, OSError, UnicodeDecodeError) as exc:
         return _error(_input_error(exc))
 
 

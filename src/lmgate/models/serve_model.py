@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, ModelUnavailable
+from lmgate.core.extras import require
 from lmgate.models.store.registry import ModelSpec, registered_models
 from lmgate.models.store.resolve import _hf_cache, _offline, resolve_model
 from lmgate.models.serving.serve import Serve
@@ -34,9 +35,11 @@ def _looks_like_path(model: str, engine: str) -> bool:
 def served_weights(serve: Serve, cache: RunCache, local_weights: Callable[[ModelSpec], str],
                    env: Mapping[str, str] | None = None) -> Serve:
     """`serve` with `model` as the engine must get it (see the module docstring);
-    `local_weights(spec)` is the folder lmgate would load a registered causal LM from."""
+    `local_weights(spec)` is the folder lmgate would load a registered causal LM from.
+    Without httpx (how lmgate talks to the server), MissingExtra before any weights are found."""
     env = os.environ if env is None else env
     where = f"serve ({serve.engine}): model {serve.model!r}"
+    require("httpx", where)
     local = Path(serve.model).expanduser()
     spec = registered_models().get(serve.model)
     if spec is not None:

@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not names or is_worker(config) or COLLECTOR not in config.stash:
         return
     from lmgate.core.errors import ConfigError
+    from lmgate.core.extras import MissingExtra
     from lmgate.report.tracking import make_tracker
 
     def ini(key: str) -> str | None:
@@ -53,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
             tracker = make_tracker(name, ini)
             tracker.start(run_facts(config, collector))
             trackers.append(tracker)
-    except ConfigError as exc:
+    except (ConfigError, MissingExtra) as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     config.stash[TRACKERS] = trackers
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import require
 from lmgate.core.wheels import WheelUnavailable, fetched_wheel
 from lmgate.metrics.registry import metric_info
 
@@ -149,8 +150,9 @@ def schema(cache: RunCache) -> dict[str, Any]:
 
 
 def validate(document: Mapping[str, Any], schema_json: Mapping[str, Any]) -> None:
-    """Raise ConfigError naming the first place where `document` breaks the schema."""
-    import jsonschema
+    """Raise ConfigError naming the first place where `document` breaks the schema
+    (MissingExtra without jsonschema)."""
+    jsonschema = require("jsonschema")
 
     validator = jsonschema.Draft7Validator(schema_json)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))

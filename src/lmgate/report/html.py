@@ -6,7 +6,10 @@ import base64
 import html
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Collection
+
+from lmgate.core.extras import require
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
@@ -54,14 +57,19 @@ document.querySelectorAll("table").forEach(function (table) {
 """
 
 
+def renderer_modules() -> tuple[ModuleType, ModuleType]:
+    """markdown and nh3, or MissingExtra naming lmgate's report extra: without the sanitiser
+    no page is written at all."""
+    return require("markdown"), require("nh3")
+
+
 def html_report(summary_md: str, out_dir: Path, images: Collection[Path] = ()) -> str:
     """Render `summary_md` to a standalone page; the PNGs in `images` (lmgate's own plots, whose
     links in the summary are relative to `out_dir`) are embedded as data URIs so the file can be
     mailed or attached alone. Nothing else from the summary becomes markup: names, texts and
     answers come from data and models, so links, raw HTML and any other image are reduced to
     their text by a sanitiser (nh3)."""
-    import markdown
-    import nh3
+    markdown, nh3 = renderer_modules()
 
     renderer = markdown.Markdown(extensions=["tables"], output_format="html")
     renderer.preprocessors.deregister("html_block")

@@ -16,6 +16,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import require
 from lmgate.core.redact import register_url
 from lmgate.report.tracking import RunRecord
 
@@ -43,13 +44,9 @@ class MlflowTracker:
         self.run_id: str | None = None
 
     def start(self, facts: Mapping[str, Any]) -> None:
+        tracking = require("mlflow.tracking")
         try:
-            from mlflow.tracking import MlflowClient
-        except ImportError:
-            raise ConfigError('--lmgate-track mlflow needs MLflow: pip install "lmgate[mlflow]"'
-                              ) from None
-        try:
-            self.client = MlflowClient(tracking_uri=self.uri)
+            self.client = tracking.MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(self.experiment)
             experiment = found.experiment_id if found else \
                 self.client.create_experiment(self.experiment)

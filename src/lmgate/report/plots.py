@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from lmgate.core.extras import require
 from lmgate.core.folder import slug
 from lmgate.core.io import atomic_write
 from lmgate.report.claims import study_of
@@ -36,12 +37,9 @@ def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+    """matplotlib's pyplot drawing into files, or MissingExtra naming lmgate's report extra."""
+    require("matplotlib").use("Agg")  # files only: never needs a display
+    return require("matplotlib.pyplot")
 
 
 # Matplotlib's tab10, by language: "fr" is the same colour in the curves and the bars.

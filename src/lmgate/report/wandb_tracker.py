@@ -19,6 +19,7 @@ import os
 from typing import Any, Callable, Mapping
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import require
 from lmgate.report.tracking import RunRecord
 
 
@@ -37,11 +38,7 @@ class WandbTracker:
         self.run: Any = None
 
     def start(self, facts: Mapping[str, Any]) -> None:
-        try:
-            import wandb
-        except ImportError:
-            raise ConfigError('--lmgate-track wandb needs Weights & Biases: '
-                              'pip install "lmgate[wandb]"') from None
+        wandb = require("wandb")
         mode = os.environ.get("WANDB_MODE", "online")
         if mode not in ("offline", "disabled", "dryrun") and not os.environ.get("WANDB_API_KEY"):
             raise ConfigError("--lmgate-track wandb: set WANDB_API_KEY (or WANDB_MODE=offline "

@@ -1,5 +1,6 @@
 """Write recorded rows as results.jsonl, results.csv, predictions.jsonl, summary.md and
-report.html."""
+report.html (report.html and the plots with lmgate's report extra; without it, summary.md
+says so)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pandas as pd
 
 from lmgate.core.bounded_json import read_jsonl_bounded
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import MissingExtra
 from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import csv_cell, csv_header, md_cell, md_inline
 from lmgate.report.claims import study_of
-from lmgate.report.html import html_report
+from lmgate.report.html import html_report, renderer_modules
 
 #: Metrics shown as columns of the terminal table and the summary, in this order, when present.
 KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "invalid_rate",
@@ -187,6 +189,13 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     rows = sorted(rows, key=lambda r: (r["nodeid"], r["result"], r["record_id"]))
     recorded = sorted(recorded_sections, key=lambda s: (s["title"], s["nodeid"], s["markdown"]))
     claims = sorted(claims, key=lambda c: c["nodeid"])
+    try:
+        renderer_modules()
+        page = True
+    except MissingExtra as missing:   # no sanitiser, no page: the summary says what installs it
+        page = False
+        extra_sections = [*extra_sections, ("Report", md_inline(
+            f"report.html was not written: {missing}.") + "\n")]
     written = [
         atomic_write_text(out / "results.jsonl",
                           "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
@@ -205,7 +214,8 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
                                merge_sections(recorded))
     written.append(atomic_write_text(out / "summary.md", summary))
     images = [path for paths in (plots or {}).values() for path in paths]
-    written.append(atomic_write_text(out / "report.html", html_report(summary, out, images)))
+    if page:
+        written.append(atomic_write_text(out / "report.html", html_report(summary, out, images)))
     return written
 
 
@@ -230,7 +240,8 @@ def drawn_plots(rows: Sequence[dict[str, Any]],
                 folder: str | Path) -> tuple[dict[str, list[Path]], str | None]:
     """`plots_by_study`, never at the cost of the results: a plotting library's warnings are
     recorded, not raised (a project's `filterwarnings = error` turns matplotlib's "Glyph
-    missing" into an exception), and any failure leaves no plots and says why."""
+    missing" into an exception), and any failure (lmgate's report extra not installed among
+    them) leaves no plots and says why."""
     import shutil
     import warnings
 
@@ -242,6 +253,8 @@ def drawn_plots(rows: Sequence[dict[str, Any]],
             return plots_by_study(rows, folder), None
     except Exception as exc:   # any library's bug: the run's results are written regardless
         shutil.rmtree(Path(folder) / "plots", ignore_errors=True)
+        if isinstance(exc, MissingExtra):
+            return {}, f"No plots were drawn: {exc}."
         return {}, f"The plots could not be drawn ({type(exc).__name__}: {exc})."
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lmgate.core.cache import RunCache, content_key
 from lmgate.core.errors import ConfigError
+from lmgate.core.extras import require
 from lmgate.core.progress import progress_bar
 from lmgate.core.redact import redact_bytes, register, register_env
 from lmgate.models.serving.answers import (MAX_BODY_BYTES, EndpointError, choice_text,
@@ -127,7 +128,7 @@ class EndpointClient:
     network (cache hits do not)."""
 
     def __init__(self, endpoint: Endpoint, cache: RunCache | None = None) -> None:
-        import httpx
+        httpx = require("httpx", endpoint.url)
 
         self.endpoint = endpoint
         self.cache = cache
@@ -362,7 +363,9 @@ def _echo_body(model: str, text: str) -> dict[str, Any]:
 
 def connect(spec: Any, cache: RunCache | None = None) -> EndpointLM:
     """An `EndpointLM` for `spec.endpoint`, or for the engine `spec.serve` starts, checked
-    before any work: the server answers `/models` and lists the declared model."""
+    before any work: httpx is installed (else MissingExtra), the server answers `/models` and
+    lists the declared model."""
+    require("httpx", f"model {spec.name!r}")
     endpoint: Endpoint = spec.endpoint or _started(spec, cache)
     client = EndpointClient(endpoint, cache)
     try:

