@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lmgate.cli import main
+from lmgate.report.rows import ResultRow
 from lmgate.report.writers import write_results
 
 ROWS = [{"nodeid": "t.py::test_a", "result": "modèle→ü", "record_id": "r1",
@@ -22,7 +23,7 @@ PREDICTIONS = [{"record_id": "r1", "y_true": [0, 1] * 10, "y_pred": [0, 1] * 10}
 
 
 def _folder(path: Path, rows=ROWS, predictions=PREDICTIONS) -> str:
-    write_results(rows, predictions, path)
+    write_results([ResultRow.from_json(r) for r in rows], predictions, path)
     return str(path)
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lmgate.cli import main
+from lmgate.report.rows import ResultRow
 from lmgate.report.writers import write_results
 
 ROWS = [{"nodeid": "t.py::test_a", "result": "m", "record_id": "r1", "params": {"seed": 0},
@@ -19,7 +20,7 @@ PREDICTIONS = [{"record_id": "r1", "y_true": [0, 1] * 10, "y_pred": [0, 1] * 10}
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     for name in ("A", "B"):
-        write_results(ROWS, PREDICTIONS, root / name)
+        write_results([ResultRow.from_json(r) for r in ROWS], PREDICTIONS, root / name)
     (root / "base.json").write_text("{}")
     (root / "link").symlink_to(root / "A")
     return root

@@ -12,6 +12,7 @@ from lmgate.cli import main
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
 from lmgate.report import every_eval_ever as eee
+from lmgate.report.rows import ResultRow
 
 @pytest.fixture(scope="module")
 def results(tracked_baselines) -> Path:
@@ -66,7 +67,8 @@ def test_a_results_folder_exports_valid_documents_with_its_scores_and_intervals(
 
 
 def test_the_schema_check_catches_a_broken_document(results, schema):
-    rows = [json.loads(line) for line in (results / "results.jsonl").read_text().splitlines()]
+    rows = [ResultRow.from_json(json.loads(line))
+            for line in (results / "results.jsonl").read_text().splitlines()]
     export = eee.to_every_eval_ever(rows, organization="lab", relationship="first_party",
                                     evaluated_at=0.0)
     doc = next(iter(export.documents.values()))

@@ -13,6 +13,7 @@ from lmgate.cli import main as lmgate_cli
 from lmgate.gate.decide import Measurement, compare
 from lmgate.gate.measure import measurements
 from lmgate.gate.baseline import read_baseline
+from lmgate.report.rows import ResultRow
 from lmgate.core.errors import ConfigError
 from lmgate.stats.paired import mcnemar
 from lmgate.stats.seeds import summarise_seeds
@@ -95,7 +96,8 @@ def test_improvement_passes_and_is_reported(toy, monkeypatch):
 def test_update_baseline_round_trips(toy):
     path = make_baseline(toy)
     entries, examples = read_baseline(path)
-    rows = [json.loads(l) for l in (toy.path / "r0" / "results.jsonl").read_text().splitlines()]
+    rows = [ResultRow.from_json(json.loads(l))
+            for l in (toy.path / "r0" / "results.jsonl").read_text().splitlines()]
     preds = [json.loads(l) for l in (toy.path / "r0" / "predictions.jsonl").read_text().splitlines()]
     fresh, fresh_examples = measurements(rows, preds)
     assert entries.keys() == fresh.keys() and "test_toy.py::test_toy::toy::macro_f1" in entries

@@ -176,6 +176,7 @@ def test_clustered_ci_covers_on_correlated_data_where_the_naive_ci_does_not():
 
 def test_clusters_travel_with_results_into_paired_tests_and_the_gate():
     from lmgate.gate.measure import measurements
+    from lmgate.report.rows import ResultRow
     from lmgate.stats.paired import paired_bootstrap
 
     rng = np.random.default_rng(1)
@@ -190,9 +191,9 @@ def test_clusters_travel_with_results_into_paired_tests_and_the_gate():
     assert a.predictions()["clusters"][:2] == ["0", "0"]
     with pytest.raises(ValueError, match="cluster ids"):
         EvalResult("c", ("x", "y"), y_true, y_pred, clusters=clusters[:-1])
-    row = {"record_id": 1, "nodeid": "t", "result": "a", "params": {}, "metrics": a.metrics,
-           "info": {"labels": ["x", "y"], "n": a.n}}
-    found, examples = measurements([row], [{"record_id": 1, **a.predictions()}])
+    row = ResultRow(record_id="r1", nodeid="t", result="a", metrics=a.metrics,
+                    info={"labels": ["x", "y"], "n": a.n})
+    found, examples = measurements([row], [{"record_id": "r1", **a.predictions()}])
     assert examples["t::a"][0]["clusters"] == a.predictions()["clusters"]
 
 

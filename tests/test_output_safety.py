@@ -17,6 +17,7 @@ from lmgate.core.markup import md_cell, md_inline, spreadsheet_safe, terminal_te
 from lmgate.gate.flips import Flips
 from lmgate.gate.render import flips_markdown
 from lmgate.report.html import html_report
+from lmgate.report.rows import ResultRow
 from lmgate.report.writers import markdown_table, summary_markdown, write_results
 
 FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "=cmd|' /C calc'!A0", "@SUM(A1:A9)", "+1+2",
@@ -24,9 +25,9 @@ FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "=cmd|' /C calc'!A0", "@SUM(A1:A9)
 
 
 def test_results_csv_cells_a_spreadsheet_would_run_are_text(tmp_path):
-    rows = [{"nodeid": f"t.py::test_{i}", "result": name, "record_id": str(i),
-             "params": {"model": name}, "metrics": {"accuracy": 1.0}, "info": {"n": 20},
-             "notes": [name]} for i, name in enumerate(FORMULAS)]
+    rows = [ResultRow(nodeid=f"t.py::test_{i}", result=name, record_id=str(i),
+                      params={"model": name}, metrics={"accuracy": 1.0}, info={"n": 20},
+                      notes=(name,)) for i, name in enumerate(FORMULAS)]
     write_results(rows, [], tmp_path)
     with open(tmp_path / "results.csv", newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
@@ -137,9 +138,9 @@ def test_flip_excerpts_in_the_summary_render_no_image_or_link():
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(HOSTILE, min_size=1, max_size=3), note=HOSTILE)
 def test_summary_md_of_any_names_renders_nothing_live(names, note, tmp_path):
-    rows = [{"nodeid": f"t.py::test_{i}", "result": name, "record_id": str(i),
-             "params": {"model": name}, "metrics": {"accuracy": 0.5}, "info": {"n": 20},
-             "notes": [note]} for i, name in enumerate(names)]
+    rows = [ResultRow(nodeid=f"t.py::test_{i}", result=name, record_id=str(i),
+                      params={"model": name}, metrics={"accuracy": 0.5}, info={"n": 20},
+                      notes=(note,)) for i, name in enumerate(names)]
     claims = [{"nodeid": "t.py::test_0", "test": "test_0", "verdict": "failed", "reason": note,
                "comparisons": [], "module": names[0] or "t.py", "doc": ""}]
     page = summary_markdown(rows, {}, tmp_path, [], claims, {"profile": note, "device": names[0]})

@@ -5,6 +5,7 @@ import re
 import base64
 
 from lmgate.report.html import html_report
+from lmgate.report.rows import ResultRow
 
 # A 1x1 PNG.
 PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD"
@@ -120,8 +121,8 @@ def test_known_gap(record):
 
 
 def _row(test, result, metrics, params=None, info=None):
-    return {"nodeid": f"test_x.py::{test}", "test": test, "result": result,
-            "params": params or {}, "metrics": metrics, "info": info or {}}
+    return ResultRow(record_id=f"{test}::{result}", nodeid=f"test_x.py::{test}", test=test,
+                     result=result, params=params or {}, metrics=metrics, info=info or {})
 
 
 def test_plots_show_cis_per_system_and_each_trained_run_once(tmp_path, monkeypatch):

@@ -8,14 +8,15 @@ import re
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from lmgate.report.rows import ResultRow
 from lmgate.report.writers import write_results
 
 RUNNABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _row(params, metrics):
-    return {"nodeid": "t.py::test_m", "result": "m", "record_id": "r1", "params": params,
-            "metrics": metrics, "info": {"n": 50}}
+    return ResultRow(nodeid="t.py::test_m", result="m", record_id="r1", params=params,
+                     metrics=metrics, info={"n": 50})
 
 
 def _written(tmp_path, row):
@@ -34,7 +35,7 @@ def test_controls_in_names_and_values_are_shown_escaped(tmp_path):
     assert not RUNNABLE.search(raw)
     assert "params.k\\x0b\\x00<&\\x1b[2J" in header and "metrics.f1\\x0a![i](http://t.example/x.png)" in header
     assert "v\\x0c\\x1b]0;t\\x07" in cells[0]
-    assert back == row                                   # results.jsonl: exact
+    assert back == row.to_json()                         # results.jsonl: exact
 
 
 KEY = st.text(min_size=1, max_size=8).filter(lambda k: "." not in k)
@@ -46,7 +47,7 @@ KEY = st.text(min_size=1, max_size=8).filter(lambda k: "." not in k)
 def test_any_names_make_a_one_line_header_without_controls(params, metrics, tmp_path_factory):
     row = _row(params, metrics)
     raw, header, cells, back = _written(tmp_path_factory.mktemp("csv"), row)
-    assert back == row
+    assert back == row.to_json()
     assert not RUNNABLE.search(raw)
     assert next(csv.reader([raw.split("\n", 1)[0]])) == header   # the header is one line
     assert len(cells) == 1 and len(cells[0]) == len(header)

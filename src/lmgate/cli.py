@@ -139,10 +139,10 @@ def _merge(args: argparse.Namespace) -> int:
     for folder in args.folders:
         more_rows, more_preds, more_sections, more_claims = read_results(folder)
         for row in more_rows:
-            if row["record_id"] in seen:
-                return _error(f"{row['nodeid']} ({row['result']}) is in both "
-                              f"{seen[row['record_id']]} and {folder}: shards must not overlap")
-            seen[row["record_id"]] = folder
+            if row.record_id in seen:
+                return _error(f"{row.nodeid} ({row.result}) is in both "
+                              f"{seen[row.record_id]} and {folder}: shards must not overlap")
+            seen[row.record_id] = folder
         rows += more_rows
         predictions += more_preds
         sections += more_sections

@@ -15,6 +15,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.core.io import atomic_write_all
 from lmgate.gate.measure import Measurement, of_tests
 from lmgate.metrics.registry import metric_info
+from lmgate.report.rows import ResultRow
 from lmgate.report.writers import read_results
 
 FORMAT_VERSION = 1
@@ -250,7 +251,7 @@ def environment_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
             if k in old and old.get(k) != new.get(k)]
 
 
-def read_results_dir(folder: str | Path) -> tuple[list[dict], list[dict]]:
+def read_results_dir(folder: str | Path) -> tuple[list[ResultRow], list[dict]]:
     """Rows and predictions of a results folder written by the plugin."""
     rows, predictions, _, _ = read_results(folder)
     return rows, predictions

@@ -12,6 +12,7 @@ import numpy as np
 from lmgate.metrics.classification import RESAMPLABLE
 from lmgate.metrics.registry import metric_info
 from lmgate.metrics.resampling import bootstrap_ci
+from lmgate.report.rows import ResultRow
 
 
 def higher_is_better(metric: str) -> bool | None:
@@ -24,11 +25,6 @@ def _recorded_only(metric: str) -> bool:
     """Declared as not a quality metric (timings, counts): stored nowhere in baselines."""
     info = metric_info(metric)
     return info is not None and not info.gated
-
-
-def row_group(row: Mapping[str, Any]) -> str:
-    """The test a row belongs to, the same for every seed of a repeated experiment."""
-    return row.get("group") or row["nodeid"]
 
 
 @dataclass
@@ -52,27 +48,27 @@ class Measurement:
         return (self.ci[1] - self.ci[0]) / (2 * 1.959964)
 
 
-def measurements(rows: Sequence[Mapping[str, Any]],
+def measurements(rows: Sequence[ResultRow],
                  predictions: Iterable[Mapping[str, Any]] = ()) -> tuple[dict[str, Measurement],
                                                                          dict[str, list[dict]]]:
     """Measurements keyed `group::result::metric`, and per-example predictions keyed
     `group::result` (one entry per seed), from recorded rows."""
     preds = {p["record_id"]: p for p in predictions}
-    grouped: dict[str, list[tuple[Any, float, Mapping]]] = defaultdict(list)
+    grouped: dict[str, list[tuple[Any, float, ResultRow]]] = defaultdict(list)
     examples: dict[str, list[dict]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: (row_group(r), r["result"], str(r["params"].get("seed")))):
-        base = f"{row_group(row)}::{row['result']}"
-        seed = row["params"].get("seed")
-        pred = preds.get(row["record_id"])
+    for row in sorted(rows, key=lambda r: (r.group_id, r.result, str(r.params.get("seed")))):
+        base = f"{row.group_id}::{row.result}"
+        seed = row.params.get("seed")
+        pred = preds.get(row.record_id)
         if pred is not None and "y_true" in pred:  # classification; generation/QA keep their own
-            examples[base].append({"seed": seed, "labels": len(row["info"].get("labels", [])),
-                                   "label_names": list(row["info"].get("labels", [])),
+            examples[base].append({"seed": seed, "labels": len(row.info.get("labels", [])),
+                                   "label_names": list(row.info.get("labels", [])),
                                    "y_true": pred["y_true"], "y_pred": pred["y_pred"],
                                    **({"clusters": pred["clusters"]} if pred.get("clusters")
                                       else {}),
                                    **({"examples": pred["examples"]} if pred.get("examples")
                                       else {})})
-        for metric, value in row["metrics"].items():
+        for metric, value in row.metrics.items():
             if value is None or _recorded_only(metric) or isinstance(value, bool):
                 continue
             grouped[f"{base}::{metric}"].append((seed, float(value), row))
@@ -80,7 +76,7 @@ def measurements(rows: Sequence[Mapping[str, Any]],
     for key, items in grouped.items():
         metric = key.rsplit("::", 1)[1]
         seeds, values, first = [s for s, _, _ in items], [v for _, v, _ in items], items[0][2]
-        info = first["info"]
+        info = first.info
         ci = None
         base = key.rsplit("::", 1)[0]
         if metric in RESAMPLABLE and examples.get(base):

@@ -4,10 +4,12 @@ their tests."""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from lmgate.core.errors import ConfigError
-from lmgate.gate.measure import row_group
+
+if TYPE_CHECKING:  # the plugin validates markers at collection: lmgate.report loads pandas
+    from lmgate.report.rows import ResultRow
 
 
 def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,11 +41,11 @@ def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def settings_by_result(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def settings_by_result(rows: Sequence[ResultRow]) -> dict[str, dict[str, Any]]:
     """Per `group::result`, the gate settings its test declared (rows carry them)."""
-    return {f"{row_group(r)}::{r['result']}": r["gate"] for r in rows if r.get("gate")}
+    return {f"{r.group_id}::{r.result}": dict(r.gate) for r in rows if r.gate}
 
 
-def passed_tests_of(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+def passed_tests_of(rows: Sequence[ResultRow]) -> set[str]:
     """The tests whose rows say they passed (for comparisons made from results folders)."""
-    return {row_group(r) for r in rows if r.get("verdict") == "passed"}
+    return {r.group_id for r in rows if r.verdict == "passed"}

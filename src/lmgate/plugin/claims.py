@@ -61,7 +61,7 @@ def recorded_sources(item: pytest.Item) -> set[str]:
         return set()
     from lmgate.data.sources import sources_in_notes   # pandas: only once a test recorded
 
-    return sources_in_notes(note for row in recorder.rows for note in row.get("notes", ()))
+    return sources_in_notes(note for row in recorder.rows for note in row.notes or ())
 
 
 def matches(item: pytest.Item, key: str) -> bool:

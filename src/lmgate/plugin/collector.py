@@ -10,7 +10,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +20,9 @@ from lmgate.plugin.options import GATE, MEMORY, SETTINGS, GateOptions, is_worker
 from lmgate.plugin.recording import junit_per_test
 from lmgate.plugin.selection import strip_group
 from lmgate.plugin.terminal import write_summary
+
+if TYPE_CHECKING:  # lmgate.report loads pandas and numpy: imported once a test records
+    from lmgate.report.rows import ResultRow
 
 COLLECTOR = pytest.StashKey["Collector"]()
 
@@ -66,7 +69,7 @@ class Collector:
         self.gate_options = gate
         self.baseline = baseline
         self.out: Path = config.stash[SETTINGS].results_dir
-        self.rows: list[dict] = []
+        self.rows: list[ResultRow] = []
         self.predictions: list[dict] = []
         self.sections: list[dict] = []
         self.verdicts: dict[str, str] = {}
@@ -96,8 +99,10 @@ class Collector:
         if payload:
             verdict = self.verdicts.get(nodeid, "error")
             from lmgate.report.claims import attach
+            from lmgate.report.rows import ResultRow
 
-            rows = attach(payload["rows"], payload["comparisons"], verdict)
+            rows = attach([ResultRow.from_json(row) for row in payload["rows"]],
+                          payload["comparisons"], verdict)
             self._junit_suite_properties(rows)
             self.rows.extend(rows)
             self.predictions.extend(payload["predictions"])
@@ -107,7 +112,7 @@ class Collector:
             if verdict == "passed" and claimed and not claim_held(payload):
                 verdict, reason = "failed", CAUGHT
             if rows or claimed:   # a test that only records is listed, not counted as a claim
-                self.claims.append({"nodeid": nodeid, "test": rows[0]["test"] if rows
+                self.claims.append({"nodeid": nodeid, "test": rows[0].test if rows
                                     else report.nodeid.split("::")[-1].split("[")[0],
                                     "verdict": verdict, "comparisons": payload["comparisons"],
                                     "claimed": claimed, "reason": reason, **payload["study"]})
@@ -120,7 +125,7 @@ class Collector:
         note = [("Shard", f"Shard {shard} selected no test: it has nothing to merge.\n")]
         self.written = publish(self.out, lambda stage: write_folder(stage, [], [], note))
 
-    def _junit_suite_properties(self, rows: list[dict]) -> None:
+    def _junit_suite_properties(self, rows: list[ResultRow]) -> None:
         """Metrics as <testsuite> properties, where xunit2's schema allows them."""
         from _pytest.junitxml import xml_key
 
@@ -130,8 +135,8 @@ class Collector:
         if xml is None or junit_per_test(self.config):
             return
         for row in rows:
-            for metric, value in row["metrics"].items():
-                xml.add_global_property(xml_text(f"{row['nodeid']}::{row['result']}.{metric}"),
+            for metric, value in row.metrics.items():
+                xml.add_global_property(xml_text(f"{row.nodeid}::{row.result}.{metric}"),
                                         value)   # pytest escapes values, not names
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -195,7 +200,7 @@ class Collector:
         from lmgate.core.device import precision_summary, resolve_device
 
         env = environment(self.config)
-        hits = sum(bool(r["info"].get("cache_hit")) for r in self.rows)
+        hits = sum(bool(r.info.get("cache_hit")) for r in self.rows)
         requested = str(env["device"])
         if requested == "auto" and "torch" not in sys.modules:
             # No model ran: asking torch which device it would have used costs torch's import.

@@ -15,6 +15,7 @@ from lmgate.plugin.selection import item_params, plain_id
 
 if TYPE_CHECKING:  # records pull in numpy and scikit-learn: loaded when a test records
     from lmgate.report.records import Recorder
+    from lmgate.report.rows import ResultRow
 
 RECORDER = pytest.StashKey["Recorder"]()
 
@@ -96,7 +97,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report.lmgate_group = item_group(item)
     if call.when == "teardown" and RECORDER in item.stash:
         recorder = item.stash[RECORDER]
-        report.lmgate = {"rows": recorder.rows, "predictions": recorder.predictions,
+        # Plain JSON: an xdist worker sends the report through execnet.
+        report.lmgate = {"rows": [row.to_json() for row in recorder.rows],
+                         "predictions": recorder.predictions,
                          "sections": recorder.sections, "comparisons": recorder.comparisons,
                          "claimed": recorder.claimed, "composites": recorder.composite,
                          "study": recorder.study}
@@ -123,14 +126,14 @@ def lmgate_record(request: pytest.FixtureRequest, lmgate_seed: int) -> Iterator[
 
     item = request.node
 
-    def to_junit(row: dict) -> None:
+    def to_junit(row: "ResultRow") -> None:
         # Per-test properties are in the schema of xunit1 only; under xunit2 (pytest's
         # default) the controller writes them as test-suite properties (collector).
         if junit_per_test(item.config):
             from lmgate.core.markup import xml_text
 
-            item.user_properties.extend((xml_text(f"{row['result']}.{metric}"), value)
-                                        for metric, value in row["metrics"].items())
+            item.user_properties.extend((xml_text(f"{row.result}.{metric}"), value)
+                                        for metric, value in row.metrics.items())
 
     params = {k: v for k, v in item_params(item).items() if k != "lmgate_repeat"}
     recorder = Recorder(plain_id(item), getattr(item, "originalname", item.name),

@@ -7,11 +7,13 @@ computed (A, B, metric, difference with CI, p, margin).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from lmgate.core.markup import md_inline
+from lmgate.report.rows import ResultRow, module_file
 from lmgate.stats.comparison import comparison_in_words
 
 #: Verdict marks in plain letters: emoji marks drew empty boxes where no emoji font is
@@ -28,22 +30,20 @@ VERDICT_WORDS = {"failed": "failed", "error": "in error", "xfailed": "expected t
 
 
 def study_of(record: Mapping[str, Any]) -> str:
-    """The study a row, claim or section belongs to: its test module's file name."""
-    return record.get("module") or Path(record["nodeid"].split("::")[0]).name
+    """The study a claim or section belongs to: its test module's file name (a row's is
+    `ResultRow.study`)."""
+    return record.get("module") or module_file(record["nodeid"])
 
 
 #: The heading of a study's full metric table (report.html folds it away).
 ALL_METRICS = "All recorded metrics"
 
 
-def attach(rows: Sequence[dict], comparisons: Sequence[dict], verdict: str) -> list[dict]:
+def attach(rows: Sequence[ResultRow], comparisons: Sequence[dict],
+           verdict: str) -> list[ResultRow]:
     """The rows with their test's verdict and the comparisons in which they were A or B."""
-    out = []
-    for row in rows:
-        mine = [c for c in comparisons if row["result"] in (c["a_name"], c["b_name"])]
-        out.append({**row, "verdict": verdict,
-                    **({"comparisons": mine} if mine else {})})
-    return out
+    return [dataclasses.replace(row, verdict=verdict, comparisons=tuple(
+        c for c in comparisons if row.result in (c["a_name"], c["b_name"]))) for row in rows]
 
 
 def claim_text(doc: str) -> str:

@@ -23,6 +23,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.core.extras import require
 from lmgate.core.wheels import WheelUnavailable, fetched_wheel
 from lmgate.metrics.registry import metric_info
+from lmgate.report.rows import ResultRow
 
 SCHEMA_PACKAGE = "every-eval-ever==0.3.0"
 SCHEMA_VERSION = "0.3.0"
@@ -62,26 +63,26 @@ def _number(value: Any) -> float | None:
         and value == value and abs(value) != float("inf") else None
 
 
-def _entry(row: Mapping[str, Any], metric: str, score: float, info) -> dict[str, Any]:
+def _entry(row: ResultRow, metric: str, score: float, info) -> dict[str, Any]:
     bounds = info.bounds or (None, None)
-    ci = row.get("info", {}).get(f"{metric}_ci")
-    details = {"test": row["nodeid"], "result": row["result"], "verdict": str(row.get("verdict")),
-               **{f"param.{k}": str(v) for k, v in row.get("params", {}).items()}}
+    ci = row.ci(metric)
+    details = {"test": row.nodeid, "result": row.result, "verdict": str(row.verdict),
+               **{f"param.{k}": str(v) for k, v in row.params.items()}}
     score_details: dict[str, Any] = {"score": score, "details": details}
     if isinstance(ci, list) and len(ci) == 2 and all(_number(x) is not None for x in ci):
         uncertainty: dict[str, Any] = {"confidence_interval": {
             "lower": float(ci[0]), "upper": float(ci[1]), "confidence_level": 0.95,
             "method": "bootstrap (lmgate; its resampling unit is in the test's result info)"}}
-        n = row.get("info", {}).get("n")
+        n = row.info.get("n")
         if isinstance(n, int) and not isinstance(n, bool) and n > 0:
             uncertainty["num_samples"] = n
         score_details["uncertainty"] = uncertainty
-    study = row["nodeid"].split("::", 1)[0]
+    study = row.nodeid.split("::", 1)[0]
     return {
-        "evaluation_result_id": f"{row['nodeid']}::{row['result']}::{metric}",
-        "evaluation_name": f"{row['nodeid']} / {row['result']}",
+        "evaluation_result_id": f"{row.nodeid}::{row.result}::{metric}",
+        "evaluation_name": f"{row.nodeid} / {row.result}",
         "source_data": {"dataset_name": study, "source_type": "other",
-                        "additional_details": {"notes": "; ".join(map(str, row.get("notes", [])))}},
+                        "additional_details": {"notes": "; ".join(map(str, row.notes or ()))}},
         "metric_config": {"metric_id": metric, "metric_name": metric,
                           "lower_is_better": not info.higher_is_better,
                           "score_type": "continuous",
@@ -93,7 +94,7 @@ def _entry(row: Mapping[str, Any], metric: str, score: float, info) -> dict[str,
     }
 
 
-def to_every_eval_ever(rows: Iterable[Mapping[str, Any]], *, organization: str,
+def to_every_eval_ever(rows: Iterable[ResultRow], *, organization: str,
                        relationship: str, evaluated_at: float,
                        retrieved_at: float | None = None) -> Export:
     """The documents for `rows` (results.jsonl), one per model (`params.model`; rows without
@@ -110,10 +111,10 @@ def to_every_eval_ever(rows: Iterable[Mapping[str, Any]], *, organization: str,
         lmgate_version = "unknown"
     out = Export()
     for row in rows:
-        model = str(row.get("params", {}).get("model") or "unspecified")
-        for metric, value in sorted(row.get("metrics", {}).items()):
+        model = str(row.params.get("model") or "unspecified")
+        for metric, value in sorted(row.metrics.items()):
             info, score = metric_info(metric), _number(value)
-            where = f"{row['nodeid']} / {row['result']} / {metric}"
+            where = f"{row.nodeid} / {row.result} / {metric}"
             if info is None or not info.gated:
                 out.left_out.append(f"{where}: not a score (its direction is not declared "
                                     "or it is a timing or count)")

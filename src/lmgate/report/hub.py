@@ -37,23 +37,24 @@ def tables(folder: Path) -> dict[str, list[dict[str, Any]]]:
     from lmgate.report.writers import read_results
 
     rows, predictions, _, claims = read_results(folder)
-    by_record = {r.get("record_id"): r for r in rows}
-    results = [{"test": r["nodeid"], "result": r["result"], "metric": metric,
+    by_record = {r.record_id: r for r in rows}
+    results = [{"test": r.nodeid, "result": r.result, "metric": metric,
                 "value": value if isinstance(value, (int, float)) else None,
-                "ci_low": (r.get("info", {}).get(f"{metric}_ci") or [None, None])[0],
-                "ci_high": (r.get("info", {}).get(f"{metric}_ci") or [None, None])[1],
-                "n": r.get("info", {}).get("n"), "verdict": r.get("verdict"),
-                "params": json.dumps(r.get("params", {}), sort_keys=True)}
-               for r in rows for metric, value in sorted(r.get("metrics", {}).items())]
+                "ci_low": (r.ci(metric) or [None, None])[0],
+                "ci_high": (r.ci(metric) or [None, None])[1],
+                "n": r.info.get("n"), "verdict": r.verdict,
+                "params": json.dumps(dict(r.params), sort_keys=True)}
+               for r in rows for metric, value in sorted(r.metrics.items())]
     compared = [{"test": c["nodeid"], "verdict": c.get("verdict"),
                  **{k: _cell(v) for k, v in comparison.items()}}
                 for c in claims for comparison in c.get("comparisons", [])]
     examples = []
     for line in predictions:
-        row = by_record.get(line.get("record_id"), {})
+        row = by_record.get(line.get("record_id"))
         columns = {k: v for k, v in line.items() if isinstance(v, list)}
         for i in range(max(map(len, columns.values()), default=0)):
-            examples.append({"test": row.get("nodeid"), "result": row.get("result"), "index": i,
+            examples.append({"test": row.nodeid if row else None,
+                             "result": row.result if row else None, "index": i,
                              **{k: _cell(v[i]) if i < len(v) else None
                                 for k, v in columns.items()}})
     return {"results": results, "claims": compared, "predictions": examples}

@@ -20,19 +20,19 @@ import pandas as pd
 from lmgate.core.extras import require
 from lmgate.core.folder import slug
 from lmgate.core.io import atomic_write
-from lmgate.report.claims import study_of
+from lmgate.report.rows import ResultRow
 
 
-def _frame(rows: Sequence[dict[str, Any]], needed: Sequence[str], metric: str) -> pd.DataFrame:
-    def ci(row: dict, side: int) -> float | None:
-        interval = row["info"].get(f"{metric}_ci")
+def _frame(rows: Sequence[ResultRow], needed: Sequence[str], metric: str) -> pd.DataFrame:
+    def ci(row: ResultRow, side: int) -> float | None:
+        interval = row.ci(metric)
         return interval[side] if interval else None
 
-    records = [{**{k: r["params"].get(k) for k in needed}, "model": r["params"].get("model", ""),
-                "test": r["test"], "system": r["params"].get("system", r["result"]),
-                "value": r["metrics"].get(metric), "low": ci(r, 0), "high": ci(r, 1)}
+    records = [{**{k: r.params.get(k) for k in needed}, "model": r.params.get("model", ""),
+                "test": r.test, "system": r.params.get("system", r.result),
+                "value": r.metrics.get(metric), "low": ci(r, 0), "high": ci(r, 1)}
                for r in rows
-               if all(r["params"].get(k) is not None for k in needed) and metric in r["metrics"]]
+               if all(r.params.get(k) is not None for k in needed) and metric in r.metrics]
     return pd.DataFrame(records)
 
 
@@ -60,7 +60,7 @@ def _save(fig, out_dir: Path, name: str) -> Path:
     return path
 
 
-def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
+def learning_curves(rows: Sequence[ResultRow], out_dir: Path,
                     metric: str = "macro_f1", languages: Sequence[str] = ()) -> list[Path]:
     frame = _frame(rows, ("lang", "n_per_class"), metric)
     if frame.empty:
@@ -88,7 +88,7 @@ def learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     return paths
 
 
-def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
+def transfer_heatmaps(rows: Sequence[ResultRow], out_dir: Path,
                       metric: str = "macro_f1") -> list[Path]:
     frame = _frame(rows, ("train_lang", "test_lang"), metric)
     if frame.empty:
@@ -121,12 +121,12 @@ def transfer_heatmaps(rows: Sequence[dict[str, Any]], out_dir: Path,
     return paths
 
 
-def _languages(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return sorted({str(r["params"][k]) for r in rows for k in ("lang", "train_lang", "test_lang")
-                   if r["params"].get(k) is not None})
+def _languages(rows: Sequence[ResultRow]) -> list[str]:
+    return sorted({str(r.params[k]) for r in rows for k in ("lang", "train_lang", "test_lang")
+                   if r.params.get(k) is not None})
 
 
-def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
+def language_bars(rows: Sequence[ResultRow], out_dir: Path,
                   metrics: Sequence[str] = ("macro_f1", "macro_precision", "macro_recall"),
                   languages: Sequence[str] = ()) -> list[Path]:
     """Seed 003's figure: each language's macro F1 / precision / recall (F1 with its 95% CI),
@@ -134,10 +134,10 @@ def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
     frame = _frame(rows, ("lang",), metrics[0])
     if frame.empty:
         return []
-    sized = [r for r in rows if r["params"].get("lang") is not None and metrics[0] in r["metrics"]]
-    frame["n"] = [r["params"].get("n_per_class") or 0 for r in sized]
+    sized = [r for r in rows if r.params.get("lang") is not None and metrics[0] in r.metrics]
+    frame["n"] = [r.params.get("n_per_class") or 0 for r in sized]
     for m in metrics[1:]:
-        frame[m] = [r["metrics"].get(m) for r in sized]
+        frame[m] = [r.metrics.get(m) for r in sized]
     plt = _pyplot()
     paths, languages = [], languages or _languages(rows)
     for model, sub in frame.groupby("model"):
@@ -163,15 +163,15 @@ def language_bars(rows: Sequence[dict[str, Any]], out_dir: Path,
     return paths
 
 
-def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+def confusion_matrices(rows: Sequence[ResultRow], out_dir: Path) -> list[Path]:
     """One figure per test: a confusion matrix (rows true, columns predicted) per result that
     recorded one, at most MAX_CONFUSION_PANELS (the title says how many were left out)."""
     import numpy as np
 
-    by_test: dict[str, list[dict[str, Any]]] = {}
+    by_test: dict[str, list[ResultRow]] = {}
     for r in rows:
-        if r["info"].get("confusion") and r["info"].get("labels"):
-            by_test.setdefault(r["test"], []).append(r)
+        if r.info.get("confusion") and r.info.get("labels"):
+            by_test.setdefault(r.test, []).append(r)
     plt = _pyplot()
     paths = []
     for test, results in sorted(by_test.items()):
@@ -180,7 +180,7 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
         lines = -(-len(shown) // cols)
         fig, axes = plt.subplots(lines, cols, figsize=(2.6 * cols, 2.5 * lines), squeeze=False)
         for ax, r in zip(axes.flat, shown):
-            matrix, labels = np.asarray(r["info"]["confusion"]), r["info"]["labels"]
+            matrix, labels = np.asarray(r.info["confusion"]), r.info["labels"]
             ax.imshow(matrix, cmap="Blues")
             for (i, j), v in np.ndenumerate(matrix):
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
@@ -188,8 +188,8 @@ def confusion_matrices(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Pa
             short = [str(l)[:4] for l in labels]
             ax.set_xticks(range(len(labels)), short, fontsize=7)
             ax.set_yticks(range(len(labels)), short, fontsize=7)
-            case = r["nodeid"].partition("[")[2].rstrip("]")   # the parametrised case, if any
-            title = f"{r['result']} [{case}]" if case else r["result"]
+            case = r.nodeid.partition("[")[2].rstrip("]")   # the parametrised case, if any
+            title = f"{r.result} [{case}]" if case else r.result
             ax.set_title(textwrap.shorten(title, 60), fontsize=7, wrap=True)
             ax.set_xlabel("predicted", fontsize=7)
             ax.set_ylabel("true", fontsize=7)
@@ -211,13 +211,13 @@ METRIC_PANELS = (("generation", ("bleu", "chrf"), "BLEU and chrF by system"),
                   "SQuAD F1: answerable, unanswerable, all"))
 
 
-def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+def metric_bars(rows: Sequence[ResultRow], out_dir: Path) -> list[Path]:
     """Per test, one panel per metric of a METRIC_PANELS group (BLEU/chrF, SQuAD F1 by
     HasAns/NoAns), one bar per system with its bootstrap 95% CI, a colour per system."""
     plt = _pyplot()
     paths = []
     for stem, metrics, title in METRIC_PANELS:
-        group = [r for r in rows if metrics[0] in r["metrics"]]
+        group = [r for r in rows if metrics[0] in r.metrics]
         frames = {m: _frame(group, (), m) for m in metrics}
         present = [m for m in metrics if not frames[m].empty]
         if not present:
@@ -249,9 +249,9 @@ def metric_bars(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     return paths
 
 
-def _history(row: dict[str, Any]) -> list[dict[str, float]]:
+def _history(row: ResultRow) -> list[dict[str, float]]:
     # `loss_history`: the name LoRA results used before every method recorded `history`.
-    return row["info"].get("history") or row["info"].get("loss_history") or []
+    return row.info.get("history") or row.info.get("loss_history") or []
 
 
 #: Colours of runs trained on no single language (joint runs, LoRA systems, heads).
@@ -259,7 +259,7 @@ NEUTRAL = ("#222222", "#777777", "#aaaaaa", "#bcbd22", "#17becf")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
+def training_curves(rows: Sequence[ResultRow], out_dir: Path,
                     languages: Sequence[str] = ()) -> list[Path]:
     """Per-epoch curves of every trained run the rows come from (each run once, by its cache
     key): train loss (solid) and validation loss (dashed), and validation macro F1 where the
@@ -269,10 +269,10 @@ def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     for r in rows:
         history = _history(r)
         if history:
-            label = str(r["info"].get("run") or r["params"].get("system") or r["result"])
-            run = runs.setdefault(r["info"].get("run_key") or (r["test"], label),
+            label = str(r.info.get("run") or r.params.get("system") or r.result)
+            run = runs.setdefault(r.info.get("run_key") or (r.test, label),
                                   {"label": label, "history": history, "langs": set()})
-            run["langs"].add(r["params"].get("train_lang") or r["params"].get("lang"))
+            run["langs"].add(r.params.get("train_lang") or r.params.get("lang"))
     if not runs:
         return []
     plt = _pyplot()
@@ -316,15 +316,15 @@ def training_curves(rows: Sequence[dict[str, Any]], out_dir: Path,
     return [path]
 
 
-def rows_by_study(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def rows_by_study(rows: Sequence[ResultRow]) -> dict[str, list[ResultRow]]:
     """The rows of each study (test module file name), studies sorted."""
-    by_study: dict[str, list[dict[str, Any]]] = {}
+    by_study: dict[str, list[ResultRow]] = {}
     for row in rows:
-        by_study.setdefault(study_of(row), []).append(row)
+        by_study.setdefault(row.study, []).append(row)
     return dict(sorted(by_study.items()))
 
 
-def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, list[Path]]:
+def plots_by_study(rows: Sequence[ResultRow], out_dir: str | Path) -> dict[str, list[Path]]:
     """Every study's plots, drawn from its own rows only, under plots/<study>/ (colours by the
     languages of all studies, so a language looks the same in every study's plots)."""
     languages = _languages(rows)
@@ -334,7 +334,7 @@ def plots_by_study(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[
     return {study: paths for study, paths in plots.items() if paths}
 
 
-def all_plots(rows: Sequence[dict[str, Any]], out_dir: str | Path,
+def all_plots(rows: Sequence[ResultRow], out_dir: str | Path,
               languages: Sequence[str] = ()) -> list[Path]:
     """Every plot the rows support; `languages` fixes the colour order (default: the rows')."""
     out_dir = Path(out_dir)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from lmgate.report.rows import ResultRow
 from lmgate.results.base import Result
 
 
@@ -33,13 +34,13 @@ class Recorder:
     """Collects rows (one per recorded result) and per-example predictions for one test."""
 
     def __init__(self, nodeid: str, test: str, params: Mapping[str, Any] | None = None,
-                 on_row: Callable[[dict[str, Any]], None] | None = None,
+                 on_row: Callable[[ResultRow], None] | None = None,
                  group: str | None = None) -> None:
         self.nodeid, self.test = nodeid, test
         self.group = group or nodeid     # the same for every seed of a repeated experiment
         self._on_row = on_row
         self.params = {k: _jsonable(v) for k, v in (params or {}).items()}
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[ResultRow] = []
         self.predictions: list[dict[str, Any]] = []
         self.sections: list[dict[str, str]] = []
         self.comparisons: list[dict[str, Any]] = []   # claim comparisons made in this test
@@ -72,13 +73,13 @@ class Recorder:
         """One result name, one measurement: a name recorded twice in one test (en and fr
         both as "model") would merge into one baseline entry whose mean hides a drop."""
         for row in self.rows:
-            if row["result"] != name:
+            if row.result != name:
                 continue
             if name != "metrics":
                 raise ValueError(f"{self.nodeid}: a result named {name!r} was already recorded "
                                  "in this test; give each result its own name (e.g. "
                                  "name=f\"{model}-{lang}\")")
-            again = sorted(set(row["metrics"]) & set(metrics))
+            again = sorted(set(row.metrics) & set(metrics))
             if again:
                 raise ValueError(f"{self.nodeid}: metric(s) {again} were already recorded in "
                                  "this test; record each scalar once")
@@ -98,26 +99,18 @@ class Recorder:
         if record_info is not None:
             info.update(record_info())
         row = self._add_row(result.name, result.params, result.metrics, info, notes)
-        self.predictions.append({"record_id": row["record_id"], **result.predictions()})
+        self.predictions.append({"record_id": row.record_id, **result.predictions()})
 
     def _add_row(self, name: str, params: Mapping[str, Any], metrics: Mapping[str, float],
-                 info: Mapping[str, Any], notes: Sequence[str]) -> dict[str, Any]:
+                 info: Mapping[str, Any], notes: Sequence[str]) -> ResultRow:
         self._check_identity(name, metrics)
         record_id = hashlib.sha256(f"{self.nodeid}\0{name}\0{len(self.rows)}".encode()).hexdigest()[:16]
-        row = {
-            "record_id": record_id,
-            "nodeid": self.nodeid,
-            "group": self.group,
-            "test": self.test,
-            "result": name,
-            "params": {**self.params, **_jsonable(dict(params))},
-            "metrics": _jsonable(dict(metrics)),
-            "info": _jsonable(dict(info)),
-            "notes": list(notes),
-            "elapsed_s": round(time.perf_counter() - self._started, 3),
-        }
-        if self.gate:   # the test's @pytest.mark.lmgate_gate settings
-            row["gate"] = self.gate
+        row = ResultRow(
+            record_id=record_id, nodeid=self.nodeid, group=self.group, test=self.test,
+            result=name, params={**self.params, **_jsonable(dict(params))},
+            metrics=_jsonable(dict(metrics)), info=_jsonable(dict(info)), notes=tuple(notes),
+            elapsed_s=round(time.perf_counter() - self._started, 3),
+            gate=self.gate)   # the test's @pytest.mark.lmgate_gate settings
         self.rows.append(row)
         if self._on_row is not None:
             self._on_row(row)

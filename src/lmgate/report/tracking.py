@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from lmgate.core.errors import ConfigError
+from lmgate.report.rows import ResultRow
 
 GROUP = "lmgate.trackers"
 
@@ -28,7 +29,7 @@ class RunRecord:
 
     folder: Path
     facts: Mapping[str, Any]          # profile, device, dtype, seed, versions, git commit, ...
-    rows: list[dict[str, Any]]        # results.jsonl
+    rows: list[ResultRow]             # results.jsonl
     claims: list[dict[str, Any]]      # claims.jsonl
     gate: str | None                  # "passed" / "failed" against a baseline, None unchecked
     status: str                       # "passed" / "failed" / "interrupted"
@@ -42,22 +43,22 @@ class RunRecord:
                 return []
             return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                     if line.strip()]
-        return cls(folder, dict(facts), lines("results.jsonl"), lines("claims.jsonl"), gate,
-                   status)
+        return cls(folder, dict(facts), [ResultRow.from_json(r) for r in lines("results.jsonl")],
+                   lines("claims.jsonl"), gate, status)
 
     def metrics(self) -> dict[tuple[str, str, str], float]:
         """Every finite metric of every result, keyed (node id, result, metric), with its CI
         bounds as (node id, result, metric + "_ci_low"/"_ci_high") where lmgate computed one."""
         out: dict[tuple[str, str, str], float] = {}
         for row in self.rows:
-            for metric, value in row.get("metrics", {}).items():
+            for metric, value in row.metrics.items():
                 if isinstance(value, (int, float)) and value == value:
-                    out[(row["nodeid"], row["result"], metric)] = float(value)
-                    ci = row.get("info", {}).get(f"{metric}_ci")
+                    out[(row.nodeid, row.result, metric)] = float(value)
+                    ci = row.ci(metric)
                     if isinstance(ci, list) and len(ci) == 2:
                         low, high = map(float, ci)
-                        out[(row["nodeid"], row["result"], metric + "_ci_low")] = low
-                        out[(row["nodeid"], row["result"], metric + "_ci_high")] = high
+                        out[(row.nodeid, row.result, metric + "_ci_low")] = low
+                        out[(row.nodeid, row.result, metric + "_ci_high")] = high
         return out
 
     def claim_verdicts(self) -> list["ClaimVerdict"]:

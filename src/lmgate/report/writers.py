@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -18,17 +18,18 @@ from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import csv_cell, csv_header, md_cell, md_inline
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report, renderer_modules
+from lmgate.report.rows import ResultRow
 
 #: Metrics shown as columns of the terminal table and the summary, in this order, when present.
 KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "invalid_rate",
                "bleu", "chrf", "exact", "f1")
 
 
-def to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def to_frame(rows: Sequence[ResultRow]) -> pd.DataFrame:
     """Flatten rows: params.*, metrics.*, info.* columns (lists kept as JSON strings)."""
     if not rows:
         return pd.DataFrame()
-    flat = pd.json_normalize(list(rows), sep=".")
+    flat = pd.json_normalize([row.to_json() for row in rows], sep=".")
     for col in flat.columns:
         if flat[col].map(lambda v: isinstance(v, (list, dict))).any():
             flat[col] = flat[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
@@ -45,18 +46,18 @@ def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def key_table(rows: Sequence[dict[str, Any]], with_ci: bool = False) -> pd.DataFrame:
+def key_table(rows: Sequence[ResultRow], with_ci: bool = False) -> pd.DataFrame:
     """One line per row: test id, result name, the key metrics as columns, and any other
     scalar metrics (of rows without key metrics) in one compact `other` column. `with_ci`:
     a metric with a recorded 95% CI reads `0.4123 [0.3812, 0.4456]`."""
-    def cell(row: dict[str, Any], metric: str) -> Any:
-        value, ci = row["metrics"][metric], row["info"].get(f"{metric}_ci")
+    def cell(row: ResultRow, metric: str) -> Any:
+        value, ci = row.metrics[metric], row.ci(metric)
         return f"{value:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if with_ci and ci else value
 
     table = []
     for row in rows:
-        line = {"test": row["nodeid"].split("::")[-1], "result": row["result"]}
-        metrics = row["metrics"]
+        line = {"test": row.nodeid.split("::")[-1], "result": row.result}
+        metrics = row.metrics
         line.update({m: cell(row, m) for m in KEY_METRICS if m in metrics})
         if not any(m in metrics for m in KEY_METRICS):
             line["other"] = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -72,14 +73,14 @@ COST_COLUMNS = {"input_tokens": "input tokens", "output_tokens": "output tokens"
                 "seconds": "model seconds", "cost_usd": "cost (USD)"}
 
 
-def cost_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
+def cost_table(rows: Sequence[ResultRow]) -> pd.DataFrame | None:
     """Per result that recorded its token counts: tokens, model seconds and money; None when
     no result did."""
-    costed = [r for r in rows if "input_tokens" in r.get("info", {})]
+    costed = [r for r in rows if "input_tokens" in r.info]
     if not costed:
         return None
-    return pd.DataFrame([{"test": r["nodeid"].split("::", 1)[-1], "result": r["result"],
-                          **{name: r["info"].get(key) for key, name in COST_COLUMNS.items()}}
+    return pd.DataFrame([{"test": r.nodeid.split("::", 1)[-1], "result": r.result,
+                          **{name: r.info.get(key) for key, name in COST_COLUMNS.items()}}
                          for r in costed])
 
 
@@ -123,60 +124,55 @@ def _join_blocks(blocks: list[str]) -> str:
     return "\n".join(out)
 
 
-def read_results(folder: str | Path) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    """Rows, predictions, recorded sections and claims of a results folder written by lmgate."""
+def read_results(folder: str | Path
+                 ) -> tuple[list[ResultRow], list[dict], list[dict], list[dict]]:
+    """Rows, predictions, recorded sections and claims of a results folder written by lmgate;
+    ConfigError names the file and line of anything malformed."""
     folder = Path(folder)
     if not (folder / "results.jsonl").exists():
         raise FileNotFoundError(f"{folder / 'results.jsonl'} does not exist: not an lmgate "
                                 "results folder")
 
-    def lines(name: str) -> list[dict]:
+    def lines(name: str, read: Callable[[Any], Any]) -> list[Any]:
         path = folder / name
         if not path.exists():
             return []
         out = []
         for number, item in read_jsonl_bounded(path, what="results file"):
-            problem = _row_problem(item) if name == "results.jsonl" else \
-                _prediction_problem(item) if name == "predictions.jsonl" else (
-                    None if isinstance(item, dict) else "not a JSON object")
-            if problem:
-                raise ConfigError(f"{path}, line {number}: {problem}: not a row lmgate wrote")
-            out.append(item)
+            try:
+                out.append(read(item))
+            except ConfigError as problem:
+                raise ConfigError(f"{path}, line {number}: {problem}: not a row lmgate "
+                                  "wrote") from None
         return out
 
-    return (lines("results.jsonl"), lines("predictions.jsonl"), lines("sections.jsonl"),
-            lines("claims.jsonl"))
+    return (lines("results.jsonl", ResultRow.from_json),
+            lines("predictions.jsonl", _checked_prediction),
+            lines("sections.jsonl", _json_object), lines("claims.jsonl", _json_object))
 
 
-def _prediction_problem(line: Any) -> str | None:
-    """What is wrong with one predictions.jsonl line, or None."""
+def _json_object(line: Any) -> dict:
+    """A sections.jsonl or claims.jsonl line: a JSON object; ConfigError if not."""
     if not isinstance(line, dict):
-        return "not a JSON object"
+        raise ConfigError("not a JSON object")
+    return line
+
+
+def _checked_prediction(line: Any) -> dict:
+    """One predictions.jsonl line; ConfigError says what is wrong with it."""
+    line = _json_object(line)
     if not isinstance(line.get("record_id"), str):
-        return "'record_id' missing or not a str"
+        raise ConfigError("'record_id' missing or not a str")
     if "y_true" in line or "y_pred" in line:   # a classification result's labels
         gold, pred = line.get("y_true"), line.get("y_pred")
         if not (isinstance(gold, list) and isinstance(pred, list) and len(gold) == len(pred)):
-            return "'y_true' and 'y_pred' must be lists of the same length"
+            raise ConfigError("'y_true' and 'y_pred' must be lists of the same length")
         if not all(isinstance(y, int) and not isinstance(y, bool) for y in gold + pred):
-            return "'y_true' and 'y_pred' must hold integer label ids"
-    return None
+            raise ConfigError("'y_true' and 'y_pred' must hold integer label ids")
+    return line
 
 
-def _row_problem(row: Any) -> str | None:
-    """What is wrong with one results.jsonl row, or None."""
-    if not isinstance(row, dict):
-        return "not a JSON object"
-    for key, kind in (("nodeid", str), ("result", str), ("record_id", str), ("params", dict),
-                      ("metrics", dict), ("info", dict)):
-        if not isinstance(row.get(key), kind):
-            return f"{key!r} missing or not a {kind.__name__}"
-    bad = [k for k, v in row["metrics"].items()
-           if v is not None and not isinstance(v, (int, float))]
-    return f"metric(s) {bad} are not numbers" if bad else None
-
-
-def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str, Any]],
+def write_results(rows: Sequence[ResultRow], predictions: Iterable[dict[str, Any]],
                   out_dir: str | Path, plots: Mapping[str, Sequence[Path]] | None = None,
                   extra_sections: Sequence[tuple[str, str]] = (),
                   recorded_sections: Sequence[dict[str, str]] = (),
@@ -186,7 +182,7 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     tests' `record.section` blocks) are kept in sections.jsonl so that results folders can be
     merged (`lmgate merge`) into the same summary."""
     out = Path(out_dir)
-    rows = sorted(rows, key=lambda r: (r["nodeid"], r["result"], r["record_id"]))
+    rows = sorted(rows, key=lambda r: (r.nodeid, r.result, r.record_id))
     recorded = sorted(recorded_sections, key=lambda s: (s["title"], s["nodeid"], s["markdown"]))
     claims = sorted(claims, key=lambda c: c["nodeid"])
     try:
@@ -198,7 +194,8 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
             f"report.html was not written: {missing}.") + "\n")]
     written = [
         atomic_write_text(out / "results.jsonl",
-                          "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)),
+                          "".join(json.dumps(r.to_json(), sort_keys=True) + "\n"
+                                  for r in rows)),
         # Every text cell quoted: a line break inside one must not start a new row.
         atomic_write_text(out / "results.csv", spreadsheet_safe_frame(to_frame(rows)).to_csv(
             index=False, quoting=csv.QUOTE_NONNUMERIC)),
@@ -219,7 +216,7 @@ def write_results(rows: Sequence[dict[str, Any]], predictions: Iterable[dict[str
     return written
 
 
-def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
+def write_folder(folder: str | Path, rows: Sequence[ResultRow],
                  predictions: Iterable[dict[str, Any]],
                  extra_sections: Sequence[tuple[str, str]] = (),
                  recorded_sections: Sequence[dict[str, str]] = (),
@@ -236,7 +233,7 @@ def write_folder(folder: str | Path, rows: Sequence[dict[str, Any]],
                          claims, header) + [p for paths in plots.values() for p in paths]
 
 
-def drawn_plots(rows: Sequence[dict[str, Any]],
+def drawn_plots(rows: Sequence[ResultRow],
                 folder: str | Path) -> tuple[dict[str, list[Path]], str | None]:
     """`plots_by_study`, never at the cost of the results: a plotting library's warnings are
     recorded, not raised (a project's `filterwarnings = error` turns matplotlib's "Glyph
@@ -264,7 +261,7 @@ def header_markdown(header: Mapping[str, Any]) -> str:
                       if v not in (None, "")) + "\n"
 
 
-def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequence[Path]] | None,
+def summary_markdown(rows: Sequence[ResultRow], plots: Mapping[str, Sequence[Path]] | None,
                      out: Path,
                      extra_sections: Sequence[tuple[str, str]] = (),
                      claims: Sequence[dict[str, Any]] = (),
@@ -280,7 +277,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
     plots, recorded_sections = dict(plots or {}), dict(recorded_sections or {})
     claimed = {study_of(c) for c in claims}
     parts = ["# lmgate results\n", f"{len(rows)} recorded result(s) from "
-             f"{len({r['nodeid'] for r in rows})} test(s).\n"]
+             f"{len({r.nodeid for r in rows})} test(s).\n"]
     if header:
         parts.append(header_markdown(header))
     for title, body in extra_sections:
@@ -292,7 +289,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         fdr = sequential_fdr_line(claims)
         parts[2:2] = [f"**Scoreboard**: {md_inline(scoreboard(claims))}\n"] + (
             [f"{md_inline(fdr)}\n"] if fdr else [])
-    unclaimed_rows = [r for r in rows if study_of(r) not in claimed]
+    unclaimed_rows = [r for r in rows if r.study not in claimed]
     if unclaimed_rows:
         parts += ["\n## Results\n", markdown_table(key_table(unclaimed_rows, with_ci=True))]
     for study, sections in recorded_sections.items():
@@ -308,7 +305,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], plots: Mapping[str, Sequenc
         parts += ["\n## Cost\n", "What each result cost to compute (tokens by the model's "
                   "tokenizer, seconds of model time, money at a declared price).\n",
                   markdown_table(cost)]
-    notes = sorted({n for r in rows for n in r.get("notes", [])})
+    notes = sorted({n for r in rows for n in r.notes or ()})
     if notes:
         parts.append("\n## Notes\n")
         parts += [f"- {md_inline(n)}\n" for n in notes]
