@@ -59,7 +59,8 @@ _EXPORTS = {
     "lmgate.methods.baselines": ("majority_class", "tfidf_logreg"),
     # report
     "lmgate.report.records": ("Recorder",),
-    "lmgate.report.writers": ("markdown_table",),
+    "lmgate.report.rows": ("ResultRow",),
+    "lmgate.report.writers": ("markdown_table", "read_results"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
@@ -90,7 +91,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
                                     load_frozen_base, load_model)
     from lmgate.models.store.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
     from lmgate.report.records import Recorder
-    from lmgate.report.writers import markdown_table
+    from lmgate.report.rows import ResultRow
+    from lmgate.report.writers import markdown_table, read_results
     from lmgate.results.base import Comparable, Result, degenerate_reason
     from lmgate.results.classification import EvalResult
     from lmgate.results.generation import GenerationResult
