@@ -59,6 +59,48 @@ def test_unknown_profile_lists_the_projects_profiles(project):
         result.stderr.str()
 
 
+SESSION_KNOBS = '''
+import pytest
+from lmgate import study_knobs_fixture
+
+reviews_knobs = study_knobs_fixture("reviews")
+READS = []
+
+
+@pytest.fixture(scope="session")
+def reviews_sizes(reviews_knobs):
+    READS.append(reviews_knobs)
+    return reviews_knobs.sizes
+
+
+@pytest.mark.parametrize("case", [1, 2])
+def test_sizes(case, reviews_sizes, reviews_knobs, lmgate_settings):
+    assert reviews_sizes == ((10, 20) if lmgate_settings.profile.name == "smoke" else (10, 20, 40))
+    assert reviews_knobs.train_config("train").learning_rate == 0.5
+    assert len(READS) == 1 and READS[0] is reviews_knobs          # one read per session
+'''
+
+
+def test_a_study_knobs_fixture_is_session_scoped_and_named_by_its_attribute(pytester):
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makepyfile(test_sessions=SESSION_KNOBS)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest("--lmgate-profile", "nightly").assert_outcomes(passed=2)
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["reviews_knobs [[]session scope[]]*",
+                                 "*knobs of study 'reviews'*read once*"])
+
+
+def test_a_study_knobs_fixture_of_an_undeclared_study_says_where_to_declare_it(pytester):
+    pytester.makepyfile("from lmgate import study_knobs_fixture\n"
+                        "other_knobs = study_knobs_fixture('other')\n"
+                        "def test_x(other_knobs):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*has no settings for study 'other'*"
+                                 "[[]tool.lmgate.profiles.smoke.studies.other[]]*"])
+
+
 def test_knobs_without_a_study_marker_is_an_error_that_says_so(pytester):
     pytester.makepyfile("def test_x(knobs):\n    pass\n")
     result = pytester.runpytest()

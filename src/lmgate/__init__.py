@@ -21,9 +21,11 @@ _EXPORTS = {
     "lmgate.core.cache": ("Entry", "Memo", "RunCache"),
     "lmgate.core.config": ("LaunchSettings", "LoraSettings", "TrainConfig"),
     "lmgate.core.profiles": ("Knobs", "Profile", "get_profile", "load_profiles"),
-    # data: tables with declared labels, balanced sampling, stratified splits, SQuAD
-    "lmgate.data": ("DataSplits", "LabeledData", "Question", "balanced", "labeled",
-                    "read_squad", "read_table", "split_off", "train_val_test"),
+    # data: tables with declared labels, where they came from, balanced sampling, stratified
+    # splits, SQuAD
+    "lmgate.data": ("DataSplits", "HubSplit", "LabeledData", "Provenance", "Question", "balanced",
+                    "labeled", "load_source", "read_squad", "read_table", "split_off",
+                    "train_val_test"),
     # metrics and their bootstrap
     "lmgate.metrics.registry": ("register_metric",),
     "lmgate.metrics.classification": ("classification_metrics",),
@@ -61,6 +63,8 @@ _EXPORTS = {
     "lmgate.report.records": ("Recorder",),
     "lmgate.report.rows": ("ResultRow",),
     "lmgate.report.writers": ("markdown_table", "read_results"),
+    # pytest: a session-scoped fixture of one study's knobs
+    "lmgate.plugin.fixtures": ("study_knobs_fixture",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
@@ -71,8 +75,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.core.errors import (ConfigError, DataError, DataUnavailable, ModelUnavailable,
                                     Unavailable)
     from lmgate.core.profiles import Knobs, Profile, get_profile, load_profiles
-    from lmgate.data import (DataSplits, LabeledData, Question, balanced, labeled, read_squad,
-                             read_table, split_off, train_val_test)
+    from lmgate.data import (DataSplits, HubSplit, LabeledData, Provenance, Question, balanced,
+                             labeled, load_source, read_squad, read_table, split_off,
+                             train_val_test)
     from lmgate.methods.baselines import majority_class, tfidf_logreg
     from lmgate.methods.finetune import TrainedRun, finetune
     from lmgate.methods.heads import HeadRun, train_frozen_head
@@ -92,6 +97,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.models.store.registry import ModelSpec, PyPIWeights, get_model_spec, register_model
     from lmgate.report.records import Recorder
     from lmgate.report.rows import ResultRow
+    from lmgate.plugin.fixtures import study_knobs_fixture
     from lmgate.report.writers import markdown_table, read_results
     from lmgate.results.base import Comparable, Result, degenerate_reason
     from lmgate.results.classification import EvalResult

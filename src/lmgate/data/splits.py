@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 from lmgate.data.columns import LABEL, LANGUAGE
@@ -22,8 +23,8 @@ def stratified_split(data: LabeledData, fractions: Sequence[float] = (0.8, 0.1, 
     Each part gets round(fraction x cell size) rows of every cell (largest remainders first),
     so every class's share in each part is within one example of exact.
     """
-    return [LabeledData(data.frame.iloc[idx].reset_index(drop=True), data.labels,
-                        f"{data.name}|part{i}", data.notes)
+    return [dataclasses.replace(data, frame=data.frame.iloc[idx].reset_index(drop=True),
+                                name=f"{data.name}|part{i}")
             for i, idx in enumerate(stratified_rows(data.frame, fractions, seed, by, data.name))]
 
 

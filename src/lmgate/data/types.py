@@ -5,14 +5,58 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Literal, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
+from lmgate.core.config import DATA_DIR_ENV, DATA_SOURCES, EMBEDDED_DATA_ENV
 from lmgate.core.errors import DataError
 from lmgate.data.columns import GROUP, LABEL, LANGUAGE, OPTIONAL_COLUMNS, TEXT, TEXT_EN
 from lmgate.data.sampling import balanced_rows
+
+
+DataSource = Literal["local", "hub", "embedded"]
+
+_WHERE = {"local": f"local copy (${DATA_DIR_ENV})", "hub": "Hugging Face hub",
+          "embedded": f"embedded sample (${EMBEDDED_DATA_ENV}): a small subset, not the full set"}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a data set came from: its `source` ("local": $LMGATE_DATA_DIR, "hub": the Hugging
+    Face hub, "embedded": the project's shipped sample), `what` it is, and its `location` (a
+    path, a hub split) when known.
+
+    `load_source` returns one; data built on it carries it (`LabeledData.provenance`), every
+    result built on that data too, and each results row under its `provenance` key, where a
+    study's `unpowered` entries with `sources` read it.
+
+    Example::
+
+        Provenance("embedded", "reviews test", "evals/data/reviews/test.csv")
+    """
+
+    source: DataSource
+    what: str
+    location: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in DATA_SOURCES:
+            raise DataError(f"data source {self.source!r} is none of {DATA_SOURCES}")
+
+    @property
+    def note(self) -> str:
+        """The line the summary shows: "data source of <what>: <where>"."""
+        return f"data source of {self.what}: {_WHERE[self.source]}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The results row's form: `{"source": ..., "what": ..., "location": ...}`."""
+        return dataclasses.asdict(self)
+
+
+def _once(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
 
 
 @dataclass(frozen=True)
@@ -21,13 +65,15 @@ class LabeledData:
 
     `frame` has at least `text` and `label`; `text_en`, `language` and `group` are optional.
     `notes` carries warnings raised while building it (e.g. cells resampled with replacement),
-    so that results can record them.
+    and `provenance` where it came from (`with_provenance`), so that results can record them;
+    subsets, samples and concatenations keep both.
     """
 
     frame: pd.DataFrame
     labels: tuple[str, ...]
     name: str = "data"
     notes: tuple[str, ...] = ()
+    provenance: tuple[Provenance, ...] = ()
 
     def __post_init__(self) -> None:
         validate_frame(self.frame, self.labels, self.name)
@@ -61,13 +107,17 @@ class LabeledData:
         values = self.frame[field_name] if field_name in self.frame.columns else None
         if values is None:
             raise DataError(f"{self.name}: cannot use field {field_name!r}: no such column")
-        frame = self.frame.assign(**{TEXT: values})
-        return LabeledData(frame, self.labels, f"{self.name}[{field_name}]", self.notes)
+        return dataclasses.replace(self, frame=self.frame.assign(**{TEXT: values}),
+                                   name=f"{self.name}[{field_name}]")
 
     def with_notes(self, notes: Iterable[str]) -> "LabeledData":
-        """The same data with `notes` added (provenance, warnings), each once."""
-        return LabeledData(self.frame, self.labels, self.name,
-                           tuple(dict.fromkeys([*self.notes, *notes])))
+        """The same data with `notes` (warnings) added, each once."""
+        return dataclasses.replace(self, notes=_once([*self.notes, *notes]))
+
+    def with_provenance(self, *provenance: Provenance) -> "LabeledData":
+        """The same data with `provenance` added, each once, and its line among the notes."""
+        return dataclasses.replace(self, provenance=_once([*self.provenance, *provenance]),
+                                   notes=_once([*self.notes, *(p.note for p in provenance)]))
 
     def where(self, **equals: object) -> "LabeledData":
         """Rows whose columns equal the given values, e.g. `where(language="fr")`."""
@@ -77,8 +127,8 @@ class LabeledData:
                 raise DataError(f"{self.name}: cannot filter on missing column {col!r}")
             mask &= (self.frame[col] == value).to_numpy()
         suffix = ",".join(f"{k}={v}" for k, v in equals.items())
-        return LabeledData(self.frame[mask].reset_index(drop=True), self.labels,
-                           f"{self.name}[{suffix}]", self.notes)
+        return dataclasses.replace(self, frame=self.frame[mask].reset_index(drop=True),
+                                   name=f"{self.name}[{suffix}]")
 
     def balanced(self, n_per_cell: int, by: Sequence[str] = (LANGUAGE, LABEL),
                  seed: int = 0) -> "LabeledData":
@@ -90,8 +140,9 @@ class LabeledData:
         can be sampled.
         """
         order, notes = balanced_rows(self.frame, self.labels, self.name, n_per_cell, by, seed)
-        return LabeledData(self.frame.iloc[order].reset_index(drop=True), self.labels,
-                           f"{self.name}|balanced{n_per_cell}", (*self.notes, *notes))
+        return dataclasses.replace(self, frame=self.frame.iloc[order].reset_index(drop=True),
+                                   name=f"{self.name}|balanced{n_per_cell}",
+                                   notes=(*self.notes, *notes))
 
     def fingerprint(self) -> str:
         """Content hash of texts, labels, label names and optional columns (order-sensitive)."""
@@ -114,8 +165,9 @@ class LabeledData:
                 raise DataError(f"cannot concatenate {p.name} (labels {p.labels}) with "
                                 f"{self.name} (labels {self.labels})")
         frame = pd.concat([p.frame for p in parts], ignore_index=True)
-        notes = tuple(dict.fromkeys(n for p in parts for n in p.notes))
-        return LabeledData(frame, self.labels, name or "+".join(p.name for p in parts), notes)
+        return LabeledData(frame, self.labels, name or "+".join(p.name for p in parts),
+                           _once(n for p in parts for n in p.notes),
+                           _once(x for p in parts for x in p.provenance))
 
 
 def _without_leakage(notes: tuple[str, ...]) -> tuple[str, ...]:
@@ -165,6 +217,12 @@ class DataSplits:
     def labels(self) -> tuple[str, ...]:
         return self.train.labels
 
+    @property
+    def provenance(self) -> tuple[Provenance, ...]:
+        """Where the splits came from: their `provenance`, each once."""
+        return _once(p for split in (self.train, self.validation, self.test)
+                     for p in split.provenance)
+
     def map(self, fn) -> "DataSplits":
         """Apply `fn` to every split (e.g. `lambda s: s.where(language='fr')`)."""
         def fresh(split: LabeledData) -> LabeledData:   # leakage is found again, per subset
@@ -176,6 +234,25 @@ class DataSplits:
     def fingerprint(self) -> str:
         return hashlib.sha256("|".join(
             s.fingerprint() for s in (self.train, self.validation, self.test)).encode()).hexdigest()[:16]
+
+
+class Carries(Protocol):
+    """Anything that carries notes and provenance (`LabeledData`, `DataSplits`)."""
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+
+    @property
+    def provenance(self) -> tuple[Provenance, ...]: ...
+
+
+def carried_info(*parts: Carries, notes: Iterable[str] = (),
+                 provenance: Iterable[Provenance] = ()) -> dict[str, list[Any]]:
+    """The `notes` and `provenance` entries of a result's info built on `parts` (its training
+    and its scored data): `notes` and `provenance` first, then each part's, each once."""
+    return {"notes": list(_once([*notes, *(n for p in parts for n in p.notes)])),
+            "provenance": [p.as_dict() for p in
+                           _once([*provenance, *(x for p in parts for x in p.provenance)])]}
 
 
 def _normalised(text: str) -> str:

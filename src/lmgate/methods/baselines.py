@@ -7,7 +7,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from lmgate.data.types import LabeledData
+from lmgate.data.types import LabeledData, carried_info
 from lmgate.results.classification import EvalResult
 
 
@@ -15,13 +15,13 @@ def _fit_predict(name: str, estimator, train: LabeledData, test: LabeledData) ->
     if train.labels != test.labels:
         raise ValueError(f"train labels {train.labels} differ from test labels {test.labels}")
     estimator.fit(train.texts, train.y)
-    notes = list(dict.fromkeys([*train.notes, *test.notes]))
+    info = carried_info(train, test)
     empty = [label for label, count in train.label_counts().items() if count == 0]
     if empty:
-        notes.append(f"class(es) {empty} have no training rows: the model never predicts "
-                     "them, so their F1 is 0 by construction")
+        info["notes"].append(f"class(es) {empty} have no training rows: the model never "
+                             "predicts them, so their F1 is 0 by construction")
     return EvalResult(name, test.labels, test.y, estimator.predict(test.texts),
-                      params={"model": name}, info={"n_train": len(train), "notes": notes,
+                      params={"model": name}, info={"n_train": len(train), **info,
                                                     "data_fingerprint": test.fingerprint()},
                       examples=test.texts, clusters=test.clusters)
 

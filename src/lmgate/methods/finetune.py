@@ -16,7 +16,7 @@ from lmgate.core.cache import Entry, RunCache, save_arrays
 from lmgate.core.config import TrainConfig
 from lmgate.core.device import autocast, inference_dtype
 from lmgate.core.progress import progress_bar
-from lmgate.data.types import DataSplits, LabeledData
+from lmgate.data.types import DataSplits, LabeledData, Provenance, carried_info
 from lmgate.methods.launch import train_distributed
 from lmgate.methods.trainer import train_classifier
 from lmgate.models.store.fingerprint import model_fingerprint
@@ -62,6 +62,7 @@ class TrainedRun:
     tokenizer: Any = None
     info: dict[str, Any] = field(default_factory=dict)
     data_notes: tuple[str, ...] = ()   # warnings of the training data, carried into results
+    data_provenance: tuple[Provenance, ...] = ()   # where the training data came from, too
 
     @property
     def history(self) -> list[dict[str, float]]:
@@ -97,7 +98,8 @@ class TrainedRun:
                 "history": self.history}
         return EvalResult(name or self.spec.name, self.labels, data.y, y_pred,
                           params={"model": self.spec.name, **params},
-                          info={**info, "notes": list(dict.fromkeys([*self.data_notes, *data.notes]))},
+                          info={**info, **carried_info(data, notes=self.data_notes,
+                                                       provenance=self.data_provenance)},
                           examples=data.texts, clusters=data.clusters)
 
 
@@ -142,4 +144,5 @@ def finetune(model: str | ModelSpec, data: DataSplits, *, config: TrainConfig, s
     model, tokenizer = (loaded[0].model, loaded[0].tokenizer) if loaded else (None, None)
     notes = tuple(dict.fromkeys([*data.notes, *data.train.notes, *data.validation.notes]))
     return TrainedRun(memo.key, spec, data.labels, config, device, cache, entry,
-                      memo.hit, model, tokenizer, {**entry.meta["info"], "run": data.name}, notes)
+                      memo.hit, model, tokenizer, {**entry.meta["info"], "run": data.name}, notes,
+                      data.provenance)

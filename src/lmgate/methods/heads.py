@@ -19,7 +19,7 @@ from lmgate.core.config import TrainConfig
 from lmgate.core.device import autocast, head_feature_dtype
 from lmgate.core.errors import ConfigError
 from lmgate.core.progress import progress_bar
-from lmgate.data.types import LabeledData
+from lmgate.data.types import LabeledData, Provenance, carried_info
 from lmgate.methods.trainer import linear_schedule
 from lmgate.metrics.classification import classification_metrics
 from lmgate.models.heads.frozen import FrozenBaseModel
@@ -170,6 +170,7 @@ class HeadRun:
     known: dict[str, np.ndarray] | None = None
     notes: tuple[str, ...] = ()
     head: Any = None       # this run's trained head (the base may be shared with other runs)
+    provenance: tuple[Provenance, ...] = ()   # where the training data came from
 
     def predict(self, data: LabeledData, name: str | None = None, **params) -> EvalResult:
         """Score `data`; the result's params include the model and any factors given here."""
@@ -185,8 +186,8 @@ class HeadRun:
                                    features, head=self.head)
         return EvalResult(name or self.result.name, data.labels, data.y, predictions,
                           params={**self.result.params, **params},
-                          info={**self.result.info,
-                                "notes": list(dict.fromkeys([*self.notes, *data.notes]))},
+                          info={**self.result.info, **carried_info(data, notes=self.notes,
+                                                                   provenance=self.provenance)},
                           examples=data.texts, clusters=data.clusters)
 
 
@@ -214,12 +215,11 @@ def train_frozen_head(base: str, train: LabeledData, evaluation: LabeledData,
                                         eval_features=features[evaluation.name])
     predictions = predict_head(frozen, evaluation, config.max_length, device,
                                features[evaluation.name])
-    notes = tuple(dict.fromkeys([*train.notes, *evaluation.notes]))
     result = EvalResult(f"{base} frozen + head", train.labels, evaluation.y, predictions,
                         params={"model": base, "system": "frozen-base head"},
                         info={"parameters": frozen.parameters, "history": history,
                               "features_dtype": dtype, "pooling": frozen.pooling,
-                              "notes": list(notes)},
+                              **carried_info(train, evaluation)},
                         examples=evaluation.texts, clusters=evaluation.clusters)
     return HeadRun(frozen, config, history, result, cache, device, known, train.notes,
-                   copy.deepcopy(frozen.head))
+                   copy.deepcopy(frozen.head), train.provenance)

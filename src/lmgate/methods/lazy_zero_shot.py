@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from lmgate.core.errors import ConfigError
-from lmgate.data.types import LabeledData
+from lmgate.data.types import LabeledData, carried_info
 from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.methods.zero_shot import MODES
 from lmgate.results.classification import EvalResult
@@ -104,5 +104,5 @@ class LazyZeroShot:
         return EvalResult(self.name, self.labels, self.y_true, y_pred,
                           params={"model": self.classifier.lm.name, "decoding": self.mode,
                                   **params},
-                          info={"scored_lazily": True, "notes": list(self.data.notes)},
+                          info={"scored_lazily": True, **carried_info(self.data)},
                           metrics=metrics, examples=self.data.texts, clusters=self.data.clusters)

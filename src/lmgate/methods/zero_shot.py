@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from lmgate.core.cache import Entry, RunCache, save_arrays
-from lmgate.data.types import LabeledData
+from lmgate.data.types import LabeledData, carried_info
 from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.models.engines.engine import (continuation_ids, encode_prompts, generate_from_ids,
@@ -351,7 +351,7 @@ class ZeroShotClassifier:
             info["cost_usd"] = round(cost, 6)
         return EvalResult(name or f"{self.lm.name}/{mode}", self.labels, data.y, out.y_pred,
                           params={"model": self.lm.name, "decoding": mode, **params},
-                          info={**info, "notes": list(data.notes)}, metrics=metrics,
+                          info={**info, **carried_info(data)}, metrics=metrics,
                           examples=data.texts, clusters=data.clusters)
 
 

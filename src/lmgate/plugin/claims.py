@@ -10,8 +10,9 @@
   function's name, optionally with parameter values in brackets that the case must all have
   (`test_in_language_beats_transfer[hi]`: every model's Hindi case). Power depends on the
   data: an entry `{ reason = "...", sources = ["local"] }` applies only where the test's
-  recorded results came from those sources (`lmgate.data.sources.source_note`); on other
-  data the claim is a plain one.
+  recorded results came from those sources (the `provenance` of their rows, which data loaded
+  by `lmgate.load_source` carries into its results); on other data, and on data without
+  provenance, the claim is a plain one.
 
 Every other exception (a tokenizer without a pad token, a shape error, a plain `assert` that
 checks the code rather than a claim) still fails. A key
@@ -35,7 +36,7 @@ from lmgate.plugin.recording import RECORDER
 def unpowered_reason(item: pytest.Item) -> str | None:
     """The reason the item's study knob `unpowered` gives for this test, if any. An entry
     measured on some data sources applies when the item recorded results from one of them
-    (their notes say the source); on other data, or with no source recorded, the claim is a
+    (their rows' `provenance`); on other data, or with no source recorded, the claim is a
     plain one."""
     settings = item.config.stash.get(SETTINGS, None)
     marker = item.get_closest_marker("study")
@@ -55,13 +56,11 @@ def unpowered_reason(item: pytest.Item) -> str | None:
 
 
 def recorded_sources(item: pytest.Item) -> set[str]:
-    """The data sources named in the notes of what the item recorded so far."""
+    """The data sources in the provenance of what the item recorded so far."""
     recorder = item.stash.get(RECORDER, None)
     if recorder is None:
         return set()
-    from lmgate.data.sources import sources_in_notes   # pandas: only once a test recorded
-
-    return sources_in_notes(note for row in recorder.rows for note in row.notes or ())
+    return {entry["source"] for row in recorder.rows for entry in row.provenance}
 
 
 def matches(item: pytest.Item, key: str) -> bool:

@@ -72,6 +72,27 @@ def lmgate_knobs(request: pytest.FixtureRequest, lmgate_settings: Settings) -> K
     return lmgate_settings.profile.study(study)
 
 
+def study_knobs_fixture(study: str) -> Callable[..., Knobs]:
+    """A session-scoped fixture of one study's knobs in the active profile, named by the module
+    attribute it is assigned to: for session fixtures, which the function-scoped `knobs`
+    (read from the test's `study` marker) cannot serve.
+
+    Example (a conftest.py or a plugin module of fixtures)::
+
+        reviews_knobs = study_knobs_fixture("reviews")
+
+        @pytest.fixture(scope="session")
+        def reviews_test(reviews_knobs, lmgate_settings):
+            return load_test().balanced(reviews_knobs.test_per_class, seed=lmgate_settings.seed)
+    """
+    def study_knobs(lmgate_settings: Settings) -> Knobs:
+        return lmgate_settings.profile.study(study)
+
+    study_knobs.__doc__ = (f"The active profile's knobs of study {study!r} "
+                           f"([tool.lmgate.profiles.<profile>.studies.{study}]), read once.")
+    return pytest.fixture(scope="session")(study_knobs)
+
+
 @pytest.fixture(scope="session")
 def lmgate_run_cache(lmgate_settings: Settings) -> "RunCache":
     """lmgate's content-addressed cache of this session (disabled by --lmgate-no-cache)."""

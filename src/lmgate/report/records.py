@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from lmgate.data.types import Provenance
 from lmgate.report.rows import ResultRow
 from lmgate.results.base import Result
 
@@ -49,12 +50,17 @@ class Recorder:
         self.gate: dict[str, Any] = {}                 # its lmgate_gate marker's settings
         self._started = time.perf_counter()
 
-    def __call__(self, *results: Result, notes: Sequence[str] = (), **metrics: float) -> None:
-        """Record results (with their predictions) and/or loose scalar metrics."""
+    def __call__(self, *results: Result, notes: Sequence[str] = (),
+                 provenance: Sequence[Provenance] = (), **metrics: float) -> None:
+        """Record results (with their predictions) and/or loose scalar metrics; `notes` and
+        `provenance` (where data the results do not carry came from) go in each row."""
+        notes = [*notes, *(p.note for p in provenance)]
+        given = [p.as_dict() for p in provenance]
         for result in results:
-            self._add_result(result, notes)
+            self._add_result(result, notes, given)
         if metrics:
-            self._add_row("metrics", {}, {k: float(v) for k, v in metrics.items()}, {}, notes)
+            self._add_row("metrics", {}, {k: float(v) for k, v in metrics.items()}, {}, notes,
+                          given)
 
     def on_claim(self, claim: dict[str, Any]) -> None:
         """The claim bus's listener: comparisons (A vs B) and composite claims."""
@@ -84,13 +90,16 @@ class Recorder:
                 raise ValueError(f"{self.nodeid}: metric(s) {again} were already recorded in "
                                  "this test; record each scalar once")
 
-    def _add_result(self, result: Any, notes: Sequence[str]) -> None:
+    def _add_result(self, result: Any, notes: Sequence[str],
+                    provenance: Sequence[Mapping[str, Any]]) -> None:
         if not isinstance(result, Result):
             raise TypeError(f"record() takes results (lmgate.Result: EvalResult, "
                             f"GenerationResult, QAResult) and name=value scalars, not "
                             f"{type(result).__name__}")
         # The notes of every dataset that fed the result (warnings, provenance) go in the row.
         notes = list(dict.fromkeys([*notes, *result.info.get("notes", [])]))
+        provenance = [*provenance, *(p for p in result.info.get("provenance", [])
+                                     if p not in provenance)]
         info = {**result.info, "n": result.n}
         intervals = getattr(result, "intervals", None)   # optional in the Result protocol
         if intervals is not None:
@@ -98,11 +107,12 @@ class Recorder:
         record_info = getattr(result, "record_info", None)  # optional: task-specific facts
         if record_info is not None:
             info.update(record_info())
-        row = self._add_row(result.name, result.params, result.metrics, info, notes)
+        row = self._add_row(result.name, result.params, result.metrics, info, notes, provenance)
         self.predictions.append({"record_id": row.record_id, **result.predictions()})
 
     def _add_row(self, name: str, params: Mapping[str, Any], metrics: Mapping[str, float],
-                 info: Mapping[str, Any], notes: Sequence[str]) -> ResultRow:
+                 info: Mapping[str, Any], notes: Sequence[str],
+                 provenance: Sequence[Mapping[str, Any]] = ()) -> ResultRow:
         self._check_identity(name, metrics)
         record_id = hashlib.sha256(f"{self.nodeid}\0{name}\0{len(self.rows)}".encode()).hexdigest()[:16]
         row = ResultRow(
@@ -110,6 +120,8 @@ class Recorder:
             result=name, params={**self.params, **_jsonable(dict(params))},
             metrics=_jsonable(dict(metrics)), info=_jsonable(dict(info)), notes=tuple(notes),
             elapsed_s=round(time.perf_counter() - self._started, 3),
+            # where the data came from: {"source", "what", "location"} each
+            provenance=tuple(_jsonable(list(provenance))),
             gate=self.gate)   # the test's @pytest.mark.lmgate_gate settings
         self.rows.append(row)
         if self._on_row is not None:
