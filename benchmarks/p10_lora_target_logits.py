@@ -24,7 +24,7 @@ def one_run(way: str, model: str, n_train: int) -> dict:
 
     from lmgate.core.cache import RunCache
     from lmgate.core.config import LoraSettings, default_cache_dir
-    from lmgate.data.sources import translation_pairs
+    from _datasets import translation_pairs
     from lmgate.methods import lora
     from lmgate.methods.trainer import epoch_history
     from lmgate.methods.translation import TranslationPrompt
@@ -32,7 +32,7 @@ def one_run(way: str, model: str, n_train: int) -> dict:
 
     cache = RunCache(default_cache_dir() / "runs")
     lm = load_model(model, "prompting", cache, device="cpu")
-    pairs = translation_pairs("train")
+    pairs = translation_pairs("train")[0]
     train, validation = pairs[:n_train], pairs[n_train:n_train + 32]
     settings = LoraSettings(r=16, alpha=64, dropout=0.1, learning_rate=1e-3, epochs=2,
                             batch_size=8, max_length=48)

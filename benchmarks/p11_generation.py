@@ -20,7 +20,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.core.config import default_cache_dir
-from lmgate.data.sources import translation_pairs
+from _datasets import translation_pairs
 from lmgate.metrics.generation import bleu_from_statistics, bleu_statistics
 from lmgate.methods.translation import TranslationPrompt, translate
 from lmgate.models.engines import screened_head
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--ways", default="float32:16,screened:16,bfloat16:16")
     args = parser.parse_args()
-    pairs = translation_pairs("test")[:args.n]
+    pairs = translation_pairs("test")[0][:args.n]
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
     cache = RunCache(default_cache_dir())
     rows, outputs = [], {}

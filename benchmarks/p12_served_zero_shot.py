@@ -23,7 +23,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.core.config import default_cache_dir
-from lmgate.data.sources import sst2
+from _datasets import sst2
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.serving.endpoint import Endpoint, connect
 from lmgate.models.load import load_model, resolve

@@ -27,19 +27,18 @@ from lmgate.models.load import load_model
 
 
 def translation_prompts(n: int) -> tuple[str, list[str], int, tuple[str, ...]]:
-    from lmgate.data.sources import translation_pairs
+    from _datasets import translation_pairs
     from lmgate.methods.translation import TranslationPrompt
 
     prompt = TranslationPrompt()
-    return "gemma3-270m", [prompt(s) for s, _ in translation_pairs("test")[:n]], 32, ("\n",)
+    return "gemma3-270m", [prompt(s) for s, _ in translation_pairs("test")[0][:n]], 32, ("\n",)
 
 
 def squad_prompts(n: int) -> tuple[str, list[str], int, tuple[str, ...]]:
-    from lmgate.data.sources import squad_file
-    from lmgate.data.squad import read_squad
-    from lmgate.methods.qa_zero_shot import qa_prompt
+    from _datasets import squad_questions
+        from lmgate.methods.qa_zero_shot import qa_prompt
 
-    questions = read_squad(squad_file()[0])[-n:]
+    questions = squad_questions()[0][-n:]
     return "smollm2-135m-instruct", [qa_prompt(q) for q in questions], 16, ("\n",)
 
 

@@ -14,22 +14,26 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from _report import report
 
+HERE = str(Path(__file__).resolve().parent)
+
 WAY = """
 import json, resource, sys, time
+sys.path.insert(0, sys.argv[3])   # benchmarks/, for _datasets
 if sys.argv[1] == "kept":
     from lmgate.core.allocator import keep_freed_memory
     assert keep_freed_memory()
 from lmgate.core.cache import RunCache
 from lmgate.core.config import default_cache_dir
-from lmgate.data.sources import translation_pairs
+from _datasets import translation_pairs
 from lmgate.methods.translation import TranslationPrompt, translate
 from lmgate.models.load import load_model
 
 lm = load_model("gemma3-270m", "prompting", RunCache(default_cache_dir()), dtype="float32")
-sources = [s for s, _ in translation_pairs("test")[:int(sys.argv[2])]]
+sources = [s for s, _ in translation_pairs("test")[0][:int(sys.argv[2])]]
 system = resource.getrusage(resource.RUSAGE_SELF).ru_stime
 start = time.perf_counter()
 out = translate(lm, sources, prompt=TranslationPrompt(), max_new_tokens=32)
@@ -44,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     rows, outputs = [], {}
     for way in ("system", "kept"):
-        done = subprocess.run([sys.executable, "-c", WAY, way, str(args.n)], check=True,
+        done = subprocess.run([sys.executable, "-c", WAY, way, str(args.n), HERE], check=True,
                               capture_output=True, text=True)
         got = json.loads(done.stdout.strip().splitlines()[-1])
         outputs[way] = got["outputs"]

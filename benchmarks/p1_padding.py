@@ -16,7 +16,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.data import DataSplits
-from lmgate.data.sources import multilingual_sentiment
+from _datasets import multilingual_sentiment
 from lmgate.models.load import load_model
 from lmgate.models.store.registry import get_model_spec
 from lmgate.models.store.resolve import resolve_model

@@ -24,7 +24,7 @@ from _report import report  # noqa: E402
 from test_sst2 import PROMPT  # noqa: E402
 
 from lmgate.core.cache import RunCache  # noqa: E402
-from lmgate.data.sources import sst2  # noqa: E402
+from _datasets import sst2  # noqa: E402
 from lmgate.core.device import cpu_has_native_bf16
 from lmgate.models.load import load_model  # noqa: E402
 from lmgate.methods.zero_shot import ZeroShotClassifier  # noqa: E402

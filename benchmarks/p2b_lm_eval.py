@@ -28,7 +28,7 @@ from _report import report  # noqa: E402
 from test_sst2 import PROMPT  # noqa: E402
 
 from lmgate.core.cache import RunCache  # noqa: E402
-from lmgate.data.sources import sst2  # noqa: E402
+from _datasets import sst2  # noqa: E402
 from lmgate.models.load import load_model  # noqa: E402
 from lmgate.methods.zero_shot import ZeroShotClassifier  # noqa: E402
 from lmgate.core.config import default_cache_dir  # noqa: E402

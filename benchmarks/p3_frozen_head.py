@@ -13,7 +13,7 @@ import numpy as np
 from _report import report
 
 from lmgate.core.cache import RunCache
-from lmgate.data.sources import sst2
+from _datasets import sst2
 from lmgate.methods.heads import base_features, train_classification_head
 from lmgate.models.load import load_model
 from lmgate.core.config import TrainConfig, default_cache_dir

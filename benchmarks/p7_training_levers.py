@@ -25,7 +25,7 @@ def one_run(way: str, lang: str) -> dict:
     import transformers
 
     from lmgate.data import DataSplits
-    from lmgate.data.sources import SENTIMENT_HUB_CONFIGS, multilingual_sentiment
+    from _datasets import SENTIMENT_HUB_CONFIGS, multilingual_sentiment
     from lmgate.models.load import load_model
     from lmgate.models.store.registry import get_model_spec
     from lmgate.models.store.resolve import resolve_model

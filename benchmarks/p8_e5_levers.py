@@ -24,7 +24,7 @@ from _report import report  # noqa: E402
 
 from lmgate.core.cache import RunCache  # noqa: E402
 from lmgate.core.config import default_cache_dir  # noqa: E402
-from lmgate.data.sources import multilingual_sentiment  # noqa: E402
+from _datasets import multilingual_sentiment  # noqa: E402
 from lmgate.models.load import load_model  # noqa: E402
 
 

@@ -20,7 +20,7 @@ from _report import report
 from lmgate.core.cache import RunCache
 from lmgate.core.config import TrainConfig, default_cache_dir
 from lmgate.data import split_off
-from lmgate.data.sources import sst2
+from _datasets import sst2
 from lmgate.methods.heads import base_features, predict_head, train_classification_head
 from lmgate.models.load import load_model
 

@@ -19,7 +19,7 @@ from _report import report
 
 from lmgate.core.cache import RunCache
 from lmgate.core.config import TrainConfig, default_cache_dir
-from lmgate.data.sources import sst2
+from _datasets import sst2
 from lmgate.data.splits import split_off
 from lmgate.methods.heads import train_frozen_head
 from lmgate.models.load import load_model

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.study("squad"), pytest.mark.knob_params(base="bases")]
 
 def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_span_head,
                                               causal_lm, record):
-    train, test, notes = squad_split
+    train, test, provenance = squad_split
     run = frozen_span_head(base, train, test, knobs.train_config("head_train"),
                            max_length=knobs.max_length, stride=knobs.stride)
     head, params = run.result, run.frozen.parameters
@@ -31,7 +31,7 @@ def test_span_head_beats_zero_shot_generation(base, squad_split, knobs, frozen_s
         f"span head parameters {params} != 2 x (hidden {run.frozen.hidden_size} + 1)"
     zero_shot = QAResult(f"{base} zero-shot", test, zero_shot_answers(causal_lm(base), test),
                          params={"model": base, "system": "zero-shot generation"})
-    record(head, zero_shot, notes=notes, head_parameters=params["added_by_head"],
+    record(head, zero_shot, provenance=provenance, head_parameters=params["added_by_head"],
            head_abstain_rate=head.abstain_rate)
     record.section("SQuAD: frozen base + span head vs zero-shot", markdown_table(pd.DataFrame(
         {"metric": KEY_METRICS, "zero-shot": [zero_shot.metrics.get(k) for k in KEY_METRICS],

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.study("translation")
 
 
 def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_lm, lora, record):
-    train, validation, test, spare, notes = translation_data
+    train, validation, test, spare, provenance = translation_data
     settings, max_new = LoraSettings(**knobs.lora), knobs.max_new_tokens
     lm = causal_lm(knobs.model)
 
@@ -57,7 +57,7 @@ def test_lora_on_real_data_beats_the_base_model(translation_data, knobs, causal_
                **{f"{r.name.split()[0]}_minus_B_bleu": paired_bootstrap(r, b, "bleu").diff.point
                   for r in (c, d)})
         record.section("Translation de->fr: synthetic data", f"{synthetic.report()}\n")
-    record(*systems, notes=notes)
+    record(*systems, provenance=provenance)
     record.section("Translation de->fr: BLEU and chrF", markdown_table(pd.DataFrame([
         {"system": r.name, "bleu": r["bleu"], "chrf": r["chrf"],
          "train pairs": r.info.get("n_train", ""),

@@ -297,7 +297,7 @@ def test_trainer_scratch_lives_in_the_cache_and_dead_writers_scratch_is_removed(
 
 
 def test_language_codes_in_another_case_or_unknown_are_said_not_dropped(tmp_path, monkeypatch):
-    from lmgate.data.sources import multilingual_sentiment
+    from fixtures.datasets import multilingual_sentiment
 
     folder = tmp_path / "multilingual_sentiment"
     folder.mkdir()

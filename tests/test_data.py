@@ -1,10 +1,18 @@
+import os
+import tempfile
+from pathlib import Path
+from unittest import mock
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lmgate.data import LabeledData, labeled, read_table
-from lmgate.data.sources import (SENTIMENT_HUB_LABEL_IDS, SENTIMENT_LABELS, multilingual_sentiment,
-                                 sentiment_frame_to_data)
+from lmgate.core.config import DATA_SOURCES
 from lmgate.core.errors import DataError, DataUnavailable
+
+from fixtures.datasets import (SENTIMENT_HUB_LABEL_IDS, SENTIMENT_LABELS, multilingual_sentiment,
+                               sentiment_frame_to_data)
 
 
 def frame(**cols):
@@ -110,3 +118,109 @@ def test_sentiment_carves_validation_for_languages_without_one(tmp_path, monkeyp
     assert set(splits.validation.texts).isdisjoint(splits.train.texts)
     assert splits.validation.label_counts() == {"negative": 2, "neutral": 2, "positive": 2}
     assert any("carved" in n for n in splits.notes)
+
+
+# ---- the generic source chain (lmgate.load_source) and the provenance data carries ----------
+FILE_GAPS = ("unset", "no folder", "no file")
+
+
+@settings(max_examples=60, deadline=None)
+@given(order=st.permutations(DATA_SOURCES), n_sources=st.integers(1, 3),
+       available=st.sets(st.sampled_from(DATA_SOURCES)),
+       gaps=st.fixed_dictionaries({"local": st.sampled_from(FILE_GAPS),
+                                   "embedded": st.sampled_from(FILE_GAPS)}),
+       hub_kind=st.sampled_from(("split", "callable", "none")))
+def test_load_source_takes_the_first_source_that_has_the_data_and_names_every_failure(
+        order, n_sources, available, gaps, hub_kind):
+    """The first of `sources` (in their order) that has the data answers, with its provenance;
+    when none has it, DataUnavailable names each source tried, and only those."""
+    from lmgate.data import HubSplit, Provenance, load_source
+
+    sources = order[:n_sources]
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, clear=False) as env:
+        for source, variable in (("local", "LMGATE_DATA_DIR"),
+                                 ("embedded", "LMGATE_EMBEDDED_DATA_DIR")):
+            root = Path(tmp) / source
+            env.pop(variable, None)
+            if source in available or gaps[source] != "unset":
+                env[variable] = str(root)
+            if source in available or gaps[source] == "no file":
+                (root / "reviews").mkdir(parents=True)
+            if source in available:
+                (root / "reviews" / "test.csv").write_text(f"text,label\n{source},neg\n")
+
+        def from_hub(*_args) -> pd.DataFrame:
+            if "hub" not in available:
+                raise DataUnavailable("the hub is offline")
+            return frame(text=["hub"], label=["neg"])
+
+        hub = {"split": HubSplit("me/reviews", split="test"), "callable": from_hub,
+               "none": None}[hub_kind]
+        tried = [s for s in sources if s != "hub" or hub is not None]
+        answering = next((s for s in tried if s in available), None)
+        with mock.patch("lmgate.data.sources.load_hub", from_hub):
+            if answering is None:
+                with pytest.raises(DataUnavailable) as raised:
+                    load_source("reviews/test.csv", hub, what="reviews test", sources=sources)
+                message = str(raised.value)
+                assert message.startswith("reviews test not found: ")
+                named = [s for s in DATA_SOURCES if f"{s}: " in message]
+                assert sorted(named) == sorted(tried)
+                assert [message.index(f"{s}: ") for s in tried] == sorted(
+                    message.index(f"{s}: ") for s in tried)
+                return
+            table, provenance = load_source("reviews/test.csv", hub, what="reviews test",
+                                            sources=sources)
+    assert table["text"].tolist() == [answering]
+    assert provenance.source == answering and provenance.what == "reviews test"
+    if answering != "hub":
+        assert provenance.location == str(Path(tmp) / answering / "reviews" / "test.csv")
+    elif hub_kind == "split":
+        assert provenance.location == "me/reviews test"
+    assert isinstance(provenance, Provenance)
+
+
+def test_load_source_reads_with_the_reader_given_and_a_corrupt_copy_is_an_error(tmp_path,
+                                                                                  monkeypatch):
+    from lmgate.data import load_source
+
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "a.csv").write_text("text,label\nx,neg\n")
+    monkeypatch.setenv("LMGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LMGATE_EMBEDDED_DATA_DIR", str(tmp_path))
+    files, provenance = load_source("reviews", what="reviews",
+                                    read=lambda path: sorted(p.name for p in path.iterdir()))
+    assert files == ["a.csv"] and provenance.source == "local"
+    assert provenance.location == str(folder)
+    (folder / "a.csv").write_text("")   # a broken local copy never falls back to the sample
+    with pytest.raises(DataError, match="empty"):
+        load_source("reviews/a.csv", what="reviews")
+    with pytest.raises(DataError, match="unknown data source"):
+        load_source("reviews/a.csv", what="reviews", sources=("shared",))
+
+
+def test_provenance_is_kept_by_subsets_samples_splits_and_results():
+    from lmgate.data import Provenance, train_val_test
+    from lmgate.methods.baselines import majority_class
+
+    local, hub = Provenance("local", "reviews", "/d/reviews.csv"), Provenance("hub", "more")
+    data = labeled(frame(text=[f"t{i}" for i in range(60)], label=[i % 2 for i in range(60)],
+                         language=["en", "en", "fr", "fr"] * 15), ("neg", "pos")
+                   ).with_provenance(local)
+    assert data.notes == ("data source of reviews: local copy ($LMGATE_DATA_DIR)",)
+    assert data.with_provenance(local).provenance == (local,)   # each once
+    for derived in (data.where(language="en"), data.balanced(5), data.with_text("text"),
+                    data.with_notes(["a warning"])):
+        assert derived.provenance == (local,)
+    other = labeled(frame(text=["u", "v"], label=[0, 1]), ("neg", "pos")).with_provenance(hub)
+    assert data.concat([other]).provenance == (local, hub)
+    splits = train_val_test(data, seed=0)
+    assert splits.provenance == (local,)
+    assert splits.map(lambda split: split.where(language="fr")).provenance == (local,)
+    result = majority_class(splits.train, splits.test)
+    assert result.info["provenance"] == [local.as_dict()]
+    assert majority_class(*[labeled(frame(text=["a", "b"], label=[0, 1]), ("neg", "pos"))] * 2
+                          ).info["provenance"] == []
+    with pytest.raises(DataError, match="data source 'shared'"):
+        Provenance("shared", "reviews")

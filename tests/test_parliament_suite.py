@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from conftest import write_touche
 
-from lmgate.data.sources import parliament
 from lmgate.core.errors import DataError, DataUnavailable
+
+from fixtures.datasets import parliament
 
 pytestmark = pytest.mark.all_cores
 
