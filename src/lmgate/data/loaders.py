@@ -1,8 +1,8 @@
 """Sources of labelled data: local files (csv/tsv/jsonl/parquet), LMGATE_DATA_DIR, the hub.
 
 Labels are always mapped by *name* onto the declared label set, never trusted by id: two
-sources may number the same classes differently (tyqiangz/multilingual-sentiments uses
-0=positive, the XLM-T files 0=negative).
+copies of one data set may number the same classes differently (a hub copy 0=positive, the
+original files 0=negative).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _read(path: Path) -> pd.DataFrame:
         _check_json_lines(path)
         return pd.read_json(path, lines=True, dtype=False)
     if suffix == ".tsv":
-        # GLUE/Touché TSVs are unquoted: a stray '"' must stay part of the text.
+        # Research TSVs are often unquoted: a stray '"' must stay part of the text.
         _check_fields(path, "\t", csv.QUOTE_NONE)
         return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False,
                            dtype=str, index_col=False)

@@ -1,4 +1,4 @@
-"""Extractive QA with a span head on a frozen causal-LM base (seed 001, SQuAD).
+"""Extractive QA (SQuAD-style questions) with a span head on a frozen causal-LM base.
 
 Preprocessing: question first, then context (a causal base only lets context tokens see what
 came before them), long contexts in windows with a stride, answers mapped to token spans via
