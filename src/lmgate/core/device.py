@@ -6,7 +6,7 @@ autocast asks here, and the report's run facts describe what this module decided
 | inference (prompting, generation, frozen-base features) | bfloat16 | float32 |
 | zero-shot label scoring and one-token answers | bfloat16 | float32; a bf16 copy scores first where the CPU has native bf16, close calls re-scored in float32 |
 | frozen-base weights | float32, features under bf16 autocast | float32; a head's features under bf16 autocast where the CPU has native bf16 and the model's spec opts in (`cpu_bf16_features`, set where measured to keep the head's predictions: benchmarks/p9_bf16_features.py) |
-| span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (the same SQuAD metrics as float32), else float32 |
+| span-head (QA) token features | bf16 autocast | bf16 autocast where the CPU has native bf16 (chosen where it kept the QA metrics of float32), else float32 |
 | fine-tuning | Trainer's bf16 mixed precision (+ TF32 on Ampere and newer) | float32 |
 | LoRA | as fine-tuning | bf16 mixed precision where the CPU has native bf16 (same losses: benchmarks/p10_lora_target_logits.py), else float32 |
 
