@@ -375,6 +375,53 @@ def test_a_lazily_scored_zero_shot_system_is_scored_only_as_far_as_a_sequential_
     assert calls == []
 
 
+def test_a_token_budget_stops_a_lazy_claim_as_inconclusive_keeping_what_was_scored(lm,
+                                                                                  tmp_path):
+    """A claim the budget cuts short is inconclusive (never held), says which limit it reached
+    with both figures, and the examples it scored stay cached for the next run."""
+    from lmgate import EvalResult, LazyZeroShot, assert_better
+    from lmgate.stats.listeners import ClaimInconclusive
+    from lmgate.stats.sequential import CostBudget, SequentialPolicy
+
+    texts = [f"{t} ({i})" for i in range(24) for t in TEXTS[:5]]
+    data = LabeledData(pd.DataFrame({"text": texts, "label": [1, 0, 1, 0, 1] * 24}), LABELS,
+                       "reviews")
+    constant = EvalResult("always negative", LABELS, data.y, np.zeros(len(texts), dtype=int))
+    clf = ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path), batch_size=10)
+    lazy = LazyZeroShot(clf, data, "score")
+    lazy.predictions_for(range(10))
+    per_batch = lazy.spent().tokens                  # what ten examples cost, counted
+    lazy = LazyZeroShot(ZeroShotClassifier(lm, WORDS, LABELS, cache=RunCache(tmp_path / "b"),
+                                           batch_size=10), data, "score")
+    policy = SequentialPolicy(batch_size=10, min_examples=100,
+                              cost_budget=CostBudget(tokens=2 * per_batch))
+    with pytest.raises(ClaimInconclusive, match=r"budget spent \([\d,]+ of [\d,]+ tokens\)"):
+        assert_better(lazy, constant, "accuracy", sequential=policy)
+    assert lazy.scored == 20 and lazy.spent().tokens >= 2 * per_batch
+    info = lazy.evaluate().info
+    assert info["input_tokens"] > 0 and "cost_usd" not in info     # no price declared
+
+
+def test_the_session_budget_reaches_every_sequential_claim_and_bad_budgets_stop_pytest(
+        pytester):
+    pytester.makepyfile(test_budget="""
+        import numpy as np
+        from lmgate import EvalResult, assert_better
+        from lmgate.stats.sequential import SESSION_BUDGET, CostBudget, Spend
+
+        def test_budget_is_the_sessions():
+            assert SESSION_BUDGET.get() == CostBudget(tokens=500, usd=0.25)
+    """)
+    pytester.runpytest("-p", "no:cacheprovider", "--lmgate-budget",
+                       "tokens=500, usd=0.25").assert_outcomes(passed=1)
+    for bad in ("tokens=1.5", "usd=-1", "money=3", "tokens=5,tokens=6", "seconds=nan"):
+        result = pytester.runpytest("-p", "no:cacheprovider", "--lmgate-budget", bad)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*--lmgate-budget*"])
+    from lmgate.stats.sequential import SESSION_BUDGET
+    assert SESSION_BUDGET.get() is None            # reset when the inner session ended
+
+
 def test_a_declared_price_turns_the_token_counts_into_money(lm):
     import dataclasses
 

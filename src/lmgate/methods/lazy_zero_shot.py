@@ -12,7 +12,9 @@ from lmgate.core.errors import ConfigError
 from lmgate.data.types import LabeledData, carried_info
 from lmgate.metrics.classification import INVALID, classification_metrics
 from lmgate.methods.zero_shot import MODES
+from lmgate.models.store.registry import cost_usd
 from lmgate.results.classification import EvalResult
+from lmgate.stats.sequential import Spend
 
 if TYPE_CHECKING:
     from lmgate.methods.zero_shot import ZeroShotClassifier
@@ -40,6 +42,8 @@ class LazyZeroShot:
             [str(c) for c in data.clusters])
         self._pred: dict[int, int] = {}
         self.seconds = 0.0
+        self.input_tokens = self.output_tokens = 0
+        self._counted = False      # whether the model's tokens are known (served: if reported)
 
     @property
     def n(self) -> int:
@@ -73,9 +77,14 @@ class LazyZeroShot:
                     self._pred[i] = int(entry.meta["y_pred"])
                     missing.remove(i)
         if missing:
-            out = self.classifier.predict([self.data.texts[i] for i in missing], self.mode,
-                                          self.max_new_tokens)
+            texts = [self.data.texts[i] for i in missing]
+            out = self.classifier.predict(texts, self.mode, self.max_new_tokens)
             self.seconds += out.seconds
+            counts = self.classifier.token_counts(texts, self.mode, out.answers)
+            if "input_tokens" in counts:
+                self._counted = True
+                self.input_tokens += counts["input_tokens"]
+                self.output_tokens += counts.get("output_tokens", 0)
             for i, y in zip(missing, out.y_pred.tolist()):
                 self._pred[i] = int(y)
                 if cache is not None:
@@ -83,6 +92,23 @@ class LazyZeroShot:
                                lambda value, folder: {"y_pred": value},
                                lambda entry: int(entry.meta["y_pred"]))
         return np.array([self._pred[int(i)] for i in index], dtype=np.int64)
+
+    def spent(self) -> Spend:
+        """What scoring has cost in this run (examples read from the cache cost nothing):
+        model seconds, tokens, and money where the model's spec declares a price."""
+        usd = cost_usd(getattr(self.classifier.lm, "spec", None), self.input_tokens,
+                       self.output_tokens) if self._counted else None
+        return Spend(self.input_tokens + self.output_tokens, self.seconds, usd)
+
+    def cost_info(self) -> dict[str, Any]:
+        """The cost keys a result's info carries (token keys only where tokens were counted)."""
+        spend = self.spent()
+        info: dict[str, Any] = {"seconds": round(spend.seconds, 3)}
+        if self._counted:
+            info.update(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+        if spend.usd is not None:
+            info["cost_usd"] = round(spend.usd, 6)
+        return info
 
     def per_example(self, metric: str) -> tuple[np.ndarray, Any, float]:
         """Every example's score (scores all that are missing): for fixed-n claims."""
@@ -104,5 +130,6 @@ class LazyZeroShot:
         return EvalResult(self.name, self.labels, self.y_true, y_pred,
                           params={"model": self.classifier.lm.name, "decoding": self.mode,
                                   **params},
-                          info={"scored_lazily": True, **carried_info(self.data)},
+                          info={"scored_lazily": True, **self.cost_info(),
+                                **carried_info(self.data)},
                           metrics=metrics, examples=self.data.texts, clusters=self.data.clusters)

@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ SETTINGS = pytest.StashKey[Settings]()
 GATE = pytest.StashKey["GateOptions"]()
 PROFILES = pytest.StashKey[dict]()
 SAVED_ENV = pytest.StashKey[dict]()
+BUDGET = pytest.StashKey[Any]()       # the SESSION_BUDGET token to reset at unconfigure
 #: What `--lmgate-keep-freed-memory` did to the allocator, once a model was to run on the CPU.
 MEMORY = pytest.StashKey[str]()
 
@@ -77,6 +79,10 @@ OPTIONS = (
      "fixed absolute tolerance for baseline checks (default: derived from each metric's noise)"),
     ("lmgate_gate_alpha", "0.01",
      "false-alarm probability of a whole baseline check (Holm over metrics)"),
+    ("lmgate_budget", "",
+     "what each sequential claim may spend on scoring before it stops as inconclusive "
+     "(what was scored stays cached): tokens=N, seconds=S (model seconds) and/or usd=X "
+     "(for models with a declared price), comma-separated"),
     ("lmgate_gate_mde", "",
      "warn when a gated metric cannot detect a drop of this size with 80 percent power (names the "
      "metrics and how many more examples they need)"),
@@ -308,11 +314,16 @@ def pytest_configure(config: pytest.Config) -> None:
             keep_freed_memory=_switch(config, "lmgate_keep_freed_memory",
                                       "--lmgate-keep-freed-memory"))
         config.stash[GATE] = gate_options(config)
+        budget = _budget(config)
         _register_project_models(config)
     except ConfigError as exc:
         raise pytest.UsageError(f"lmgate: {exc}") from None
     config.stash[PROFILES] = profiles
     config.stash[SETTINGS] = settings
+    if budget is not None:
+        from lmgate.stats.sequential import SESSION_BUDGET
+
+        config.stash[BUDGET] = SESSION_BUDGET.set(budget)
     data_dir = option(config, "lmgate_data_dir")
     if data_dir:
         # Loaders read the environment, so library code outside pytest behaves the same.
@@ -335,7 +346,24 @@ def _register_project_models(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(trylast=True)
+def _budget(config: pytest.Config) -> Any:
+    """--lmgate-budget as a CostBudget (None when not given), checked before any test."""
+    text = option(config, "lmgate_budget").strip()
+    if not text:
+        return None
+    from lmgate.stats.sequential import CostBudget
+
+    try:
+        return CostBudget.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--lmgate-budget {text!r}: {exc}") from None
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if BUDGET in config.stash:
+        from lmgate.stats.sequential import SESSION_BUDGET
+
+        SESSION_BUDGET.reset(config.stash[BUDGET])
     serving = sys.modules.get("lmgate.models.serving.serve")   # imported only where a test served
     if serving is not None:
         serving.stop_all()

@@ -19,10 +19,13 @@ cluster's mean difference is one observation: the claim is then about the mean o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from lmgate.core.numbers import parse_decimal
 
 #: The bets' cap (the paper's c): capital can lose at most this share of itself per example.
 BET_CAP = 0.5
@@ -31,12 +34,88 @@ GRID_POINTS = 2001
 
 
 @dataclass(frozen=True)
+class Spend:
+    """What the systems of a claim have spent on it so far: model tokens, model seconds, and
+    money where their models declare a price (None: no price known)."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    usd: float | None = None
+
+    def __add__(self, other: "Spend") -> "Spend":
+        usd = (None if self.usd is None and other.usd is None
+               else (self.usd or 0.0) + (other.usd or 0.0))
+        return Spend(self.tokens + other.tokens, self.seconds + other.seconds, usd)
+
+
+_BUDGET_UNITS = {"tokens": int, "seconds": float, "usd": float}
+
+
+@dataclass(frozen=True)
+class CostBudget:
+    """The most a sequential claim may spend on scoring: tokens, model seconds and/or money
+    (USD, counted only for models that declare a price). A claim that reaches any of them
+    before it is settled stops as inconclusive; what was scored stays cached."""
+
+    tokens: int | None = None
+    seconds: float | None = None
+    usd: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, kind in _BUDGET_UNITS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or (kind is int and not float(value).is_integer()) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"a budget's {name} must be a positive "
+                                 f"{'whole number' if kind is int else 'number'}, got {value!r}")
+        if self.tokens is None and self.seconds is None and self.usd is None:
+            raise ValueError("a budget needs tokens, seconds or usd")
+
+    @classmethod
+    def parse(cls, text: str) -> "CostBudget":
+        """`tokens=200000,seconds=600,usd=1.5` (any of them, once each)."""
+        values: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, eq, number = part.partition("=")
+            name = name.strip()
+            if not eq or name not in _BUDGET_UNITS:
+                raise ValueError(f"budget part {part!r}: use tokens=N, seconds=S or usd=X, "
+                                 "comma-separated")
+            if name in values:
+                raise ValueError(f"budget names {name} twice")
+            try:
+                values[name] = parse_decimal(number, _BUDGET_UNITS[name])
+            except ValueError as exc:
+                raise ValueError(f"budget {name}: {exc}") from None
+        return cls(**values)
+
+    def exceeded(self, spent: Spend) -> str | None:
+        """Which limit `spent` has reached, said with both figures; None while within all."""
+        if self.tokens is not None and spent.tokens >= self.tokens:
+            return f"{spent.tokens:,} of {self.tokens:,} tokens"
+        if self.seconds is not None and spent.seconds >= self.seconds:
+            return f"{spent.seconds:.1f} of {self.seconds:g} model seconds"
+        if self.usd is not None and spent.usd is not None and spent.usd >= self.usd:
+            return f"${spent.usd:.4f} of ${self.usd:g}"
+        return None
+
+
+#: The budget of every sequential claim whose policy sets none (`--lmgate-budget`); unset
+#: unless the plugin or a caller sets it.
+SESSION_BUDGET: ContextVar[CostBudget | None] = ContextVar("lmgate_session_budget", default=None)
+
+
+@dataclass(frozen=True)
 class SequentialPolicy:
     """How a sequential claim consumes examples: checked after every `batch_size` units (at
     least `min_examples` before any stop), at most `max_examples` (None: all), in an order drawn
-    with `seed`; `budget` caps the units scored (None: no cap). A claim still open when the
-    examples or the budget run out is inconclusive: `on_inconclusive` = "fail" (default) or
-    "skip" (reported as skipped with the numbers, never as held)."""
+    with `seed`; `budget` caps the units scored (None: no cap), `cost_budget` what scoring
+    may spend (tokens, model seconds, money; None: `--lmgate-budget`'s, if given). A claim
+    still open when the examples or a budget run out is inconclusive: `on_inconclusive` =
+    "fail" (default) or "skip" (reported as skipped with the numbers, never as held)."""
 
     batch_size: int = 50
     min_examples: int = 50
@@ -44,6 +123,7 @@ class SequentialPolicy:
     budget: int | None = None
     seed: int = 0
     on_inconclusive: str = "fail"
+    cost_budget: CostBudget | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "min_examples"):
@@ -56,6 +136,9 @@ class SequentialPolicy:
                                       or value < 1):
                 raise ValueError(f"SequentialPolicy.{name} must be None or an integer >= 1, "
                                  f"got {value!r}")
+        if self.cost_budget is not None and not isinstance(self.cost_budget, CostBudget):
+            raise ValueError("SequentialPolicy.cost_budget must be a CostBudget or None, got "
+                             f"{self.cost_budget!r}")
         if self.on_inconclusive not in ("fail", "skip"):
             raise ValueError("SequentialPolicy.on_inconclusive must be 'fail' or 'skip', got "
                              f"{self.on_inconclusive!r}")
@@ -178,11 +261,14 @@ class SequentialOutcome:
 def run_sequential(diff_of: Callable[[np.ndarray], np.ndarray], units: int,
                    unit_sizes: np.ndarray | None, nulls: list[Hypothesis],
                    fails_when: Callable[[float, float], bool], alpha: float,
-                   policy: SequentialPolicy) -> SequentialOutcome:
+                   policy: SequentialPolicy,
+                   spent: Callable[[], Spend] | None = None) -> SequentialOutcome:
     """Consume units in a seeded random order, `policy.batch_size` at a time, asking
     `diff_of(unit indices)` for their mean paired differences (in [-1, 1]; computed lazily by
     the caller), until every null in `nulls` is rejected (held), `fails_when(cs_low, cs_high)`
-    (failed), or the units or budget run out (inconclusive)."""
+    (failed), or the units or a budget run out (inconclusive). `spent()` says what scoring has
+    cost so far, checked against the cost budget after every batch."""
+    cost_budget = policy.cost_budget or SESSION_BUDGET.get()
     order = np.random.default_rng(policy.seed).permutation(units)
     limit = min(units, policy.max_examples or units, policy.budget or units)
     process = BettingProcess(grid_with([h.on_grid for h in nulls]), alpha)
@@ -204,13 +290,16 @@ def run_sequential(diff_of: Callable[[np.ndarray], np.ndarray], units: int,
         low, high = 2 * g_low - 1, 2 * g_high - 1
         log_e = min(process.log_capital_above(h.on_grid) if h.side == "above"
                     else process.log_capital_below(h.on_grid) for h in nulls)
-        if used < min(policy.min_examples, limit):
-            continue
-        if log_e >= threshold:
-            return SequentialOutcome(True, "settled: held", used, units, examples, total / used,
-                                     low, high, math.exp(min(log_e, 700)))
-        if fails_when(low, high):
-            return SequentialOutcome(False, "settled: failed", used, units, examples,
+        if used >= min(policy.min_examples, limit):
+            if log_e >= threshold:
+                return SequentialOutcome(True, "settled: held", used, units, examples,
+                                         total / used, low, high, math.exp(min(log_e, 700)))
+            if fails_when(low, high):
+                return SequentialOutcome(False, "settled: failed", used, units, examples,
+                                         total / used, low, high, math.exp(min(log_e, 700)))
+        over = cost_budget.exceeded(spent()) if cost_budget and spent and used < limit else None
+        if over:
+            return SequentialOutcome(None, f"budget spent ({over})", used, units, examples,
                                      total / used, low, high, math.exp(min(log_e, 700)))
     reason = ("budget spent" if policy.budget is not None and limit == policy.budget < units
               else "examples exhausted")

@@ -13,7 +13,7 @@ from lmgate.metrics.resampling import Interval
 from lmgate.results.base import Comparable
 from lmgate.stats.comparison import Comparison
 from lmgate.stats.listeners import ClaimInconclusive, settle
-from lmgate.stats.sequential import (Hypothesis, SequentialPolicy, min_units,
+from lmgate.stats.sequential import (Hypothesis, SequentialPolicy, Spend, min_units,
                                      per_example_scores, run_sequential)
 
 
@@ -68,7 +68,7 @@ def sequential_claim(claim: str, a: Comparable, b: Comparable, metric: str, marg
     else:
         out = run_sequential(diff_of, units, sizes, scaled,
                              lambda low, high: fails_when(low * scale, high * scale), alpha,
-                             policy)
+                             policy, _spending(a, b))
     used = out.units_used if out else 0
     order = np.random.default_rng(policy.seed).permutation(units)[:used]
     taken = order if members is None else np.concatenate([members[c] for c in order] or
@@ -94,6 +94,15 @@ def sequential_claim(claim: str, a: Comparable, b: Comparable, metric: str, marg
                       ClaimInconclusive(message, cmp, policy.on_inconclusive == "skip"))
     return settle(claim, cmp, out.held, f"{a.name} vs {b.name}: {claim} claim settled as not "
                                         f"holding: {cmp.describe()}")
+
+
+def _spending(*systems: Any) -> Callable[[], Spend] | None:
+    """What the lazily scored systems among `systems` have spent so far, summed (None when
+    none is scored on demand: precomputed results spend nothing more)."""
+    spenders = [s.spent for s in systems if callable(getattr(s, "spent", None))]
+    if not spenders:
+        return None
+    return lambda: sum((spend() for spend in spenders), Spend())
 
 
 def _per_example(result: Any, metric: str
