@@ -9,7 +9,9 @@ mkdocstrings) run:
 - `<!-- lmgate:cli -->`: the `--help` of `lmgate` and of each subcommand;
 - `<!-- lmgate:include PATH -->`: a file of the repository (relative to its root), inlined;
 - `<!-- lmgate:readme-example -->`: the README's example files (the ones
-  tests/test_readme_example.py runs), so the manual shows the same, tested experiment.
+  tests/test_readme_example.py runs), so the manual shows the same, tested experiment;
+- `<!-- lmgate:extras -->`: lmgate's extras, what each installs (pyproject.toml) and what it
+  enables (`lmgate.core.extras`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = re.compile(
-    r"<!-- lmgate:(?P<what>options|api|cli|include|readme-example)(?: (?P<arg>\S+))? -->")
+    r"<!-- lmgate:(?P<what>options|api|cli|include|readme-example|extras)(?: (?P<arg>\S+))? -->")
 EXAMPLE = re.compile(r"<!-- example: (?P<name>\S+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 INI_SUFFIX = re.compile(r" \(ini: [^)]*\)$")
 
@@ -130,6 +132,24 @@ def readme_example_markdown() -> str:
     return "\n\n".join(blocks)
 
 
+#: The extras that are not one feature of lmgate's, and what each is for.
+COLLECTIONS = {"all": "every extra above", "test": "this repository's own suite",
+               "docs": "this manual (`mkdocs build --strict`)"}
+
+
+def extras_markdown() -> str:
+    """A table of the extras: what each installs and what it enables."""
+    from lmgate.core.extras import EXTRAS
+    from lmgate.core.pyproject import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = ["| extra | installs | enables |", "|---|---|---|"]
+    for name, enables in {**EXTRAS, **COLLECTIONS}.items():
+        installs = ", ".join(f"`{r}`" for r in project["optional-dependencies"][name])
+        lines.append(f"| `{name}` | {_cell(installs)} | {_cell(enables)} |")
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     def expand(match: re.Match) -> str:
         what, arg = match["what"], match["arg"]
@@ -141,6 +161,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             return cli_markdown()
         if what == "readme-example":
             return readme_example_markdown()
+        if what == "extras":
+            return extras_markdown()
         return include_markdown(arg)
 
     return PLACEHOLDER.sub(expand, markdown)
