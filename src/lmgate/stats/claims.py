@@ -32,15 +32,16 @@ difference or a value, so non-inferiority, equivalence and `assert_above` then f
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from lmgate.metrics.resampling import DEFAULT_RESAMPLES, Interval, bootstrap_p, interval
 from lmgate.results.base import Comparable
-from lmgate.stats.comparison import Comparison
+from lmgate.stats.comparison import Comparison, judging
 from lmgate.stats.listeners import settle
 from lmgate.stats.sequential import Hypothesis, SequentialPolicy, as_policy, min_units
 from lmgate.stats.sequential_claims import sequential_claim
@@ -125,6 +126,21 @@ def _paired(a: Comparable, b: Comparable, metric: str, margin: float, seed: int,
     return cmp, diffs, clusters
 
 
+Claim = TypeVar("Claim", bound=Callable[..., Comparison])
+
+
+def _with_cost(claim: Claim) -> Claim:
+    """The claim's comparison carries the cost of the systems it judges (its first two
+    arguments that are results or lazily scored systems)."""
+    @functools.wraps(claim)
+    def judged(*args: Any, **kwargs: Any) -> Comparison:
+        given = (*args[:2], *(kwargs.get(k) for k in ("a", "b", "result")))
+        with judging(*(x for x in given if hasattr(x, "name"))):
+            return claim(*args, **kwargs)
+    return judged  # type: ignore[return-value]
+
+
+@_with_cost
 def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   margin: float = 0.0, confidence: float = 0.95, seed: int = 0,
                   sequential: bool | SequentialPolicy = False) -> Comparison:
@@ -171,6 +187,7 @@ def assert_better(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   f"{a.name} is not better than {b.name} ({reason}): {cmp.describe()}")
 
 
+@_with_cost
 def assert_above(result: Comparable, reference: float, reference_name: str = "reference",
                  metric: str = "macro_f1", confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Assert a result's metric lies above a fixed `reference` value (e.g. the mean of several
@@ -212,6 +229,7 @@ def assert_above(result: Comparable, reference: float, reference_name: str = "re
                                            f"{reference_name} {reference:.4f}: {cmp.describe()}")
 
 
+@_with_cost
 def assert_not_worse(a: Comparable, b: Comparable, metric: str = "macro_f1",
                      margin: float = 0.0, confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Assert A is not worse than B beyond noise: fails only when H0: A - B >= -margin is
@@ -235,6 +253,7 @@ def assert_not_worse(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   f"{a.name} is worse than {b.name} beyond noise and margin: {cmp.describe()}")
 
 
+@_with_cost
 def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
                         margin: float = 0.02, confidence: float = 0.95, seed: int = 0,
                         sequential: bool | SequentialPolicy = False) -> Comparison:
@@ -262,6 +281,7 @@ def assert_non_inferior(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   f"{cmp.describe()}")
 
 
+@_with_cost
 def assert_equivalent(a: Comparable, b: Comparable, metric: str = "macro_f1",
                       margin: float = 0.02, confidence: float = 0.95, seed: int = 0,
                       sequential: bool | SequentialPolicy = False) -> Comparison:
@@ -294,6 +314,7 @@ def assert_equivalent(a: Comparable, b: Comparable, metric: str = "macro_f1",
                   f"{cmp.describe()}")
 
 
+@_with_cost
 def assert_better_bleu(a: Comparable, b: Comparable, margin: float = 0.0,
                        confidence: float = 0.95) -> Comparison:
     """`assert_better(a, b, metric="bleu", ...)`, kept for existing suites."""

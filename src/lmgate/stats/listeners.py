@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from lmgate.stats.comparison import Comparison
+from lmgate.stats.comparison import Comparison, cost_in_words, with_cost
 
 #: Callbacks told of every claim comparison (`assert_better`, `assert_not_worse`, ...): the
 #: pytest plugin listens during a test so results know which comparison judged them.
@@ -54,10 +54,19 @@ def report_comparison(claim: str, cmp: Comparison, held: bool) -> None:
 def settle(claim: str, cmp: Comparison, held: bool, failure: str,
            error: ClaimFailed | None = None) -> Comparison:
     """Report the checked `claim` to the listeners, then fail with `failure` (or `error`)
-    unless it held."""
+    unless it held. The comparison carries the cost of the systems being judged."""
+    cmp = with_cost(cmp)
     report_comparison(claim, cmp, held)
     if not held:
-        raise error if error is not None else ClaimFailed(failure, cmp)
+        cost = cost_in_words(cmp.cost)
+        if error is None:
+            error = ClaimFailed(failure, cmp)
+        elif error.args and cost:
+            failure = str(error.args[0])
+        if cost and cost not in failure:
+            error.args = (f"{failure}; cost {cost}",)
+        error.comparison = cmp
+        raise error
     return cmp
 
 
