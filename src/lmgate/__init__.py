@@ -63,6 +63,9 @@ _EXPORTS = {
     "lmgate.report.records": ("Recorder",),
     "lmgate.report.rows": ("ResultRow",),
     "lmgate.report.writers": ("markdown_table", "read_results"),
+    # runs of lm-evaluation-harness and Inspect imported by `lmgate import`, for claims
+    "lmgate.report.interop": ("imported_run",),
+    "lmgate.results.scored": ("ScoredResult",),
     # pytest: a session-scoped fixture of one study's knobs
     "lmgate.plugin.fixtures": ("study_knobs_fixture",),
 }
@@ -99,6 +102,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.report.rows import ResultRow
     from lmgate.plugin.fixtures import study_knobs_fixture
     from lmgate.report.writers import markdown_table, read_results
+    from lmgate.report.interop import imported_run
+    from lmgate.results.scored import ScoredResult
     from lmgate.results.base import Comparable, Result, degenerate_reason
     from lmgate.results.classification import EvalResult
     from lmgate.results.generation import GenerationResult

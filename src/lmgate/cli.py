@@ -7,6 +7,9 @@
 format, one JSON per model, validated against the format's schema.
 `lmgate push DIR --repo OWNER/NAME`: a results folder as a hub dataset (results, claims,
 predictions), saved locally and pushed.
+`lmgate import lm-eval DIR --out DIR`, `lmgate import inspect LOG --out DIR`: an
+lm-evaluation-harness output (written with --log_samples) or an Inspect log as a results
+folder, per-document scores kept, for `lmgate compare` and claims.
 """
 
 from __future__ import annotations
@@ -224,6 +227,25 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from lmgate.report.interop import write_imported
+
+    _output_folder(args.out, "--out")
+    _apart_from_inputs(args.out, "--out", [args.source])
+    if args.tool == "lm-eval":
+        from lmgate.report.interop.lm_eval import read_lm_eval as read
+    else:
+        from lmgate.report.interop.inspect_log import read_inspect as read
+    items = read(args.source, args.cluster_by)
+    write_imported(items, Path(args.out))
+    for item in items:
+        epoch = f", epoch {item.seed}" if item.seed is not None else ""
+        values = ", ".join(f"{m} {v:.4f}" for m, v in sorted(item.result.metrics.items()))
+        _say(f"{item.tool} {item.task} ({item.model}{epoch}): n={item.result.n}, {values}")
+    _say(f"imported {len(items)} result(s) into {args.out}")
+    return 0
+
+
 def _option_type(check, flag: str):
     """An argparse type from a checker: a bad value is a usage error (exit 2) naming `flag`."""
     def convert(text: str) -> float:
@@ -276,10 +298,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     hub.add_argument("--token-env", default="HF_TOKEN",
                      help="environment variable holding the hub token (default HF_TOKEN)")
     hub.add_argument("--public", action="store_true", help="make a new dataset public")
+    imports = sub.add_parser("import", help="another tool's run as a results folder")
+    tools = imports.add_subparsers(dest="tool", required=True)
+    for tool, summary, source, what in (
+            ("lm-eval", "an lm-evaluation-harness run", "lm-eval's --output_path folder or one "
+             "results_*.json (written with --log_samples)", "document field"),
+            ("inspect", "an Inspect run", "an Inspect log (.eval or .json) or a folder of them",
+             "sample metadata field")):
+        one = tools.add_parser(tool, help=f"{summary} as a results folder")
+        one.add_argument("source", help=source)
+        one.add_argument("--out", required=True, help="results folder to write")
+        one.add_argument("--cluster-by", metavar="FIELD",
+                         help=f"a {what} whose equal values make one cluster (documents "
+                              "sharing a passage or source)")
     args = parser.parse_args(argv)
     try:
         return {"compare": _compare, "merge": _merge, "export": _export,
-                "push": _push}[args.command](args)
+                "push": _push, "import": _import}[args.command](args)
     # a file or input, or an extra of lmgate's the command needs: not a bug
     except (ConfigError, MissingExtra, OSError, UnicodeDecodeError) as exc:
         return _error(_input_error(exc))

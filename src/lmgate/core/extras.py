@@ -37,6 +37,7 @@ OPTIONAL: dict[str, OptionalModule] = {
     "jsonschema": OptionalModule("export", "jsonschema", "Every Eval Ever schema checks"),
     "mlflow": OptionalModule("mlflow", "mlflow-skinny", "MLflow runs (--lmgate-track mlflow)"),
     "wandb": OptionalModule("wandb", "wandb", "Weights & Biases runs (--lmgate-track wandb)"),
+    "inspect_ai": OptionalModule("interop", "inspect-ai", "Inspect logs (lmgate import inspect)"),
 }
 
 #: What each extra enables; `all` installs every one of them.
@@ -48,6 +49,7 @@ EXTRAS: dict[str, str] = {
     "export": "`lmgate export` checking its Every Eval Ever files against the schema",
     "mlflow": "`--lmgate-track mlflow`",
     "wandb": "`--lmgate-track wandb`",
+    "interop": "`lmgate import inspect` (and the tools the interop tests run: lm-eval, Inspect)",
 }
 
 

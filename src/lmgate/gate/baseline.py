@@ -16,7 +16,7 @@ from lmgate.core.io import atomic_write_all
 from lmgate.gate.measure import Measurement, of_tests
 from lmgate.metrics.registry import metric_info
 from lmgate.report.rows import ResultRow
-from lmgate.report.writers import read_results
+from lmgate.report.writers import checked_scores, read_results
 
 FORMAT_VERSION = 1
 
@@ -153,14 +153,17 @@ def _side_examples(side: Path) -> dict[str, list[dict]]:
             if not isinstance(item, dict) or not isinstance(item.get("key"), str):
                 raise TypeError("each line must be an object with a string 'key'")
             key = item.pop("key")
-            if not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
+            if "scores" in item:   # per-document scores (an imported run)
+                checked_scores(item)
+            elif not (isinstance(item["y_true"], list) and isinstance(item["y_pred"], list)):
                 raise TypeError("y_true/y_pred must be lists")
-            if len(item["y_true"]) != len(item["y_pred"]):
-                raise ValueError(f"{len(item['y_true'])} gold labels but "
-                                 f"{len(item['y_pred'])} predictions")
-            if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
-                raise ValueError("labels must be integer ids")
-            _check_example_fields(item)
+            else:
+                if len(item["y_true"]) != len(item["y_pred"]):
+                    raise ValueError(f"{len(item['y_true'])} gold labels but "
+                                     f"{len(item['y_pred'])} predictions")
+                if not all(_is_int(y) for y in item["y_true"] + item["y_pred"]):
+                    raise ValueError("labels must be integer ids")
+                _check_example_fields(item)
             seed = json.dumps(item.get("seed"))
             if (key, seed) in seen:
                 raise ValueError(f"a second line for {key!r} with seed {seed}: one per seed")

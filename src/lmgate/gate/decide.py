@@ -28,6 +28,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.core.numbers import parse_decimal
 from lmgate.gate.flips import Flips, flips
 from lmgate.gate.measure import Measurement, higher_is_better, of_tests
+from lmgate.gate.scored import is_scored, paired_sigma
 from lmgate.metrics.classification import RESAMPLABLE
 from lmgate.metrics.registry import metric_info, undeclared_message
 from lmgate.metrics.resampling import DEFAULT_RESAMPLES
@@ -135,6 +136,14 @@ def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
            new_ex: list[dict] | None) -> tuple[float | None, str]:
     metric = old.key.rsplit("::", 1)[1]
     sigmas: list[tuple[float, str]] = []
+    apart = ""   # why per-document scores did not pair
+    if is_scored(old_ex) and is_scored(new_ex):
+        found = paired_sigma(old_ex, new_ex, metric)
+        if isinstance(found, tuple):
+            sigmas.append(found)
+        elif found is not None:
+            apart = f"; {found}"
+        old_ex = new_ex = None
     paired = bool(metric in RESAMPLABLE and old_ex and new_ex
                   and old_ex[0]["y_true"] == new_ex[0]["y_true"])
     # The same examples: a baseline line without a label count takes this run's.
@@ -150,8 +159,8 @@ def _sigma(old: Measurement, new: Measurement, old_ex: list[dict] | None,
         unit = (f"{len(set(clusters))} clusters of {len(clusters)} examples" if clusters
                 else f"{len(old_ex[0]['y_true'])} examples")
         sigmas.append((s, f"paired bootstrap on {unit}"))
-    elif old.ci_sigma is not None and new.ci_sigma is not None:
-        sigmas.append((math.hypot(old.ci_sigma, new.ci_sigma), "bootstrap CIs"))
+    elif old.ci_sigma is not None and new.ci_sigma is not None and not sigmas:
+        sigmas.append((math.hypot(old.ci_sigma, new.ci_sigma), f"bootstrap CIs{apart}"))
     if len(old.values) >= 2:
         spread = summarise_seeds(old.values).std
         sigmas.append((spread * math.sqrt(1 / len(old.values) + 1 / len(new.values)),
@@ -197,7 +206,11 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
                                        "missing", old.value, None))
             continue
         base, metric = key.rsplit("::", 1)
-        direction, info = higher_is_better(metric), metric_info(metric)
+        info = metric_info(metric)
+        # Undeclared here: the direction both runs' rows declared (an imported tool's).
+        direction = higher_is_better(metric)
+        if direction is None and old.higher_is_better == new.higher_is_better:
+            direction = new.higher_is_better
         bad = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
                if not math.isfinite(m.value) or any(not math.isfinite(v) for v in m.values)]
         outside = [f"{side} {m.value!r}" for side, m in (("baseline", old), ("now", new))
@@ -217,7 +230,7 @@ def compare(baseline: Mapping[str, Measurement], current: Mapping[str, Measureme
                                        new.value - old.value, None,
                                        "ignored by the test's lmgate_gate marker"))
             continue
-        if direction is None or not info.gated:
+        if direction is None or (info is not None and not info.gated):
             reason = undeclared_message(metric) if direction is None else \
                 "declared as recorded, not gated (timings, counts)"
             report.checks.append(Check(key, "not-gated", old.value, new.value,

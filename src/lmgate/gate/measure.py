@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from lmgate.metrics.classification import RESAMPLABLE
-from lmgate.metrics.registry import metric_info
+from lmgate.metrics.registry import declared_direction, metric_info
 from lmgate.metrics.resampling import bootstrap_ci
 from lmgate.report.rows import ResultRow
 
@@ -19,6 +19,10 @@ def higher_is_better(metric: str) -> bool | None:
     """The declared direction (lmgate.metrics.registry); None when nobody declared it."""
     info = metric_info(metric)
     return None if info is None else info.higher_is_better
+
+
+#: What a per-document scores line (`lmgate.results.scored.ScoredResult`) gives the gate.
+SCORED_FIELDS = ("ids", "scores", "hashes", "clusters")
 
 
 def _recorded_only(metric: str) -> bool:
@@ -68,6 +72,9 @@ def measurements(rows: Sequence[ResultRow],
                                       else {}),
                                    **({"examples": pred["examples"]} if pred.get("examples")
                                       else {})})
+        elif pred is not None and isinstance(pred.get("scores"), dict):   # per-document scores
+            examples[base].append({"seed": seed, **{k: pred[k] for k in SCORED_FIELDS
+                                                    if pred.get(k) is not None}})
         for metric, value in row.metrics.items():
             if value is None or _recorded_only(metric) or isinstance(value, bool):
                 continue
@@ -79,7 +86,7 @@ def measurements(rows: Sequence[ResultRow],
         info = first.info
         ci = None
         base = key.rsplit("::", 1)[0]
-        if metric in RESAMPLABLE and examples.get(base):
+        if metric in RESAMPLABLE and examples.get(base) and "y_true" in examples[base][0]:
             ex = examples[base][0]
             interval = bootstrap_ci(np.asarray(ex["y_true"]), np.asarray(ex["y_pred"]),
                                     ex["labels"], metric, clusters=ex.get("clusters"))
@@ -88,7 +95,7 @@ def measurements(rows: Sequence[ResultRow],
             # The result's own bootstrap CI (QA F1 over paragraphs, BLEU over sentences).
             ci = [float(v) for v in info[f"{metric}_ci"]]
         out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, info.get("n"),
-                               higher_is_better(metric), info.get("data_fingerprint"),
+                               declared_direction(metric, info), info.get("data_fingerprint"),
                                info.get("model_fingerprint") or info.get("run_key"))
     return out, dict(examples)
 

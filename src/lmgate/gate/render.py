@@ -52,8 +52,8 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
                 for line in ("", f"**Power**: {md_inline(w)}")]
     lines = [verdict, "", " · ".join(f"{ARROWS[s]}: {n}" for s, n in sorted(counts.items())),
              *(["", md_inline(power)] if power else []), *warnings, "",
-             "| test | result | metric | baseline | now | Δ | allowed | detectable (80%) | status |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| test | result | metric | baseline | now | Δ | p | allowed | detectable (80%) | "
+             "status |", "|---|---|---|---|---|---|---|---|---|---|"]
     stale = sum(c.status == "stale" for c in report.checks)
     if stale:
         lines[1:1] = ["", f"{stale} stale metric(s): their tests passed without producing them "
@@ -69,7 +69,8 @@ def markdown(report: GateReport, show_unchanged: bool = True) -> str:
         status = ARROWS[c.status] + (" (data changed)" if c.data_changed else "")
         lines.append(f"| {md_cell(test.split('::')[-1])} | {md_cell(result)} | "
                      f"{md_cell(metric)} | {fmt(c.old)} | {fmt(c.new)} | {delta} | "
-                     f"{fmt(c.tolerance)} | {fmt(c.mde)} | {status} |")
+                     f"{'' if c.p is None else f'{c.p:.3g}'} | {fmt(c.tolerance)} | "
+                     f"{fmt(c.mde)} | {status} |")
     return "\n".join(lines + flips_markdown(report.flips)) + "\n"
 
 

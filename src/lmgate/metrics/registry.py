@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError
 
@@ -72,15 +73,26 @@ def metric_info(name: str) -> MetricInfo | None:
     return max(matches, key=lambda info: len(info.name)) if matches else None
 
 
+def declared_direction(metric: str, info: Mapping[str, Any]) -> bool | None:
+    """The registered direction of `metric`, else the one its result row declares in
+    `info["higher_is_better"]` (an imported run's, as its tool declared it), else None."""
+    registered = metric_info(metric)
+    if registered is not None:
+        return registered.higher_is_better
+    declared = info.get("higher_is_better")
+    value = declared.get(metric) if isinstance(declared, Mapping) else None
+    return value if isinstance(value, bool) else None
+
+
 def undeclared_message(name: str) -> str:
     return (f"direction of metric {name!r} is not declared, so it is not gated; declare it with "
             f"lmgate.register_metric({name!r}, higher_is_better=True|False)")
 
 
 def _builtin() -> None:
-    fractions = ["accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1",
-                 "weighted_precision", "weighted_recall", "f1/*", "precision/*", "recall/*",
-                 "eval_accuracy", "eval_macro_f1"]
+    fractions = ["accuracy", "acc", "acc_norm", "macro_f1", "macro_precision", "macro_recall",
+                 "weighted_f1", "weighted_precision", "weighted_recall", "f1/*", "precision/*",
+                 "recall/*", "eval_accuracy", "eval_macro_f1"]
     # SQuAD v2 and text overlap, on the 0-100 scale of their reference implementations.
     percents = ["exact", "f1", "best_exact", "best_f1", "HasAns_exact", "HasAns_f1",
                 "NoAns_exact", "NoAns_f1", "bleu", "chrf", "rouge1", "rouge2", "rougeL",

@@ -22,7 +22,7 @@ from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError
 from lmgate.core.extras import require
 from lmgate.core.wheels import WheelUnavailable, fetched_wheel
-from lmgate.metrics.registry import metric_info
+from lmgate.metrics.registry import MetricInfo, declared_direction, metric_info
 from lmgate.report.rows import ResultRow
 
 SCHEMA_PACKAGE = "every-eval-ever==0.3.0"
@@ -114,6 +114,9 @@ def to_every_eval_ever(rows: Iterable[ResultRow], *, organization: str,
         model = str(row.params.get("model") or "unspecified")
         for metric, value in sorted(row.metrics.items()):
             info, score = metric_info(metric), _number(value)
+            declared = declared_direction(metric, row.info)
+            if info is None and declared is not None:   # an imported tool's declaration
+                info = MetricInfo(metric, declared)
             where = f"{row.nodeid} / {row.result} / {metric}"
             if info is None or not info.gated:
                 out.left_out.append(f"{where}: not a score (its direction is not declared "

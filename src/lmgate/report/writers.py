@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -169,7 +170,34 @@ def _checked_prediction(line: Any) -> dict:
             raise ConfigError("'y_true' and 'y_pred' must be lists of the same length")
         if not all(isinstance(y, int) and not isinstance(y, bool) for y in gold + pred):
             raise ConfigError("'y_true' and 'y_pred' must hold integer label ids")
+    if "scores" in line:
+        try:
+            checked_scores(line)
+        except ValueError as problem:
+            raise ConfigError(str(problem)) from None
     return line
+
+
+def checked_scores(line: Mapping[str, Any]) -> None:
+    """A per-document scores line (`ScoredResult.predictions`): string `ids`, each metric's
+    finite `scores` one per id, and optional `hashes` and `clusters` one per id; ValueError
+    says what is wrong."""
+    ids, scores = line.get("ids"), line.get("scores")
+    if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)) \
+            or len(set(ids)) != len(ids):
+        raise ValueError("'ids' must be a list of distinct document ids (strings)")
+    if not isinstance(scores, dict):
+        raise ValueError("'scores' must be an object of per-document scores by metric")
+    for metric, values in scores.items():
+        if not (isinstance(values, list) and len(values) == len(ids) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in values)):
+            raise ValueError(f"'scores' of {metric!r} must hold one finite number per id")
+    for name, kinds in (("hashes", (str,)), ("clusters", (str, int))):
+        values = line.get(name)
+        if values is not None and not (isinstance(values, list) and len(values) == len(ids)
+                                       and all(isinstance(v, kinds) for v in values)):
+            raise ValueError(f"'{name}' must hold one entry per id")
 
 
 def write_results(rows: Sequence[ResultRow], predictions: Iterable[dict[str, Any]],
