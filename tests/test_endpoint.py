@@ -21,7 +21,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier
 from lmgate.models.serving.endpoint import Endpoint, EndpointError, connect, display_url
 from lmgate.models.load import load_model
-from lmgate.models.store.registry import ModelSpec, spec_from_mapping
+from lmgate.models.store.registry import ModelSpec, Price, spec_from_mapping
 
 pytestmark = pytest.mark.all_cores
 
@@ -39,8 +39,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def served(name: str, url: str, model: str, **endpoint) -> ModelSpec:
-    return ModelSpec(name, "causal-lm", endpoint=Endpoint(url, model, **endpoint))
+def served(name: str, url: str, model: str, price: Price | None = None,
+           **endpoint) -> ModelSpec:
+    return ModelSpec(name, "causal-lm", endpoint=Endpoint(url, model, **endpoint), price=price)
+
+
+def toy_reviews():
+    from lmgate.data import LabeledData
+    import pandas as pd
+
+    return LabeledData(pd.DataFrame({"text": TEXTS, "label": [1, 0, 1, 0, 1, 0]}), LABELS)
+
+
+PRICE = Price(input_per_mtok=0.15, output_per_mtok=0.60)
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +81,7 @@ def test_a_rerun_sends_nothing_and_results_say_where_they_came_from(transformers
     url, model = transformers_server
     monkeypatch.setenv("LMGATE_TEST_KEY", "sk-secret-never-written")
     spec = served("served-smol-cached", url, model, api="chat", api_key_env="LMGATE_TEST_KEY")
-    from lmgate.data import LabeledData
-    import pandas as pd
-
-    data = LabeledData(pd.DataFrame({"text": TEXTS, "label": [1, 0, 1, 0, 1, 0]}), LABELS)
+    data = toy_reviews()
     first = connect(spec, cache)
     result = ZeroShotClassifier(first, PLAIN, LABELS).evaluate(data, mode="generate")
     again = connect(spec, cache)
@@ -85,6 +93,32 @@ def test_a_rerun_sends_nothing_and_results_say_where_they_came_from(transformers
     written = [p for p in Path(cache.root).rglob("*") if p.is_file() and p.stat().st_size < 1e6]
     assert not any("sk-secret" in p.read_text(errors="ignore") for p in written)
     assert "sk-secret" not in json.dumps(result.info, default=str)
+
+
+def test_a_served_result_costs_the_tokens_its_server_reported_cached_or_not(
+        transformers_server, smol, tmp_path):
+    url, model = transformers_server
+    spec = served("served-smol-usage", url, model, price=PRICE, api="chat")
+    cache = RunCache(tmp_path)
+    lm = connect(spec, cache)
+    result = ZeroShotClassifier(lm, PLAIN, LABELS, cache=cache).evaluate(
+        toy_reviews(), mode="generate", max_new_tokens=3)
+    tokens = {k: result.info[k] for k in ("input_tokens", "output_tokens")}
+    # The server counted the chat prompts that this process's tokenizer counts for the model.
+    local = ZeroShotClassifier(smol, PLAIN, LABELS).token_counts(TEXTS, "generate", None)
+    assert tokens["input_tokens"] == local["input_tokens"]
+    assert len(TEXTS) <= tokens["output_tokens"] <= 3 * len(TEXTS)
+    assert lm.usage().reported == len(TEXTS) and lm.usage().unreported == 0
+    assert result.info["cost_usd"] == pytest.approx(
+        (0.15 * tokens["input_tokens"] + 0.60 * tokens["output_tokens"]) / 1e6, abs=1e-6)
+    # A rerun: the zero-shot cache keeps the usage with the predictions ...
+    again = connect(spec, cache)
+    replay = ZeroShotClassifier(again, PLAIN, LABELS, cache=cache).evaluate(
+        toy_reviews(), mode="generate", max_new_tokens=3)
+    assert replay.info["cache_hit"] and {k: replay.info[k] for k in tokens} == tokens
+    # ... and the run cache keeps each answer whole, its usage included.
+    answers = ZeroShotClassifier(again, PLAIN, LABELS).predict(TEXTS, "generate", 3)
+    assert again.client.sent == 1 and answers.usage == tokens          # /models only
 
 
 def test_label_scoring_on_a_server_without_prompt_logprobs_is_refused_before_any_work(
@@ -119,12 +153,14 @@ def test_served_translation_and_qa_equal_the_in_process_model(transformers_serve
 
 class VllmShaped(BaseHTTPRequestHandler):
     """`/v1/completions` with echo + logprobs as vLLM answers it (tokens, token_logprobs,
-    top_logprobs, text_offset; the first token has no log-probability), computed by SmolLM2;
+    top_logprobs, text_offset; the first token has no log-probability), computed by SmolLM2,
+    with vLLM's `usage` (the prompt's tokens, one generated) unless `usage` is off;
     `failures` answers 503/429 first, to exercise retries."""
 
     lm = None
     failures: list[int] = []
     seen_auth: list[str] = []
+    usage = True
 
     def log_message(self, *args):   # quiet
         pass
@@ -148,8 +184,13 @@ class VllmShaped(BaseHTTPRequestHandler):
         if self.failures:
             status = self.failures.pop(0)
             return self._json(status, {"error": {"message": "busy"}}, [("Retry-After", "0")])
-        self._json(200, {"choices": [{"text": body["prompt"] + " x",
-                                      "logprobs": echo_logprobs(self.lm, body["prompt"])}]})
+        logprobs = echo_logprobs(self.lm, body["prompt"])
+        answer = {"choices": [{"text": body["prompt"] + " x", "logprobs": logprobs}]}
+        if self.usage:
+            prompt_tokens = len(logprobs["tokens"]) - 1
+            answer["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": 1,
+                               "total_tokens": prompt_tokens + 1}
+        self._json(200, answer)
 
 
 def echo_logprobs(lm, text: str) -> dict:
@@ -170,6 +211,7 @@ def echo_logprobs(lm, text: str) -> dict:
 @pytest.fixture
 def vllm_shaped(smol):
     VllmShaped.lm, VllmShaped.failures, VllmShaped.seen_auth = smol, [], []
+    VllmShaped.usage = True
     server = ThreadingHTTPServer(("127.0.0.1", 0), VllmShaped)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -235,3 +277,23 @@ def test_bad_endpoint_declarations_are_clear_errors(tmp_path, monkeypatch):
 def test_a_server_that_does_not_serve_the_model_lists_what_it_serves(vllm_shaped):
     with pytest.raises(ConfigError, match=r"does not serve 'llama'; it lists \['smol'\]"):
         connect(served("wrong", vllm_shaped, "llama"))
+
+
+def test_served_label_scores_cost_what_the_server_reported_and_nothing_when_it_reports_none(
+        vllm_shaped, smol):
+    from lmgate.models.serving.endpoint import PROBE
+
+    spec = served("vllm-usage", vllm_shaped, "smol", price=PRICE)
+    classifier = ZeroShotClassifier(connect(spec), PLAIN, LABELS)
+    result = classifier.evaluate(toy_reviews(), mode="score")
+    # One echo request per (text, label) and the probe: each prompt's tokens, one generated.
+    sent = [classifier.prompt(t) + " " + a for t in TEXTS for a in LABELS] + [PROBE]
+    prompt_tokens = sum(len(smol.tokenizer(p, add_special_tokens=False)["input_ids"])
+                        for p in sent)
+    assert (result.info["input_tokens"], result.info["output_tokens"]) == (prompt_tokens,
+                                                                            len(sent))
+    assert "cost_usd" in result.info and "answers_without_usage" not in result.info
+    VllmShaped.usage = False
+    silent = ZeroShotClassifier(connect(spec), PLAIN, LABELS).evaluate(toy_reviews(), "score")
+    assert not {"input_tokens", "output_tokens", "cost_usd"} & set(silent.info)   # never a 0
+    assert silent.info["answers_without_usage"] == len(sent)

@@ -217,3 +217,10 @@ def test_costed(record):
     cost = summary.split("## Cost")[1]
     assert "| test_costed | api | 1234 | 20 | 1.5000 | 0.0002 |" in cost
     assert "| test_costed | free" not in cost
+    # report.html shows the same table, cell by cell.
+    page = (pytester.path / "out" / "report.html").read_text()
+    table = page.split("<h2>Cost</h2>")[1].split("</table>")[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip()
+             for c in re.findall(r"<t[dh][^>]*>.*?</t[dh]>", table, re.S)]
+    assert cells == ["test", "result", "input tokens", "output tokens", "model seconds",
+                     "cost (USD)", "test_costed", "api", "1234", "20", "1.5000", "0.0002"]

@@ -7,6 +7,7 @@ what it refused, and never wait longer than a request's deadline."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 import json
 import sys
@@ -26,7 +27,8 @@ from conftest import STAND_IN_ENGINE
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, LmgateError, ModelUnavailable
 from lmgate.models.store import registry
-from lmgate.models.serving.endpoint import CacheWriteWarning, Endpoint, EndpointError, connect
+from lmgate.models.serving.endpoint import (CacheWriteWarning, Endpoint, EndpointError, Usage,
+                                            connect)
 from lmgate.models.store.registry import ModelSpec
 from lmgate.models.serving.serve import Serve
 from lmgate.models.load import resolve
@@ -145,6 +147,26 @@ def test_an_error_answer_with_status_200_is_refused_and_never_replayed(server, t
     assert len(Misbehaving.posts) == 2 and len(entries(cache)) == 1
     assert lm_for(server, cache).generate(["Hello"], max_new_tokens=2) == [" there"]
     assert len(Misbehaving.posts) == 2                              # now from the cache
+
+
+@pytest.mark.parametrize("usage, counted", [
+    ({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}, Usage(5, 2, reported=1)),
+    ({"prompt_tokens": 0, "completion_tokens": 0}, Usage(0, 0, reported=1)),
+    (None, Usage(unreported=1)),
+    ([5, 2], Usage(unreported=1)),
+    ({"prompt_tokens": True, "completion_tokens": 2}, Usage(unreported=1)),
+    ({"prompt_tokens": -1, "completion_tokens": 2}, Usage(unreported=1)),
+    ({"prompt_tokens": 5.0, "completion_tokens": 2}, Usage(unreported=1)),
+    ({"prompt_tokens": "5", "completion_tokens": 2}, Usage(unreported=1)),
+    ({"prompt_tokens": 5}, Usage(unreported=1)),
+])
+def test_a_usage_of_another_shape_counts_nothing_and_is_remembered_never_an_error(
+        server, usage, counted):
+    answer = {"choices": [{"text": " there"}], **({"usage": usage} if usage is not None else {})}
+    Misbehaving.answer = staticmethod(lambda body: answer)
+    lm = lm_for(server)
+    assert lm.generate(["Hello"], max_new_tokens=2) == [" there"]
+    assert lm.usage() == counted
 
 
 @pytest.mark.parametrize("damage, says", [
@@ -277,7 +299,9 @@ def replies(draw, valid: Any) -> tuple[int, bytes, list]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(listing=replies(LISTING), generated=replies({"choices": [{"text": "ok"}]}),
+@given(listing=replies(LISTING),
+       generated=replies({"choices": [{"text": "ok"}],
+                          "usage": {"prompt_tokens": 3, "completion_tokens": 1}}),
        scored=replies(echo_answer(PROMPT)))
 def test_whatever_a_server_sends_lmgate_returns_a_good_answer_or_its_own_error(
         server, tmp_path_factory, listing, generated, scored):
@@ -298,17 +322,22 @@ def test_whatever_a_server_sends_lmgate_returns_a_good_answer_or_its_own_error(
             (scored, lambda: lm.loglikelihood([(CONTEXT, " mat")]),
              lambda out: len(out) == 1 and isinstance(out[0][0], float)
              and isinstance(out[0][1], bool))]:
-        before = entries(cache)
+        before, used = entries(cache), lm.usage()
         Misbehaving.reply = reply
         try:
             out = call()
         except LmgateError:
             assert entries(cache) == before            # nothing refused is kept
+            assert lm.usage() == used                  # nor counted
             continue
         finally:
             Misbehaving.reply = None
         assert well_formed(out), out
+        once = lm.usage() - used
+        assert once.reported + once.unreported == 1, once
         assert call() == out                           # the cached answer reads the same
+        twice = lm.usage() - used                      # and reports the same usage
+        assert twice == Usage(*(2 * v for v in dataclasses.astuple(once)))
 
 
 # ---- the property: an echo of another text is never scored --------------------------------

@@ -166,3 +166,33 @@ def test_wandb_online_without_a_key_stops_the_session_before_any_test(pytester, 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "set WANDB_API_KEY (or WANDB_MODE=offline" in result.stderr.str()
     assert "ran" not in result.stdout.str()
+
+
+COSTED_SUITE = '''
+import numpy as np
+from lmgate import EvalResult
+y = np.array([0, 1] * 10)
+
+def test_costed(record):
+    record(EvalResult("api", ("n", "p"), y, y, info={"input_tokens": 1234, "output_tokens": 20,
+                                                     "seconds": 1.5, "cost_usd": 0.0002}),
+           EvalResult("free", ("n", "p"), y, y))
+'''
+
+
+def test_each_results_cost_is_logged_to_mlflow_beside_its_metrics(pytester, tmp_path,
+                                                                 monkeypatch):
+    needs_mlflow()
+    pytester.makepyfile(test_costed=COSTED_SUITE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = pytester.runpytest_subprocess("--lmgate-track", "mlflow",
+                                           "--lmgate-results-dir", "out")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    (run,) = read_back(uri)
+    key = "test_costed.py/test_costed/api/cost."
+    costs = {k.removeprefix(key): v for k, v in run["metrics"].items() if k.startswith(key)}
+    assert costs == {"input_tokens": 1234, "output_tokens": 20, "seconds": 1.5,
+                     "cost_usd": pytest.approx(0.0002)}
+    assert run["metrics"]["test_costed.py/test_costed/api/accuracy"] == 1.0
+    assert not any("/free/cost." in k for k in run["metrics"])   # it recorded no cost

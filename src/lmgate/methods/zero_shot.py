@@ -82,13 +82,16 @@ def normalise_answer(text: str) -> str:
 
 @dataclass
 class PromptPredictions:
-    """Predicted label ids (INVALID = -1 where an answer could not be parsed) and raw answers."""
+    """Predicted label ids (INVALID = -1 where an answer could not be parsed) and raw answers;
+    for a served model, the token usage its server reported for them
+    (`lmgate.models.serving.client.Usage.token_counts`)."""
 
     y_pred: np.ndarray
     answers: list[str] | None = None
     scores: np.ndarray | None = None            # (n, k) log-likelihoods in score mode
     seconds: float = 0.0
     rechecked: float | None = None              # share re-scored at full precision (cascade)
+    usage: dict[str, int] | None = None         # served: the server's token counts
 
     @property
     def invalid_rate(self) -> float:
@@ -188,9 +191,14 @@ class ZeroShotClassifier:
             raise ConfigError(f"unknown decoding mode {mode!r}; use one of {MODES}")
         if not texts:
             raise ValueError("no texts to classify")
+        usage = getattr(self.lm, "usage", None) if self._served else None
+        before = usage() if usage is not None else None
         start = time.perf_counter()
         out = self._score(texts) if mode == "score" else self._generate(texts, max_new_tokens)
         out.seconds = time.perf_counter() - start
+        if before is not None:
+            # What this call's answers reported (calls sharing the client must not overlap it).
+            out.usage = (usage() - before).token_counts()
         return out
 
     def _score(self, texts: Sequence[str]) -> PromptPredictions:
@@ -259,14 +267,15 @@ class ZeroShotClassifier:
         y = np.array([self.parse(a) for a in answers], dtype=np.int64)
         return PromptPredictions(y, answers=answers, rechecked=len(close) / len(prompts))
 
-    def token_counts(self, texts: Sequence[str], mode: str,
-                     answers: Sequence[str] | None) -> dict[str, int]:
-        """What classifying `texts` costs in tokens, counted by the model's tokenizer: the
-        prompts (truncated as they are scored) and, in score mode, every label's answer after
-        each prompt as input; the generated answers as output. A served model's tokenizer is
-        the server's: its counts are the server's to report (none here)."""
+    def token_counts(self, texts: Sequence[str], mode: str, answers: Sequence[str] | None,
+                     usage: Mapping[str, int] | None = None) -> dict[str, int]:
+        """What classifying `texts` costs in tokens. In process, counted by the model's
+        tokenizer: the prompts (truncated as they are scored) and, in score mode, every label's
+        answer after each prompt as input; the generated answers as output. A served model's
+        tokenizer is the server's: its `usage` as the server reported it
+        (`PromptPredictions.usage`; no token counts where the server reported none)."""
         if self._served:
-            return {}
+            return dict(usage or {})
         prompts = self._encode_prompts(texts)
         inputs = sum(len(p) for p in prompts)
         outputs = 0
@@ -301,12 +310,14 @@ class ZeroShotClassifier:
         def save(out: PromptPredictions, folder: Path) -> dict[str, Any]:
             save_arrays(folder, y_pred=out.y_pred,
                         **({"scores": out.scores} if out.scores is not None else {}))
-            return {"answers": out.answers, "seconds": out.seconds, "rechecked": out.rechecked}
+            return {"answers": out.answers, "seconds": out.seconds, "rechecked": out.rechecked,
+                    "usage": out.usage}
 
         def load(entry: Entry) -> PromptPredictions:
             arrays = entry.arrays()
             return PromptPredictions(arrays["y_pred"], entry.meta["answers"], arrays.get("scores"),
-                                     entry.meta["seconds"], entry.meta.get("rechecked"))
+                                     entry.meta["seconds"], entry.meta.get("rechecked"),
+                                     entry.meta.get("usage"))
 
         cascade = self.fast is not None and (mode == "score" or max_new_tokens == 1)
 
@@ -344,7 +355,7 @@ class ZeroShotClassifier:
         if out.answers is not None:
             info["answer_counts"] = {str(a): int(c) for a, c in
                                      zip(*np.unique(out.answers, return_counts=True))}
-        info.update(self.token_counts(data.texts, mode, out.answers))
+        info.update(self.token_counts(data.texts, mode, out.answers, out.usage))
         cost = cost_usd(getattr(self.lm, "spec", None), info.get("input_tokens", 0),
                         info.get("output_tokens", 0))
         if cost is not None and "input_tokens" in info:

@@ -3,10 +3,12 @@ run per pytest session, in the experiment `lmgate_mlflow_experiment` (default "l
 tracking URI `MLFLOW_TRACKING_URI` or `lmgate_mlflow_uri` (e.g. `sqlite:///mlflow.db`).
 
 What it logs: the run facts as params (and the git commit as a tag); every metric of every
-result, with its CI bounds where lmgate computed one, keyed `<test>/<result>/<metric>`; each
-claim's verdict and comparison as tags (`claim/<test>`) and its difference as metrics; the
-baseline verdict (`lmgate.baseline`); the results folder (plots, predictions, results.csv,
-summary.md, report.html) as artifacts. Run status: FINISHED when the session passed, else
+result, with its CI bounds where lmgate computed one, keyed `<test>/<result>/<metric>`, and
+each result's cost where it recorded one (`<test>/<result>/cost.input_tokens`,
+`cost.output_tokens`, `cost.seconds`, `cost.cost_usd`); each claim's verdict and comparison
+as tags (`claim/<test>`) and its difference as metrics; the baseline verdict
+(`lmgate.baseline`); the results folder (plots, predictions, results.csv, summary.md,
+report.html) as artifacts. Run status: FINISHED when the session passed, else
 FAILED (KILLED when interrupted).
 """
 

@@ -92,6 +92,13 @@ class ResultRow:
         """The recorded 95% CI of `metric` (`info["<metric>_ci"]`, [low, high]), or None."""
         return self.info.get(f"{metric}_ci")
 
+    def cost(self) -> dict[str, float]:
+        """The cost the result recorded in `info`: tokens, model seconds, money
+        (`lmgate.stats.comparison.COST_KEYS`, as a claim sums them)."""
+        from lmgate.stats.comparison import system_cost
+
+        return {key: float(value) for key, value in system_cost(self).items()}
+
     def to_json(self) -> dict[str, Any]:
         """The row as results.jsonl holds it (a fresh dict; nested values are shared)."""
         out: dict[str, Any] = {}

@@ -21,6 +21,8 @@ from lmgate.core.errors import ConfigError
 from lmgate.report.rows import ResultRow
 
 GROUP = "lmgate.trackers"
+#: What a result's cost is logged under, beside its metrics (`cost.input_tokens`, ...).
+COST_PREFIX = "cost."
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,13 @@ class RunRecord:
 
     def metrics(self) -> dict[tuple[str, str, str], float]:
         """Every finite metric of every result, keyed (node id, result, metric), with its CI
-        bounds as (node id, result, metric + "_ci_low"/"_ci_high") where lmgate computed one."""
+        bounds as (node id, result, metric + "_ci_low"/"_ci_high") where lmgate computed one,
+        and the cost it recorded as (node id, result, "cost." + key): `cost.input_tokens`,
+        `cost.output_tokens`, `cost.seconds`, `cost.cost_usd` (`ResultRow.cost`)."""
         out: dict[tuple[str, str, str], float] = {}
         for row in self.rows:
+            for key, value in row.cost().items():
+                out[(row.nodeid, row.result, f"{COST_PREFIX}{key}")] = value
             for metric, value in row.metrics.items():
                 if isinstance(value, (int, float)) and value == value:
                     out[(row.nodeid, row.result, metric)] = float(value)

@@ -5,12 +5,13 @@ run per pytest session in the project `lmgate_wandb_project` (default "lmgate"; 
 `WANDB_API_KEY` (W&B's own variable: lmgate never reads or writes the key).
 
 What it logs: the run facts as the run's config; every metric of every result, with its CI
-bounds, in the run summary keyed `<test>/<result>/<metric>` (W&B groups panels by the part
-before the first "/"); a `claims` table (test, verdict, comparisons) and each claim's
-differences as `claim/<test>/<metric>/diff`; the baseline verdict (`lmgate.baseline`); every
-plot as an image; the results folder (predictions, results.csv, summary.md, report.html) as an
-artifact of type `lmgate-results`. Exit code 0 when the session passed, else 1; the status
-(passed/failed/interrupted) is a tag.
+bounds, and its cost where it recorded one (`cost.input_tokens`, `cost.output_tokens`,
+`cost.seconds`, `cost.cost_usd`), in the run summary keyed `<test>/<result>/<metric>` (W&B
+groups panels by the part before the first "/"); a `claims` table (test, verdict,
+comparisons) and each claim's differences as `claim/<test>/<metric>/diff`; the baseline
+verdict (`lmgate.baseline`); every plot as an image; the results folder (predictions,
+results.csv, summary.md, report.html) as an artifact of type `lmgate-results`. Exit code 0
+when the session passed, else 1; the status (passed/failed/interrupted) is a tag.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from lmgate.core.markup import csv_cell, csv_header, md_cell, md_inline
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report, renderer_modules
 from lmgate.report.rows import ResultRow
+from lmgate.stats.comparison import COST_KEYS
 
 #: Metrics shown as columns of the terminal table and the summary, in this order, when present.
 KEY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "invalid_rate",
@@ -69,9 +70,9 @@ def key_table(rows: Sequence[ResultRow], with_ci: bool = False) -> pd.DataFrame:
     return frame[keep] if not frame.empty else frame
 
 
-#: A result's cost, as methods record it in `info`, and its column in the Cost table.
-COST_COLUMNS = {"input_tokens": "input tokens", "output_tokens": "output tokens",
-                "seconds": "model seconds", "cost_usd": "cost (USD)"}
+#: Each cost key a result may record in `info`, and its column in the Cost table.
+COST_COLUMNS = dict(zip(COST_KEYS, ("input tokens", "output tokens", "model seconds",
+                                    "cost (USD)"), strict=True))
 
 
 def cost_table(rows: Sequence[ResultRow]) -> pd.DataFrame | None:
@@ -330,8 +331,9 @@ def summary_markdown(rows: Sequence[ResultRow], plots: Mapping[str, Sequence[Pat
         parts += image_lines(unclaimed, out)
     cost = cost_table(rows)
     if cost is not None:
-        parts += ["\n## Cost\n", "What each result cost to compute (tokens by the model's "
-                  "tokenizer, seconds of model time, money at a declared price).\n",
+        parts += ["\n## Cost\n", "What each result cost to compute (tokens as the server "
+                  "reported them or the model's tokenizer counted them, seconds of model time, "
+                  "money at a declared price).\n",
                   markdown_table(cost)]
     notes = sorted({n for r in rows for n in r.notes or ()})
     if notes:

@@ -181,6 +181,20 @@ def continuation_score(where: str, answer: Mapping[str, Any], prompt: str,
     return total, greedy
 
 
+def reported_usage(answer: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(prompt tokens, completion tokens) that an accepted answer's `usage` reports; None when
+    it has none or one of another shape (counts must be non-negative integers, not booleans).
+    A server owes no usage: its absence is remembered by the caller, never an error."""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+               for c in (prompt, completion)):
+        return None
+    return prompt, completion
+
+
 def server_message(response: Any) -> str:
     """The error text a server sent, short, on one line."""
     try:
