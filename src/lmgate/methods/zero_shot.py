@@ -6,7 +6,7 @@ Two decoding modes, chosen per call:
   argmax over labels. When every verbaliser is one token, one forward pass over the prompts
   scores all labels at once (the next-token distribution); otherwise all (prompt, candidate)
   pairs go through one batched forward. Never invalid.
-* `generate`: greedy decoding (`do_sample=False`, `max_new_tokens=1` by default, as in seed 000),
+* `generate`: greedy decoding (`do_sample=False`, `max_new_tokens=1` by default),
   the answer parsed back to a label; an unparseable answer is INVALID (-1), counts as wrong, and
   is reported as `invalid_rate`.
 

@@ -129,7 +129,7 @@ def _languages(rows: Sequence[ResultRow]) -> list[str]:
 def language_bars(rows: Sequence[ResultRow], out_dir: Path,
                   metrics: Sequence[str] = ("macro_f1", "macro_precision", "macro_recall"),
                   languages: Sequence[str] = ()) -> list[Path]:
-    """Seed 003's figure: each language's macro F1 / precision / recall (F1 with its 95% CI),
+    """The per-language figure: each language's macro F1 / precision / recall (F1 with its 95% CI),
     at the largest training size a language was run with."""
     frame = _frame(rows, ("lang",), metrics[0])
     if frame.empty:
