@@ -106,7 +106,12 @@ def write_imported(items: Sequence[Imported], out: str | Path) -> list[Path]:
     if theirs:
         raise ConfigError(f"{out} holds {', '.join(theirs)}, which lmgate did not write: "
                           "choose another --out")
-    return publish(out, lambda stage: write_folder(stage, rows, predictions, with_plots=False))
+    tools = sorted({f"{i.tool} {i.facts.get('version') or ''}".strip() for i in items})
+    header = {"imported from": ", ".join(tools),
+              "models": ", ".join(sorted({i.model for i in items})),
+              "tasks": ", ".join(sorted({i.task for i in items}))}
+    return publish(out, lambda stage: write_folder(stage, rows, predictions, header=header,
+                                                   with_plots=False))
 
 
 def imported_run(path: str | Path, task: str, model: str | None = None,
