@@ -171,3 +171,14 @@ def test_documents_of_one_cluster_are_resampled_together(runs, tmp_path):
     new, new_ex = measurements(*read_results(folders[1])[:2])
     assert all("2 clusters of 20 documents" in c.basis
                for c in compare(old, new, old_ex, new_ex).checks)
+
+
+def test_imported_runs_go_through_a_baseline_file(imported, tmp_path):
+    from lmgate.gate.baseline import read_baseline, write_baseline
+
+    found, examples = measurements(*read_results(imported[0])[:2])
+    write_baseline(tmp_path / "main.json", found, examples)
+    old, old_ex = read_baseline(tmp_path / "main.json")
+    assert old_ex == examples
+    new, new_ex = measurements(*read_results(imported[1])[:2])
+    assert all("paired by id" in c.basis for c in compare(old, new, old_ex, new_ex).checks)
