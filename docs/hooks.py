@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = re.compile(
-    r"<!-- lmgate:(?P<what>options|api|cli|include|readme-example|extras)(?: (?P<arg>\S+))? -->")
+    r"<!-- lmgate:(?P<what>options|api|cli|include|readme-example|extras|sequential-table|sequential-savings)(?: (?P<arg>\S+))? -->")
 EXAMPLE = re.compile(r"<!-- example: (?P<name>\S+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 INI_SUFFIX = re.compile(r" \(ini: [^)]*\)$")
 
@@ -150,19 +150,58 @@ def extras_markdown() -> str:
     return "\n".join(lines)
 
 
+def sequential_markdown() -> str:
+    """The sequential claims' validity and power table, read from the benchmark's results."""
+    import json
+
+    path = ROOT / "benchmarks" / "results" / "sequential_validity.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    null = data["null"]
+    lines = [f"`{data['command']}` on {data['machine']}: paired accuracy, looked at every "
+             f"{data['looks_every']} examples, alpha {data['alpha']}.", "",
+             "| under the null ({} replicates) | false claims |".format(null["replicates"]),
+             "|---|---|",
+             f"| lmgate's sequential claim | {null['sequential_false_claims']:.3f} |",
+             "| fixed-n bootstrap test repeated after every batch (naive peeking) | "
+             f"{null['naive_peeking_false_claims']:.3f} |", "",
+             "| true difference | margin | sequential power | fixed-n power (all n) | "
+             "examples used (mean / median of n) |", "|---|---|---|---|---|"]
+    for row in data["power"]:
+        lines.append(f"| {row['true_diff']:+.2f} | {row['margin']:.2f} | "
+                     f"{row['sequential_power']:.3f} | {row['fixed_n_power']:.3f} | "
+                     f"{row['mean_examples_used']:.0f} / {row['median_examples_used']:.0f} of "
+                     f"{row['n']} |")
+    return "\n".join(lines)
+
+
+def savings_markdown() -> str:
+    """The smoke claims judged sequentially and on every example, read from the benchmark."""
+    import json
+
+    path = ROOT / "benchmarks" / "results" / "sequential_savings.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"`{data['command']}` on {data['machine']['cpu']}, a fresh run cache sharing only "
+             "the model store:", "",
+             "| smoke claim | examples scored | zero-shot model seconds: sequential / all | "
+             "sequential verdict | fixed-n verdict |", "|---|---|---|---|---|"]
+    for row in data["claims"]:
+        fixed = "held" if row["fixed_n_held"] else "not held"
+        lines.append(f"| `{row['test'].split('::')[-1]}` | {row['examples_used']} of "
+                     f"{row['examples_available']} | {row['sequential_model_s']:.1f} / "
+                     f"{row['fixed_n_model_s']:.1f} | {row['sequential_verdict']} | {fixed} |")
+    return "\n".join(lines)
+
+
+#: What each `<!-- lmgate:NAME -->` placeholder becomes (`include PATH` inlines a file).
+GENERATORS = {"options": options_markdown, "api": api_markdown, "cli": cli_markdown,
+              "readme-example": readme_example_markdown, "extras": extras_markdown,
+              "sequential-table": sequential_markdown, "sequential-savings": savings_markdown}
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     def expand(match: re.Match) -> str:
-        what, arg = match["what"], match["arg"]
-        if what == "options":
-            return options_markdown()
-        if what == "api":
-            return api_markdown()
-        if what == "cli":
-            return cli_markdown()
-        if what == "readme-example":
-            return readme_example_markdown()
-        if what == "extras":
-            return extras_markdown()
-        return include_markdown(arg)
+        if match["what"] == "include":
+            return include_markdown(match["arg"])
+        return GENERATORS[match["what"]]()
 
     return PLACEHOLDER.sub(expand, markdown)
