@@ -15,8 +15,7 @@ from pathlib import Path
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ModelUnavailable
 from lmgate.models.store.registry import PyPIWeights
-from lmgate.models.store.resolve import ResolvedModel
-from lmgate.models.store.weights import pypi_weights
+from lmgate.models.store.resolve import ResolvedModel, pypi_weights
 
 
 def expected_sha256(folder: Path, name: str) -> str:

