@@ -52,9 +52,11 @@ NAMES_ENV = "LMGATE_SECRET_ENV"
 _URL_USERINFO = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s/?#@:\"'<>\\]*)"
     r"(?::(?P<password>[^\s\"'<>\\]*))?@")
+#: A field's name may end a longer one joined by `_` (`openai_api_key=`, `db_password:`).
 _FIELD = re.compile(
-    r"(?i)(?P<key>\b(?:proxy-)?authorization|\bx-api-key|\bx-goog-api-key|\bapi[-_]?key"
-    r"|\b(?:access|auth|refresh|id|bearer)[-_]?token|\bclient[-_]?secret|\bpassword|\bpasswd)"
+    r"(?i)(?P<key>(?<![A-Za-z0-9])(?:(?:proxy-)?authorization|x-api-key|x-goog-api-key"
+    r"|api[-_]?key|(?:access|auth|refresh|id|bearer)[-_]?token|client[-_]?secret|password"
+    r"|passwd))"
     r"(?P<sep>\\?[\"']?\s*[:=]\s*\\?[\"']?)"
     r"(?P<scheme>(?:bearer|basic|token|digest)\s+)?(?P<value>[^\s\"'\\,;&}\]<>]+)")
 _JSON_LITERAL = re.compile(r"null|true|false|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -219,12 +221,40 @@ _STEPS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...], bool], ...] = (
 )
 
 
+#: A mapping key whose value is a secret whatever it looks like: the fields `_FIELD` masks in
+#: text, also at the end of a longer name (`openai_api_key`, `model_args.auth_token`). In a
+#: table or a tracker the key and its value are apart (a column and its cells, a parameter's
+#: name and value), where no text pattern sees them together.
+_SECRET_KEY = re.compile(
+    r"(?i)(?:.*[-_.])?(?:(?:proxy-)?authorization|x-api-key|x-goog-api-key|api[-_]?key"
+    r"|(?:access|auth|refresh|id|bearer)[-_]?token|client[-_]?secret|password|passwd)"
+    r"|token|secret")
+
+
+def _secret_value(key: Any, value: Any) -> bool:
+    """A text under a key that names a secret (numbers stay: a metric named `token`)."""
+    return isinstance(key, str) and isinstance(value, str) and value not in ("", MASK) \
+        and bool(_SECRET_KEY.fullmatch(key))
+
+
+def masked_fields(value: Any) -> Any:
+    """`value` (JSON-like) with the value of every key that names a secret (`api_key`,
+    `password`, `auth_token`, ...) masked, at any depth; everything else as it was."""
+    if isinstance(value, dict):
+        return {k: MASK if _secret_value(k, v) else masked_fields(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(masked_fields(v) for v in value)
+    return value
+
+
 def redact_json(value: Any) -> Any:
-    """`value` (JSON-like: dicts, lists, strings, numbers) with every string redacted."""
+    """`value` (JSON-like: dicts, lists, strings, numbers) with every string redacted and the
+    value of every key that names a secret masked (`masked_fields`)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {redact(k) if isinstance(k, str) else k: redact_json(v) for k, v in value.items()}
+        return {redact(k) if isinstance(k, str) else k:
+                MASK if _secret_value(k, v) else redact_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact_json(v) for v in value)
     return value

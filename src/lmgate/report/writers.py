@@ -17,6 +17,7 @@ from lmgate.core.errors import ConfigError
 from lmgate.core.extras import MissingExtra
 from lmgate.core.io import atomic_write_text
 from lmgate.core.markup import csv_cell, csv_header, md_cell, md_inline
+from lmgate.core.redact import masked_fields
 from lmgate.report.claims import study_of
 from lmgate.report.html import html_report, renderer_modules
 from lmgate.report.rows import ResultRow
@@ -31,7 +32,7 @@ def to_frame(rows: Sequence[ResultRow]) -> pd.DataFrame:
     """Flatten rows: params.*, metrics.*, info.* columns (lists kept as JSON strings)."""
     if not rows:
         return pd.DataFrame()
-    flat = pd.json_normalize([row.to_json() for row in rows], sep=".")
+    flat = pd.json_normalize([masked_fields(row.to_json()) for row in rows], sep=".")
     for col in flat.columns:
         if flat[col].map(lambda v: isinstance(v, (list, dict))).any():
             flat[col] = flat[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
@@ -223,7 +224,7 @@ def write_results(rows: Sequence[ResultRow], predictions: Iterable[dict[str, Any
             f"report.html was not written: {missing}.") + "\n")]
     written = [
         atomic_write_text(out / "results.jsonl",
-                          "".join(json.dumps(r.to_json(), sort_keys=True) + "\n"
+                          "".join(json.dumps(masked_fields(r.to_json()), sort_keys=True) + "\n"
                                   for r in rows)),
         # Every text cell quoted: a line break inside one must not start a new row.
         atomic_write_text(out / "results.csv", spreadsheet_safe_frame(to_frame(rows)).to_csv(

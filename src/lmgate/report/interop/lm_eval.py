@@ -66,14 +66,18 @@ def _read_run(file: Path, cluster_by: str | None) -> list[Imported]:
              "model_args": config.get("model_args"), "seed": config.get("random_seed"),
              "limit": config.get("limit"), "transformers": doc.get("transformers_version"),
              "results_file": file.name}
+    # A task's name is data: its samples file is found among the files beside `file` by
+    # name, never by joining the name into a path (`a/../b`, a NUL, a name too long).
+    beside = {p.name: p for p in file.parent.iterdir()}
     out = []
     for task in sorted(results):
         if task not in configs:    # a group's aggregate: its tasks are imported one by one
             continue
-        samples = file.with_name(f"samples_{task}_{stamp}.jsonl")
-        if not samples.is_file():
-            raise ConfigError(f"{file}: task {task!r} has no samples file {samples.name} "
-                              "beside it: rerun lm-eval with --log_samples")
+        name = f"samples_{task}_{stamp}.jsonl"
+        samples = beside.get(name)
+        if samples is None or not samples.is_file():
+            raise ConfigError(f"{file}: task {task!r} has no samples file {name!r} beside "
+                              "it: rerun lm-eval with --log_samples")
         counts = _of_task(doc, "n-samples", task)
         task_facts = {**facts, "task_version": _plain(_of_task(doc, "versions", task)),
                       "n_shot": _plain(_of_task(doc, "n-shot", task)),
