@@ -66,9 +66,11 @@ class CostBudget:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or (kind is int and not float(value).is_integer()) \
-                    or not math.isfinite(value) or value <= 0:
+            # An int is compared as it is: float() of one past 1e308 raises OverflowError.
+            bad_float = isinstance(value, float) and (
+                not math.isfinite(value) or (kind is int and not value.is_integer()))
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or bad_float \
+                    or value <= 0:
                 raise ValueError(f"a budget's {name} must be a positive "
                                  f"{'whole number' if kind is int else 'number'}, got {value!r}")
         if self.tokens is None and self.seconds is None and self.usd is None:

@@ -181,15 +181,21 @@ def continuation_score(where: str, answer: Mapping[str, Any], prompt: str,
     return total, greedy
 
 
+#: The most tokens one answer's usage may report: the largest integer every JSON reader holds
+#: exactly. Past it a count is no count (a price times 1e400 tokens raised OverflowError).
+MAX_TOKENS = 2**53 - 1
+
+
 def reported_usage(answer: Mapping[str, Any]) -> tuple[int, int] | None:
     """(prompt tokens, completion tokens) that an accepted answer's `usage` reports; None when
-    it has none or one of another shape (counts must be non-negative integers, not booleans).
+    it has none or one of another shape (counts must be integers from 0 to MAX_TOKENS,
+    not booleans).
     A server owes no usage: its absence is remembered by the caller, never an error."""
     usage = answer.get("usage")
     if not isinstance(usage, dict):
         return None
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= MAX_TOKENS
                for c in (prompt, completion)):
         return None
     return prompt, completion
