@@ -1,9 +1,11 @@
 """What the interop tests share: a tiny random causal LM saved with `save_pretrained` (no
 hub), the offline environment lm-evaluation-harness and Inspect run in, and a runner that
-starts the tools' own command lines side by side."""
+starts the tools' own command lines side by side; an lm-eval output written here in its
+shape, for tests of what the import makes of any input."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +93,25 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     err = capsys.readouterr().err
     assert err.startswith("lmgate: error: ") and err.count("\n") == 1, err
     return err
+
+
+STAMP = "2026-01-01T00-00-00.000000"
+
+
+def lm_eval_output(folder: Path, task: str, model_args: object = None) -> Path:
+    """A two-document lm-eval run of `task` in `folder` (`--log_samples`): its results file
+    and its samples file, named as lm-eval names them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {"results": {task: {"acc,none": 0.5, "acc_stderr,none": 0.5}},
+               "configs": {task: {}}, "n-samples": {task: {"effective": 2}},
+               "higher_is_better": {task: {"acc": True}},
+               "config": {"model": "hf", "model_args": model_args or {"pretrained": "/m/tiny"}}}
+    (folder / f"results_{STAMP}.json").write_text(json.dumps(results), encoding="utf-8")
+    lines = [{"doc_id": i, "doc": {"x": i}, "filter": "none", "metrics": ["acc"],
+              "doc_hash": f"h{i}", "acc": float(i)} for i in range(2)]
+    try:
+        (folder / f"samples_{task}_{STAMP}.jsonl").write_text(
+            "".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    except (OSError, ValueError):
+        pass   # a task name no file can have: the import must say its samples are missing
+    return folder

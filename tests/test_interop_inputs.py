@@ -6,39 +6,13 @@ so these run without lm-eval.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from interop_support import one_line_error
+from interop_support import STAMP, lm_eval_output, one_line_error
 from lmgate.cli import main
 from lmgate.core.errors import ConfigError
 from lmgate.report.interop.lm_eval import read_lm_eval
-
-STAMP = "2026-01-01T00-00-00.000000"
-
-
-def lm_eval_output(folder: Path, task: str, model_args: object = None,
-                   samples_name: str | None = None) -> Path:
-    """A two-document lm-eval run of `task` in `folder`: its results file and, under
-    `samples_name` (default: the name lm-eval gives it), its samples file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    results = {"results": {task: {"acc,none": 0.5, "acc_stderr,none": 0.5}},
-               "configs": {task: {}}, "n-samples": {task: {"effective": 2}},
-               "higher_is_better": {task: {"acc": True}},
-               "config": {"model": "hf", "model_args": model_args or {"pretrained": "/m/tiny"}}}
-    (folder / f"results_{STAMP}.json").write_text(json.dumps(results), encoding="utf-8")
-    lines = [{"doc_id": i, "doc": {"x": i}, "filter": "none", "metrics": ["acc"],
-              "doc_hash": f"h{i}", "acc": float(i)} for i in range(2)]
-    try:
-        (folder / (samples_name or f"samples_{task}_{STAMP}.jsonl")).write_text(
-            "".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    except (OSError, ValueError):
-        pass   # a task name no file can have: the import must say its samples are missing
-    return folder
-
 
 TASK_NAMES = st.one_of(
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=40),

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lmgate.core.errors import ConfigError
 from lmgate.metrics.classification import RESAMPLABLE
 from lmgate.metrics.registry import declared_direction, metric_info
 from lmgate.metrics.resampling import bootstrap_ci
@@ -94,10 +95,20 @@ def measurements(rows: Sequence[ResultRow],
         elif _finite_pair(info.get(f"{metric}_ci")):
             # The result's own bootstrap CI (QA F1 over paragraphs, BLEU over sentences).
             ci = [float(v) for v in info[f"{metric}_ci"]]
-        out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, info.get("n"),
+        out[key] = Measurement(key, float(np.mean(values)), values, seeds, ci, _count(first),
                                declared_direction(metric, info), info.get("data_fingerprint"),
                                info.get("model_fingerprint") or info.get("run_key"))
     return out, dict(examples)
+
+
+def _count(row: ResultRow) -> int | None:
+    """The examples a row's result was measured on (`info["n"]`), or None where it says
+    none; ConfigError naming the row where it is no count (a results.jsonl edited by hand)."""
+    n = row.info.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise ConfigError(f"result {row.result!r} of {row.nodeid}: info 'n' must be a "
+                          f"count of examples, got {n!r}")
+    return n
 
 
 def _finite_pair(value: Any) -> bool:

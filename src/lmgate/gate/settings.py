@@ -42,8 +42,17 @@ def gate_settings(marker_kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def settings_by_result(rows: Sequence[ResultRow]) -> dict[str, dict[str, Any]]:
-    """Per `group::result`, the gate settings its test declared (rows carry them)."""
-    return {f"{r.group_id}::{r.result}": dict(r.gate) for r in rows if r.gate}
+    """Per `group::result`, the gate settings its test declared (rows carry them), checked
+    as the marker's are: a row read from a file may hold anything there."""
+    out = {}
+    for row in rows:
+        if row.gate:
+            try:
+                out[f"{row.group_id}::{row.result}"] = gate_settings(row.gate)
+            except ConfigError as exc:
+                raise ConfigError(f"result {row.result!r} of {row.nodeid}: 'gate' holds "
+                                  f"settings no test declared: {exc}") from None
+    return out
 
 
 def passed_tests_of(rows: Sequence[ResultRow]) -> set[str]:
