@@ -109,3 +109,25 @@ def test_without_inspect_ai_the_error_names_the_extra(logs, tmp_path, capsys, mo
     err = one_line_error(capsys, "import", "inspect", str(logs[0]), "--out",
                          str(tmp_path / "out"))
     assert "pip install 'lmgate[interop]'" in err
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda samples: (setattr(samples[0], "id", 1), setattr(samples[1], "id", "1")),
+     "appear more than once"),
+    (lambda samples: setattr(next(iter(samples[0].scores.values())), "value", float("nan")),
+     "not finite"),
+], ids=["ids 1 and '1'", "a NaN score"])
+def test_a_log_whose_samples_cannot_be_scored_is_a_one_line_error(logs, tmp_path, capsys,
+                                                                  damage, says):
+    """Sample ids 1 and "1" are one document id, and a NaN score no score: a one-line error
+    naming the log (ScoredResult's ValueError was a traceback with exit status 1)."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    log = read_eval_log(str(logs[1]))
+    damage([s for s in log.samples if s.epoch == 1])
+    edited = tmp_path / "edited.json"
+    write_eval_log(log, str(edited))
+    err = one_line_error(capsys, "import", "inspect", str(edited), "--out",
+                         str(tmp_path / "out"))
+    assert str(edited) in err and says in err
+    assert not (tmp_path / "out").exists()

@@ -45,9 +45,12 @@ class ScoredResult:
         scores = {}
         for metric, values in self.scores.items():
             array = np.asarray(values, dtype=np.float64)
-            if array.shape != (len(self.ids),) or not np.all(np.isfinite(array)):
+            if array.shape != (len(self.ids),):
                 raise ValueError(f"{self.name}: {metric} needs one finite score per document "
                                  f"({len(self.ids)}), got shape {array.shape}")
+            if not np.all(np.isfinite(array)):
+                first = self.ids[int(np.flatnonzero(~np.isfinite(array))[0])]
+                raise ValueError(f"{self.name}: {metric} of document {first} is not finite")
             scores[metric] = array
         self.scores = scores
         for name, values in (("hashes", self.hashes), ("clusters", self.clusters)):

@@ -130,8 +130,11 @@ def _epochs(file: Path, log: Any, to_float: Any, cluster_by: str | None) -> list
                 "tool_metrics": tool_metrics,
                 "input_tokens": sum(u.input_tokens or 0 for u in usage),
                 "output_tokens": sum(u.output_tokens or 0 for u in usage)}
-        result = ScoredResult(spec.task, ids, scores, info=info, hashes=hashes,
-                              clusters=clusters)
+        try:
+            result = ScoredResult(spec.task, ids, scores, info=info, hashes=hashes,
+                                  clusters=clusters)
+        except ValueError as exc:   # ids alike as text (1 and "1"), a score NaN or infinite
+            raise ConfigError(f"{file} (epoch {epoch}): {exc}") from None
         out.append(Imported(TOOL, spec.task, model, result, str(file), seed=epoch,
                             directions={n: True for (_, m), n in names.items()
                                         if m == "accuracy"},
