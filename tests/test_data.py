@@ -200,6 +200,41 @@ def test_load_source_reads_with_the_reader_given_and_a_corrupt_copy_is_an_error(
         load_source("reviews/a.csv", what="reviews", sources=("shared",))
 
 
+@settings(max_examples=150, deadline=None)
+@given(local=st.one_of(
+    st.text(max_size=12),
+    st.lists(st.sampled_from(["..", ".", "reviews", "test.csv", "", "/", "\\", "\0"]),
+             min_size=1, max_size=4).map("/".join),
+    st.sampled_from(["/etc/passwd", "../outside.csv", "reviews/../../outside.csv",
+                     "..\\outside.csv"])))
+def test_load_source_reads_nothing_outside_its_data_folders(local):
+    """Whatever `local` says, the file read (and recorded as the local copy or the embedded
+    sample) is under that source's folder, or DataError names `local` before any source is
+    tried: an absolute path or `..` read a file anywhere, recorded as the project's sample."""
+    from lmgate.data import load_source
+
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, clear=False) as env:
+        roots = {source: Path(tmp) / "data" / source for source in ("local", "embedded")}
+        env["LMGATE_DATA_DIR"], env["LMGATE_EMBEDDED_DATA_DIR"] = map(str, roots.values())
+        for root in roots.values():
+            (root / "reviews").mkdir(parents=True)
+            (root / "reviews" / "test.csv").write_text("x")
+        for outside in (Path(tmp) / "outside.csv", Path(tmp) / "data" / "outside.csv"):
+            outside.write_text("x")
+        read = []
+        try:
+            _, provenance = load_source(local, what="reviews", sources=("local", "embedded"),
+                                        read=lambda path: read.append(path.resolve()))
+        except DataError as exc:
+            assert not read and "reviews" in str(exc)
+            return
+        except DataUnavailable:
+            assert not read
+            return
+        root = roots[provenance.source].resolve()
+        assert read and (read[0] == root or root in read[0].parents)
+
+
 def test_provenance_is_kept_by_subsets_samples_splits_and_results():
     from lmgate.data import Provenance, train_val_test
     from lmgate.methods.baselines import majority_class

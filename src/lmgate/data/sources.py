@@ -25,6 +25,17 @@ class HubSplit:
         return f"{self.id}{f' ({self.config})' if self.config else ''} {self.split}"
 
 
+def _check_relative(local: Any, what: str) -> None:
+    """`local` names a file or folder under the data folders: relative, without `..` (an
+    absolute path or one that climbs out would be read, and recorded, as the local copy or the
+    embedded sample)."""
+    parts = Path(local).parts if isinstance(local, str) else ()
+    if not isinstance(local, str) or not local.strip() or "\0" in local \
+            or Path(local).is_absolute() or ".." in parts or "\\" in local:
+        raise DataError(f"{what}: local {local!r} must be a path relative to the data folders "
+                        "(like 'reviews/test.csv'), without '..'")
+
+
 def _located(source: str, relative: str) -> Path:
     """`relative` (a file or a folder) under the local data folder or the embedded samples."""
     locate = data_dir if source == "local" else embedded_dir
@@ -60,9 +71,14 @@ def load_source(local: str | None, hub: HubSplit | Callable[[], Any] | None = No
                                         what="reviews test")
         data = labeled(frame, ("negative", "positive")).with_provenance(provenance)
     """
+    if isinstance(sources, str):
+        raise DataError(f"sources is one text {sources!r}: give a list of some of "
+                        f"{DATA_SOURCES}")
     unknown = [s for s in sources if s not in DATA_SOURCES]
     if unknown:
         raise DataError(f"unknown data source(s) {unknown}; use some of {DATA_SOURCES}")
+    if local is not None:
+        _check_relative(local, what)
     errors = []
     for source in sources:
         if (source == "hub" and hub is None) or (source != "hub" and local is None):
