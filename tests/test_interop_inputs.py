@@ -68,3 +68,45 @@ def test_an_api_key_in_model_args_is_written_nowhere(tmp_path, model_args):
     assert {p.name for p in written} >= {"results.jsonl", "results.csv"}
     assert not [p.name for p in written if SECRET in p.read_text(encoding="utf-8")]
     assert "pretrained" in (out / "results.jsonl").read_text(encoding="utf-8")
+
+
+def test_an_inspect_archive_that_unpacks_past_the_limit_is_refused_unread(tmp_path, capsys,
+                                                                          monkeypatch):
+    """An .eval log is a zip: its size on disk says nothing of what it unpacks to, which
+    inspect_ai would hold in memory; the entries' sizes are checked before it reads any."""
+    import zipfile
+
+    from lmgate.report.interop import inspect_log
+
+    monkeypatch.setattr(inspect_log, "MAX_BYTES", 2**20)
+    log = tmp_path / "bomb.eval"
+    with zipfile.ZipFile(log, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("header.json", "{}")
+        archive.writestr("samples/1_epoch_1.json", " " * (2**20 + 1))
+    assert log.stat().st_size < 2**14
+    read = []
+    monkeypatch.setattr("inspect_ai.log.read_eval_log", lambda *args: read.append(args))
+    err = one_line_error(capsys, "import", "inspect", str(log), "--out", str(tmp_path / "out"))
+    assert f"unpacks to {2**20 + 3} bytes" in err and not read
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("aggregate, values", [(None, 1.0), ("N/A", 1.0), (None, "yes")],
+                         ids=["no aggregate", "text aggregate", "text values too"])
+def test_a_metric_that_cannot_be_imported_is_named_in_the_notes(tmp_path, aggregate, values):
+    """A metric with neither per-document numbers averaging to a numeric aggregate nor such an
+    aggregate cannot be compared; it was left out without a word."""
+    import json
+
+    folder = lm_eval_output(tmp_path / "run", "t")
+    results = next(folder.glob("results_*.json"))
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    doc["results"]["t"]["f1,none"] = aggregate
+    results.write_text(json.dumps(doc), encoding="utf-8")
+    samples = next(folder.glob("samples_*.jsonl"))
+    lines = [{**json.loads(line), "metrics": ["acc", "f1"], "f1": values}
+             for line in samples.read_text(encoding="utf-8").splitlines()]
+    samples.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    [item] = read_lm_eval(folder)
+    assert "f1" not in item.result.metrics
+    assert [n for n in item.result.info["notes"] if n.startswith("t: f1 not imported")]

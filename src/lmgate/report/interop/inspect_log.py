@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,16 @@ def _check_file(file: Path) -> None:
         raise ConfigError(f"Inspect log {file} is not a regular file")
     if info.st_size > MAX_BYTES:
         raise ConfigError(f"Inspect log {file} has {info.st_size} bytes, more than the "
+                          f"{MAX_BYTES} bytes lmgate reads")
+    # An .eval log is a zip archive: what it unpacks to is what inspect_ai holds in memory
+    # (a few compressed kilobytes can unpack to gigabytes).
+    try:
+        with zipfile.ZipFile(file) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return   # a .json log, or a damaged archive inspect_ai's reader names
+    if unpacked > MAX_BYTES:
+        raise ConfigError(f"Inspect log {file} unpacks to {unpacked} bytes, more than the "
                           f"{MAX_BYTES} bytes lmgate reads")
 
 

@@ -163,6 +163,11 @@ def _task(file: Path, samples: Path, task: str, model: str, aggregates: Mapping[
                 info[f"{metric}_ci"] = [aggregate - Z95 * stderr, aggregate + Z95 * stderr]
             notes.append(f"{task}: {metric} is lm-eval's aggregate ({aggregate:.6g}), not a "
                          "mean of per-document values: compared without pairing")
+        else:
+            notes.append(f"{task}: {metric} not imported: lm-eval gave it no numeric aggregate "
+                         f"({_key(metric)}: {aggregate!r})"
+                         + ("" if _numbers(row) else " and per-document values that are not "
+                            "all numbers"))
     if not scores and not given:
         raise ConfigError(f"{samples}: no metric with a numeric value")
     hashes = [str(docs[i].get("doc_hash", "")) for i in ids]
