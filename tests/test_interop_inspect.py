@@ -131,3 +131,22 @@ def test_a_log_whose_samples_cannot_be_scored_is_a_one_line_error(logs, tmp_path
                          str(tmp_path / "out"))
     assert str(edited) in err and says in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage", [
+    lambda sample: sample.model_usage.clear(),
+    lambda sample: setattr(next(iter(sample.model_usage.values())), "input_tokens", -5),
+], ids=["no usage", "negative tokens"])
+def test_a_sample_without_well_formed_usage_makes_no_token_count(logs, tmp_path, damage):
+    """A sample whose usage is missing or negative counted as 0 or below it: the epoch's row
+    then records how many samples did not report, as served results do, and no token sum."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    log = read_eval_log(str(logs[1]))
+    damage(next(s for s in log.samples if s.epoch == 1))
+    edited = tmp_path / "edited.json"
+    write_eval_log(log, str(edited))
+    assert main(["import", "inspect", str(edited), "--out", str(tmp_path / "out")]) == 0
+    rows = {r.params["seed"]: r for r in read_results(tmp_path / "out")[0]}
+    assert rows[1].info["answers_without_usage"] == 1 and "input_tokens" not in rows[1].info
+    assert rows[2].info["input_tokens"] > 0 and "answers_without_usage" not in rows[2].info

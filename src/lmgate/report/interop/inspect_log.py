@@ -90,6 +90,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _tokens(samples: list[Any]) -> dict[str, int]:
+    """The tokens the samples' model calls used, as served results record them: summed when
+    every sample reports well-formed usage; else how many did not (`answers_without_usage`),
+    never a partial sum or a made-up 0."""
+    usage = [list((s.model_usage or {}).values()) for s in samples]
+    unreported = sum(1 for used in usage if not used or not all(
+        _count(u.input_tokens) and _count(u.output_tokens) for u in used))
+    if unreported:
+        return {"answers_without_usage": unreported}
+    return {"input_tokens": sum(u.input_tokens for used in usage for u in used),
+            "output_tokens": sum(u.output_tokens for used in usage for u in used)}
+
+
 def _epochs(file: Path, log: Any, to_float: Any, cluster_by: str | None) -> list[Imported]:
     if log.status != "success":
         raise ConfigError(f"{file}: the Inspect run ended as {log.status!r}, not 'success': "
@@ -126,7 +143,6 @@ def _epochs(file: Path, log: Any, to_float: Any, cluster_by: str | None) -> list
                                       f"single {scorer} score")
                 values.append(float(to_float(score.value)))
             scores[name] = values
-        usage = [u for s in samples for u in (s.model_usage or {}).values()]
         hashes = [hashlib.sha256(f"{_text(s.input)}\0{_text(s.target)}".encode()).hexdigest()
                   for s in samples]
         ids = [str(s.id) for s in samples]
@@ -138,9 +154,7 @@ def _epochs(file: Path, log: Any, to_float: Any, cluster_by: str | None) -> list
                                   f"{cluster_by!r} to cluster by")
             clusters = [str(s.metadata[cluster_by]) for s in samples]
         info = {"data_fingerprint": documents_fingerprint(ids, hashes),
-                "tool_metrics": tool_metrics,
-                "input_tokens": sum(u.input_tokens or 0 for u in usage),
-                "output_tokens": sum(u.output_tokens or 0 for u in usage)}
+                "tool_metrics": tool_metrics, **_tokens(samples)}
         try:
             result = ScoredResult(spec.task, ids, scores, info=info, hashes=hashes,
                                   clusters=clusters)
