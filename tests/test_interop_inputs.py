@@ -110,3 +110,15 @@ def test_a_metric_that_cannot_be_imported_is_named_in_the_notes(tmp_path, aggreg
     [item] = read_lm_eval(folder)
     assert "f1" not in item.result.metrics
     assert [n for n in item.result.info["notes"] if n.startswith("t: f1 not imported")]
+
+
+def test_an_imported_name_prints_one_line(tmp_path, capsys):
+    """A task or model name holding a line break printed a line of its own, one that could
+    read as lmgate's ("lmgate: error: ..."): each imported result is one line of output."""
+    task, model = "t\nlmgate: error: fake", "/m/x\r\u2028y"
+    folder = lm_eval_output(tmp_path / "run", task, model_args={"pretrained": model})
+    capsys.readouterr()
+    assert main(["import", "lm-eval", str(folder), "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("lm-eval t\\x0almgate: error: fake (")
+    assert not [line for line in lines if line.startswith("lmgate: error")]

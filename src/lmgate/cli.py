@@ -22,7 +22,7 @@ from typing import NoReturn, Sequence
 from lmgate.core.errors import ConfigError
 from lmgate.core.extras import MissingExtra, require
 from lmgate.core.io import atomic_write_text
-from lmgate.core.markup import terminal_text
+from lmgate.core.markup import terminal_line, terminal_text
 from lmgate.gate.decide import DEFAULT_ALPHA, checked_alpha, checked_tolerance, compare
 from lmgate.gate.render import failure_message, markdown
 from lmgate.gate.measure import measurements
@@ -241,7 +241,8 @@ def _import(args: argparse.Namespace) -> int:
     for item in items:
         epoch = f", epoch {item.seed}" if item.seed is not None else ""
         values = ", ".join(f"{m} {v:.4f}" for m, v in sorted(item.result.metrics.items()))
-        _say(f"{item.tool} {item.task} ({item.model}{epoch}): n={item.result.n}, {values}")
+        _say(terminal_line(f"{item.tool} {item.task} ({item.model}{epoch}): "
+                           f"n={item.result.n}, {values}"))
     _say(f"imported {len(items)} result(s) into {args.out}")
     return 0
 

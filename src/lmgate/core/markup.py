@@ -63,6 +63,12 @@ def terminal_text(value: Any) -> str:
     return _TERMINAL_UNSAFE.sub(lambda m: _shown(m.group()), redact(str(value)))
 
 
+def terminal_line(value: Any) -> str:
+    """`value` as one line of terminal text: `terminal_text` with line breaks shown escaped
+    too, so a name read from a file cannot print a line of its own."""
+    return _LINE_BREAKS.sub(lambda m: "".join(map(_shown, m.group())), terminal_text(value))
+
+
 def md_inline(value: Any) -> str:
     """`value` as one line of Markdown that renders as its text: line breaks flattened,
     controls shown escaped, HTML, links, images, autolinks, code spans, emphasis and table
