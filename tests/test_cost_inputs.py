@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
+from lmgate.core.errors import ConfigError
 from lmgate.models.serving.answers import reported_usage
 from lmgate.models.serving.client import Usage
 from lmgate.models.store.registry import Price, cost_usd
@@ -49,6 +50,17 @@ def test_a_budget_of_any_numbers_is_a_budget_or_a_value_error(tokens, seconds, u
     for value in (budget.tokens, budget.seconds, budget.usd):
         assert value is None or value > 0
     assert budget.exceeded(Spend(tokens=0, seconds=0.0, usd=0.0)) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=NUMBERS)
+def test_a_price_of_any_number_is_a_price_or_a_config_error(value):
+    """An int price past the float range raised OverflowError from math.isfinite."""
+    try:
+        price = Price(input_per_mtok=value, output_per_mtok=value)
+    except ConfigError:
+        return
+    assert cost_usd(SimpleNamespace(price=price), 10**6, 10**6) >= 0
 
 
 JSON_VALUES = st.recursive(st.one_of(st.none(), NUMBERS, st.text(max_size=5)),

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmgate.core.numbers import parse_decimal
+from lmgate.core.numbers import finite_real, parse_decimal
 
 #: The bets' cap (the paper's c): capital can lose at most this share of itself per example.
 BET_CAP = 0.5
@@ -66,10 +66,7 @@ class CostBudget:
             value = getattr(self, name)
             if value is None:
                 continue
-            # An int is compared as it is: float() of one past 1e308 raises OverflowError.
-            bad_float = isinstance(value, float) and (
-                not math.isfinite(value) or (kind is int and not value.is_integer()))
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or bad_float \
+            if not finite_real(value) or (kind is int and not float(value).is_integer()) \
                     or value <= 0:
                 raise ValueError(f"a budget's {name} must be a positive "
                                  f"{'whole number' if kind is int else 'number'}, got {value!r}")

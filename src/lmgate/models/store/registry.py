@@ -11,12 +11,12 @@ PyPI). Add yours from a conftest.py with `register_model(ModelSpec(...))`, or in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from lmgate.core.errors import ConfigError
+from lmgate.core.numbers import finite_real
 from lmgate.core.pyproject import section
 from lmgate.models.serving.endpoint import ENDPOINT_FIELD_TYPES, Endpoint
 from lmgate.models.serving.serve import SERVE_FIELD_TYPES, Serve
@@ -54,8 +54,7 @@ class Price:
     def __post_init__(self) -> None:
         for name in ("input_per_mtok", "output_per_mtok"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
+            if not finite_real(value) or value < 0:
                 raise ConfigError(f"price.{name} must be a finite number >= 0, got {value!r}")
 
 
