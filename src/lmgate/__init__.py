@@ -53,6 +53,7 @@ _EXPORTS = {
     "lmgate.methods.finetune": ("TrainedRun", "finetune"),
     "lmgate.methods.zero_shot": ("PromptTemplate", "ZeroShotClassifier", "agreement"),
     "lmgate.methods.lazy_zero_shot": ("LazyZeroShot",),
+    "lmgate.methods.lazy_generation": ("LazyQAAnswers", "LazyTranslation"),
     "lmgate.methods.heads": ("HeadRun", "train_frozen_head"),
     "lmgate.methods.span_head": ("SpanHeadRun", "train_frozen_span_head"),
     "lmgate.methods.qa_zero_shot": ("zero_shot_answers",),
@@ -89,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ below l
     from lmgate.methods.span_head import SpanHeadRun, train_frozen_span_head
     from lmgate.methods.translation import TranslationPrompt, evaluate_translation, translate
     from lmgate.methods.lazy_zero_shot import LazyZeroShot
+    from lmgate.methods.lazy_generation import LazyQAAnswers, LazyTranslation
     from lmgate.methods.zero_shot import PromptTemplate, ZeroShotClassifier, agreement
     from lmgate.metrics.classification import classification_metrics
     from lmgate.metrics.registry import register_metric

@@ -38,6 +38,9 @@ class TranslationPrompt:
 
 Pair = tuple[str, str]
 
+#: What a translation result says was done to the model's output.
+POSTPROCESSING = "first line of the greedy output, stripped"
+
 
 def check_pairs(pairs: Sequence[Any], name: str) -> list[Pair]:
     """Validate (source, target) pairs: both sides non-empty strings."""
@@ -71,7 +74,7 @@ def evaluate_translation(lm: LanguageModel, pairs: Sequence[Pair], system: str, 
     a LoRA run's training info and per-epoch history go into the result's info."""
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
     hypotheses = translate(lm, sources, prompt=prompt, max_new_tokens=max_new_tokens)
-    info: dict[str, Any] = {"postprocessing": "first line of the greedy output, stripped"}
+    info: dict[str, Any] = {"postprocessing": POSTPROCESSING}
     if run is not None:
         info.update(run.info, history=run.history, cache_hit=run.cache_hit)
     return GenerationResult(system, sources, hypotheses, references,

@@ -110,8 +110,10 @@ def _per_example(result: Any, metric: str
     """(scores of the examples at an index, in [0, 1]; cluster ids or None; the metric's
     scale; how many examples) of a result scored in advance or on demand, every score and id
     checked before a claim leans on it."""
-    if hasattr(result, "scores_for"):   # a system scored on demand (LazyZeroShot)
-        n, scale = int(result.n), 1.0
+    if hasattr(result, "scores_for"):   # a system scored on demand (lmgate.methods.lazy)
+        n = int(result.n)
+        # The scale its metric is reported in (QA F1 and chrF: 0-100, as precomputed results).
+        scale = result.metric_scale(metric) if hasattr(result, "metric_scale") else 1.0
         clusters = getattr(result, "clusters", None)
 
         def scores(index: np.ndarray) -> np.ndarray:
