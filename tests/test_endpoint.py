@@ -297,3 +297,25 @@ def test_served_label_scores_cost_what_the_server_reported_and_nothing_when_it_r
     silent = ZeroShotClassifier(connect(spec), PLAIN, LABELS).evaluate(toy_reviews(), "score")
     assert not {"input_tokens", "output_tokens", "cost_usd"} & set(silent.info)   # never a 0
     assert silent.info["answers_without_usage"] == len(sent)
+
+
+def test_lazy_generation_counts_the_tokens_the_real_server_reported(transformers_server,
+                                                                    tmp_path):
+    """A lazily translated system on a served model: its tokens are the server's usage of the
+    requests it sent, and a server's cached answers replay the same counts."""
+    from lmgate import LazyTranslation
+
+    url, model = transformers_server
+    spec = served("served-smol-lazy", url, model, api="completions")
+    pairs = [(t, t) for t in TEXTS[:4]]
+    lm = connect(spec, RunCache(tmp_path / "answers"))
+    before = lm.usage()
+    lazy = LazyTranslation(lm, pairs, max_new_tokens=4, cache=RunCache(tmp_path / "outputs"))
+    lazy.hypotheses_for([0, 1])
+    delta = lm.usage()
+    assert delta.reported - before.reported == 2
+    assert (lazy.input_tokens, lazy.output_tokens) == (
+        delta.input_tokens - before.input_tokens, delta.output_tokens - before.output_tokens)
+    assert lazy.input_tokens > 0 and 0 < lazy.output_tokens <= 2 * 4
+    info = lazy.evaluate().info                    # the other two, from the server
+    assert info["input_tokens"] == lm.usage().input_tokens - before.input_tokens

@@ -11,7 +11,6 @@ from lmgate.core.cache import RunCache
 from lmgate.data.squad import Question
 from lmgate.methods.qa_zero_shot import zero_shot_answers
 from lmgate.methods.translation import TranslationPrompt, evaluate_translation
-from lmgate.models.serving.client import Usage
 from lmgate.stats.listeners import ClaimInconclusive
 from lmgate.stats.sequential import CostBudget, SequentialPolicy
 
@@ -129,33 +128,3 @@ def test_a_token_budget_stops_a_lazy_claim_inconclusive_keeping_what_it_produced
     cache = RunCache(tmp_path)
     assert all(cache.lookup(lazy.cache_kind, lazy._example_key(i)) is not None
                for i in lazy._pred)
-
-
-class _Served:
-    """A served LM's surface: canned answers, and the usage its server reported."""
-
-    fingerprint, name, spec = "served-stub", "stub", None
-
-    def __init__(self, answer: str) -> None:
-        self.answer, self._usage = answer, Usage()
-
-    def generate(self, prompts, **kwargs):
-        for _ in prompts:
-            self._usage = self._usage.plus((7, 2))
-        return [self.answer] * len(prompts)
-
-    def usage(self) -> Usage:
-        return self._usage
-
-
-def test_served_models_count_the_tokens_their_server_reported(tmp_path):
-    lazy = LazyQAAnswers(_Served("Paris"), _questions(), cache=RunCache(tmp_path))
-    assert lazy.answers_for([0, 1, 0]) == ["Paris", "Paris", "Paris"]
-    assert (lazy.input_tokens, lazy.output_tokens) == (14, 4)
-    assert lazy.scores_for("f1", np.array([0, 1])).tolist() == [1.0, 0.0]
-    info = LazyTranslation(_Served("x"), PAIRS[:3]).evaluate().info
-    assert (info["input_tokens"], info["output_tokens"]) == (21, 6)
-    # A server that reports nothing: no token counts (never a made-up 0).
-    silent = _Served("x")
-    silent.usage = lambda: Usage(unreported=silent._usage.reported)
-    assert "input_tokens" not in LazyTranslation(silent, PAIRS[:3]).evaluate().info
