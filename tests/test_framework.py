@@ -148,7 +148,11 @@ def test_session_environment_changes_are_restored(pytester, tmp_path):
 
 
 def measurement(key, value):
-    return Measurement(key, value, [value], [0], None, 100, True)
+    """What a recorded row gives the gate: the direction only where the metric declares one."""
+    from lmgate.gate.measure import higher_is_better
+
+    return Measurement(key, value, [value], [0], None, 100,
+                       higher_is_better(key.rsplit("::", 1)[1]))
 
 
 @pytest.mark.parametrize("metric, old, new, status", [
