@@ -56,6 +56,8 @@ class Price:
             value = getattr(self, name)
             if not finite_real(value) or value < 0:
                 raise ConfigError(f"price.{name} must be a finite number >= 0, got {value!r}")
+            # Held as a float: an integer price times token counts stays in float arithmetic.
+            object.__setattr__(self, name, float(value))
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,8 @@ def cost_usd(spec: Any, input_tokens: int, output_tokens: int) -> float | None:
     price = getattr(spec, "price", None)
     if price is None:
         return None
-    return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1e6
+    return (float(input_tokens) * price.input_per_mtok
+            + float(output_tokens) * price.output_per_mtok) / 1e6
 
 
 def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
