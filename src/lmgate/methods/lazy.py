@@ -10,7 +10,7 @@ from typing import Any, Generic, Hashable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
-from lmgate.core.cache import RunCache
+from lmgate.core.cache import RunCache, content_key
 from lmgate.models.store.registry import cost_usd
 from lmgate.stats.sequential import Spend
 
@@ -88,9 +88,11 @@ class LazySystem(Generic[T]):
         (one batch of the missing ones), each new one cached on its own."""
         cache = self._cache
         missing = list(dict.fromkeys(int(i) for i in index if int(i) not in self._pred))
+        keys: dict[int, str] = {}
         if cache is not None:
             for i in list(missing):
-                entry = cache.lookup(self.cache_kind, self._example_key(i))
+                keys[i] = content_key(kind=self.cache_kind, **self._example_key(i))
+                entry = cache.get(self.cache_kind, keys[i])
                 if entry is not None:
                     self._pred[i] = self._load(entry.meta)
                     missing.remove(i)
@@ -103,13 +105,9 @@ class LazySystem(Generic[T]):
                 self.output_tokens += int(out.tokens.get("output_tokens", 0))
             for i, value in zip(missing, out.outputs):
                 self._pred[i] = value
-                if cache is not None:
-                    self._memo(cache, i, value)
+                if cache is not None:   # looked up above: published without asking again
+                    cache.put(self.cache_kind, keys[i], lambda folder: None, self._save(value))
         return [self._pred[int(i)] for i in index]
-
-    def _memo(self, cache: RunCache, i: int, value: T) -> None:
-        cache.memo(self.cache_kind, self._example_key(i), lambda: value,
-                   lambda v, folder: self._save(v), lambda entry: self._load(entry.meta))
 
     def spent(self) -> Spend:
         """What producing outputs has cost in this run (examples read from the cache cost
