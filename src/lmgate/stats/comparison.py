@@ -3,12 +3,12 @@ are printed."""
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterator
 
+from lmgate.core.numbers import finite_real
 from lmgate.metrics.resampling import Interval
 
 #: Below this a p-value is printed as "p < 0.001": with 1,000 bootstrap resamples the smallest
@@ -86,9 +86,6 @@ COST_KEYS = ("input_tokens", "output_tokens", "seconds", "cost_usd")
 _SYSTEMS: ContextVar[tuple[Any, ...]] = ContextVar("lmgate_claim_systems", default=())
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) and value >= 0
 
 
 def system_cost(system: Any) -> dict[str, float]:
@@ -98,7 +95,7 @@ def system_cost(system: Any) -> dict[str, float]:
         else getattr(system, "info", None)
     if not isinstance(info, dict):
         return {}
-    return {key: info[key] for key in COST_KEYS if _number(info.get(key))}
+    return {key: info[key] for key in COST_KEYS if finite_real(info.get(key)) and info[key] >= 0}
 
 
 def claim_cost(systems: tuple[Any, ...]) -> dict[str, float] | None:
